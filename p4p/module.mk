@@ -1,0 +1,19 @@
+# libp4p.a: the P4P module.  Every p4p/*.c goes in; the tracker, the
+# iTracker, the simulator and the tests link the same library.
+P4P_SRCS := $(wildcard p4p/*.c)
+P4P_OBJS := $(P4P_SRCS:%.c=$(BUILD)/obj/%.o)
+P4P_HDRS := $(wildcard p4p/*.h)
+GLPK_LIBS := -lglpk
+# what a program linking libp4p.a needs besides it
+P4P_LIBS := $(XML_LIBS) $(GLPK_LIBS) -lm -pthread
+
+ALL_TARGETS += $(BUILD)/libp4p.a
+
+$(BUILD)/obj/p4p/%.o: p4p/%.c $(P4P_HDRS)
+	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) $(BASEFLAGS) -fPIC $(XML_CFLAGS) -Ip4p -c -o $@ $<
+
+$(BUILD)/libp4p.a: $(P4P_OBJS)
+	@rm -f $@
+	@ar rcs $@ $^
