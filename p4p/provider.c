@@ -4,6 +4,7 @@
  * blanks, '#' starts a comment.  Every error names source:line, and the
  * whole file is rejected: a half-read provider is never used. */
 #include "provider.h"
+#include "topology.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -705,4 +706,52 @@ double p4p_provider_link_factor(const struct p4p_provider *p, size_t l,
       f *= a->factor;
   }
   return f;
+}
+
+int p4p_provider_topology(const struct p4p_provider *p, struct p4p_topology *t,
+                          char *err, size_t errlen) {
+  for (size_t i = 0; i < p->npops; i++) {
+    const struct p4p_provider_pop *pop = &p->pops[i];
+    if (p4p_topology_add_pop(t, pop->name, pop->has_location, pop->lat,
+                             pop->lon, err, errlen) != (int)i)
+      goto fail;
+  }
+  for (size_t l = 0; l < p->nlinks; l++) {
+    const struct p4p_provider_link *L = &p->links[l];
+    struct p4p_link_spec spec = {
+      .capacity_kbps = L->capacity_kbps, .igp_weight = L->igp_weight,
+      .background_kbps = L->background_kbps, .delay_ms = -1,
+      .length_km = -1};
+    if (p4p_topology_add_duplex(t, (int)L->a, (int)L->b, &spec, err,
+                                errlen) != (int)(2 * l))
+      goto fail;
+  }
+  if (p4p_topology_finish(t, err, errlen))
+    goto fail;
+  return 0;
+fail:
+  p4p_topology_free(t);
+  return -1;
+}
+
+void p4p_provider_link_mults(const struct p4p_provider *p, int hour,
+                             double *mult) {
+  for (size_t l = 0; l < p->nlinks; l++)
+    mult[2 * l] = mult[2 * l + 1] = p4p_provider_link_factor(p, l, hour);
+}
+
+int p4p_provider_pop_costs(const struct p4p_provider *p,
+                           const struct p4p_topology *t, int hour,
+                           double *out, char *err, size_t errlen) {
+  double *price = malloc((2 * p->nlinks + 1) * sizeof *price);
+  if (!price) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  for (size_t l = 0; l < p->nlinks; l++)
+    price[2 * l] = price[2 * l + 1] =
+      p->links[l].price * p4p_provider_link_factor(p, l, hour);
+  int rc = p4p_topology_route_costs(t, price, out, err, errlen);
+  free(price);
+  return rc;
 }

@@ -139,6 +139,26 @@ void p4p_provider_mean_access(const struct p4p_provider *p,
 double p4p_provider_link_factor(const struct p4p_provider *p, size_t l,
                                 int hour);
 
+struct p4p_topology;
+
+/* Build the routed topology: PoPs in file order, each config link l as the
+ * duplex pair of topology links 2l (a->b) and 2l+1 (b->a), then finish.
+ * t must be freshly initialized; on error it is freed.  0 or -1. */
+int  p4p_provider_topology(const struct p4p_provider *p,
+                           struct p4p_topology *t, char *err, size_t errlen);
+
+/* Per topology link (2 * nlinks values): the avoidance multiplier at hour,
+ * the m_e of optimize.h. */
+void p4p_provider_link_mults(const struct p4p_provider *p, int hour,
+                             double *mult);
+
+/* PoP-to-PoP route cost at hour: the sum over the IGP route of
+ * price_e * multiplier_e(hour); 0 on the diagonal, INFINITY when
+ * unreachable.  out gets npops^2 values.  0 or -1. */
+int  p4p_provider_pop_costs(const struct p4p_provider *p,
+                            const struct p4p_topology *t, int hour,
+                            double *out, char *err, size_t errlen);
+
 /* Parse an interface list "info,policy,guidance,capability" or "all". */
 int  p4p_provider_parse_interfaces(const char *s, unsigned *mask);
 

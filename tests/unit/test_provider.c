@@ -235,6 +235,65 @@ static void test_shipped_providers_match_the_data_sets(void **state) {
   p4p_provider_free(&p);
 }
 
+static void test_costs_follow_routes_and_the_clock(void **state) {
+  (void)state;
+  struct p4p_provider p;
+  struct p4p_topology t;
+  char err[256];
+  parse_ok(small, &p);
+  p4p_topology_init(&t);
+  if (p4p_provider_topology(&p, &t, err, sizeof err))
+    fail_msg("%s", err);
+  assert_int_equal(t.npops, 3);
+  assert_int_equal(t.nlinks, 4); /* two duplex links */
+  /* A -B- C: price(A-B) = 10 (its weight), price(B-C) = 7.
+   * 12h: A->C = 10 + 7 = 17;  23h: A-B x4 -> 40 + 7 = 47;
+   * 3h: A-B x4 x2.5 -> 100 + 7 = 107;  B->C never changes. */
+  double c[9];
+  assert_int_equal(p4p_provider_pop_costs(&p, &t, 12, c, err, sizeof err), 0);
+  assert_float_equal(c[0 * 3 + 2], 17, 1e-9);
+  assert_float_equal(c[2 * 3 + 0], 17, 1e-9);
+  assert_float_equal(c[0 * 3 + 0], 0, 1e-9);
+  assert_int_equal(p4p_provider_pop_costs(&p, &t, 23, c, err, sizeof err), 0);
+  assert_float_equal(c[0 * 3 + 2], 47, 1e-9);
+  assert_float_equal(c[1 * 3 + 2], 7, 1e-9);
+  assert_int_equal(p4p_provider_pop_costs(&p, &t, 3, c, err, sizeof err), 0);
+  assert_float_equal(c[2 * 3 + 0], 107, 1e-9);
+  double m[4];
+  p4p_provider_link_mults(&p, 3, m);
+  assert_float_equal(m[0], 10, 1e-9);
+  assert_float_equal(m[1], 10, 1e-9);
+  assert_float_equal(m[2], 1, 1e-9);
+  p4p_topology_free(&t);
+  p4p_provider_free(&p);
+}
+
+static void test_abilene_routes_follow_ospf_weights(void **state) {
+  (void)state;
+  struct p4p_provider p;
+  struct p4p_topology t;
+  char err[256];
+  load_deploy("abilene.conf", &p);
+  p4p_topology_init(&t);
+  if (p4p_provider_topology(&p, &t, err, sizeof err))
+    fail_msg("%s", err);
+  /* from the Abilene OSPF path table: ATLA-IPLS-CHIN, 587 + 260 = 847;
+   * ATLA-IPLS-KSCY-DNVR, 587 + 548 + 639 = 1774 */
+  int atla = p4p_topology_find_pop(&t, "ATLA");
+  int chin = p4p_topology_find_pop(&t, "CHIN");
+  int dnvr = p4p_topology_find_pop(&t, "DNVR");
+  const struct p4p_route *r = p4p_topology_route(&t, atla, chin);
+  assert_non_null(r);
+  assert_int_equal(r->nlinks, 2);
+  assert_int_equal(r->igp_cost, 847);
+  r = p4p_topology_route(&t, atla, dnvr);
+  assert_non_null(r);
+  assert_int_equal(r->nlinks, 3);
+  assert_int_equal(r->igp_cost, 1774);
+  p4p_topology_free(&t);
+  p4p_provider_free(&p);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_valid_file_is_read_completely),
@@ -244,6 +303,8 @@ int main(void) {
     cmocka_unit_test(test_bad_files_name_file_and_line),
     cmocka_unit_test(test_missing_file_is_an_error),
     cmocka_unit_test(test_shipped_providers_match_the_data_sets),
+    cmocka_unit_test(test_costs_follow_routes_and_the_clock),
+    cmocka_unit_test(test_abilene_routes_follow_ospf_weights),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
