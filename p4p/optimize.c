@@ -1,0 +1,798 @@
+/* P4P bi-level optimization: shared preparation, results, weights, and
+ * the fast column-generation solver.  The GLPK reference is in
+ * lp_exact.c.  Problem statement: optimize.h; algorithm: docs/OPTIMIZER.md. */
+#include "optimize.h"
+#include "opt_common.h"
+#include "transport.h"
+
+#include <glpk.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int p4p_opt_fail(char *err, size_t errlen, const char *fmt, ...)
+{
+  if (err && errlen) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+  }
+  return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* Preparation shared by both solvers                                  */
+
+static int check_swarm(const struct p4p_topology *t,
+                       const struct p4p_swarm_input *sw, int k,
+                       char *err, size_t errlen)
+{
+  if (!sw->up_kbps || !sw->down_kbps)
+    return p4p_opt_fail(err, errlen, "swarm %d: missing capacities", k);
+  for (int i = 0; i < t->npops; i++) {
+    double u = sw->up_kbps[i], d = sw->down_kbps[i];
+    if (!isfinite(u) || !isfinite(d) || u < 0 || d < 0)
+      return p4p_opt_fail(err, errlen, "swarm %d, PoP %s: capacities must be "
+                          "finite and >= 0", k, t->pops[i].name);
+  }
+  return 0;
+}
+
+void p4p_opt_prep_free(struct p4p_opt_prep *p)
+{
+  if (p->swarms)
+    for (int k = 0; k < p->nswarms; k++) {
+      free(p->swarms[k].sp);
+      free(p->swarms[k].u);
+    }
+  free(p->swarms);
+  free(p->usable);
+  free(p->mult);
+  memset(p, 0, sizeof *p);
+}
+
+int p4p_opt_prepare(const struct p4p_topology *t,
+                    const struct p4p_swarm_input *swarms, int nswarms,
+                    const struct p4p_opt_params *params,
+                    struct p4p_opt_prep *p, char *err, size_t errlen)
+{
+  memset(p, 0, sizeof *p);
+  if (!t->finished)
+    return p4p_opt_fail(err, errlen, "topology is not finished");
+  if (nswarms < 0 || (nswarms > 0 && !swarms))
+    return p4p_opt_fail(err, errlen, "bad swarm list");
+  int n = t->npops;
+  p->n = n;
+  p->nswarms = nswarms;
+  p->usable = calloc((size_t)n * n, 1);
+  p->mult = malloc((size_t)(t->nlinks ? t->nlinks : 1) * sizeof *p->mult);
+  p->swarms = calloc((size_t)(nswarms ? nswarms : 1), sizeof *p->swarms);
+  if (!p->usable || !p->mult || !p->swarms) {
+    p4p_opt_prep_free(p);
+    return p4p_opt_fail(err, errlen, "out of memory");
+  }
+  for (int e = 0; e < t->nlinks; e++) {
+    double m = params && params->link_mult ? params->link_mult[e] : 1.0;
+    if (!isfinite(m) || m < 0) {
+      p4p_opt_prep_free(p);
+      return p4p_opt_fail(err, errlen, "link %d: multiplier must be finite "
+                          "and >= 0", e);
+    }
+    p->mult[e] = m;
+  }
+  /* a pair may carry swarm traffic when it has a route of links that can
+   * carry traffic at all (c_e > 0) */
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < n; j++) {
+      const struct p4p_route *r = p4p_topology_route(t, i, j);
+      if (i == j || !r)
+        continue;
+      const int *links = p4p_route_links(t, r);
+      int ok = 1;
+      for (int h = 0; h < r->nlinks; h++)
+        if (!(t->links[links[h]].capacity_kbps > 0))
+          ok = 0;
+      p->usable[(size_t)i * n + j] = (char)ok;
+    }
+  struct p4p_transport_ws ws;
+  p4p_transport_ws_init(&ws);
+  double *cost = NULL, *flow = NULL;
+  size_t cap = 0;
+  for (int k = 0; k < nswarms; k++) {
+    struct p4p_opt_swarm *s = &p->swarms[k];
+    if (check_swarm(t, &swarms[k], k, err, errlen) < 0)
+      goto fail;
+    s->sp = malloc(2 * (size_t)n * sizeof *s->sp);
+    s->u = malloc(2 * (size_t)n * sizeof *s->u);
+    if (!s->sp || !s->u)
+      goto oom;
+    s->dp = s->sp + n;
+    s->d = s->u + n;
+    for (int i = 0; i < n; i++) {
+      double up = swarms[k].up_kbps[i], down = swarms[k].down_kbps[i];
+      if (up > down) {
+        s->sp[s->ns] = i;
+        s->u[s->ns++] = up - down;
+      } else if (down > up) {
+        s->dp[s->nd] = i;
+        s->d[s->nd++] = down - up;
+      }
+    }
+    size_t pairs = (size_t)s->ns * s->nd;
+    if (pairs > cap) {
+      free(cost);
+      free(flow);
+      cost = malloc(pairs * sizeof *cost);
+      flow = malloc(pairs * sizeof *flow);
+      if (!cost || !flow)
+        goto oom;
+      cap = pairs;
+    }
+    p4p_opt_pair_costs(p, s, NULL, cost);
+    /* Level 2.  With every pair usable this is min(sum u, sum d): no PoP
+     * both supplies and demands (u_i > 0 forces d_i = 0), so supply and
+     * demand PoPs are disjoint and every supply-demand pair is a
+     * variable; sum t <= sum u and sum t <= sum d bound T from above,
+     * and the greedy north-west-corner fill of the complete bipartite
+     * table meets the smaller bound.  With unusable pairs it is the max
+     * flow of the bipartite transportation network, which this computes
+     * in general (zero costs). */
+    s->t_opt = s->ns && s->nd ? p4p_transport_solve(&ws, s->ns, s->nd, s->u,
+                                                    s->d, cost, flow) : 0;
+    if (s->t_opt < 0)
+      goto oom;
+  }
+  free(cost);
+  free(flow);
+  p4p_transport_ws_free(&ws);
+  return 0;
+oom:
+  p4p_opt_fail(err, errlen, "out of memory");
+fail:
+  free(cost);
+  free(flow);
+  p4p_transport_ws_free(&ws);
+  p4p_opt_prep_free(p);
+  return -1;
+}
+
+void p4p_opt_pair_costs(const struct p4p_opt_prep *p,
+                        const struct p4p_opt_swarm *s,
+                        const double *route_price, double *cost)
+{
+  for (int a = 0; a < s->ns; a++)
+    for (int b = 0; b < s->nd; b++) {
+      size_t ij = (size_t)s->sp[a] * p->n + s->dp[b];
+      cost[(size_t)a * s->nd + b] = !p->usable[ij] ? INFINITY
+                                    : route_price ? route_price[ij] : 0.0;
+    }
+}
+
+/* ------------------------------------------------------------------ */
+/* Results                                                             */
+
+void p4p_opt_result_free(struct p4p_opt_result *r)
+{
+  if (r->swarms)
+    for (int k = 0; k < r->nswarms; k++) {
+      free(r->swarms[k].t);
+      free(r->swarms[k].w);
+    }
+  free(r->swarms);
+  free(r->link_load_kbps);
+  free(r->link_price);
+  memset(r, 0, sizeof *r);
+}
+
+int p4p_opt_result_alloc(const struct p4p_topology *t, int nswarms,
+                         struct p4p_opt_result *r, char *err, size_t errlen)
+{
+  memset(r, 0, sizeof *r);
+  size_t nn = (size_t)t->npops * t->npops;
+  size_t nl = (size_t)(t->nlinks ? t->nlinks : 1);
+  r->npops = t->npops;
+  r->nlinks = t->nlinks;
+  r->nswarms = nswarms;
+  r->swarms = calloc((size_t)(nswarms ? nswarms : 1), sizeof *r->swarms);
+  r->link_load_kbps = calloc(nl, sizeof *r->link_load_kbps);
+  r->link_price = calloc(nl, sizeof *r->link_price);
+  if (!r->swarms || !r->link_load_kbps || !r->link_price)
+    goto oom;
+  for (int k = 0; k < nswarms; k++) {
+    r->swarms[k].t = calloc(nn, sizeof(double));
+    r->swarms[k].w = calloc(nn, sizeof(double));
+    if (!r->swarms[k].t || !r->swarms[k].w)
+      goto oom;
+  }
+  return 0;
+oom:
+  p4p_opt_result_free(r);
+  return p4p_opt_fail(err, errlen, "out of memory");
+}
+
+void p4p_opt_result_finish(const struct p4p_topology *t,
+                           const struct p4p_swarm_input *swarms,
+                           const struct p4p_opt_prep *p,
+                           struct p4p_opt_result *r)
+{
+  int n = t->npops;
+  for (int e = 0; e < t->nlinks; e++)
+    r->link_load_kbps[e] = t->links[e].background_kbps;
+  for (int k = 0; k < r->nswarms; k++) {
+    const double *tij = r->swarms[k].t;
+    r->swarms[k].t_opt = p->swarms[k].t_opt;
+    for (int i = 0; i < n; i++)
+      for (int j = 0; j < n; j++) {
+        double x = tij[(size_t)i * n + j];
+        if (x <= 0)
+          continue;
+        const struct p4p_route *rt = p4p_topology_route(t, i, j);
+        const int *links = p4p_route_links(t, rt);
+        for (int h = 0; h < rt->nlinks; h++)
+          r->link_load_kbps[links[h]] += x;
+      }
+    p4p_weights_from_plan(t, &swarms[k], tij, r->swarms[k].w);
+  }
+  r->mlu = 0;
+  r->objective = 0;
+  for (int e = 0; e < t->nlinks; e++) {
+    double c = t->links[e].capacity_kbps;
+    if (!(c > 0))
+      continue;
+    double util = r->link_load_kbps[e] / c;
+    r->mlu = fmax(r->mlu, util);
+    r->objective = fmax(r->objective, p->mult[e] * util);
+  }
+}
+
+/* ------------------------------------------------------------------ */
+/* Weights                                                             */
+
+void p4p_weights_from_plan(const struct p4p_topology *t,
+                           const struct p4p_swarm_input *sw,
+                           const double *tij, double *w)
+{
+  int n = t->npops;
+  for (int i = 0; i < n; i++) {
+    double *row = w + (size_t)i * n, sum = 0;
+    for (int j = 0; j < n; j++) {
+      double x = j == i ? fmin(sw->up_kbps[i], sw->down_kbps[i])
+                        : tij[(size_t)i * n + j] + tij[(size_t)j * n + i];
+      row[j] = x > 0 ? x : 0;
+      sum += row[j];
+    }
+    if (sum > 0) {
+      for (int j = 0; j < n; j++)
+        row[j] /= sum;
+      continue;
+    }
+    /* no traffic: any peer of the swarm this PoP can reach is as good */
+    int cnt = 0;
+    for (int j = 0; j < n; j++) {
+      int ok = sw->up_kbps[j] + sw->down_kbps[j] > 0 &&
+               p4p_topology_route(t, i, j) != NULL;
+      row[j] = ok;
+      cnt += ok;
+    }
+    if (cnt == 0)
+      row[i] = 1;
+    else
+      for (int j = 0; j < n; j++)
+        row[j] /= cnt;
+  }
+}
+
+int p4p_default_weights(const struct p4p_topology *t, const double *cost,
+                        double temperature, const double *presence,
+                        double *w, char *err, size_t errlen)
+{
+  if (!t->finished)
+    return p4p_opt_fail(err, errlen, "topology is not finished");
+  if (!(temperature > 0) || !isfinite(temperature))
+    return p4p_opt_fail(err, errlen, "temperature must be > 0");
+  int n = t->npops;
+  double *igp = NULL;
+  if (!cost) {
+    igp = malloc((size_t)n * n * sizeof *igp);
+    if (!igp)
+      return p4p_opt_fail(err, errlen, "out of memory");
+    p4p_topology_route_costs(t, NULL, igp, NULL, 0);
+    cost = igp;
+  }
+  for (int i = 0; i < n; i++) {
+    double *row = w + (size_t)i * n, sum = 0;
+    const double *c = cost + (size_t)i * n;
+    /* subtract the row's cheapest finite cost so exp() cannot underflow
+     * every term to 0; it cancels in the normalization */
+    double cmin = INFINITY;
+    for (int j = 0; j < n; j++)
+      if ((!presence || presence[j] > 0) && c[j] < cmin)
+        cmin = c[j];
+    for (int j = 0; j < n; j++) {
+      double pres = presence ? presence[j] : 1.0;
+      double x = 0;
+      if (pres > 0 && isfinite(c[j]))
+        x = pres * exp(-(c[j] - cmin) / temperature);
+      row[j] = x;
+      sum += x;
+    }
+    if (sum > 0) {
+      for (int j = 0; j < n; j++)
+        row[j] /= sum;
+    } else {
+      memset(row, 0, (size_t)n * sizeof *row);
+      row[i] = 1;
+    }
+  }
+  free(igp);
+  return 0;
+}
+
+double p4p_swarm_t_opt(const struct p4p_topology *t,
+                       const struct p4p_swarm_input *sw,
+                       char *err, size_t errlen)
+{
+  struct p4p_opt_prep p;
+  if (p4p_opt_prepare(t, sw, 1, NULL, &p, err, errlen) < 0)
+    return -1;
+  double v = p.swarms[0].t_opt;
+  p4p_opt_prep_free(&p);
+  return v;
+}
+
+/* ------------------------------------------------------------------ */
+/* Fast solver: Dantzig-Wolfe column generation.
+ *
+ * Master LP over convex combinations of whole per-swarm plans:
+ *   min alpha  s.t.  sum_c lambda_c a_ec - alpha <= -m_e b_e / c_e  (links)
+ *                    sum_{c of swarm k} lambda_c = 1               (swarms)
+ * where a_ec = m_e load_e(plan c) / c_e.  Every plan moves exactly T_opt
+ * and meets the supply/demand bounds, so every master solution does too.
+ * Pricing: with link duals y_e (>= 0, sum <= 1) a pair costs the sum of
+ * y_e m_e / c_e over its route, and each swarm's cheapest plan is a
+ * transportation problem.  Weak duality gives the lower bound
+ *   L(y) = sum_e y_e m_e b_e / c_e + sum_k min-cost_k(y)
+ * so the solver stops with a proven gap. */
+
+struct p4p_optimizer {
+  int     nlinks;
+  double *price;   /* y_e of the last solve, warm start */
+};
+
+struct p4p_optimizer *p4p_optimizer_new(void)
+{
+  return calloc(1, sizeof(struct p4p_optimizer));
+}
+
+void p4p_optimizer_free(struct p4p_optimizer *o)
+{
+  if (!o)
+    return;
+  free(o->price);
+  free(o);
+}
+
+/* generated plans, stored sparsely */
+struct colpool {
+  int     ncols, cap;
+  int    *swarm;       /* owner of column c */
+  size_t *off;         /* entries off[c] .. off[c+1]-1 */
+  size_t  nent, cap_ent;
+  int    *ei, *ej;     /* PoP indices */
+  double *ev;          /* kbit/s */
+};
+
+static void colpool_free(struct colpool *cp)
+{
+  free(cp->swarm); free(cp->off); free(cp->ei); free(cp->ej); free(cp->ev);
+}
+
+static int colpool_add(struct colpool *cp, int k, const struct p4p_opt_swarm *s,
+                       const double *flow)
+{
+  if (cp->ncols + 1 >= cp->cap) {
+    int cap = cp->cap ? 2 * cp->cap : 1024;
+    int *sw = realloc(cp->swarm, (size_t)cap * sizeof *sw);
+    if (!sw)
+      return -1;
+    cp->swarm = sw;
+    size_t *off = realloc(cp->off, (size_t)(cap + 1) * sizeof *off);
+    if (!off)
+      return -1;
+    cp->off = off;
+    cp->cap = cap;
+    if (cp->ncols == 0)
+      cp->off[0] = 0;
+  }
+  size_t need = cp->nent + (size_t)s->ns * s->nd;
+  if (need > cp->cap_ent) {
+    size_t cap = cp->cap_ent ? 2 * cp->cap_ent : 16384;
+    while (cap < need)
+      cap *= 2;
+    int *ei = realloc(cp->ei, cap * sizeof *ei);
+    if (!ei)
+      return -1;
+    cp->ei = ei;
+    int *ej = realloc(cp->ej, cap * sizeof *ej);
+    if (!ej)
+      return -1;
+    cp->ej = ej;
+    double *ev = realloc(cp->ev, cap * sizeof *ev);
+    if (!ev)
+      return -1;
+    cp->ev = ev;
+    cp->cap_ent = cap;
+  }
+  for (int a = 0; a < s->ns; a++)
+    for (int b = 0; b < s->nd; b++) {
+      double v = flow[(size_t)a * s->nd + b];
+      if (v > 0) {
+        cp->ei[cp->nent] = s->sp[a];
+        cp->ej[cp->nent] = s->dp[b];
+        cp->ev[cp->nent++] = v;
+      }
+    }
+  cp->swarm[cp->ncols++] = k;
+  cp->off[cp->ncols] = cp->nent;
+  return 0;
+}
+
+/* scratch for one solve */
+struct dw {
+  const struct p4p_topology *t;
+  const struct p4p_opt_prep *p;
+  glp_prob *lp;
+  int      nrows_link;
+  int     *link_row;     /* link -> master row, 0 = not in objective */
+  int     *row_link;     /* master row -> link */
+  int     *swarm_row;    /* swarm -> convexity row, 0 = inactive */
+  double  *pi;           /* per link price per kbit/s (y_e m_e / c_e) */
+  double  *tie;          /* per link tie-break price per kbit/s */
+  double  *rp;           /* route price, n x n */
+  double  *rtie;         /* route tie-break price, n x n */
+  double  *cost, *flow;  /* transportation scratch, n x n */
+  double  *acc;          /* per link load of one column */
+  int     *ind;          /* GLPK column scratch (1-based) */
+  double  *val;
+  struct p4p_transport_ws ws;
+  struct colpool cols;
+};
+
+static void route_prices(const struct dw *dw, const double *link_price,
+                         double *out)
+{
+  const struct p4p_topology *t = dw->t;
+  int n = t->npops;
+  for (int i = 0; i < n; i++)
+    for (int j = 0; j < n; j++) {
+      size_t ij = (size_t)i * n + j;
+      double c = 0;
+      if (dw->p->usable[ij]) {
+        const struct p4p_route *r = &t->routes[ij];
+        const int *links = p4p_route_links(t, r);
+        for (int h = 0; h < r->nlinks; h++)
+          c += link_price[links[h]];
+      }
+      out[ij] = c;
+    }
+}
+
+/* Adds the plan in dw->flow for swarm k as a master column. */
+static int add_column(struct dw *dw, int k)
+{
+  const struct p4p_topology *t = dw->t;
+  const struct p4p_opt_swarm *s = &dw->p->swarms[k];
+  if (colpool_add(&dw->cols, k, s, dw->flow) < 0)
+    return -1;
+  int c = dw->cols.ncols - 1;
+  memset(dw->acc, 0, (size_t)t->nlinks * sizeof *dw->acc);
+  for (size_t q = dw->cols.off[c]; q < dw->cols.off[c + 1]; q++) {
+    const struct p4p_route *r =
+      &t->routes[(size_t)dw->cols.ei[q] * t->npops + dw->cols.ej[q]];
+    const int *links = p4p_route_links(t, r);
+    for (int h = 0; h < r->nlinks; h++)
+      dw->acc[links[h]] += dw->cols.ev[q];
+  }
+  int len = 0;
+  for (int e = 0; e < t->nlinks; e++)
+    if (dw->link_row[e] && dw->acc[e] > 0) {
+      len++;
+      dw->ind[len] = dw->link_row[e];
+      dw->val[len] = dw->p->mult[e] * dw->acc[e] / t->links[e].capacity_kbps;
+    }
+  len++;
+  dw->ind[len] = dw->swarm_row[k];
+  dw->val[len] = 1.0;
+  int j = glp_add_cols(dw->lp, 1);
+  glp_set_col_bnds(dw->lp, j, GLP_LO, 0.0, 0.0);
+  glp_set_mat_col(dw->lp, j, len, dw->ind, dw->val);
+  return 0;
+}
+
+/* Cheapest plan of swarm k under route prices rp (+ tie-break rtie) into
+ * dw->flow; returns its cost under rp alone and, in *tie_slack, how much
+ * the tie-break can have raised it above the true minimum. */
+static double price_swarm(struct dw *dw, int k, double *tie_slack)
+{
+  const struct p4p_opt_swarm *s = &dw->p->swarms[k];
+  int n = dw->p->n;
+  double tmax = 0;
+  for (int a = 0; a < s->ns; a++)
+    for (int b = 0; b < s->nd; b++) {
+      size_t ij = (size_t)s->sp[a] * n + s->dp[b];
+      double c = INFINITY;
+      if (dw->p->usable[ij]) {
+        c = dw->rp[ij] + dw->rtie[ij];
+        tmax = fmax(tmax, dw->rtie[ij]);
+      }
+      dw->cost[(size_t)a * s->nd + b] = c;
+    }
+  double f = p4p_transport_solve(&dw->ws, s->ns, s->nd, s->u, s->d,
+                                 dw->cost, dw->flow);
+  if (f < 0)
+    return NAN;
+  /* the plan moves T_opt up to rounding; make it exact */
+  if (f > 0 && f != s->t_opt) {
+    double scale = s->t_opt / f;
+    for (size_t q = 0; q < (size_t)s->ns * s->nd; q++)
+      dw->flow[q] *= scale;
+  }
+  double v = 0;
+  for (int a = 0; a < s->ns; a++)
+    for (int b = 0; b < s->nd; b++) {
+      double x = dw->flow[(size_t)a * s->nd + b];
+      if (x > 0)
+        v += x * dw->rp[(size_t)s->sp[a] * n + s->dp[b]];
+    }
+  *tie_slack = s->t_opt * tmax;
+  return v;
+}
+
+static void dw_free(struct dw *dw)
+{
+  if (dw->lp)
+    glp_delete_prob(dw->lp);
+  free(dw->link_row); free(dw->row_link); free(dw->swarm_row);
+  free(dw->pi); free(dw->tie); free(dw->rp); free(dw->rtie);
+  free(dw->cost); free(dw->flow); free(dw->acc); free(dw->ind); free(dw->val);
+  p4p_transport_ws_free(&dw->ws);
+  colpool_free(&dw->cols);
+}
+
+/* relative size of the tie-break prices: small enough that the bound
+ * they cost is negligible, large enough to order equal-price routes */
+#define TIE_REL 1e-9
+
+int p4p_optimizer_solve(struct p4p_optimizer *o, const struct p4p_topology *t,
+                        const struct p4p_swarm_input *swarms, int nswarms,
+                        const struct p4p_opt_params *params,
+                        struct p4p_opt_result *res, char *err, size_t errlen)
+{
+  struct p4p_opt_prep p;
+  struct dw dw;
+  memset(&dw, 0, sizeof dw);
+  memset(res, 0, sizeof *res);
+  if (p4p_opt_prepare(t, swarms, nswarms, params, &p, err, errlen) < 0)
+    return -1;
+  if (p4p_opt_result_alloc(t, nswarms, res, err, errlen) < 0) {
+    p4p_opt_prep_free(&p);
+    return -1;
+  }
+  double rel_gap = params && params->rel_gap > 0 ? params->rel_gap : 1e-3;
+  int max_rounds = params && params->max_rounds > 0 ? params->max_rounds : 200;
+  int n = t->npops, L = t->nlinks;
+  size_t nn = (size_t)n * n, nl = (size_t)(L ? L : 1);
+  dw.t = t;
+  dw.p = &p;
+  p4p_transport_ws_init(&dw.ws);
+  dw.link_row = calloc(nl, sizeof *dw.link_row);
+  dw.row_link = calloc(nl + 1, sizeof *dw.row_link);
+  dw.swarm_row = calloc((size_t)(nswarms ? nswarms : 1), sizeof *dw.swarm_row);
+  dw.pi = calloc(nl, sizeof *dw.pi);
+  dw.tie = calloc(nl, sizeof *dw.tie);
+  dw.rp = calloc(nn, sizeof *dw.rp);
+  dw.rtie = calloc(nn, sizeof *dw.rtie);
+  dw.cost = malloc(nn * sizeof *dw.cost);
+  dw.flow = malloc(nn * sizeof *dw.flow);
+  dw.acc = malloc(nl * sizeof *dw.acc);
+  dw.ind = malloc((nl + 2) * sizeof *dw.ind);
+  dw.val = malloc((nl + 2) * sizeof *dw.val);
+  if (!dw.link_row || !dw.row_link || !dw.swarm_row || !dw.pi || !dw.tie ||
+      !dw.rp || !dw.rtie || !dw.cost || !dw.flow || !dw.acc || !dw.ind ||
+      !dw.val)
+    goto oom;
+
+  /* master rows */
+  double base = 0; /* objective from background alone: a lower bound */
+  for (int e = 0; e < L; e++) {
+    double c = t->links[e].capacity_kbps;
+    if (c > 0 && p.mult[e] > 0) {
+      dw.link_row[e] = ++dw.nrows_link;
+      dw.row_link[dw.nrows_link] = e;
+      base = fmax(base, p.mult[e] * t->links[e].background_kbps / c);
+      dw.tie[e] = TIE_REL * p.mult[e] / c;
+    }
+  }
+  int nrows = dw.nrows_link, nactive = 0;
+  for (int k = 0; k < nswarms; k++)
+    if (p.swarms[k].t_opt > 0) {
+      dw.swarm_row[k] = ++nrows;
+      nactive++;
+    }
+  route_prices(&dw, dw.tie, dw.rtie);
+
+  if (nactive == 0 || dw.nrows_link == 0) {
+    /* nothing couples the swarms: any maximum plan is optimal; take the
+     * one with the cheapest routes (tie-break prices) */
+    memset(dw.rp, 0, nn * sizeof *dw.rp);
+    for (int k = 0; k < nswarms; k++) {
+      const struct p4p_opt_swarm *s = &p.swarms[k];
+      double slack;
+      if (s->t_opt <= 0)
+        continue;
+      if (isnan(price_swarm(&dw, k, &slack)))
+        goto oom;
+      for (int a = 0; a < s->ns; a++)
+        for (int b = 0; b < s->nd; b++)
+          res->swarms[k].t[(size_t)s->sp[a] * n + s->dp[b]] =
+            dw.flow[(size_t)a * s->nd + b];
+    }
+    p4p_opt_result_finish(t, swarms, &p, res);
+    res->lower_bound = res->objective;
+    res->rounds = 0;
+    dw_free(&dw);
+    p4p_opt_prep_free(&p);
+    return 0;
+  }
+
+  dw.lp = glp_create_prob();
+  glp_set_obj_dir(dw.lp, GLP_MIN);
+  glp_add_rows(dw.lp, nrows);
+  for (int r = 1; r <= dw.nrows_link; r++) {
+    int e = dw.row_link[r];
+    glp_set_row_bnds(dw.lp, r, GLP_UP, 0.0, -p.mult[e] *
+                     t->links[e].background_kbps / t->links[e].capacity_kbps);
+  }
+  for (int r = dw.nrows_link + 1; r <= nrows; r++)
+    glp_set_row_bnds(dw.lp, r, GLP_FX, 1.0, 1.0);
+  glp_add_cols(dw.lp, 1); /* alpha */
+  glp_set_col_bnds(dw.lp, 1, GLP_LO, 0.0, 0.0);
+  glp_set_obj_coef(dw.lp, 1, 1.0);
+  for (int r = 1; r <= dw.nrows_link; r++) {
+    dw.ind[r] = r;
+    dw.val[r] = -1.0;
+  }
+  glp_set_mat_col(dw.lp, 1, dw.nrows_link, dw.ind, dw.val);
+
+  /* initial columns: uniform prices (minimum sum of utilization), and
+   * the previous solve's prices when there are any */
+  for (int pass = 0; pass < 2; pass++) {
+    if (pass == 1 && !(o && o->price && o->nlinks == L))
+      break;
+    for (int e = 0; e < L; e++)
+      dw.pi[e] = !dw.link_row[e] ? 0
+                 : (pass == 0 ? 1.0 : o->price[e]) * p.mult[e] /
+                   t->links[e].capacity_kbps;
+    route_prices(&dw, dw.pi, dw.rp);
+    for (int k = 0; k < nswarms; k++) {
+      double slack;
+      if (!dw.swarm_row[k])
+        continue;
+      if (isnan(price_swarm(&dw, k, &slack)) || add_column(&dw, k) < 0)
+        goto oom;
+    }
+  }
+
+  glp_smcp smcp;
+  glp_init_smcp(&smcp);
+  smcp.msg_lev = GLP_MSG_OFF;
+  smcp.presolve = GLP_OFF;
+  glp_adv_basis(dw.lp, 0);
+  double ub = INFINITY, lb = base;
+  int round = 0;
+  for (; round < max_rounds; round++) {
+    int rc = glp_simplex(dw.lp, &smcp);
+    if (rc != 0 || glp_get_status(dw.lp) != GLP_OPT) {
+      /* a warm basis can go singular; retry from scratch once */
+      glp_adv_basis(dw.lp, 0);
+      rc = glp_simplex(dw.lp, &smcp);
+      if (rc != 0 || glp_get_status(dw.lp) != GLP_OPT) {
+        p4p_opt_fail(err, errlen, "GLPK master LP failed (code %d)", rc);
+        goto fail;
+      }
+    }
+    ub = glp_get_obj_val(dw.lp);
+    /* duals of "<=" rows in a minimization are <= 0 */
+    double bound = 0;
+    for (int e = 0; e < L; e++) {
+      double y = dw.link_row[e] ? -glp_get_row_dual(dw.lp, dw.link_row[e]) : 0;
+      if (y < 0)
+        y = 0;
+      res->link_price[e] = y;
+      dw.pi[e] = dw.link_row[e] ? y * p.mult[e] / t->links[e].capacity_kbps : 0;
+      if (dw.link_row[e])
+        bound += y * p.mult[e] * t->links[e].background_kbps /
+                 t->links[e].capacity_kbps;
+    }
+    route_prices(&dw, dw.pi, dw.rp);
+    int added = 0;
+    for (int k = 0; k < nswarms; k++) {
+      if (!dw.swarm_row[k])
+        continue;
+      double slack, v = price_swarm(&dw, k, &slack);
+      if (isnan(v))
+        goto oom;
+      double tie_cost = 0;
+      const struct p4p_opt_swarm *s = &p.swarms[k];
+      for (int a = 0; a < s->ns; a++)
+        for (int b = 0; b < s->nd; b++)
+          tie_cost += dw.flow[(size_t)a * s->nd + b] *
+                      dw.rtie[(size_t)s->sp[a] * n + s->dp[b]];
+      /* the tie-broken plan is optimal for prices rp + rtie, so the true
+       * minimum under rp is at least its cost there minus the slack */
+      bound += fmax(0, v + tie_cost - slack);
+      double sigma = glp_get_row_dual(dw.lp, dw.swarm_row[k]);
+      if (v < sigma - 1e-12 * fmax(ub, 1e-12)) {
+        if (add_column(&dw, k) < 0)
+          goto oom;
+        added++;
+      }
+    }
+    lb = fmax(lb, bound);
+    if (!added || ub - lb <= rel_gap * ub)
+      break;
+  }
+  if (round == max_rounds)
+    round--; /* count rounds actually solved */
+
+  /* primal: each swarm's plan is its convex combination of columns;
+   * renormalize the lambdas so the plan moves exactly T_opt */
+  double *lsum = calloc((size_t)(nswarms ? nswarms : 1), sizeof *lsum);
+  if (!lsum)
+    goto oom;
+  int ncols = dw.cols.ncols;
+  double *lam = malloc((size_t)(ncols ? ncols : 1) * sizeof *lam);
+  if (!lam) {
+    free(lsum);
+    goto oom;
+  }
+  for (int c = 0; c < ncols; c++) {
+    lam[c] = fmax(0, glp_get_col_prim(dw.lp, c + 2));
+    lsum[dw.cols.swarm[c]] += lam[c];
+  }
+  for (int c = 0; c < ncols; c++) {
+    int k = dw.cols.swarm[c];
+    if (lam[c] <= 0 || lsum[k] <= 0)
+      continue;
+    double f = lam[c] / lsum[k];
+    double *tij = res->swarms[k].t;
+    for (size_t q = dw.cols.off[c]; q < dw.cols.off[c + 1]; q++)
+      tij[(size_t)dw.cols.ei[q] * n + dw.cols.ej[q]] += f * dw.cols.ev[q];
+  }
+  free(lam);
+  free(lsum);
+  p4p_opt_result_finish(t, swarms, &p, res);
+  res->lower_bound = fmin(lb, res->objective);
+  res->rounds = round + 1;
+  if (o) {
+    double *pr = realloc(o->price, nl * sizeof *pr);
+    if (pr) {
+      memcpy(pr, res->link_price, nl * sizeof *pr);
+      o->price = pr;
+      o->nlinks = L;
+    }
+  }
+  dw_free(&dw);
+  p4p_opt_prep_free(&p);
+  return 0;
+oom:
+  p4p_opt_fail(err, errlen, "out of memory");
+fail:
+  dw_free(&dw);
+  p4p_opt_prep_free(&p);
+  p4p_opt_result_free(res);
+  return -1;
+}
