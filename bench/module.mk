@@ -1,0 +1,27 @@
+# bench/: the load generator and `make bench` (fork against stock opentracker).
+# Not part of `make test`: numbers depend on the machine and its load.
+LOADGEN_SRCS := bench/loadgen.c bench/lg_workload.c bench/lg_stats.c bench/lg_engine.c bench/lg_udp.c bench/lg_http.c
+LOADGEN_OBJS := $(LOADGEN_SRCS:%.c=$(BUILD)/obj/%.o)
+LOADGEN_HDRS := $(wildcard bench/lg_*.h)
+
+ALL_TARGETS += $(BUILD)/p4p-loadgen
+
+$(BUILD)/obj/bench/%.o: bench/%.c $(LOADGEN_HDRS)
+	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) $(BASEFLAGS) -c -o $@ $<
+
+$(BUILD)/p4p-loadgen: $(LOADGEN_OBJS)
+	@echo "  LD      $@"
+	@$(CC) $(CFLAGS) $(BASEFLAGS) -o $@ $^ -lm
+
+-include bench/optbench.mk
+
+# make bench: stock and fork alternately, every scenario and swarm shape, both
+# families, UDP and HTTP; writes build/bench/summary.json and docs/BENCHMARKS.md.
+# BENCH_ARGS passes options to the runner (e.g. BENCH_ARGS=--quick).
+.PHONY: bench
+bench: $(BUILD)/p4p-loadgen $(BUILD)/opentracker-stock
+	@$(MAKE) --no-print-directory $(BUILD)/opentracker-p4p || echo "bench: the fork does not build; comparing stock with itself (A/A)"
+	@-$(MAKE) --no-print-directory $(BUILD)/p4p-optbench $(BUILD)/p4p-selbench 2>/dev/null
+	$(PYTHON) bench/run_bench.py --build $(BUILD) --out $(BUILD)/bench --doc docs/BENCHMARKS.md $(BENCH_ARGS)
