@@ -1,0 +1,252 @@
+/* pidmap: longest-prefix match by flattening.
+ *
+ * Prefixes nest (a /16 inside a /8) and may overlap across PIDs; the longest
+ * one wins.  Instead of walking a trie on every announce, pidmap_finish()
+ * turns the prefix set into sorted, disjoint address ranges, each carrying
+ * the slot of the longest prefix covering it.  A lookup is then one binary
+ * search over 128-bit range starts: O(log ranges), no pointer chasing, and
+ * the ranges of a map with a few thousand prefixes fit in L2. */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pidmap.h"
+
+typedef unsigned __int128 u128;
+
+struct pid_info {
+  char     name[P4P_NAME_MAX];
+  uint32_t asid;
+  char     loc[P4P_NAME_MAX];
+};
+
+struct prefix_in {
+  u128     start, end;
+  uint8_t  bits;
+  uint16_t slot;
+};
+
+struct pidmap {
+  atomic_int        refs;
+  size_t            npids;
+  struct pid_info  *pids;     /* [npids + 1], slot 0 unused */
+  /* while building */
+  struct prefix_in *in;
+  size_t            nin, cap;
+  /* after pidmap_finish: ranges sorted by start, disjoint */
+  u128             *starts;
+  u128             *ends;
+  uint16_t         *slots;
+  size_t            nranges;
+};
+
+static u128 u128_from_bytes(const uint8_t b[16]) {
+  u128 v = 0;
+  for (int i = 0; i < 16; ++i)
+    v = (v << 8) | b[i];
+  return v;
+}
+
+static u128 prefix_mask(unsigned bits) { return bits == 0 ? 0 : ~(u128)0 << (128 - bits); }
+
+struct pidmap *pidmap_new(size_t npids) {
+  struct pidmap *map;
+  if (npids > PIDMAP_MAX_PIDS || !(map = calloc(1, sizeof *map)))
+    return NULL;
+  if (!(map->pids = calloc(npids + 1, sizeof *map->pids))) {
+    free(map);
+    return NULL;
+  }
+  atomic_init(&map->refs, 1);
+  map->npids = npids;
+  return map;
+}
+
+int pidmap_set_pid(struct pidmap *map, uint16_t slot, const char *name, uint32_t asid, const char *loc) {
+  if (slot == 0 || slot > map->npids)
+    return -1;
+  snprintf(map->pids[slot].name, sizeof map->pids[slot].name, "%s", name);
+  snprintf(map->pids[slot].loc, sizeof map->pids[slot].loc, "%s", loc ? loc : "");
+  map->pids[slot].asid = asid;
+  return 0;
+}
+
+int pidmap_add_prefix(struct pidmap *map, const uint8_t addr[16], unsigned bits, uint16_t slot) {
+  if (bits > 128 || slot == 0 || slot > map->npids || map->nin >= PIDMAP_MAX_PREFIXES)
+    return -1;
+  if (map->nin == map->cap) {
+    size_t            cap = map->cap ? 2 * map->cap : 16;
+    struct prefix_in *in  = realloc(map->in, cap * sizeof *in);
+    if (!in)
+      return -1;
+    map->in  = in;
+    map->cap = cap;
+  }
+  u128 mask                 = prefix_mask(bits);
+  struct prefix_in *p       = &map->in[map->nin++];
+  p->start                  = u128_from_bytes(addr) & mask;
+  p->end                    = p->start | ~mask;
+  p->bits                   = (uint8_t)bits;
+  p->slot                   = slot;
+  return 0;
+}
+
+/* Order in which an outer prefix comes before the prefixes nested in it. */
+static int prefix_cmp(const void *a, const void *b) {
+  const struct prefix_in *x = a, *y = b;
+  if (x->start != y->start)
+    return x->start < y->start ? -1 : 1;
+  return (int)x->bits - (int)y->bits;
+}
+
+static int emit_range(struct pidmap *map, u128 start, u128 end, uint16_t slot) {
+  size_t n = map->nranges;
+  /* Neighbours with the same PID become one range. */
+  if (n && map->slots[n - 1] == slot && map->ends[n - 1] + 1 == start) {
+    map->ends[n - 1] = end;
+    return 0;
+  }
+  map->starts[n] = start;
+  map->ends[n]   = end;
+  map->slots[n]  = slot;
+  map->nranges++;
+  return 0;
+}
+
+int pidmap_finish(struct pidmap *map, char *err, size_t errlen) {
+  /* Each prefix contributes at most two range boundaries, so 2n+1 ranges. */
+  size_t            max = 2 * map->nin + 1;
+  struct prefix_in *stack;
+  size_t            depth = 0;
+
+  qsort(map->in, map->nin, sizeof *map->in, prefix_cmp);
+  for (size_t i = 1; i < map->nin; ++i)
+    if (map->in[i].start == map->in[i - 1].start && map->in[i].bits == map->in[i - 1].bits) {
+      snprintf(err, errlen, "prefix given twice (PIDs '%s' and '%s')", map->pids[map->in[i - 1].slot].name, map->pids[map->in[i].slot].name);
+      return -1;
+    }
+
+  map->starts = malloc(max * sizeof *map->starts);
+  map->ends   = malloc(max * sizeof *map->ends);
+  map->slots  = malloc(max * sizeof *map->slots);
+  stack       = malloc((map->nin + 1) * sizeof *stack);
+  if (!map->starts || !map->ends || !map->slots || !stack) {
+    free(stack);
+    snprintf(err, errlen, "out of memory building the PID map");
+    return -1;
+  }
+
+  /* Sweep in address order with a stack of the prefixes enclosing the
+   * cursor; the top of the stack is the longest match for the cursor. */
+  u128 cursor = 0;
+  int  done   = 0; /* cursor ran past the top of the address space */
+  for (size_t i = 0; i <= map->nin; ++i) {
+    struct prefix_in *next = i < map->nin ? &map->in[i] : NULL;
+    while (depth && (!next || stack[depth - 1].end < next->start)) {
+      struct prefix_in *top = &stack[--depth];
+      if (!done && cursor <= top->end) {
+        emit_range(map, cursor, top->end, top->slot);
+        if (top->end == ~(u128)0)
+          done = 1;
+        else
+          cursor = top->end + 1;
+      }
+    }
+    if (!next)
+      break;
+    if (depth && cursor < next->start)
+      emit_range(map, cursor, next->start - 1, stack[depth - 1].slot);
+    cursor         = next->start;
+    stack[depth++] = *next;
+  }
+  free(stack);
+  free(map->in);
+  map->in  = NULL;
+  map->nin = map->cap = 0;
+  return 0;
+}
+
+struct pidmap *pidmap_from_msg(const struct p4p_pidmap_msg *msg, char *err, size_t errlen) {
+  struct pidmap *map;
+  if (msg->npids > PIDMAP_MAX_PIDS) {
+    snprintf(err, errlen, "%zu PIDs, at most %d supported", msg->npids, PIDMAP_MAX_PIDS);
+    return NULL;
+  }
+  if (!(map = pidmap_new(msg->npids))) {
+    snprintf(err, errlen, "out of memory building the PID map");
+    return NULL;
+  }
+  for (size_t i = 0; i < msg->npids; ++i) {
+    const struct p4p_pid_entry *pid  = &msg->pids[i];
+    uint16_t                    slot = (uint16_t)(i + 1);
+    pidmap_set_pid(map, slot, pid->name, pid->asid, pid->loc);
+    for (size_t j = 0; j < pid->nprefixes; ++j)
+      if (pidmap_add_prefix(map, pid->prefixes[j].addr, pid->prefixes[j].bits, slot)) {
+        snprintf(err, errlen, "PID '%s': bad prefix or too many prefixes", pid->name);
+        pidmap_unref(map);
+        return NULL;
+      }
+  }
+  if (pidmap_finish(map, err, errlen)) {
+    pidmap_unref(map);
+    return NULL;
+  }
+  return map;
+}
+
+uint16_t pidmap_lookup(const struct pidmap *map, const uint8_t addr[16]) {
+  u128   key = u128_from_bytes(addr);
+  size_t lo = 0, hi = map->nranges;
+  /* last range with start <= key */
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (map->starts[mid] <= key)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  if (lo == 0 || map->ends[lo - 1] < key)
+    return 0;
+  return map->slots[lo - 1];
+}
+
+uint16_t pidmap_lookup_peer(const struct pidmap *map, const uint8_t *peer, size_t compare_size) {
+  if (compare_size == 6) {
+    uint8_t addr[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    memcpy(addr + 12, peer, 4);
+    return pidmap_lookup(map, addr);
+  }
+  return pidmap_lookup(map, peer);
+}
+
+size_t pidmap_npids(const struct pidmap *map) { return map->npids; }
+size_t pidmap_nranges(const struct pidmap *map) { return map->nranges; }
+
+const char *pidmap_pid_name(const struct pidmap *map, uint16_t slot) { return slot && slot <= map->npids ? map->pids[slot].name : ""; }
+
+uint32_t pidmap_pid_asid(const struct pidmap *map, uint16_t slot) { return slot && slot <= map->npids ? map->pids[slot].asid : 0; }
+
+uint16_t pidmap_slot_by_name(const struct pidmap *map, const char *name) {
+  for (size_t s = 1; s <= map->npids; ++s)
+    if (!strcmp(map->pids[s].name, name))
+      return (uint16_t)s;
+  return 0;
+}
+
+struct pidmap *pidmap_ref(struct pidmap *map) {
+  if (map)
+    atomic_fetch_add_explicit(&map->refs, 1, memory_order_relaxed);
+  return map;
+}
+
+void pidmap_unref(struct pidmap *map) {
+  if (!map || atomic_fetch_sub_explicit(&map->refs, 1, memory_order_acq_rel) != 1)
+    return;
+  free(map->pids);
+  free(map->in);
+  free(map->starts);
+  free(map->ends);
+  free(map->slots);
+  free(map);
+}

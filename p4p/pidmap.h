@@ -1,0 +1,48 @@
+/* pidmap: address -> PID slot by longest-prefix match, IPv4 and IPv6.
+ *
+ * A map is built once (pidmap_new, pidmap_add_prefix, pidmap_finish) and is
+ * immutable afterwards, so any number of threads may look up in it without
+ * locks.  PIDs are numbered by slot 1..npids in the order they were given;
+ * slot 0 means "in no PID".  Maps are reference counted: a snapshot and every
+ * peer list laid out with the map hold one reference each. */
+#ifndef P4P_PIDMAP_H
+#define P4P_PIDMAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "msg.h"
+
+#define PIDMAP_MAX_PIDS     1024
+#define PIDMAP_MAX_PREFIXES (1u << 20)
+
+struct pidmap;
+
+/* A map for npids PIDs, holding one reference.  NULL on allocation failure. */
+struct pidmap *pidmap_new(size_t npids);
+/* Names slot (1..npids) for reporting. */
+int            pidmap_set_pid(struct pidmap *map, uint16_t slot, const char *name, uint32_t asid, const char *loc);
+/* addr is 16 bytes (IPv4 as ::ffff:a.b.c.d, bits 96..128).  Host bits are
+ * ignored.  The same prefix twice is an error, reported by pidmap_finish. */
+int            pidmap_add_prefix(struct pidmap *map, const uint8_t addr[16], unsigned bits, uint16_t slot);
+/* Flattens the prefixes into disjoint ranges.  -1 with a reason in err. */
+int            pidmap_finish(struct pidmap *map, char *err, size_t errlen);
+
+/* Builds a finished map from a parsed PID-map message. */
+struct pidmap *pidmap_from_msg(const struct p4p_pidmap_msg *msg, char *err, size_t errlen);
+
+uint16_t       pidmap_lookup(const struct pidmap *map, const uint8_t addr[16]);
+/* The same for a peer record's address: compare_size 6 (IPv4) or 18 (IPv6). */
+uint16_t       pidmap_lookup_peer(const struct pidmap *map, const uint8_t *peer, size_t compare_size);
+
+size_t         pidmap_npids(const struct pidmap *map);
+size_t         pidmap_nranges(const struct pidmap *map);
+const char    *pidmap_pid_name(const struct pidmap *map, uint16_t slot);
+uint32_t       pidmap_pid_asid(const struct pidmap *map, uint16_t slot);
+/* Slot of a PID by name, 0 when unknown. */
+uint16_t       pidmap_slot_by_name(const struct pidmap *map, const char *name);
+
+struct pidmap *pidmap_ref(struct pidmap *map);
+void           pidmap_unref(struct pidmap *map);
+
+#endif

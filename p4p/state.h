@@ -1,0 +1,46 @@
+/* state: the snapshot the announce path reads.
+ *
+ * One immutable struct holds everything selection needs (PID map, guidance
+ * resolved against that map, the random fraction).  A new snapshot is built
+ * off the announce path and published with one atomic pointer store; readers
+ * load the pointer and never lock.  A replaced snapshot is retired, not
+ * freed: it is freed only after a grace period far longer than any announce
+ * (the access list does the same), so a reader that loaded it just before
+ * the swap still reads valid memory. */
+#ifndef P4P_STATE_H
+#define P4P_STATE_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "msg.h"
+
+struct pidmap;
+struct guidance;
+
+struct p4p_state {
+  uint64_t         gen;             /* 1, 2, ... per publish */
+  struct pidmap   *map;             /* NULL: P4P off, stock behaviour */
+  struct guidance *guidance;        /* NULL: no guidance */
+  double           random_fraction; /* epsilon in [0, 1] */
+  char             map_version[P4P_NAME_MAX];
+  char             guidance_version[P4P_NAME_MAX];
+  time_t           map_loaded;      /* when the data was read */
+  time_t           guidance_loaded;
+  /* retirement list, owned by state.c */
+  struct p4p_state *retired_next;
+  time_t            retired_at;
+};
+
+/* Takes ownership of s (and of its map reference and guidance). */
+void                    state_publish(struct p4p_state *s);
+/* The current snapshot; NULL before the first publish. */
+const struct p4p_state *state_current(void);
+/* Frees retired snapshots older than grace_seconds (all when < 0). */
+void                    state_collect(time_t now, int grace_seconds);
+/* Frees everything, the current snapshot included (shutdown, tests). */
+void                    state_shutdown(void);
+
+void                    state_free(struct p4p_state *s);
+
+#endif
