@@ -37,6 +37,15 @@ struct p4p_pidmap_msg {
   struct p4p_pid_entry *pids;
 };
 
+/* info interface: lookup request, the addresses to map.  The asker may say
+ * which swarm it asks for (the paper lets a query carry the swarm id). */
+struct p4p_lookup_request {
+  int      has_info_hash;
+  uint8_t  info_hash[P4P_HASH_SIZE];
+  size_t   n;
+  uint8_t (*addrs)[16];
+};
+
 /* info interface: lookup answer, one entry per queried address */
 struct p4p_lookup_entry {
   uint8_t  addr[16];
@@ -125,6 +134,7 @@ struct p4p_error_msg {
 
 void p4p_pidmap_msg_free(struct p4p_pidmap_msg *m);
 void p4p_lookup_msg_free(struct p4p_lookup_msg *m);
+void p4p_lookup_request_free(struct p4p_lookup_request *m);
 void p4p_matrix_free(struct p4p_matrix *m);
 int  p4p_matrix_alloc(struct p4p_matrix *m, size_t n); /* zeroed; 0 or -1 */
 void p4p_costs_msg_free(struct p4p_costs_msg *m);
