@@ -1,0 +1,88 @@
+/* peerlist: sorted-vector insert/remove in PID-layout buckets. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "layout.h"
+#include "peerlist.h"
+#include "pidmap.h"
+
+int peerlist_init(struct p4p_vector *peers, struct p4p_layout *layout, struct pidmap *map, unsigned per_group) {
+  size_t groups = pidmap_npids(map) + 1;
+  if (!(peers->data = calloc(groups * per_group, sizeof(struct p4p_vector))))
+    return -1;
+  peers->size       = groups * per_group;
+  peers->space      = 0;
+  layout->map       = pidmap_ref(map);
+  layout->groups    = (uint16_t)groups;
+  layout->per_group = (uint16_t)per_group;
+  return 0;
+}
+
+static struct p4p_vector *bucket_of(struct p4p_vector *peers, const struct p4p_layout *layout, const uint8_t *peer, size_t compare_size) {
+  return (struct p4p_vector *)peers->data + p4p_peer_bucket(layout, peer, compare_size);
+}
+
+/* First index whose record is >= peer (by compare bytes). */
+static size_t lower_bound(const struct p4p_vector *v, const uint8_t *peer, size_t peer_size, int *found) {
+  size_t lo = 0, hi = v->size, cs = peer_size - 2;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (memcmp((const uint8_t *)v->data + mid * peer_size, peer, cs) < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  *found = lo < v->size && !memcmp((const uint8_t *)v->data + lo * peer_size, peer, cs);
+  return lo;
+}
+
+int peerlist_put(struct p4p_vector *peers, const struct p4p_layout *layout, const uint8_t *peer, size_t peer_size) {
+  struct p4p_vector *v = bucket_of(peers, layout, peer, peer_size - 2);
+  int                found;
+  size_t             at = lower_bound(v, peer, peer_size, &found);
+  uint8_t           *base;
+  if (found) {
+    memcpy((uint8_t *)v->data + at * peer_size, peer, peer_size);
+    return 0;
+  }
+  if (v->size == v->space) {
+    size_t space = v->space ? 2 * v->space : 2;
+    void  *data  = realloc(v->data, space * peer_size);
+    if (!data)
+      return -1;
+    v->data  = data;
+    v->space = space;
+  }
+  base = v->data;
+  memmove(base + (at + 1) * peer_size, base + at * peer_size, (v->size - at) * peer_size);
+  memcpy(base + at * peer_size, peer, peer_size);
+  v->size++;
+  return 1;
+}
+
+int peerlist_remove(struct p4p_vector *peers, const struct p4p_layout *layout, const uint8_t *peer, size_t peer_size) {
+  struct p4p_vector *v = bucket_of(peers, layout, peer, peer_size - 2);
+  int                found;
+  size_t             at = lower_bound(v, peer, peer_size, &found);
+  uint8_t           *base = v->data;
+  if (!found)
+    return 0;
+  memmove(base + at * peer_size, base + (at + 1) * peer_size, (v->size - at - 1) * peer_size);
+  v->size--;
+  return 1;
+}
+
+size_t peerlist_count(const struct p4p_vector *peers, const struct p4p_layout *layout) {
+  size_t n = 0;
+  for (size_t b = 0; b < (size_t)layout->groups * layout->per_group; ++b)
+    n += ((const struct p4p_vector *)peers->data)[b].size;
+  return n;
+}
+
+void peerlist_free(struct p4p_vector *peers, struct p4p_layout *layout) {
+  for (size_t b = 0; b < peers->size; ++b)
+    free(((struct p4p_vector *)peers->data)[b].data);
+  free(peers->data);
+  memset(peers, 0, sizeof *peers);
+  p4p_peerlist_release(layout);
+}
