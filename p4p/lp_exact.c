@@ -127,6 +127,7 @@ int p4p_optimize_exact(const struct p4p_topology *t,
       }
   }
   glp_load_matrix(lp, (int)z, ia, ja, ar);
+  int term = glp_term_out(GLP_OFF); /* library code must not print */
   glp_scale_prob(lp, GLP_SF_AUTO);
   glp_smcp smcp;
   glp_init_smcp(&smcp);
@@ -134,6 +135,7 @@ int p4p_optimize_exact(const struct p4p_topology *t,
   smcp.presolve = GLP_ON;
   /* with no rows there is nothing to constrain: alpha = 0 */
   int rc = nrows ? glp_simplex(lp, &smcp) : 0;
+  glp_term_out(term);
   if (nrows && (rc != 0 || glp_get_status(lp) != GLP_OPT)) {
     p4p_opt_fail(err, errlen, "GLPK failed on the exact LP (code %d, "
                  "status %d)", rc, glp_get_status(lp));

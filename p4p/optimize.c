@@ -573,6 +573,7 @@ int p4p_optimizer_solve(struct p4p_optimizer *o, const struct p4p_topology *t,
 {
   struct p4p_opt_prep p;
   struct dw dw;
+  int term = -1; /* GLPK terminal setting to restore, -1 = untouched */
   memset(&dw, 0, sizeof dw);
   memset(res, 0, sizeof *res);
   if (p4p_opt_prepare(t, swarms, nswarms, params, &p, err, errlen) < 0)
@@ -690,6 +691,9 @@ int p4p_optimizer_solve(struct p4p_optimizer *o, const struct p4p_topology *t,
   glp_init_smcp(&smcp);
   smcp.msg_lev = GLP_MSG_OFF;
   smcp.presolve = GLP_OFF;
+  /* GLPK's basis and scaling routines print unless terminal output is
+   * off; library code must not print */
+  term = glp_term_out(GLP_OFF);
   glp_adv_basis(dw.lp, 0);
   double ub = INFINITY, lb = base;
   int round = 0;
@@ -745,6 +749,8 @@ int p4p_optimizer_solve(struct p4p_optimizer *o, const struct p4p_topology *t,
     if (!added || ub - lb <= rel_gap * ub)
       break;
   }
+  glp_term_out(term);
+  term = -1;
   if (round == max_rounds)
     round--; /* count rounds actually solved */
 
@@ -791,6 +797,8 @@ int p4p_optimizer_solve(struct p4p_optimizer *o, const struct p4p_topology *t,
 oom:
   p4p_opt_fail(err, errlen, "out of memory");
 fail:
+  if (term >= 0)
+    glp_term_out(term);
   dw_free(&dw);
   p4p_opt_prep_free(&p);
   p4p_opt_result_free(res);
