@@ -485,8 +485,11 @@ static int check_children(struct pctx *p, const xmlNode *el,
     switch (c->type) {
     case XML_ELEMENT_NODE:
       if (!in_p4p_ns(c))
-        return fail(p, c, "<%s> inside <%s>: element not in namespace %s "
-                    "(v1 allows no foreign elements)", NAME(c), NAME(el),
+        return fail(p, c, "<%s%s%s> inside <%s>: element not in namespace %s "
+                    "(v1 allows no foreign elements; XInclude is not "
+                    "processed)",
+                    c->ns && c->ns->prefix ? (const char *)c->ns->prefix : "",
+                    c->ns && c->ns->prefix ? ":" : "", NAME(c), NAME(el),
                     P4P_XML_NS);
       if (!in_list(allowed, NAME(c)))
         return fail(p, c, "unexpected element <%s> inside <%s>", NAME(c),
@@ -553,8 +556,15 @@ static int get_attr(struct pctx *p, const xmlNode *el, const char *name,
  * string with surrounding blanks removed. */
 static char *leaf_text(struct pctx *p, const xmlNode *el)
 {
-  if (check_children(p, el, NULL, NULL, NULL) < 0)
-    return NULL;
+  for (const xmlNode *c = el->children; c; c = c->next)
+    if (c->type != XML_TEXT_NODE && c->type != XML_CDATA_SECTION_NODE &&
+        c->type != XML_COMMENT_NODE && c->type != XML_PI_NODE) {
+      fail(p, c, "<%s> holds text only, found %s%s%s", NAME(el),
+           c->type == XML_ELEMENT_NODE ? "element <" : "other content",
+           c->type == XML_ELEMENT_NODE ? NAME(c) : "",
+           c->type == XML_ELEMENT_NODE ? ">" : "");
+      return NULL;
+    }
   xmlChar *t = xmlNodeGetContent(el);
   if (!t) {
     fail(p, el, "out of memory");
