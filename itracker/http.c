@@ -1,0 +1,434 @@
+/* HTTP(S) front end: one thread per connection (bounded by
+ * max-connections) so a request waiting for a first solve never holds up
+ * others; idle connections are dropped after connection-timeout. */
+#include "http.h"
+
+#include <microhttpd.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "xml.h"
+
+#define API_PREFIX   "/p4p/v1/"
+#define CONTENT_TYPE "application/p4p+xml"
+
+enum { M_GET = 1, M_POST = 2 };
+
+struct route {
+  const char *path;      /* after API_PREFIX */
+  unsigned    methods;   /* M_* */
+  unsigned    interface; /* P4P_IF_* */
+};
+
+static const struct route routes[] = {
+  {"pidmap", M_GET, P4P_IF_INFO},
+  {"lookup", M_POST, P4P_IF_INFO},
+  {"costs", M_GET, P4P_IF_POLICY},
+  {"guidance", M_GET | M_POST, P4P_IF_GUIDANCE},
+  {"capability", M_GET | M_POST, P4P_IF_CAPABILITY},
+};
+
+struct http_server {
+  struct MHD_Daemon *d;
+  struct portal     *p;
+  struct solver     *s;
+  int                tls;
+  char              *cert, *key; /* PEM text, kept while the daemon runs */
+};
+
+/* per-request state, lives from the first callback to completion */
+struct request {
+  const struct route *route;
+  unsigned            method;
+  char               *body;
+  size_t              len, cap;
+  int                 too_big;
+};
+
+static enum MHD_Result send_reply(struct MHD_Connection *c,
+                                  const struct http_server *h,
+                                  struct itr_reply *r) {
+  struct MHD_Response *resp;
+  if (r->status >= 400) {
+    struct p4p_error_msg em = {.status = r->status};
+    snprintf(em.text, sizeof em.text, "%s", r->err);
+    size_t len;
+    char  *doc = p4p_xml_write_error(&em, &len);
+    if (!doc) {
+      /* the writer refuses text v1 cannot carry: say less, not nothing */
+      snprintf(em.text, sizeof em.text, "request refused");
+      doc = p4p_xml_write_error(&em, &len);
+    }
+    resp = doc ? MHD_create_response_from_buffer(len, doc,
+                                                 MHD_RESPMEM_MUST_FREE)
+               : MHD_create_response_from_buffer(0, (void *)"",
+                                                 MHD_RESPMEM_PERSISTENT);
+  } else {
+    const char *inm =
+      MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match");
+    if (r->status == 200 && r->etag[0] && inm && !strcmp(inm, r->etag)) {
+      r->status = MHD_HTTP_NOT_MODIFIED;
+      free(r->body);
+      r->body = NULL;
+      r->len = 0;
+    }
+    resp = MHD_create_response_from_buffer(r->len, r->body ? r->body : "",
+                                           r->body ? MHD_RESPMEM_MUST_FREE
+                                                   : MHD_RESPMEM_PERSISTENT);
+    if (resp)
+      r->body = NULL; /* MHD owns it now */
+  }
+  if (!resp)
+    return MHD_NO;
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE);
+  char cc[64];
+  if (r->max_age >= 0 && r->status < 400)
+    snprintf(cc, sizeof cc, "max-age=%d", r->max_age);
+  else
+    snprintf(cc, sizeof cc, "no-store");
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, cc);
+  if (r->etag[0] && r->status < 400)
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, r->etag);
+  MHD_add_response_header(resp, "X-P4P-Version", h->p->prov.version);
+  if (r->xname[0])
+    MHD_add_response_header(resp, r->xname, r->xvalue);
+  if (r->status == MHD_HTTP_UNAUTHORIZED)
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                            r->xvalue[0] ? r->xvalue : "Bearer realm=\"p4p\"");
+  enum MHD_Result ret = MHD_queue_response(c, (unsigned)r->status, resp);
+  MHD_destroy_response(resp);
+  return ret;
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *c,
+                                  const struct http_server *h, int status,
+                                  const char *text) {
+  struct itr_reply r;
+  memset(&r, 0, sizeof r);
+  itr_reply_error(&r, status, "%s", text);
+  return send_reply(c, h, &r);
+}
+
+/* Compare every byte of both fixed-size buffers whatever matches first,
+ * so the time taken says nothing about how much of a token was right. */
+static int token_equal(const char *given, size_t given_len,
+                       const char *known) {
+  volatile unsigned char diff = given_len >= P4P_TOKEN_MAX;
+  size_t known_len = strnlen(known, P4P_TOKEN_MAX);
+  diff |= (unsigned char)(given_len != known_len);
+  for (size_t i = 0; i < P4P_TOKEN_MAX; i++) {
+    unsigned char a = i < given_len ? (unsigned char)given[i] : 0;
+    unsigned char b = i < known_len ? (unsigned char)known[i] : 0;
+    diff |= a ^ b;
+  }
+  return diff == 0;
+}
+
+/* 0: allowed; else the HTTP status to refuse with */
+static int check_access(struct MHD_Connection *c, const struct portal *p,
+                        unsigned interface, const char **why) {
+  const struct p4p_provider *pr = &p->prov;
+  if (pr->nclients == 0)
+    return 0; /* no client lines: the provider chose open access */
+  const char *auth =
+    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+  if (!auth || strncasecmp(auth, "Bearer ", 7)) {
+    *why = "missing bearer token";
+    return 401;
+  }
+  const char *tok = auth + 7;
+  while (*tok == ' ')
+    tok++;
+  size_t tlen = strlen(tok);
+  long   who = -1;
+  for (size_t i = 0; i < pr->nclients; i++)
+    if (token_equal(tok, tlen, pr->clients[i].token))
+      who = (long)i; /* no early exit: same work for every token */
+  if (who < 0) {
+    *why = "invalid bearer token";
+    return 401;
+  }
+  if (!(pr->clients[who].interfaces & interface)) {
+    *why = "this client may not use this interface";
+    return 403;
+  }
+  return 0;
+}
+
+static int xml_content_type(const char *ct) {
+  if (!ct)
+    return 1; /* absent: assume the P4P type */
+  size_t n = strcspn(ct, "; ");
+  return (n == strlen(CONTENT_TYPE) && !strncasecmp(ct, CONTENT_TYPE, n)) ||
+         (n == 15 && !strncasecmp(ct, "application/xml", n)) ||
+         (n == 8 && !strncasecmp(ct, "text/xml", n));
+}
+
+static const char *interface_name(unsigned i) {
+  switch (i) {
+  case P4P_IF_INFO: return "info";
+  case P4P_IF_POLICY: return "policy";
+  case P4P_IF_GUIDANCE: return "guidance";
+  default: return "capability";
+  }
+}
+
+/* First callback of a request: everything that can be refused before the
+ * body is read is refused here, so a refused upload is never buffered. */
+static enum MHD_Result start_request(struct MHD_Connection *c,
+                                     struct http_server *h, const char *url,
+                                     const char *method, void **con_cls) {
+  unsigned m = !strcmp(method, "GET") || !strcmp(method, "HEAD") ? M_GET
+               : !strcmp(method, "POST")                         ? M_POST
+                                                                 : 0;
+  const struct route *rt = NULL;
+  if (!strncmp(url, API_PREFIX, strlen(API_PREFIX)))
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+      if (!strcmp(url + strlen(API_PREFIX), routes[i].path))
+        rt = &routes[i];
+  if (!rt)
+    return send_error(c, h, 404, "no such resource; the interfaces are "
+                                 "under " API_PREFIX);
+  const char *why = NULL;
+  int st = check_access(c, h->p, rt->interface, &why);
+  if (st) {
+    char msg[P4P_TEXT_MAX];
+    snprintf(msg, sizeof msg, "%s (interface %s)", why,
+             interface_name(rt->interface));
+    struct itr_reply r;
+    memset(&r, 0, sizeof r);
+    itr_reply_error(&r, st, "%s", msg);
+    if (st == 401 && strcmp(why, "missing bearer token"))
+      snprintf(r.xvalue, sizeof r.xvalue,
+               "Bearer realm=\"p4p\", error=\"invalid_token\"");
+    return send_reply(c, h, &r);
+  }
+  if (!(rt->methods & m)) {
+    struct itr_reply r;
+    memset(&r, 0, sizeof r);
+    itr_reply_error(&r, 405, "method %.16s not allowed on %s", method, url);
+    snprintf(r.xname, sizeof r.xname, "Allow");
+    snprintf(r.xvalue, sizeof r.xvalue, "%s",
+             rt->methods == M_GET ? "GET, HEAD"
+             : rt->methods == M_POST ? "POST" : "GET, HEAD, POST");
+    return send_reply(c, h, &r);
+  }
+  if (m == M_POST) {
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                 "Content-Length");
+    if (cl && strtoull(cl, NULL, 10) > h->p->prov.daemon.max_body_bytes)
+      return send_error(c, h, 413, "request body larger than max-body");
+    if (!xml_content_type(MHD_lookup_connection_value(
+          c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE)))
+      return send_error(c, h, 415, "post " CONTENT_TYPE " documents");
+  }
+  struct request *rq = calloc(1, sizeof *rq);
+  if (!rq)
+    return MHD_NO;
+  rq->route = rt;
+  rq->method = m;
+  *con_cls = rq;
+  return MHD_YES;
+}
+
+static void dispatch(struct http_server *h, struct request *rq,
+                     struct MHD_Connection *c, struct itr_reply *r) {
+  const char *path = rq->route->path;
+  const char *body = rq->body ? rq->body : "";
+  if (!strcmp(path, "pidmap")) {
+    portal_pidmap(h->p, r);
+  } else if (!strcmp(path, "lookup")) {
+    portal_lookup(h->p, body, rq->len, r);
+  } else if (!strcmp(path, "costs")) {
+    const char *hs = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
+                                                 "hour");
+    int hour = -1;
+    if (hs) {
+      char *end;
+      long v = strtol(hs, &end, 10);
+      if (!*hs || *end || v < 0 || v > 23) {
+        itr_reply_error(r, 400, "hour must be 0..23");
+        return;
+      }
+      hour = (int)v;
+    }
+    portal_costs(h->p, hour, r);
+  } else if (!strcmp(path, "guidance")) {
+    if (rq->method == M_POST)
+      solver_post_stats(h->s, body, rq->len, r);
+    else
+      solver_guidance(h->s, r);
+  } else if (rq->method == M_POST) {
+    portal_allocate(h->p, body, rq->len, r);
+  } else {
+    portal_capability(h->p, r);
+  }
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
+                                  const char *url, const char *method,
+                                  const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls) {
+  struct http_server *h = cls;
+  (void)version;
+  struct request *rq = *con_cls;
+  if (!rq)
+    return start_request(c, h, url, method, con_cls);
+  if (*upload_size) {
+    /* bodies without Content-Length (chunked) are capped here: the excess
+     * is dropped unread into memory and the request answered 413 */
+    size_t max = h->p->prov.daemon.max_body_bytes;
+    if (!rq->too_big && rq->len + *upload_size > max) {
+      rq->too_big = 1;
+      free(rq->body);
+      rq->body = NULL;
+      rq->len = rq->cap = 0;
+    }
+    if (!rq->too_big) {
+      if (rq->len + *upload_size + 1 > rq->cap) {
+        size_t nc = rq->cap ? rq->cap : 4096;
+        while (nc < rq->len + *upload_size + 1)
+          nc *= 2;
+        char *nb = realloc(rq->body, nc);
+        if (!nb)
+          return MHD_NO;
+        rq->body = nb;
+        rq->cap = nc;
+      }
+      memcpy(rq->body + rq->len, upload, *upload_size);
+      rq->len += *upload_size;
+      rq->body[rq->len] = 0;
+    }
+    *upload_size = 0;
+    return MHD_YES;
+  }
+  if (rq->too_big)
+    return send_error(c, h, 413, "request body larger than max-body");
+  struct itr_reply r;
+  memset(&r, 0, sizeof r);
+  r.max_age = -1;
+  dispatch(h, rq, c, &r);
+  enum MHD_Result ret = send_reply(c, h, &r);
+  free(r.body);
+  return ret;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+  (void)cls;
+  (void)c;
+  (void)toe;
+  struct request *rq = *con_cls;
+  if (rq) {
+    free(rq->body);
+    free(rq);
+  }
+  *con_cls = NULL;
+}
+
+static char *read_pem(const char *path, char *err, size_t errlen) {
+  char  *buf;
+  size_t len;
+  if (p4p_xml_read_file(path, 1u << 20, &buf, &len, err, errlen))
+    return NULL;
+  return buf;
+}
+
+struct http_server *http_start(struct portal *p, struct solver *s,
+                               const char *addr, uint16_t port, char *err,
+                               size_t errlen) {
+  struct http_server *h = calloc(1, sizeof *h);
+  if (!h) {
+    snprintf(err, errlen, "out of memory");
+    return NULL;
+  }
+  h->p = p;
+  h->s = s;
+  const struct p4p_daemon_settings *d = &p->prov.daemon;
+  unsigned flags = MHD_USE_THREAD_PER_CONNECTION |
+                   MHD_USE_INTERNAL_POLLING_THREAD;
+  struct sockaddr_storage ss;
+  memset(&ss, 0, sizeof ss);
+  int any = !strcmp(addr, "*");
+  if (any) {
+    flags |= MHD_USE_DUAL_STACK;
+  } else {
+    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_PASSIVE,
+                             .ai_socktype = SOCK_STREAM};
+    struct addrinfo *ai;
+    if (getaddrinfo(addr, NULL, &hints, &ai)) {
+      snprintf(err, errlen, "listen address '%s' is not a numeric address",
+               addr);
+      goto fail;
+    }
+    memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
+    freeaddrinfo(ai);
+    if (ss.ss_family == AF_INET6) {
+      flags |= MHD_USE_IPv6;
+      ((struct sockaddr_in6 *)&ss)->sin6_port = htons(port);
+    } else {
+      ((struct sockaddr_in *)&ss)->sin_port = htons(port);
+    }
+  }
+  if (d->tls_cert[0]) {
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+      snprintf(err, errlen, "this libmicrohttpd has no TLS support");
+      goto fail;
+    }
+    if (!(h->cert = read_pem(d->tls_cert, err, errlen)) ||
+        !(h->key = read_pem(d->tls_key, err, errlen)))
+      goto fail;
+    flags |= MHD_USE_TLS;
+    h->tls = 1;
+  }
+  struct MHD_OptionItem opts[] = {
+    {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)d->connection_timeout_s, NULL},
+    {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)d->max_connections, NULL},
+    {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL},
+    {any ? MHD_OPTION_END : MHD_OPTION_SOCK_ADDR, 0, (void *)&ss},
+    {h->tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, h->cert},
+    {h->tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, h->key},
+    {MHD_OPTION_END, 0, NULL},
+  };
+  /* MHD stops at the first END: move the real options to the front */
+  struct MHD_OptionItem packed[8];
+  size_t n = 0;
+  for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
+    if (opts[i].option != MHD_OPTION_END)
+      packed[n++] = opts[i];
+  packed[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
+  h->d = MHD_start_daemon(flags, port, NULL, NULL, on_request, h,
+                          MHD_OPTION_ARRAY, packed, MHD_OPTION_END);
+  if (!h->d) {
+    snprintf(err, errlen, "cannot listen on %s port %u (in use, or bad "
+             "TLS certificate/key?)", addr, (unsigned)port);
+    goto fail;
+  }
+  return h;
+fail:
+  free(h->cert);
+  free(h->key);
+  free(h);
+  return NULL;
+}
+
+uint16_t http_port(const struct http_server *h) {
+  const union MHD_DaemonInfo *i =
+    MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+  return i ? i->port : 0;
+}
+
+int http_is_tls(const struct http_server *h) { return h->tls; }
+
+void http_stop(struct http_server *h) {
+  if (!h)
+    return;
+  MHD_stop_daemon(h->d);
+  free(h->cert);
+  free(h->key);
+  free(h);
+}

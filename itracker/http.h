@@ -1,0 +1,26 @@
+/* HTTP(S) front end of the iTracker on libmicrohttpd: routing under
+ * /p4p/v1/, bearer-token access control per interface, body caps, and the
+ * translation of struct itr_reply into responses. */
+#ifndef ITRACKER_HTTP_H
+#define ITRACKER_HTTP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "portal.h"
+#include "solver.h"
+
+struct http_server;
+
+/* Listen on addr ("127.0.0.1", "::1", "*" = every address, dual stack)
+ * and port (0 = any free port).  HTTPS when the provider file names a
+ * certificate and key.  NULL with a reason in err. */
+struct http_server *http_start(struct portal *p, struct solver *s,
+                               const char *addr, uint16_t port,
+                               char *err, size_t errlen);
+/* The port actually bound. */
+uint16_t http_port(const struct http_server *h);
+int      http_is_tls(const struct http_server *h);
+void     http_stop(struct http_server *h);
+
+#endif

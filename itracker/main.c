@@ -1,0 +1,110 @@
+/* p4p-itracker: a network provider's P4P portal (docs/ITRACKER.md). */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "http.h"
+#include "portal.h"
+#include "solver.h"
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: p4p-itracker -f PROVIDER.conf [-l ADDR] [-p PORT] "
+          "[-H HOUR] [-v]\n"
+          "  -f FILE  provider file (docs/ITRACKER.md)\n"
+          "  -l ADDR  listen address, overrides the file ('*' = all)\n"
+          "  -p PORT  listen port, overrides the file (0 = any free port)\n"
+          "  -H HOUR  pin the policy clock to this UTC hour (0-23), for "
+          "tests\n"
+          "  -v       log every solve to stderr\n");
+}
+
+int main(int argc, char **argv) {
+  const char *config = NULL, *addr = NULL;
+  long port = -1, hour = -1;
+  int verbose = 0, opt;
+  char *end;
+  while ((opt = getopt(argc, argv, "f:l:p:H:vh")) != -1) {
+    switch (opt) {
+    case 'f': config = optarg; break;
+    case 'l': addr = optarg; break;
+    case 'p':
+      port = strtol(optarg, &end, 10);
+      if (*end || port < 0 || port > 65535) {
+        fprintf(stderr, "p4p-itracker: bad port '%s'\n", optarg);
+        return 2;
+      }
+      break;
+    case 'H':
+      hour = strtol(optarg, &end, 10);
+      if (*end || hour < 0 || hour > 23) {
+        fprintf(stderr, "p4p-itracker: hour must be 0..23\n");
+        return 2;
+      }
+      break;
+    case 'v': verbose = 1; break;
+    case 'h': usage(stdout); return 0;
+    default: usage(stderr); return 2;
+    }
+  }
+  if (!config || optind != argc) {
+    usage(stderr);
+    return 2;
+  }
+
+  /* every thread inherits this mask; only sigwait() below sees them */
+  sigset_t sigs;
+  sigemptyset(&sigs);
+  sigaddset(&sigs, SIGINT);
+  sigaddset(&sigs, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+  signal(SIGPIPE, SIG_IGN);
+
+  static struct portal portal;
+  char err[512];
+  if (portal_init(&portal, config, (int)hour, err, sizeof err)) {
+    fprintf(stderr, "p4p-itracker: %s\n", err);
+    return 1;
+  }
+  const struct p4p_provider *pr = &portal.prov;
+  if (!addr)
+    addr = pr->daemon.listen_addr;
+  if (port < 0)
+    port = pr->daemon.port;
+  struct solver *s = solver_start(&portal, verbose, err, sizeof err);
+  if (!s) {
+    fprintf(stderr, "p4p-itracker: %s\n", err);
+    portal_free(&portal);
+    return 1;
+  }
+  struct http_server *h =
+    http_start(&portal, s, addr, (uint16_t)port, err, sizeof err);
+  if (!h) {
+    fprintf(stderr, "p4p-itracker: %s\n", err);
+    solver_stop(s);
+    portal_free(&portal);
+    return 1;
+  }
+  int v6 = strchr(addr, ':') != NULL;
+  printf("p4p-itracker: provider %s (ASID %u, %zu PoPs, %zu PIDs) "
+         "listening on %s://%s%s%s:%u/p4p/v1/\n",
+         pr->name, pr->asid, pr->npops, pr->npids,
+         http_is_tls(h) ? "https" : "http", v6 ? "[" : "", addr,
+         v6 ? "]" : "", (unsigned)http_port(h));
+  if (!pr->nclients)
+    printf("p4p-itracker: no client credentials configured: every "
+           "interface is open\n");
+  fflush(stdout);
+
+  int sig;
+  sigwait(&sigs, &sig);
+  printf("p4p-itracker: signal %d, stopping\n", sig);
+  fflush(stdout);
+  http_stop(h);
+  solver_stop(s);
+  portal_free(&portal);
+  return 0;
+}

@@ -1,0 +1,401 @@
+/* Provider side of the iTracker: published documents and server allocation.
+ * Only opaque PIDs, the ASID and LOC leave this file; PoP names, links and
+ * capacities stay inside. */
+#include "portal.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "xml.h"
+
+void itr_reply_error(struct itr_reply *r, int status, const char *fmt, ...) {
+  va_list ap;
+  free(r->body);
+  r->body = NULL;
+  r->len = 0;
+  r->status = status;
+  r->max_age = -1;
+  r->etag[0] = 0;
+  va_start(ap, fmt);
+  vsnprintf(r->err, sizeof r->err, fmt, ap);
+  va_end(ap);
+}
+
+/* Hand a prebuilt document to a reply (copied: replies own their body). */
+static void reply_doc(struct itr_reply *r, const char *doc, size_t len,
+                      const char *etag, int max_age) {
+  r->body = malloc(len + 1);
+  if (!r->body) {
+    itr_reply_error(r, 503, "out of memory");
+    return;
+  }
+  memcpy(r->body, doc, len + 1);
+  r->len = len;
+  r->status = 200;
+  r->max_age = max_age;
+  snprintf(r->etag, sizeof r->etag, "%s", etag);
+}
+
+int portal_hour(const struct portal *p) {
+  if (p->fixed_hour >= 0)
+    return p->fixed_hour;
+  time_t    now = time(NULL);
+  struct tm tm;
+  gmtime_r(&now, &tm);
+  return tm.tm_hour;
+}
+
+static int build_pidmap(struct portal *p, char *err, size_t errlen) {
+  const struct p4p_provider *pr = &p->prov;
+  struct p4p_pidmap_msg m;
+  memset(&m, 0, sizeof m);
+  snprintf(m.version, sizeof m.version, "%s", pr->version);
+  m.npids = pr->npids;
+  m.pids = calloc(pr->npids, sizeof *m.pids);
+  if (!m.pids)
+    goto oom;
+  for (size_t i = 0; i < pr->npids; i++) {
+    struct p4p_pid_entry *e = &m.pids[i];
+    snprintf(e->name, sizeof e->name, "%s", pr->pids[i].name);
+    e->asid = pr->asid;
+    snprintf(e->loc, sizeof e->loc, "%s", pr->pops[pr->pids[i].pop].loc);
+    /* borrowed: m.pids is freed below without p4p_pidmap_msg_free */
+    e->nprefixes = pr->pids[i].nprefixes;
+    e->prefixes = pr->pids[i].prefixes;
+  }
+  p->pidmap_xml = p4p_xml_write_pidmap(&m, &p->pidmap_len);
+  free(m.pids);
+  if (!p->pidmap_xml) {
+    snprintf(err, errlen, "cannot write the PID map as P4P XML");
+    return -1;
+  }
+  return 0;
+oom:
+  snprintf(err, errlen, "out of memory");
+  return -1;
+}
+
+static int matrix_pid_names(const struct p4p_provider *pr,
+                            struct p4p_matrix *m) {
+  if (p4p_matrix_alloc(m, pr->npids))
+    return -1;
+  for (size_t i = 0; i < pr->npids; i++)
+    snprintf(m->pids[i], sizeof m->pids[i], "%s", pr->pids[i].name);
+  return 0;
+}
+
+/* Normalized costs: raw route cost (sum of price x time-of-day factor over
+ * the IGP route) divided so that the costliest route off-peak is
+ * ITR_COST_SCALE.  The divisor does not depend on the hour, so an avoided
+ * link raises exactly the pairs routed over it and nothing else. */
+static int build_costs(struct portal *p, char *err, size_t errlen) {
+  const struct p4p_provider *pr = &p->prov;
+  size_t n = pr->npops;
+  double *raw = malloc(n * n * sizeof *raw);
+  if (!raw) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  p->cost_norm = 0;
+  for (int h = 0; h < 24; h++) {
+    p->pop_cost[h] = malloc(n * n * sizeof *raw);
+    if (!p->pop_cost[h] ||
+        p4p_provider_pop_costs(pr, &p->topo, h, raw, err, errlen)) {
+      free(raw);
+      return -1;
+    }
+    if (h == 0) {
+      /* off-peak reference: every link at factor 1 */
+      double *price = calloc(2 * pr->nlinks + 1, sizeof *price);
+      double *ref = malloc(n * n * sizeof *ref);
+      if (!price || !ref) {
+        free(price);
+        free(ref);
+        free(raw);
+        snprintf(err, errlen, "out of memory");
+        return -1;
+      }
+      for (size_t l = 0; l < pr->nlinks; l++)
+        price[2 * l] = price[2 * l + 1] = pr->links[l].price;
+      p4p_topology_route_costs(&p->topo, price, ref, err, errlen);
+      for (size_t k = 0; k < n * n; k++)
+        if (isfinite(ref[k]))
+          p->cost_norm = fmax(p->cost_norm, ref[k]);
+      free(price);
+      free(ref);
+      if (p->cost_norm <= 0)
+        p->cost_norm = 1; /* one PoP or zero prices: all costs 0 */
+    }
+    for (size_t k = 0; k < n * n; k++)
+      p->pop_cost[h][k] = isfinite(raw[k])
+                            ? ITR_COST_SCALE * raw[k] / p->cost_norm
+                            : ITR_COST_UNREACHABLE;
+
+    struct p4p_costs_msg m;
+    memset(&m, 0, sizeof m);
+    snprintf(m.version, sizeof m.version, "%s", pr->version);
+    if (matrix_pid_names(pr, &m.costs)) {
+      free(raw);
+      snprintf(err, errlen, "out of memory");
+      return -1;
+    }
+    size_t np = pr->npids;
+    for (size_t i = 0; i < np; i++)
+      for (size_t j = 0; j < np; j++)
+        m.costs.v[i * np + j] =
+          p->pop_cost[h][pr->pids[i].pop * n + pr->pids[j].pop];
+    p->costs_xml[h] = p4p_xml_write_costs(&m, &p->costs_len[h]);
+    p4p_costs_msg_free(&m);
+    if (!p->costs_xml[h]) {
+      free(raw);
+      snprintf(err, errlen, "cannot write costs as P4P XML");
+      return -1;
+    }
+  }
+  free(raw);
+  return 0;
+}
+
+static int build_capability(struct portal *p, char *err, size_t errlen) {
+  struct p4p_capability_msg m = {.nservers = p->prov.nservers,
+                                 .servers = p->prov.servers};
+  p->capability_xml = p4p_xml_write_capability(&m, &p->capability_len);
+  if (!p->capability_xml) {
+    snprintf(err, errlen, "cannot write the server list as P4P XML");
+    return -1;
+  }
+  return 0;
+}
+
+int portal_init(struct portal *p, const char *config_path, int fixed_hour,
+                char *err, size_t errlen) {
+  memset(p, 0, sizeof *p);
+  p->fixed_hour = fixed_hour;
+  pthread_mutex_init(&p->alloc_lock, NULL);
+  p4p_topology_init(&p->topo);
+  if (p4p_provider_load(config_path, &p->prov, err, errlen))
+    goto fail;
+  char terr[P4P_TEXT_MAX];
+  if (p4p_provider_topology(&p->prov, &p->topo, terr, sizeof terr)) {
+    snprintf(err, errlen, "%s: topology: %s", config_path, terr);
+    p4p_topology_init(&p->topo); /* freed by the builder on error */
+    goto fail;
+  }
+  p4p_provider_mean_access(&p->prov, &p->mean_down_kbps, &p->mean_up_kbps);
+  p->pop_npids = calloc(p->prov.npops, sizeof *p->pop_npids);
+  p->server_swarms = calloc(p->prov.nservers + 1, sizeof *p->server_swarms);
+  if (!p->pop_npids || !p->server_swarms) {
+    snprintf(err, errlen, "out of memory");
+    goto fail;
+  }
+  for (size_t i = 0; i < p->prov.npids; i++)
+    p->pop_npids[p->prov.pids[i].pop]++;
+  if (build_pidmap(p, err, errlen) || build_costs(p, err, errlen) ||
+      build_capability(p, err, errlen))
+    goto fail;
+  return 0;
+fail:
+  portal_free(p);
+  return -1;
+}
+
+void portal_free(struct portal *p) {
+  p4p_provider_free(&p->prov);
+  p4p_topology_free(&p->topo);
+  free(p->pop_npids);
+  free(p->pidmap_xml);
+  for (int h = 0; h < 24; h++) {
+    free(p->pop_cost[h]);
+    free(p->costs_xml[h]);
+  }
+  free(p->capability_xml);
+  free(p->alloc);
+  free(p->server_swarms);
+  pthread_mutex_destroy(&p->alloc_lock);
+  memset(p, 0, sizeof *p);
+  p->fixed_hour = -1;
+}
+
+void portal_pidmap(const struct portal *p, struct itr_reply *r) {
+  char etag[96];
+  snprintf(etag, sizeof etag, "\"map-%s\"", p->prov.version);
+  reply_doc(r, p->pidmap_xml, p->pidmap_len, etag,
+            (int)p->prov.daemon.max_age_s);
+}
+
+void portal_lookup(const struct portal *p, const char *body, size_t len,
+                   struct itr_reply *r) {
+  struct p4p_lookup_request q;
+  char perr[P4P_TEXT_MAX];
+  if (p4p_xml_parse_lookup_request(body, len, "request", &q, perr,
+                                   sizeof perr)) {
+    itr_reply_error(r, 400, "%s", perr);
+    return;
+  }
+  struct p4p_lookup_msg m = {.n = q.n};
+  m.entries = calloc(q.n ? q.n : 1, sizeof *m.entries);
+  if (!m.entries) {
+    p4p_lookup_request_free(&q);
+    itr_reply_error(r, 503, "out of memory");
+    return;
+  }
+  for (size_t i = 0; i < q.n; i++) {
+    struct p4p_lookup_entry *e = &m.entries[i];
+    memcpy(e->addr, q.addrs[i], 16);
+    long pid = p4p_provider_lookup(&p->prov, q.addrs[i]);
+    if (pid < 0)
+      continue;
+    const struct p4p_provider_pid *P = &p->prov.pids[pid];
+    e->found = 1;
+    snprintf(e->pid, sizeof e->pid, "%s", P->name);
+    e->asid = p->prov.asid;
+    snprintf(e->loc, sizeof e->loc, "%s", p->prov.pops[P->pop].loc);
+  }
+  p4p_lookup_request_free(&q);
+  r->body = p4p_xml_write_lookup(&m, &r->len);
+  p4p_lookup_msg_free(&m);
+  if (!r->body) {
+    itr_reply_error(r, 503, "cannot write the lookup answer");
+    return;
+  }
+  r->status = 200;
+  r->max_age = (int)p->prov.daemon.max_age_s;
+}
+
+void portal_costs(const struct portal *p, int hour, struct itr_reply *r) {
+  if (hour < 0)
+    hour = portal_hour(p);
+  char etag[96];
+  snprintf(etag, sizeof etag, "\"costs-%s-h%d\"", p->prov.version, hour);
+  /* a cached copy must not outlive the hour its policies apply to */
+  int max_age = (int)p->prov.daemon.max_age_s;
+  if (p->fixed_hour < 0) {
+    int left = 3600 - (int)(time(NULL) % 3600);
+    if (left < max_age)
+      max_age = left;
+  }
+  reply_doc(r, p->costs_xml[hour], p->costs_len[hour], etag, max_age);
+}
+
+void portal_capability(const struct portal *p, struct itr_reply *r) {
+  char etag[96];
+  snprintf(etag, sizeof etag, "\"servers-%s\"", p->prov.version);
+  reply_doc(r, p->capability_xml, p->capability_len, etag,
+            (int)p->prov.daemon.max_age_s);
+}
+
+/* cap on remembered (swarm, server) pairs: hostile clients cannot grow it */
+#define MAX_ALLOCATIONS 65536
+
+static int allocated(const struct portal *p, const uint8_t *hash,
+                     size_t server) {
+  for (size_t i = 0; i < p->nalloc; i++)
+    if (p->alloc[i].server == server &&
+        !memcmp(p->alloc[i].info_hash, hash, P4P_HASH_SIZE))
+      return 1;
+  return 0;
+}
+
+/* Servers of the asked PID (any PID when ""), the swarm's earlier ones
+ * first so repeated requests are stable, then the least loaded: fewest
+ * swarms per kbit/s of capacity, ties to the lower index. */
+void portal_allocate(struct portal *p, const char *body, size_t len,
+                     struct itr_reply *r) {
+  struct p4p_capability_request q;
+  char perr[P4P_TEXT_MAX];
+  if (p4p_xml_parse_capability_request(body, len, "request", &q, perr,
+                                       sizeof perr)) {
+    itr_reply_error(r, 400, "%s", perr);
+    return;
+  }
+  const struct p4p_provider *pr = &p->prov;
+  if (q.pid[0] && p4p_provider_pid_index(pr, q.pid) < 0) {
+    itr_reply_error(r, 400, "unknown PID '%s'", q.pid);
+    return;
+  }
+  if (q.count == 0) {
+    itr_reply_error(r, 400, "count must be at least 1");
+    return;
+  }
+  size_t ncand = 0;
+  for (size_t s = 0; s < pr->nservers; s++)
+    if (!q.pid[0] || !strcmp(pr->servers[s].pid, q.pid))
+      ncand++;
+  if (!ncand) {
+    itr_reply_error(r, 404, "no provider server in %s%s",
+                    q.pid[0] ? "PID " : "any PID", q.pid);
+    return;
+  }
+  size_t want = q.count < ncand ? q.count : ncand;
+  struct p4p_capability_msg m = {.nservers = 0};
+  m.servers = calloc(want, sizeof *m.servers);
+  char *chosen = calloc(pr->nservers + 1, 1);
+  if (!m.servers || !chosen) {
+    free(m.servers);
+    free(chosen);
+    itr_reply_error(r, 503, "out of memory");
+    return;
+  }
+  pthread_mutex_lock(&p->alloc_lock);
+  for (size_t s = 0; s < pr->nservers && m.nservers < want; s++)
+    if ((!q.pid[0] || !strcmp(pr->servers[s].pid, q.pid)) &&
+        allocated(p, q.info_hash, s)) {
+      chosen[s] = 1;
+      m.servers[m.nservers++] = pr->servers[s];
+    }
+  int full = 0;
+  while (m.nservers < want) {
+    size_t best = pr->nservers;
+    double best_load = INFINITY;
+    for (size_t s = 0; s < pr->nservers; s++) {
+      if (chosen[s] || (q.pid[0] && strcmp(pr->servers[s].pid, q.pid)))
+        continue;
+      double load = (double)p->server_swarms[s] /
+                    (double)pr->servers[s].capacity_kbps;
+      if (load < best_load) {
+        best_load = load;
+        best = s;
+      }
+    }
+    if (best == pr->nservers)
+      break;
+    if (p->nalloc == MAX_ALLOCATIONS) {
+      full = 1;
+      break;
+    }
+    if (p->nalloc == p->cap_alloc) {
+      size_t nc = p->cap_alloc ? 2 * p->cap_alloc : 64;
+      struct itr_allocation *na = realloc(p->alloc, nc * sizeof *na);
+      if (!na) {
+        full = 1;
+        break;
+      }
+      p->alloc = na;
+      p->cap_alloc = nc;
+    }
+    memcpy(p->alloc[p->nalloc].info_hash, q.info_hash, P4P_HASH_SIZE);
+    p->alloc[p->nalloc++].server = best;
+    p->server_swarms[best]++;
+    chosen[best] = 1;
+    m.servers[m.nservers++] = pr->servers[best];
+  }
+  pthread_mutex_unlock(&p->alloc_lock);
+  free(chosen);
+  if (full && m.nservers == 0) {
+    free(m.servers);
+    itr_reply_error(r, 503, "server allocation table is full");
+    return;
+  }
+  r->body = p4p_xml_write_capability(&m, &r->len);
+  free(m.servers);
+  if (!r->body) {
+    itr_reply_error(r, 503, "cannot write the allocation answer");
+    return;
+  }
+  r->status = 200;
+  r->max_age = -1;
+}

@@ -1,0 +1,39 @@
+/* Guidance: the swarm statistics table, the background optimizer thread
+ * and the published solution.
+ *
+ * appTrackers post per-swarm, per-PID statistics; they replace the swarm's
+ * previous report and wake the solver thread.  The thread re-solves on new
+ * statistics and every resolve-interval seconds: it ranks swarms by demand,
+ * optimizes the heaviest max-optimized-swarms of them with the fast solver
+ * (p4p_optimizer_solve, warm-started across solves) and publishes an
+ * immutable snapshot by swapping one pointer.  Requests answer from the
+ * latest snapshot; a request that brings a swarm the snapshot has never
+ * seen waits for the next solve, at most first-solve-wait-ms. */
+#ifndef ITRACKER_SOLVER_H
+#define ITRACKER_SOLVER_H
+
+#include "portal.h"
+
+/* Counts above this per PID are refused as absurd (400). */
+#define ITR_MAX_PEERS_PER_PID 10000000ull
+/* Rates above this (kbit/s, 1 Tbit/s) are refused as absurd (400). */
+#define ITR_MAX_RATE_KBPS 1e9
+/* Default weights: w_ij ∝ exp(-cost_ij / T) over normalized costs. */
+#define ITR_DEFAULT_TEMPERATURE 25.0
+
+struct solver;
+
+/* Start the solver thread for portal p (which must outlive it).
+ * NULL with a reason in err. */
+struct solver *solver_start(struct portal *p, int verbose, char *err,
+                            size_t errlen);
+/* Stop the thread and free everything. */
+void solver_stop(struct solver *s);
+
+/* POST guidance: statistics in, weights for the posted swarms out. */
+void solver_post_stats(struct solver *s, const char *body, size_t len,
+                       struct itr_reply *r);
+/* GET guidance: default weights and every optimized swarm's weights. */
+void solver_guidance(struct solver *s, struct itr_reply *r);
+
+#endif
