@@ -1,0 +1,567 @@
+#!/usr/bin/python3
+"""make bench: the P4P fork against stock opentracker, side by side.
+
+Runs inside a private network namespace (created here, deleted on exit) so
+the host is untouched: 127.0.0.0/8 is local there as everywhere, and
+fd00:1::/64 is routed to lo (AnyIP) for the IPv6 peers.  The tracker is
+pinned to core 0 and p4p-loadgen to core 1.
+
+For every swarm shape and every round, the variants run back to back in a
+fixed order (stock, fork P4P off, fork default matrix, fork per-swarm
+guidance: A B C D A B C D ...), each in a fresh tracker:
+  warm-up IPv4 (UDP announce of every peer, event=started) + timed UDP IPv4,
+  warm-up IPv6 + timed UDP IPv6, memory snapshot, timed HTTP IPv4, HTTP IPv6.
+Ratios are taken within a round (fork / the stock run just before it), and
+the median over rounds is reported with its range.  The stock runs of the
+rounds among themselves show the noise (A/A).
+
+Writes OUT/summary.json, OUT/runs.jsonl (every raw loadgen result) and the
+document DOC (docs/BENCHMARKS.md).
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(HERE)
+NETNS_ENV = "P4P_BENCH_IN_NETNS"
+
+SHAPES = [(1000, 300), (20, 5000), (1, 100000)]
+VARIANTS = ["stock", "fork-off", "fork-default", "fork-swarms"]
+VARIANT_TEXT = {
+    "stock": "stock opentracker",
+    "fork-off": "fork, P4P disabled",
+    "fork-default": "fork, P4P, default matrix for every swarm",
+    "fork-swarms": "fork, P4P, default matrix + per-swarm guidance for the heaviest swarms",
+}
+PHASES = [("udp", 4), ("udp", 6), ("http", 4), ("http", 6)]
+TRACKER_CORE, LOADGEN_CORE = "0", "1"
+
+
+def log(msg):
+    sys.stderr.write("bench: %s\n" % msg)
+    sys.stderr.flush()
+
+
+# --- namespace --------------------------------------------------------------
+
+def run_in_netns(argv):
+    """Re-run this script inside a fresh network namespace; delete it after."""
+    ns = "p4pbench%d" % os.getpid()
+    try:
+        subprocess.run(["ip", "netns", "add", ns], check=True)
+    except (OSError, subprocess.CalledProcessError) as e:
+        log("cannot create a network namespace (%s); need root and iproute2" % e)
+        return 1
+    rc = 1
+    try:
+        subprocess.run(["ip", "-n", ns, "link", "set", "lo", "up"], check=True)
+        subprocess.run(["ip", "-n", ns, "-6", "route", "add", "local", "fd00:1::/64", "dev", "lo"], check=True)
+        env = dict(os.environ, **{NETNS_ENV: ns})
+        child = subprocess.Popen(["ip", "netns", "exec", ns, sys.executable] + argv, env=env)
+        try:
+            rc = child.wait()
+        except KeyboardInterrupt:
+            child.send_signal(signal.SIGINT)
+            rc = child.wait()
+    finally:
+        subprocess.run(["ip", "netns", "del", ns])
+    return rc
+
+
+# --- tracker ----------------------------------------------------------------
+
+class Tracker:
+    """One tracker process, pinned, unprivileged, on its own port."""
+
+    def __init__(self, binary, port, workdir, config=None):
+        self.port = port
+        os.makedirs(workdir, exist_ok=True)
+        os.chmod(workdir, 0o755)
+        cmd = ["taskset", "-c", TRACKER_CORE]
+        if os.geteuid() == 0:  # run as nobody: no chroot, like an operator would
+            cmd += ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+        cmd += [binary, "-p", str(port), "-P", str(port), "-d", workdir]
+        if config:
+            cmd += ["-f", config]
+        self.log = open(os.path.join(workdir, "tracker.log"), "w")
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("tracker %s exited with %s; see %s/tracker.log" % (binary, self.proc.returncode, workdir))
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("tracker %s did not listen on port %d" % (binary, port))
+
+    def status_kb(self, key):
+        with open("/proc/%d/status" % self.proc.pid) as f:
+            for line in f:
+                if line.startswith(key + ":"):
+                    return int(line.split()[1])
+        return 0
+
+    def alive(self):
+        return self.proc.poll() is None
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(3)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+
+def loadgen(build, args, pid):
+    cmd = ["taskset", "-c", LOADGEN_CORE, os.path.join(build, "p4p-loadgen"), "--watch-pid", str(pid)] + args
+    out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=300)
+    if out.returncode:
+        raise RuntimeError("p4p-loadgen %s: %s" % (" ".join(args), out.stderr.strip()))
+    return json.loads(out.stdout)
+
+
+# --- one run ------------------------------------------------------------------
+
+def write_configs(workdir, p4pdir, swarm_hashes):
+    """Config files for the fork variants; returns {variant: path or None}."""
+    gen = [sys.executable, os.path.join(HERE, "gen_p4p_files.py"), "--out", p4pdir]
+    if swarm_hashes:
+        gen += ["--swarm-hash"] + swarm_hashes
+    subprocess.run(gen, check=True)
+    for name in os.listdir(p4pdir):
+        os.chmod(os.path.join(p4pdir, name), 0o644)
+    os.chmod(p4pdir, 0o755)
+    confs = {"stock": None}
+    bodies = {
+        "fork-off": ["p4p.enable no"],
+        "fork-default": ["p4p.enable yes", "p4p.random_fraction 0.2",
+                         "p4p.pidmap %s/pidmap.xml" % p4pdir, "p4p.guidance %s/guidance-default.xml" % p4pdir],
+        "fork-swarms": ["p4p.enable yes", "p4p.random_fraction 0.2",
+                        "p4p.pidmap %s/pidmap.xml" % p4pdir, "p4p.guidance %s/guidance-swarms.xml" % p4pdir],
+    }
+    for variant, lines in bodies.items():
+        path = os.path.join(workdir, "%s.conf" % variant)
+        with open(path, "w") as f:
+            f.write("# written by bench/run_bench.py\n" + "\n".join(lines) + "\n")
+        os.chmod(path, 0o644)
+        confs[variant] = path
+    return confs
+
+
+def one_run(a, binary, config, shape, variant, rnd, port, workdir):
+    swarms, peers = shape
+    common = ["--swarms", str(swarms), "--peers", str(peers), "--port", str(port),
+              "--numwant", str(a.numwant), "--seeders", str(a.seeders), "--zipf", str(a.zipf),
+              "--seed", str(1000 * rnd + 7)]
+    tr = Tracker(binary, port, workdir, config)
+    result = {"shape": "%dx%d" % shape, "swarms": swarms, "peers_per_swarm": peers, "variant": variant,
+              "round": rnd, "binary": os.path.basename(binary), "phases": {}}
+    try:
+        result["rss_idle_kb"] = tr.status_kb("VmRSS")
+        for proto, fam in PHASES:
+            args = common + ["--proto", proto, "--family", str(fam), "--duration", str(a.duration),
+                             "--window", str(a.udp_window if proto == "udp" else a.http_window),
+                             "--label", "%s/%s/r%d" % (variant, result["shape"], rnd)]
+            if proto == "udp":
+                args.append("--warmup")
+            r = loadgen(a.build, args, tr.proc.pid)
+            result["phases"]["%s%d" % (proto, fam)] = r
+            if proto == "udp" and fam == 6:  # both families warmed up: the swarms are full
+                result["rss_full_kb"] = tr.status_kb("VmRSS")
+            if not tr.alive():
+                raise RuntimeError("tracker died during %s%d" % (proto, fam))
+        result["rss_peak_kb"] = tr.status_kb("VmHWM")
+    finally:
+        tr.stop()
+    return result
+
+
+# --- aggregation --------------------------------------------------------------
+
+def med(xs):
+    return statistics.median(xs) if xs else None
+
+
+def aggregate(runs, shapes, variants):
+    """Per shape x phase x variant: medians, and ratios against stock taken
+    within each round."""
+    table = []
+    for shape in shapes:
+        sname = "%dx%d" % shape
+        for proto, fam in PHASES:
+            key = "%s%d" % (proto, fam)
+            row = {"shape": sname, "proto": proto, "family": fam, "variants": {}}
+            by = {(r["variant"], r["round"]): r for r in runs if r["shape"] == sname}
+            rounds = sorted({r["round"] for r in runs if r["shape"] == sname})
+            for v in variants:
+                rates, ratios, cpu_eff, p50, p99, local, errs, lost = [], [], [], [], [], [], 0, 0
+                for rnd in rounds:
+                    r = by.get((v, rnd))
+                    s = by.get(("stock", rnd))
+                    if not r or key not in r["phases"]:
+                        continue
+                    t = r["phases"][key]["timed"]
+                    rates.append(t["announces_per_s"])
+                    if t["tracker_cpu_s"] > 0:
+                        cpu_eff.append(t["announces"] / t["tracker_cpu_s"])
+                    p50.append(t["latency_us"]["p50"])
+                    p99.append(t["latency_us"]["p99"])
+                    local.append(t["same_region_share"])
+                    w = r["phases"][key]["warmup"]
+                    errs += t["errors"] + (w["errors"] if w else 0)
+                    lost += t["lost"] + (w["lost"] if w else 0)
+                    if s and key in s["phases"] and s["phases"][key]["timed"]["announces_per_s"] > 0:
+                        ratios.append(t["announces_per_s"] / s["phases"][key]["timed"]["announces_per_s"])
+                row["variants"][v] = {
+                    "announces_per_s": med(rates), "announces_per_s_all": rates,
+                    "ratio": med(ratios), "ratio_min": min(ratios) if ratios else None,
+                    "ratio_max": max(ratios) if ratios else None, "ratios": ratios,
+                    "announces_per_tracker_cpu_s": med(cpu_eff),
+                    "latency_p50_us": med(p50), "latency_p99_us": med(p99),
+                    "same_region_share": med(local), "errors": errs, "lost": lost}
+            table.append(row)
+    mem = []
+    for shape in shapes:
+        sname = "%dx%d" % shape
+        row = {"shape": sname, "variants": {}}
+        for v in variants:
+            rs = [r for r in runs if r["shape"] == sname and r["variant"] == v]
+            if not rs:
+                continue
+            npeers = 2 * rs[0]["swarms"] * rs[0]["peers_per_swarm"]  # both families
+            peak = med([r["rss_peak_kb"] for r in rs])
+            idle = med([r["rss_idle_kb"] for r in rs])
+            full = med([r["rss_full_kb"] for r in rs])
+            row["variants"][v] = {"rss_idle_kb": idle, "rss_full_kb": full, "rss_peak_kb": peak,
+                                  "bytes_per_peer": (full - idle) * 1024.0 / npeers, "peers": npeers}
+        st = row["variants"].get("stock")
+        for v, m in row["variants"].items():
+            if st:
+                m["peak_ratio"] = m["rss_peak_kb"] / st["rss_peak_kb"]
+                m["per_peer_ratio"] = m["bytes_per_peer"] / st["bytes_per_peer"] if st["bytes_per_peer"] > 0 else None
+        mem.append(row)
+    return table, mem
+
+
+def stock_noise(runs, shapes):
+    """A/A: spread of the stock runs across rounds, (max - min) / median."""
+    out = []
+    for shape in shapes:
+        sname = "%dx%d" % shape
+        for proto, fam in PHASES:
+            key = "%s%d" % (proto, fam)
+            xs = [r["phases"][key]["timed"]["announces_per_s"] for r in runs
+                  if r["shape"] == sname and r["variant"] == "stock" and key in r["phases"]]
+            if len(xs) >= 2:
+                out.append({"shape": sname, "phase": key, "spread": (max(xs) - min(xs)) / statistics.median(xs)})
+    return out
+
+
+# --- extra programs -------------------------------------------------------------
+
+def run_extra(build, name, timeout):
+    """Run $(BUILD)/name if it exists (selector / optimizer benchmarks owned
+    by others); its stdout is folded into the report, as JSON if it is."""
+    path = os.path.join(build, name)
+    if not os.access(path, os.X_OK):
+        return {"present": False}
+    t0 = time.time()
+    try:
+        out = subprocess.run(["taskset", "-c", TRACKER_CORE, path], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"present": True, "error": "timed out after %ds" % timeout}
+    res = {"present": True, "exit": out.returncode, "seconds": round(time.time() - t0, 1), "text": out.stdout}
+    try:
+        res["json"] = json.loads(out.stdout)
+    except ValueError:
+        pass
+    if out.returncode:
+        res["error"] = out.stderr.strip()[-500:]
+    return res
+
+
+# --- report ---------------------------------------------------------------------
+
+def fmt_rate(x):
+    return "-" if x is None else "{:,.0f}".format(x)
+
+
+def fmt_ratio(v):
+    if not v or v.get("ratio") is None:
+        return "-"
+    return "%.3f (%.3f-%.3f)" % (v["ratio"], v["ratio_min"], v["ratio_max"])
+
+
+def machine_info():
+    info = {"kernel": platform.release(), "python": platform.python_version()}
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    info["cpu"] = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    info["cores"] = os.cpu_count()
+    try:
+        with open("/proc/meminfo") as f:
+            info["mem_gb"] = round(int(f.readline().split()[1]) / 1048576, 1)
+    except OSError:
+        pass
+    cc = subprocess.run(["cc", "--version"], stdout=subprocess.PIPE, text=True)
+    info["cc"] = cc.stdout.splitlines()[0] if cc.stdout else "?"
+    with open("/proc/loadavg") as f:
+        info["loadavg_at_start"] = f.read().split()[:3]
+    try:
+        with open(os.path.join(TOP, "opentracker", "PIN")) as f:
+            for line in f:
+                if line.startswith("version="):
+                    info["opentracker"] = line.strip().split("=", 1)[1]
+    except OSError:
+        pass
+    return info
+
+
+def targets(table, mem, variants):
+    out = []
+    for row in table:
+        for v in variants:
+            if v in ("stock", "fork-off"):
+                continue
+            r = row["variants"].get(v, {}).get("ratio")
+            if r is not None:
+                out.append({"what": "%s %s IPv%d %s" % (row["shape"], row["proto"].upper(), row["family"], v),
+                            "ratio": r, "target": ">= 0.95", "met": r >= 0.95})
+    for row in mem:
+        for v in variants:
+            m = row["variants"].get(v)
+            if v != "stock" and m:
+                out.append({"what": "%s peak RSS %s" % (row["shape"], v), "ratio": m["peak_ratio"],
+                            "target": "<= 1.15", "met": m["peak_ratio"] <= 1.15})
+    return out
+
+
+def write_doc(path, s):
+    a = s["params"]
+    L = []
+    L.append("# Benchmarks: the P4P fork against stock opentracker\n")
+    L.append("Generated by `make bench` (bench/run_bench.py) on %s; do not edit by hand: the "
+             "hand-written part lives in `bench/notes.md` and is copied in at the end.\n" % s["finished"])
+    if s["aa_only"]:
+        L.append("**The fork did not build when this was run: every \"fork\" column is stock opentracker again, "
+                 "so the ratios below are an A/A measurement of the noise, not a comparison.**\n")
+    L.append("## Method\n")
+    L.append("- Trackers: `build/opentracker-stock` (upstream %s, no patches) and `build/opentracker-p4p` "
+             "(same tarball + `patches/` + libp4p), same compiler flags and features "
+             "(`opentracker/upstream.mk`). Each run starts a fresh tracker as user nobody, pinned to core %s; "
+             "the load generator `build/p4p-loadgen` is pinned to core %s. Everything runs in a private network "
+             "namespace (loopback only); IPv6 peers live in fd00:1::/64, routed to lo." %
+             (s["machine"].get("opentracker", "?"), TRACKER_CORE, LOADGEN_CORE))
+    L.append("- Workload (after the aquatic load test): swarms x peers per swarm as in each table; every peer has "
+             "its own address (127.0.0.0/8 or fd00:1::/64), %d%% seeders, numwant %d, requests pick a swarm with "
+             "probability ~ 1/(rank+1)^%.1f (a heavy head) and then one of its peers uniformly; one scrape per "
+             "100 announces. A warm-up announces every peer once (event=started) over UDP, IPv4 then IPv6, so "
+             "swarms are full (both families) before the timed runs." % (round(100 * a["seeders"]), a["numwant"], a["zipf"]))
+    L.append("- Timed runs: %.1f s each, closed loop with %d UDP requests or %d HTTP connections in flight; UDP "
+             "does BEP 15 connect once per peer (warm-up) and then announce/scrape; HTTP opens one connection per "
+             "request from the peer's address and reads until the tracker closes it. Lost = no answer within 1 s." %
+             (a["duration"], a["udp_window"], a["http_window"]))
+    L.append("- Order: for each shape, %d rounds of %s, each a fresh tracker. A ratio is fork / stock within "
+             "the same round; tables give the median over rounds and (min-max)." % (a["rounds"], " -> ".join(s["variants"])))
+    L.append("- P4P files: `bench/gen_p4p_files.py`: 16 PIDs (12 own AS, 4 neighbour) partitioning 127.0.0.0/8 and "
+             "fd00:1::/64, a default ring-distance matrix, and per-swarm matrices for the %s most popular swarms "
+             "(`p4p.random_fraction 0.2`).\n" % a["heavy_swarms_desc"])
+    m = s["machine"]
+    L.append("## Machine\n")
+    L.append("%s, %s cores, %s GB RAM, Linux %s, %s. Load average at start: %s. Other engineers were compiling "
+             "on the same machine during development; the stock-vs-stock spread below says how much that "
+             "moved the numbers.\n" % (m.get("cpu", "?"), m.get("cores"), m.get("mem_gb"), m["kernel"], m["cc"],
+                                       " ".join(m["loadavg_at_start"])))
+    L.append("## Announces per second, and ratio fork / stock\n")
+    L.append("| shape | proto | IP | stock ann/s | P4P off | P4P default matrix | P4P per-swarm |")
+    L.append("|---|---|---|---:|---:|---:|---:|")
+    for row in s["throughput"]:
+        v = row["variants"]
+        L.append("| %s | %s | v%d | %s | %s | %s | %s |" % (
+            row["shape"], row["proto"].upper(), row["family"], fmt_rate(v.get("stock", {}).get("announces_per_s")),
+            fmt_ratio(v.get("fork-off")), fmt_ratio(v.get("fork-default")), fmt_ratio(v.get("fork-swarms"))))
+    L.append("")
+    L.append("## Targets\n")
+    miss = [t for t in s["targets"] if not t["met"]]
+    L.append("%d of %d checks met (UDP and HTTP announces/s >= 0.95 x stock with P4P on; peak RSS <= 1.15 x stock)." %
+             (len(s["targets"]) - len(miss), len(s["targets"])))
+    for t in miss:
+        L.append("- missed: %s: %.3f (target %s)" % (t["what"], t["ratio"], t["target"]))
+    L.append("")
+    L.append("## Tracker CPU, latency, locality\n")
+    L.append("Announces per CPU-second of the tracker process (robust against an idle tracker), median "
+             "latency / p99 in µs, and the share of returned peers in the requester's own PID "
+             "(1/16 = 0.0625 for random selection).\n")
+    L.append("| shape | phase | variant | ann/s | ann per tracker CPU-s | p50 µs | p99 µs | same-PID share | errors | lost |")
+    L.append("|---|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for row in s["throughput"]:
+        for vname in s["variants"]:
+            v = row["variants"].get(vname)
+            if not v or v["announces_per_s"] is None:
+                continue
+            L.append("| %s | %s v%d | %s | %s | %s | %s | %s | %.3f | %d | %d |" % (
+                row["shape"], row["proto"].upper(), row["family"], vname, fmt_rate(v["announces_per_s"]),
+                fmt_rate(v["announces_per_tracker_cpu_s"]), v["latency_p50_us"], v["latency_p99_us"],
+                v["same_region_share"] or 0, v["errors"], v["lost"]))
+    L.append("")
+    L.append("## Memory\n")
+    L.append("RSS of the tracker: idle after start, with all swarms full (both families warmed up), peak (VmHWM) "
+             "at the end; bytes per peer = (full - idle) / peers.\n")
+    L.append("| shape | variant | peers | idle MiB | full MiB | peak MiB | bytes/peer | peak / stock |")
+    L.append("|---|---|---:|---:|---:|---:|---:|---:|")
+    for row in s["memory"]:
+        for vname in s["variants"]:
+            mm = row["variants"].get(vname)
+            if mm:
+                L.append("| %s | %s | %d | %.1f | %.1f | %.1f | %.0f | %.3f |" % (
+                    row["shape"], vname, mm["peers"], mm["rss_idle_kb"] / 1024, mm["rss_full_kb"] / 1024,
+                    mm["rss_peak_kb"] / 1024, mm["bytes_per_peer"], mm.get("peak_ratio", 1)))
+    L.append("")
+    L.append("## Noise (A/A)\n")
+    L.append("Spread of stock's own announces/s over the rounds, (max - min) / median:\n")
+    L.append("| shape | phase | spread |")
+    L.append("|---|---|---:|")
+    for n in s["stock_noise"]:
+        L.append("| %s | %s | %.3f |" % (n["shape"], n["phase"], n["spread"]))
+    L.append("")
+    for key, title in (("selbench", "Selector cost per call against swarm size (p4p-selbench)"),
+                       ("optbench", "Optimizer solve time against topology and swarms (p4p-optbench)")):
+        L.append("## %s\n" % title)
+        x = s[key]
+        if not x.get("present"):
+            L.append("Not measured: `build/%s` was not built when this ran.\n" % ("p4p-" + key))
+        else:
+            if x.get("error"):
+                L.append("The program failed: %s\n" % x["error"])
+            if x.get("text"):
+                L.append("```\n%s```\n" % x["text"] if x["text"].endswith("\n") else "```\n%s\n```\n" % x["text"])
+    notes = os.path.join(HERE, "notes.md")
+    if os.path.exists(notes):
+        with open(notes) as f:
+            L.append(f.read())
+    with open(path, "w") as f:
+        f.write("\n".join(L).rstrip() + "\n")
+
+
+# --- main ---------------------------------------------------------------------
+
+def main():
+    ap = argparse.ArgumentParser(description="fork against stock opentracker")
+    ap.add_argument("--build", default="build")
+    ap.add_argument("--out", default="build/bench")
+    ap.add_argument("--doc", default="docs/BENCHMARKS.md")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--duration", type=float, default=1.5)
+    ap.add_argument("--udp-window", type=int, default=64)
+    ap.add_argument("--http-window", type=int, default=32)
+    ap.add_argument("--numwant", type=int, default=50)
+    ap.add_argument("--seeders", type=float, default=0.25)
+    ap.add_argument("--zipf", type=float, default=1.0)
+    ap.add_argument("--shapes", default=",".join("%dx%d" % s for s in SHAPES))
+    ap.add_argument("--variants", default=",".join(VARIANTS))
+    ap.add_argument("--quick", action="store_true", help="small shapes, one round: checks the harness")
+    ap.add_argument("--no-netns", action="store_true", help="run in the current namespace (IPv6 needs fd00:1::/64 on lo)")
+    a = ap.parse_args()
+    if a.quick:
+        a.rounds, a.duration, a.shapes = 1, 0.5, "100x300,4x2500,1x10000"
+    if not a.no_netns and not os.environ.get(NETNS_ENV):
+        return run_in_netns([os.path.abspath(__file__)] + sys.argv[1:])
+
+    t_start = time.time()
+    build, out = os.path.abspath(a.build), os.path.abspath(a.out)
+    shapes = [tuple(int(x) for x in s.split("x")) for s in a.shapes.split(",")]
+    variants = a.variants.split(",")
+    stock = os.path.join(build, "opentracker-stock")
+    fork = os.path.join(build, "opentracker-p4p")
+    aa_only = not os.access(fork, os.X_OK)
+    if aa_only:
+        log("no %s: the fork variants run stock again (A/A)" % fork)
+        fork = stock
+    if os.path.isdir(out):
+        shutil.rmtree(out)
+    os.makedirs(out)
+    os.chmod(out, 0o755)
+    machine = machine_info()
+
+    runs = []
+    port = 7000
+    with open(os.path.join(out, "runs.jsonl"), "w") as raw:
+        for shape in shapes:
+            swarms = shape[0]
+            heavy = max(1, min(10, swarms // 4))
+            hashes = subprocess.run([os.path.join(build, "p4p-loadgen"), "--swarms", str(swarms),
+                                     "--list-swarms", str(heavy)], stdout=subprocess.PIPE, text=True,
+                                    check=True).stdout.split()
+            sdir = os.path.join(out, "%dx%d" % shape)
+            os.makedirs(sdir)
+            os.chmod(sdir, 0o755)
+            confs = write_configs(sdir, os.path.join(sdir, "p4p"), hashes)
+            for rnd in range(1, a.rounds + 1):
+                for v in variants:
+                    port += 1
+                    binary = stock if v == "stock" else fork
+                    config = None if (v == "stock" or aa_only) else confs[v]
+                    wd = os.path.join(sdir, "%s-r%d" % (v, rnd))
+                    t0 = time.time()
+                    r = one_run(a, binary, config, shape, v, rnd, port, wd)
+                    r["heavy_swarms"] = heavy
+                    runs.append(r)
+                    raw.write(json.dumps(r) + "\n")
+                    raw.flush()
+                    u4 = r["phases"]["udp4"]["timed"]["announces_per_s"]
+                    h4 = r["phases"]["http4"]["timed"]["announces_per_s"]
+                    log("%-9s %-12s r%d: UDP4 %8.0f/s HTTP4 %7.0f/s (%.1fs)" % ("%dx%d" % shape, v, rnd, u4, h4,
+                                                                             time.time() - t0))
+
+    selbench = run_extra(build, "p4p-selbench", 90)
+    optbench = run_extra(build, "p4p-optbench", 90)
+    table, mem = aggregate(runs, shapes, variants)
+    summary = {
+        "finished": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "seconds": round(time.time() - t_start, 1),
+        "aa_only": aa_only,
+        "machine": machine,
+        "variants": variants,
+        "params": {"rounds": a.rounds, "duration": a.duration, "udp_window": a.udp_window,
+                   "http_window": a.http_window, "numwant": a.numwant, "seeders": a.seeders, "zipf": a.zipf,
+                   "shapes": ["%dx%d" % s for s in shapes],
+                   "heavy_swarms_desc": "min(10, swarms/4) (at least 1)"},
+        "throughput": table,
+        "memory": mem,
+        "stock_noise": stock_noise(runs, shapes),
+        "targets": targets(table, mem, variants),
+        "selbench": {k: v for k, v in selbench.items()},
+        "optbench": {k: v for k, v in optbench.items()},
+    }
+    with open(os.path.join(out, "summary.json"), "w") as f:
+        json.dump(summary, f, indent=1)
+    if a.doc:
+        write_doc(os.path.join(TOP, a.doc) if not os.path.isabs(a.doc) else a.doc, summary)
+    log("done in %.0f s: %s/summary.json%s" % (time.time() - t_start, out, ", " + a.doc if a.doc else ""))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
