@@ -8,6 +8,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <glpk.h>
+
 #include "optimize.h"
 #include "xml.h"
 
@@ -291,6 +293,11 @@ static void *solver_main(void *arg) {
     pthread_cond_broadcast(&s->solved);
   }
   pthread_mutex_unlock(&s->mu);
+  /* GLPK keeps a per-thread environment: release it, and everything the
+   * optimizer built in it, on the thread that made them */
+  p4p_optimizer_free(s->opt);
+  s->opt = NULL;
+  glp_free_env();
   return NULL;
 }
 
@@ -351,7 +358,6 @@ void solver_stop(struct solver *s) {
     }
   free(s->buckets);
   snapshot_release(s->snap);
-  p4p_optimizer_free(s->opt);
   pthread_mutex_destroy(&s->mu);
   pthread_cond_destroy(&s->work);
   pthread_cond_destroy(&s->solved);
