@@ -305,6 +305,11 @@ static void vfail_line(struct pctx *p, long line, const char *fmt, va_list ap)
     k = snprintf(p->err, p->errlen, "%s: ", p->source);
   if (k >= 0 && (size_t)k < p->errlen)
     vsnprintf(p->err + k, p->errlen - (size_t)k, fmt, ap);
+  /* the reason quotes the document; keep a hostile one from forging log
+   * lines */
+  for (char *c = p->err; *c; c++)
+    if ((unsigned char)*c < 0x20)
+      *c = ' ';
 }
 
 static int fail_line(struct pctx *p, long line, const char *fmt, ...)
@@ -1818,17 +1823,45 @@ char *p4p_xml_write_capability_request(const struct p4p_capability_request *m,
   WRITE_END();
 }
 
+/* Error texts are free text from anywhere (strerror, a peer's input), so
+ * the writer makes them carriable instead of refusing them: it stops at the
+ * first invalid UTF-8 sequence (e.g. a multi-byte character cut by an
+ * earlier snprintf) and turns control characters XML 1.0 cannot hold into
+ * '?'. */
+static void sanitize_text(char *dst, const char *src, size_t size)
+{
+  size_t n = 0;
+  const unsigned char *s = (const unsigned char *)src;
+  while (*s && n + 1 < size) {
+    int clen = 4;
+    int c = xmlGetUTF8Char(s, &clen);
+    if (c < 0 || n + (size_t)clen >= size)
+      break;
+    if (c < 0x20 && c != '\t' && c != '\n' && c != '\r') {
+      dst[n++] = '?';
+    } else {
+      memcpy(dst + n, s, (size_t)clen);
+      n += (size_t)clen;
+    }
+    s += clen;
+  }
+  dst[n] = '\0';
+}
+
 char *p4p_xml_write_error(const struct p4p_error_msg *m, size_t *len)
 {
   WRITE_BEGIN("error");
-  if (m->status < 400 || m->status > 599 ||
-      !memchr(m->text, '\0', sizeof m->text) ||
-      !xmlCheckUTF8((const xmlChar *)m->text))
+  if (m->status < 400 || m->status > 599)
     w_fail(&w);
   w_attr_u(&w, w.root, "status", (uint64_t)m->status);
-  if (w.ok && m->text[0]) {
+  char text[P4P_TEXT_MAX];
+  char src[P4P_TEXT_MAX];
+  memcpy(src, m->text, sizeof src);
+  src[sizeof src - 1] = '\0'; /* a full buffer without NUL is cut, not read past */
+  sanitize_text(text, src, sizeof text);
+  if (w.ok && text[0]) {
     /* the text is the root's own content; libxml2 escapes it on output */
-    xmlNodePtr t = xmlNewText((const xmlChar *)m->text);
+    xmlNodePtr t = xmlNewText((const xmlChar *)text);
     if (!t || !xmlAddChild(w.root, t)) {
       xmlFreeNode(t);
       w_fail(&w);

@@ -556,6 +556,25 @@ static void test_roundtrip_capability_request_error(void **state)
   assert_string_equal(eb.text, e.text);
 }
 
+/* An error text cut inside a UTF-8 character, or holding control bytes,
+ * is still written as a valid document: cut before the broken character,
+ * controls as '?'. */
+static void test_error_writer_makes_any_text_carriable(void **state)
+{
+  (void)state;
+  /* "caf\xc3" is "café" cut after the first byte of the e-acute */
+  struct p4p_error_msg e = {.status = 500, .text = "a\x01" "b\tcaf\xc3"};
+  size_t len;
+  char err[512];
+  char *x = p4p_xml_write_error(&e, &len);
+  assert_non_null(x);
+  assert_xsd_valid(x, len, "error with bad text");
+  struct p4p_error_msg back;
+  assert_int_equal(p4p_xml_parse_error(x, len, "e", &back, err, sizeof err), 0);
+  assert_string_equal(back.text, "a?b\tcaf");
+  free(x);
+}
+
 /* Writers refuse what v1 cannot say instead of emitting a document their
  * own parser would reject. */
 static void test_writers_refuse_invalid_structs(void **state)
@@ -1033,6 +1052,7 @@ int main(void)
       cmocka_unit_test(test_roundtrip_costs_and_guidance_exact_values),
       cmocka_unit_test(test_roundtrip_stats),
       cmocka_unit_test(test_roundtrip_capability_request_error),
+      cmocka_unit_test(test_error_writer_makes_any_text_carriable),
       cmocka_unit_test(test_writers_refuse_invalid_structs),
       cmocka_unit_test(test_malformed_and_hostile_refused_with_line),
       cmocka_unit_test(test_char_refs_and_cdata_read_as_text),
