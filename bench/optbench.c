@@ -3,6 +3,7 @@
  *
  *   p4p-optbench DATADIR [--swarms 1,10,100,500] [--seed N] [--json FILE]
  *                [--exact-limit SECONDS] [--gap REL] [--seeders F]
+ *                [--background F]
  *
  * DATADIR holds abilene11_{nodes,links}.csv and attmpls_{nodes,links}.csv.
  * Abilene: capacity_p4p_sim_kbps (10 Gb/s) and the OSPF weights; AttMpls:
@@ -12,7 +13,8 @@
  * a uniformly random PoP with access link (down/up kbit/s) 784/128 (20%),
  * 1500/384 (40%), 3000/1000 (25%) or 10000/5000 (15%).  The exact solver
  * is skipped where its time, extrapolated from the previous size with
- * exponent 2.5, would pass --exact-limit (default 60 s). */
+ * exponent 2.5, would pass --exact-limit (default 60 s; 0 = never run
+ * it). */
 #include "optimize.h"
 #include "topology.h"
 
@@ -177,8 +179,9 @@ static int load_links(struct p4p_topology *t, const char *dir,
   return rc;
 }
 
+/* background: each link gets b_e uniform in [0, background * c_e) */
 static int build_topology(struct p4p_topology *t, const char *dir,
-                          const char *name)
+                          const char *name, double background, struct rng *r)
 {
   char err[256];
   int rc;
@@ -197,6 +200,9 @@ static int build_topology(struct p4p_topology *t, const char *dir,
     fprintf(stderr, "p4p-optbench: %s: %s\n", name, err);
     return -1;
   }
+  for (int e = 0; background > 0 && e < t->nlinks; e++)
+    p4p_topology_set_background(t, e, background * t->links[e].capacity_kbps *
+                                rng_unit(r), NULL, 0);
   return 0;
 }
 
@@ -257,7 +263,8 @@ static int parse_list(const char *s, int *out, int max)
 static void usage(void)
 {
   fprintf(stderr, "usage: p4p-optbench DATADIR [--swarms 1,10,100,500] "
-          "[--seed N] [--json FILE] [--exact-limit SECONDS] [--gap REL] [--seeders FRACTION]\n");
+          "[--seed N] [--json FILE] [--exact-limit SECONDS] [--gap REL] [--seeders FRACTION]\n"
+          "       [--background FRACTION]\n");
 }
 
 int main(int argc, char **argv)
@@ -265,7 +272,8 @@ int main(int argc, char **argv)
   const char *dir = NULL, *json = NULL;
   int sizes[16] = { 1, 10, 100, 500 }, nsizes = 4;
   uint64_t seed = 20080817;
-  double exact_limit = 60, rel_gap = 1e-3, seeders = 0;
+  double exact_limit = 60, rel_gap = 1e-3, seeders = 0,
+         background = 0;
   for (int a = 1; a < argc; a++) {
     if (strcmp(argv[a], "--swarms") == 0 && a + 1 < argc) {
       nsizes = parse_list(argv[++a], sizes, 16);
@@ -279,6 +287,8 @@ int main(int argc, char **argv)
       json = argv[++a];
     } else if (strcmp(argv[a], "--exact-limit") == 0 && a + 1 < argc) {
       exact_limit = atof(argv[++a]);
+    } else if (strcmp(argv[a], "--background") == 0 && a + 1 < argc) {
+      background = atof(argv[++a]);
     } else if (strcmp(argv[a], "--seeders") == 0 && a + 1 < argc) {
       seeders = atof(argv[++a]);
     } else if (strcmp(argv[a], "--gap") == 0 && a + 1 < argc) {
@@ -302,7 +312,8 @@ int main(int argc, char **argv)
          "fast_mlu", "exact_mlu", "gap_%", "bound_%");
   for (int ti = 0; ti < 2; ti++) {
     struct p4p_topology t;
-    if (build_topology(&t, dir, topos[ti]) < 0)
+    struct rng tr = { seed ^ 0x5bd1e995u };
+    if (build_topology(&t, dir, topos[ti], background, &tr) < 0)
       return 1;
     int n = t.npops;
     double prev_exact = 0;
@@ -365,7 +376,7 @@ int main(int argc, char **argv)
       free(sw2);
 
       double predicted = prev_n ? prev_exact * pow((double)K / prev_n, 2.5) : 0;
-      if (predicted <= exact_limit) {
+      if (exact_limit > 0 && predicted <= exact_limit) {
         t0 = now_s();
         if (p4p_optimize_exact(&t, sw, K, &prm, &ex, err, sizeof err)) {
           fprintf(stderr, "p4p-optbench: exact: %s\n", err);
@@ -410,7 +421,8 @@ int main(int argc, char **argv)
       return 1;
     }
     fprintf(f, "{\n  \"seed\": %llu,\n  \"rel_gap\": %g,\n  \"seeders\": %g,\n"
-            "  \"rows\": [\n", (unsigned long long)seed, rel_gap, seeders);
+            "  \"background\": %g,\n  \"rows\": [\n",
+            (unsigned long long)seed, rel_gap, seeders, background);
     for (int i = 0; i < nrows; i++) {
       struct row *w = &rows[i];
       fprintf(f, "    {\"topology\": \"%s\", \"swarms\": %d, \"fast_s\": %.6f, "

@@ -131,19 +131,36 @@ int p4p_opt_prepare(const struct p4p_topology *t,
         goto oom;
       cap = pairs;
     }
-    p4p_opt_pair_costs(p, s, NULL, cost);
+    int all_usable = 1;
+    for (int a = 0; a < s->ns && all_usable; a++)
+      for (int b = 0; b < s->nd; b++)
+        if (!p->usable[(size_t)s->sp[a] * n + s->dp[b]]) {
+          all_usable = 0;
+          break;
+        }
     /* Level 2.  With every pair usable this is min(sum u, sum d): no PoP
      * both supplies and demands (u_i > 0 forces d_i = 0), so supply and
      * demand PoPs are disjoint and every supply-demand pair is a
      * variable; sum t <= sum u and sum t <= sum d bound T from above,
      * and the greedy north-west-corner fill of the complete bipartite
      * table meets the smaller bound.  With unusable pairs it is the max
-     * flow of the bipartite transportation network, which this computes
-     * in general (zero costs). */
-    s->t_opt = s->ns && s->nd ? p4p_transport_solve(&ws, s->ns, s->nd, s->u,
-                                                    s->d, cost, flow) : 0;
-    if (s->t_opt < 0)
-      goto oom;
+     * flow of the bipartite transportation network (computed with zero
+     * costs).  Either way T_opt is over usable pairs only. */
+    if (!s->ns || !s->nd) {
+      s->t_opt = 0;
+    } else if (all_usable) {
+      double su = 0, sd = 0;
+      for (int a = 0; a < s->ns; a++)
+        su += s->u[a];
+      for (int b = 0; b < s->nd; b++)
+        sd += s->d[b];
+      s->t_opt = fmin(su, sd);
+    } else {
+      p4p_opt_pair_costs(p, s, NULL, cost);
+      s->t_opt = p4p_transport_solve(&ws, s->ns, s->nd, s->u, s->d, cost, flow);
+      if (s->t_opt < 0)
+        goto oom;
+    }
   }
   free(cost);
   free(flow);

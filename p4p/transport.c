@@ -79,6 +79,8 @@ double p4p_transport_solve(struct p4p_transport_ws *ws, int ns, int nd,
       if (v < 0)
         break;
       done[v] = 1;
+      if (v == T)
+        break; /* the rest is settled by the potential update below */
 #define RELAX(to, c)                                                      \
       do {                                                                \
         double rc_ = (c) + pot[v] - pot[to];                              \
@@ -110,9 +112,11 @@ double p4p_transport_solve(struct p4p_transport_ws *ws, int ns, int nd,
     }
     if (dist[T] == INFINITY)
       break;
+    /* Nodes settled before T move by their distance, all others by
+     * dist[T] (a lower bound on their distance): every residual arc keeps
+     * a non-negative reduced cost and the path's arcs get zero. */
     for (int v = 0; v < V; v++)
-      if (dist[v] < INFINITY)
-        pot[v] += dist[v];
+      pot[v] += done[v] ? dist[v] : dist[T];
     /* bottleneck along T <- j <- i <- ... <- S */
     double b = resid[prev[T]];
     for (int v = prev[T]; prev[v] != S; v = prev[v]) {

@@ -15,6 +15,7 @@
 
 #include "optimize.h"
 #include "topology.h"
+#include "transport.h"
 
 #define TOL 1e-6
 
@@ -503,7 +504,9 @@ static void random_swarm(int n, double *up, double *down)
 }
 
 /* On a connected topology every supply-demand pair is usable, so level 2
- * is min(sum u, sum d) (proof at p4p_opt_prepare). */
+ * is min(sum u, sum d) (proof at p4p_opt_prepare, which uses the formula
+ * then).  Checked against an independent maximum flow: the transportation
+ * solver over the complete supply x demand table. */
 static void test_t_opt_is_min_of_supply_and_demand_when_connected(void **s)
 {
   (void)s;
@@ -513,11 +516,24 @@ static void test_t_opt_is_min_of_supply_and_demand_when_connected(void **s)
     int n = 2 + below(8);
     random_topology(&t, n, 0);
     double up[10], down[10], su = 0, sd = 0;
+    double sup[10], dem[10], cost[100], flow[100];
+    int ns = 0, nd = 0;
     random_swarm(n, up, down);
     for (int i = 0; i < n; i++) {
       su += fmax(up[i] - down[i], 0);
       sd += fmax(down[i] - up[i], 0);
+      if (up[i] > down[i])
+        sup[ns++] = up[i] - down[i];
+      else if (down[i] > up[i])
+        dem[nd++] = down[i] - up[i];
     }
+    for (int q = 0; q < ns * nd; q++)
+      cost[q] = unit(); /* any costs: the flow value is the maximum */
+    struct p4p_transport_ws ws;
+    p4p_transport_ws_init(&ws);
+    double mf = p4p_transport_solve(&ws, ns, nd, sup, dem, cost, flow);
+    p4p_transport_ws_free(&ws);
+    assert_true(fabs(mf - fmin(su, sd)) <= 1e-12 * fmax(su, 1));
     struct p4p_swarm_input sw = { up, down };
     char err[64];
     double v = p4p_swarm_t_opt(&t, &sw, err, sizeof err);
@@ -668,9 +684,34 @@ static void test_bad_input_is_rejected_with_a_reason(void **state)
   p4p_topology_free(&t);
 }
 
+/*
+ * The transportation subproblem by hand.  Supply (10, 5), demand (8, 7),
+ * costs [[1, 3], [2, 1]].  Max flow 15.  Source 2 should serve its cheap
+ * sink 1 (5 at cost 1), source 1 fills sink 0 (8 at 1) and the remaining
+ * 2 of sink 1 (at 3): cost 8 + 6 + 5 = 19; the only other vertex of the
+ * table (x = [[3, 7], [5, 0]]) costs 3 + 21 + 10 = 34.
+ * Forbidding pair (0, 1): source 1 reaches only sink 0, so the maximum
+ * is 8 + 5 = 13 with x = [[8, -], [0, 5]].
+ */
+static void test_transport_min_cost_max_flow_by_hand(void **state)
+{
+  (void)state;
+  struct p4p_transport_ws ws;
+  p4p_transport_ws_init(&ws);
+  double sup[2] = { 10, 5 }, dem[2] = { 8, 7 }, flow[4];
+  double cost[4] = { 1, 3, 2, 1 };
+  NEAR(p4p_transport_solve(&ws, 2, 2, sup, dem, cost, flow), 15);
+  NEAR(flow[0], 8); NEAR(flow[1], 2); NEAR(flow[2], 0); NEAR(flow[3], 5);
+  cost[1] = INFINITY;
+  NEAR(p4p_transport_solve(&ws, 2, 2, sup, dem, cost, flow), 13);
+  NEAR(flow[0], 8); NEAR(flow[1], 0); NEAR(flow[2], 0); NEAR(flow[3], 5);
+  p4p_transport_ws_free(&ws);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_transport_min_cost_max_flow_by_hand),
     cmocka_unit_test(test_line_of_three),
     cmocka_unit_test(test_max_throughput_level_binds),
     cmocka_unit_test(test_triangle_optimum_avoids_tight_link),
