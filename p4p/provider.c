@@ -5,8 +5,8 @@
  * whole file is rejected: a half-read provider is never used. */
 #include "provider.h"
 #include "topology.h"
+#include "xml.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -89,42 +89,6 @@ static int parse_uint(struct parse_ctx *c, const char *s, const char *what,
   if (v < min || v > max)
     return fail(c, "%s: %llu is outside [%llu, %llu]", what, v, min, max);
   *out = v;
-  return 0;
-}
-
-int p4p_prefix_parse_text(const char *s, struct p4p_prefix *out) {
-  char        buf[INET6_ADDRSTRLEN + 8];
-  const char *slash = strchr(s, '/');
-  if (!slash || (size_t)(slash - s) >= sizeof buf - 1)
-    return -1;
-  memcpy(buf, s, (size_t)(slash - s));
-  buf[slash - s] = 0;
-  char *end;
-  if (!isdigit((unsigned char)slash[1]))
-    return -1;
-  errno = 0;
-  unsigned long bits = strtoul(slash + 1, &end, 10);
-  if (errno || *end)
-    return -1;
-  memset(out, 0, sizeof *out);
-  struct in_addr v4;
-  if (inet_pton(AF_INET, buf, &v4) == 1) {
-    if (bits > 32)
-      return -1;
-    out->addr[10] = out->addr[11] = 0xff;
-    memcpy(out->addr + 12, &v4, 4);
-    out->bits = (uint8_t)(96 + bits);
-  } else if (inet_pton(AF_INET6, buf, out->addr) == 1) {
-    if (bits > 128)
-      return -1;
-    out->bits = (uint8_t)bits;
-  } else {
-    return -1;
-  }
-  /* host bits must be zero: "10.1.2.3/16" is almost always a typo */
-  for (unsigned b = out->bits; b < 128; b++)
-    if (out->addr[b / 8] & (0x80 >> (b % 8)))
-      return -1;
   return 0;
 }
 
@@ -298,9 +262,11 @@ static int kw_pid(struct parse_ctx *c, int argc, char **argv) {
     if (strcmp(argv[i], "prefix"))
       return fail(c, "unknown pid attribute '%.40s'", argv[i]);
     struct p4p_prefix pf;
-    if (p4p_prefix_parse_text(argv[i + 1], &pf))
-      return fail(c, "'%.60s' is not a prefix ADDR/BITS with zero host bits",
-                  argv[i + 1]);
+    int rc = p4p_prefix_parse(argv[i + 1], &pf);
+    if (rc == -2)
+      return fail(c, "prefix '%.60s' has host bits set", argv[i + 1]);
+    if (rc)
+      return fail(c, "'%.60s' is not a prefix ADDR/BITS", argv[i + 1]);
     /* the same prefix in two PIDs would make lookups ambiguous */
     for (size_t j = 0; j < c->p->npids; j++)
       for (size_t k = 0; k < c->p->pids[j].nprefixes; k++)
@@ -337,17 +303,6 @@ static int kw_access_class(struct parse_ctx *c, int argc, char **argv) {
   return 0;
 }
 
-static int parse_addr(const char *s, uint8_t out[16]) {
-  struct in_addr v4;
-  memset(out, 0, 16);
-  if (inet_pton(AF_INET, s, &v4) == 1) {
-    out[10] = out[11] = 0xff;
-    memcpy(out + 12, &v4, 4);
-    return 0;
-  }
-  return inet_pton(AF_INET6, s, out) == 1 ? 0 : -1;
-}
-
 static int kw_server(struct parse_ctx *c, int argc, char **argv) {
   if (argc != 7 || strcmp(argv[5], "capacity"))
     return fail(c, "usage: server PID cache|seed ADDR PORT capacity KBPS");
@@ -360,7 +315,7 @@ static int kw_server(struct parse_ctx *c, int argc, char **argv) {
   unsigned long long port, cap;
   snprintf(s.pid, sizeof s.pid, "%s", argv[1]);
   snprintf(s.kind, sizeof s.kind, "%s", argv[2]);
-  if (parse_addr(argv[3], s.addr))
+  if (p4p_addr_parse(argv[3], s.addr))
     return fail(c, "server address '%.60s' is not IPv4 or IPv6", argv[3]);
   if (parse_uint(c, argv[4], "port", 1, 65535, &port) ||
       parse_uint(c, argv[6], "capacity", 1, 1000000000000ull, &cap))

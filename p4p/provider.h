@@ -126,9 +126,6 @@ long p4p_provider_pid_index(const struct p4p_provider *p, const char *name);
 /* Index of the PoP named name, or -1. */
 long p4p_provider_pop_index(const struct p4p_provider *p, const char *name);
 
-/* Parse "a.b.c.d/n" or "x::/n" (IPv4 stored IPv4-mapped, bits + 96). */
-int  p4p_prefix_parse_text(const char *s, struct p4p_prefix *out);
-
 /* Mean access-link rates over the classes, weighted by share (kbit/s).
  * Without classes the paper's evaluation mix is used. */
 void p4p_provider_mean_access(const struct p4p_provider *p,

@@ -66,16 +66,19 @@ first-solve-wait-ms 20000
 
 
 class Daemon:
-    def __init__(self, tmp_path, cap=100, hour=12, extra="", name="p.conf"):
+    def __init__(self, tmp_path, cap=100, hour=12, extra="", name="p.conf",
+                 host="127.0.0.1"):
         self.conf = tmp_path / name
         self.conf.write_text(PROVIDER.format(cap=cap, extra=extra))
+        self.host = host
         self.proc = subprocess.Popen(
-            [BINARY, "-f", str(self.conf), "-l", "127.0.0.1", "-p", "0",
+            [BINARY, "-f", str(self.conf), "-l", host, "-p", "0",
              "-H", str(hour)],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         line = self.proc.stdout.readline()
-        m = re.search(r"listening on (https?)://127\.0\.0\.1:(\d+)/p4p/v1/",
-                      line)
+        shown = "[%s]" % host if ":" in host else host
+        m = re.search(r"listening on (https?)://%s:(\d+)/p4p/v1/"
+                      % re.escape(shown), line)
         if not m:
             self.proc.kill()
             raise AssertionError("no listening line: %r %r"
@@ -86,9 +89,9 @@ class Daemon:
     def conn(self, timeout=30):
         if self.scheme == "https":
             return http.client.HTTPSConnection(
-                "127.0.0.1", self.port, timeout=timeout,
+                self.host, self.port, timeout=timeout,
                 context=self.tls_context)
-        return http.client.HTTPConnection("127.0.0.1", self.port,
+        return http.client.HTTPConnection(self.host, self.port,
                                           timeout=timeout)
 
     def request(self, method, path, body=None, token=FULL_TOKEN,
@@ -348,6 +351,25 @@ def test_only_the_heaviest_swarms_are_optimized(tmp_path):
         d.stop()
 
 
+def test_full_swarm_table_refuses_new_swarms_only(tmp_path):
+    d = Daemon(tmp_path, extra="max-tracked-swarms 2")
+    try:
+        two = {h(20): [("1.i.test", 1, 1, None, None)],
+               h(21): [("4.i.test", 1, 1, None, None)]}
+        assert d.request("POST", "guidance", stats_doc(two))[0].status == 200
+        r, data = d.request("POST", "guidance",
+                            stats_doc({h(22): [("1.i.test", 1, 1, None,
+                                                None)]}))
+        assert r.status == 503 and "full" in error_text(data)
+        # swarms already tracked still get answers
+        r, data = d.request("POST", "guidance",
+                            stats_doc({h(21): [("4.i.test", 2, 2, None,
+                                                None)]}))
+        assert r.status == 200
+    finally:
+        d.stop()
+
+
 # --- capability -----------------------------------------------------------
 
 def test_capability_lists_servers(daemon):
@@ -550,6 +572,21 @@ def test_https_with_self_signed_certificate(tmp_path):
             c.request("GET", "/p4p/v1/pidmap")
             c.getresponse().read()
         c.close()
+    finally:
+        d.stop()
+
+
+def test_listens_on_ipv6_loopback(tmp_path):
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6")
+    try:
+        socket.socket(socket.AF_INET6).bind(("::1", 0))
+    except OSError:
+        pytest.skip("no ::1 on this machine")
+    d = Daemon(tmp_path, host="::1")
+    try:
+        r, data = d.request("GET", "pidmap")
+        assert r.status == 200
     finally:
         d.stop()
 

@@ -12,6 +12,7 @@
 
 #include "provider.h"
 #include "topology.h"
+#include "xml.h"
 
 static const char small[] =
   "# a tiny provider\n"
@@ -100,19 +101,17 @@ static void test_lookup_is_longest_prefix_match(void **state) {
   struct p4p_provider p;
   parse_ok(small, &p);
   uint8_t a[16];
-  struct p4p_prefix pf;
   /* 10.1.2.3 is in 10.0.0.0/8 (p1) and 10.1.0.0/16 (p2): /16 wins */
-  assert_int_equal(p4p_prefix_parse_text("10.1.2.3/32", &pf), 0);
-  memcpy(a, pf.addr, 16);
+  assert_int_equal(p4p_addr_parse("10.1.2.3", a), 0);
   assert_int_equal(p4p_provider_lookup(&p, a), 1);
-  assert_int_equal(p4p_prefix_parse_text("10.2.0.1/32", &pf), 0);
-  memcpy(a, pf.addr, 16);
+  assert_int_equal(p4p_addr_parse("10.2.0.1", a), 0);
   assert_int_equal(p4p_provider_lookup(&p, a), 0);
-  assert_int_equal(p4p_prefix_parse_text("2001:db8:5::1/128", &pf), 0);
-  memcpy(a, pf.addr, 16);
+  assert_int_equal(p4p_addr_parse("2001:db8:5::1", a), 0);
   assert_int_equal(p4p_provider_lookup(&p, a), 0);
-  assert_int_equal(p4p_prefix_parse_text("198.51.100.1/32", &pf), 0);
-  memcpy(a, pf.addr, 16);
+  /* the /32 boundary: 2001:db9:: is outside 2001:db8::/32 */
+  assert_int_equal(p4p_addr_parse("2001:db9::1", a), 0);
+  assert_int_equal(p4p_provider_lookup(&p, a), -1);
+  assert_int_equal(p4p_addr_parse("198.51.100.1", a), 0);
   assert_int_equal(p4p_provider_lookup(&p, a), -1);
   assert_int_equal(p4p_provider_pid_index(&p, "p3"), 2);
   assert_int_equal(p4p_provider_pid_index(&p, "nope"), -1);
@@ -162,7 +161,9 @@ static void test_bad_files_name_file_and_line(void **state) {
                "bad.conf:3: unknown PoP 'B'");
   expect_error("asid 1\npop A\npop A\n", "bad.conf:3: PoP 'A' declared twice");
   expect_error("asid 1\npop A\npid x pop A prefix 10.0.0.1/8\n",
-               "bad.conf:3:");
+               "bad.conf:3: prefix '10.0.0.1/8' has host bits set");
+  expect_error("asid 1\npop A\npid x pop A prefix 10.0.0.0/33\n",
+               "bad.conf:3: '10.0.0.0/33' is not a prefix");
   expect_error("asid 1\npop A\npid x pop A prefix 10.0.0.0/8\n"
                "pid y pop A prefix 10.0.0.0/8\n",
                "bad.conf:4: prefix 10.0.0.0/8 already belongs to PID x");
