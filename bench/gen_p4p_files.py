@@ -64,9 +64,9 @@ def matrix_xml(weights, indent):
     return out
 
 
-def guidance_xml(swarm_hashes, seed):
+def guidance_xml(swarm_hashes, seed, version):
     lines = ['<?xml version="1.0" encoding="UTF-8"?>',
-             '<guidance xmlns="%s" version="bench-1">' % NS, "  <default>"]
+             '<guidance xmlns="%s" version="%s">' % (NS, version), "  <default>"]
     lines += matrix_xml(ring_weights(), 4)
     lines.append("  </default>")
     rng = random.Random(seed)
@@ -91,8 +91,8 @@ def main():
             ap.error("not an info hash: %r" % h)
     os.makedirs(a.out, exist_ok=True)
     files = {"pidmap.xml": pidmap_xml(),
-             "guidance-default.xml": guidance_xml([], a.seed),
-             "guidance-swarms.xml": guidance_xml(a.swarm_hash, a.seed)}
+             "guidance-default.xml": guidance_xml([], a.seed, "default-matrix"),
+             "guidance-swarms.xml": guidance_xml(a.swarm_hash, a.seed, "per-swarm")}
     for name, text in files.items():
         with open(os.path.join(a.out, name), "w") as f:
             f.write(text)

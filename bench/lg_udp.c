@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -316,6 +317,29 @@ static int run_phase(struct udp *u, int warmup, struct lg_stats *st, char *err, 
   return 0;
 }
 
+/* The tracker derives a peer's connection id from its address and a key it
+ * keeps for its lifetime, so ids from one generator process stay valid for
+ * the next one against the same tracker.  A stale id only costs a reconnect. */
+static int save_connids(const struct udp *u, char *err, size_t errlen) {
+  FILE  *f = fopen(u->r->connid_file, "wb");
+  size_t n = lg_peer_count(u->r->w);
+  if (!f || fwrite(u->connid, sizeof(*u->connid), n, f) != n || fclose(f)) {
+    snprintf(err, errlen, "%s: %s", u->r->connid_file, strerror(errno));
+    return -1;
+  }
+  return 0;
+}
+
+static void load_connids(struct udp *u) {
+  FILE  *f = fopen(u->r->connid_file, "rb");
+  size_t n = lg_peer_count(u->r->w);
+  if (!f)
+    return;
+  if (fread(u->connid, sizeof(*u->connid), n, f) != n)
+    memset(u->connid, 0, n * sizeof(*u->connid)); /* other workload: start over */
+  fclose(f);
+}
+
 static int open_socket(int family, char *err, size_t errlen) {
   int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK, 0);
   if (fd < 0) {
@@ -373,7 +397,11 @@ int lg_udp_run(const struct lg_run *r, struct lg_stats *warm, struct lg_stats *t
   }
   if ((u->fd = open_socket(r->w->family, err, errlen)) < 0)
     goto out;
+  if (r->connid_file && !r->warmup)
+    load_connids(u);
   if (r->warmup && run_phase(u, 1, warm, err, errlen))
+    goto out_fd;
+  if (r->warmup && r->connid_file && save_connids(u, err, errlen))
     goto out_fd;
   if (r->duration > 0 && run_phase(u, 0, timed, err, errlen))
     goto out_fd;
