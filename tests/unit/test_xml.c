@@ -801,6 +801,38 @@ static void test_size_and_count_caps(void **state)
   free(buf);
 }
 
+/* libxml2 2.9 checks attribute duplicates pairwise (100k attributes on one
+ * tag took ~30 s), so tags with more than 32 attributes are refused before
+ * libxml2 parses them; the limit counts only real attributes. */
+static void test_tag_with_too_many_attributes_refused_early(void **state)
+{
+  (void)state;
+  size_t nattr = 100000, cap = 128 + nattr * 16;
+  char *buf = malloc(cap);
+  assert_non_null(buf);
+  size_t n = (size_t)snprintf(buf, cap, "<!-- a=1 b=2 -->\n<![CDATA[x=y]]>"
+                              "<pidmap xmlns='%s'\n>\n<pid", P4P_XML_NS);
+  for (size_t i = 0; i < nattr; i++)
+    n += (size_t)snprintf(buf + n, cap - n, " a%zu='='", i);
+  n += (size_t)snprintf(buf + n, cap - n, "/></pidmap>");
+  struct p4p_pidmap_msg m;
+  char err[512];
+  assert_int_equal(p4p_xml_parse_pidmap(buf, n, "attrs.xml", &m, err,
+                                        sizeof err), -1);
+  assert_string_equal(err, "attrs.xml:4: a tag has more than 32 attributes");
+  free(buf);
+
+  /* quoted '=' and '>' and those in comments do not count */
+  const char ok[] = "<!-- = = = = = = = = = = = = = = = = = = = = = = = = = = = "
+                    "= = = = = = = = = -->"
+                    "<error xmlns='urn:opentracker-p4p:p4p:1' status='500'>"
+                    "a=b=c=d=e=f=g=h=i=j=k=l=m=n=o=p=q=r=s=t=u=v=w=x=y=z=0=1="
+                    "2=3=4=5=6=7</error>";
+  struct p4p_error_msg e;
+  assert_int_equal(p4p_xml_parse_error(ok, sizeof ok - 1, "ok", &e, err,
+                                       sizeof err), 0);
+}
+
 static void test_read_file_cap(void **state)
 {
   (void)state;
@@ -1057,6 +1089,7 @@ int main(void)
       cmocka_unit_test(test_malformed_and_hostile_refused_with_line),
       cmocka_unit_test(test_char_refs_and_cdata_read_as_text),
       cmocka_unit_test(test_size_and_count_caps),
+      cmocka_unit_test(test_tag_with_too_many_attributes_refused_early),
       cmocka_unit_test(test_read_file_cap),
       cmocka_unit_test(test_errors_never_reach_stderr),
       cmocka_unit_test(test_parallel_parses_keep_their_own_errors),
