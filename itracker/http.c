@@ -128,9 +128,11 @@ static int token_equal(const char *given, size_t given_len,
   return diff == 0;
 }
 
-/* 0: allowed; else the HTTP status to refuse with */
+/* 0: allowed; else the HTTP status to refuse with.  *bad_token tells a
+ * wrong token (RFC 6750 "invalid_token") from a missing one. */
 static int check_access(struct MHD_Connection *c, const struct portal *p,
-                        unsigned interface, const char **why) {
+                        unsigned interface, const char **why,
+                        int *bad_token) {
   const struct p4p_provider *pr = &p->prov;
   if (pr->nclients == 0)
     return 0; /* no client lines: the provider chose open access */
@@ -150,6 +152,7 @@ static int check_access(struct MHD_Connection *c, const struct portal *p,
       who = (long)i; /* no early exit: same work for every token */
   if (who < 0) {
     *why = "invalid bearer token";
+    *bad_token = 1;
     return 401;
   }
   if (!(pr->clients[who].interfaces & interface)) {
@@ -194,7 +197,8 @@ static enum MHD_Result start_request(struct MHD_Connection *c,
     return send_error(c, h, 404, "no such resource; the interfaces are "
                                  "under " API_PREFIX);
   const char *why = NULL;
-  int st = check_access(c, h->p, rt->interface, &why);
+  int bad_token = 0;
+  int st = check_access(c, h->p, rt->interface, &why, &bad_token);
   if (st) {
     char msg[P4P_TEXT_MAX];
     snprintf(msg, sizeof msg, "%s (interface %s)", why,
@@ -202,7 +206,7 @@ static enum MHD_Result start_request(struct MHD_Connection *c,
     struct itr_reply r;
     memset(&r, 0, sizeof r);
     itr_reply_error(&r, st, "%s", msg);
-    if (st == 401 && strcmp(why, "missing bearer token"))
+    if (bad_token)
       snprintf(r.xvalue, sizeof r.xvalue,
                "Bearer realm=\"p4p\", error=\"invalid_token\"");
     return send_reply(c, h, &r);

@@ -121,12 +121,16 @@ static int build_costs(struct portal *p, char *err, size_t errlen) {
       }
       for (size_t l = 0; l < pr->nlinks; l++)
         price[2 * l] = price[2 * l + 1] = pr->links[l].price;
-      p4p_topology_route_costs(&p->topo, price, ref, err, errlen);
-      for (size_t k = 0; k < n * n; k++)
+      int rc = p4p_topology_route_costs(&p->topo, price, ref, err, errlen);
+      for (size_t k = 0; rc == 0 && k < n * n; k++)
         if (isfinite(ref[k]))
           p->cost_norm = fmax(p->cost_norm, ref[k]);
       free(price);
       free(ref);
+      if (rc) {
+        free(raw);
+        return -1;
+      }
       if (p->cost_norm <= 0)
         p->cost_norm = 1; /* one PoP or zero prices: all costs 0 */
     }

@@ -551,7 +551,7 @@ static int convert_stats(const struct portal *p,
   return 0;
 }
 
-static int timespec_after_ms(struct timespec *ts, unsigned ms) {
+static void timespec_after_ms(struct timespec *ts, unsigned ms) {
   clock_gettime(CLOCK_REALTIME, ts);
   ts->tv_sec += ms / 1000;
   ts->tv_nsec += (long)(ms % 1000) * 1000000L;
@@ -559,7 +559,6 @@ static int timespec_after_ms(struct timespec *ts, unsigned ms) {
     ts->tv_sec++;
     ts->tv_nsec -= 1000000000L;
   }
-  return 0;
 }
 
 void solver_post_stats(struct solver *s, const char *body, size_t len,
