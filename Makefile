@@ -38,6 +38,7 @@ include p4p/module.mk
 -include itracker/module.mk
 -include sim/module.mk
 -include bench/module.mk
+-include bench/selbench.mk
 include tests/module.mk
 
 all: $(ALL_TARGETS)

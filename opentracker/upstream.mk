@@ -38,10 +38,10 @@ $(BUILD)/src/p4p/.patched: $(OT_TARBALL) $(OT_PATCHES)
 $(BUILD)/opentracker-stock: $(BUILD)/src/stock/.unpacked
 	@echo "  CC      $@"
 	@$(OT_MAKE) -C $(BUILD)/src/stock FEATURES="$(OT_FEATURES)" CFLAGS="$(OT_CFLAGS)" LDFLAGS="$(OT_LIBS)"
-	@cp $(BUILD)/src/stock/opentracker $@
+	@cp $(BUILD)/src/stock/opentracker $@.tmp && mv -f $@.tmp $@
 
 $(BUILD)/opentracker-p4p: $(BUILD)/src/p4p/.patched $(BUILD)/libp4p.a
 	@echo "  CC      $@"
 	@$(OT_MAKE) -C $(BUILD)/src/p4p FEATURES="$(OT_FEATURES) -DWANT_P4P" \
 	  CFLAGS="$(OT_CFLAGS) -I$(TOP)/p4p" LDFLAGS="$(TOP)/$(BUILD)/libp4p.a $(XML_LIBS) -lm $(OT_LIBS)"
-	@cp $(BUILD)/src/p4p/opentracker $@
+	@cp $(BUILD)/src/p4p/opentracker $@.tmp && mv -f $@.tmp $@

@@ -20,14 +20,30 @@
 
 #define MAX_GROUPS (PIDMAP_MAX_PIDS + 1)
 
-static size_t uniform_below(size_t n, unsigned short rand48[3]) {
-  /* nrand48 gives 31 bits; two draws cover any realistic swarm without bias
-   * worth measuring (n / 2^62). */
-  uint64_t r = ((uint64_t)nrand48(rand48) << 31) | (uint64_t)nrand48(rand48);
+/* The drand48 generator (x = a x + c mod 2^48, 31 high bits out), inlined:
+ * the same sequence nrand48() gives upstream's selection from the same
+ * per-thread state, at a fraction of the cost of the libc call. */
+static inline uint32_t next31(unsigned short s[3]) {
+  uint64_t x = (uint64_t)s[2] << 32 | (uint64_t)s[1] << 16 | s[0];
+  x          = (x * 0x5DEECE66DULL + 0xB) & 0xffffffffffffULL;
+  s[0]       = (unsigned short)x;
+  s[1]       = (unsigned short)(x >> 16);
+  s[2]       = (unsigned short)(x >> 32);
+  return (uint32_t)(x >> 17);
+}
+
+static inline size_t uniform_below(size_t n, unsigned short rand48[3]) {
+  /* The modulo bias is below n / 2^31 (5e-5 for a 100k-peer swarm), as in
+   * upstream's selection.  Larger n take two draws. */
+  if (n <= (1u << 31))
+    return next31(rand48) % n;
+  uint64_t r = (uint64_t)next31(rand48) << 31 | next31(rand48);
   return (size_t)(r % n);
 }
 
-static int contains(const size_t *set, size_t n, size_t v) {
+static inline double uniform01(unsigned short rand48[3]) { return next31(rand48) / 2147483648.0; }
+
+static int contains(const uint32_t *set, size_t n, uint32_t v) {
   for (size_t i = 0; i < n; ++i)
     if (set[i] == v)
       return 1;
@@ -35,18 +51,24 @@ static int contains(const size_t *set, size_t n, size_t v) {
 }
 
 /* Floyd's algorithm: k distinct values uniform over [0, n) into out[0..k). */
-static void sample_distinct(size_t n, size_t k, size_t *out, unsigned short rand48[3]) {
+static void sample_distinct(size_t n, size_t k, uint32_t *out, unsigned short rand48[3]) {
   size_t got = 0;
+  if (k == n) { /* all of them, as a saturated PID gives */
+    for (; got < n; ++got)
+      out[got] = (uint32_t)got;
+    return;
+  }
   for (size_t t = n - k; t < n; ++t) {
-    size_t r   = uniform_below(t + 1, rand48);
-    size_t v   = contains(out, got, r) ? t : r;
+    uint32_t r = (uint32_t)uniform_below(t + 1, rand48);
+    uint32_t v = contains(out, got, r) ? (uint32_t)t : r;
     out[got++] = v;
   }
 }
 
-static void sort_sizes(size_t *v, size_t n) {
+static void sort_u32(uint32_t *v, size_t n) {
   for (size_t i = 1; i < n; ++i) {
-    size_t x = v[i], j = i;
+    uint32_t x = v[i];
+    size_t   j = i;
     for (; j && v[j - 1] > x; --j)
       v[j] = v[j - 1];
     v[j] = x;
@@ -70,6 +92,16 @@ static void sift_down(uint16_t *idx, const double *key, size_t root, size_t n) {
   }
 }
 static void sort_by_key(uint16_t *idx, const double *key, size_t n) {
+  if (n <= 32) { /* a typical row: insertion sort is cheaper */
+    for (size_t i = 1; i < n; ++i) {
+      uint16_t x = idx[i];
+      size_t   j = i;
+      for (; j && key[idx[j - 1]] > key[x]; --j)
+        idx[j] = idx[j - 1];
+      idx[j] = x;
+    }
+    return;
+  }
   for (size_t i = n / 2; i-- > 0;)
     sift_down(idx, key, i, n);
   for (size_t end = n; end-- > 1;) {
@@ -89,34 +121,46 @@ static void sort_by_key(uint16_t *idx, const double *key, size_t n) {
 static size_t allocate(const uint16_t *active_in, size_t nactive, const float *row, const size_t *count, size_t want, size_t *k,
                        unsigned short rand48[3]) {
   uint16_t active[MAX_GROUPS];
-  double   ratio[MAX_GROUPS], quota[MAX_GROUPS];
+  double   quota[MAX_GROUPS];
   double   left = (double)want, wleft = 0;
   size_t   capacity = 0, i;
+  int      saturates = 0;
 
   for (i = 0; i < nactive; ++i) {
-    uint16_t j   = active_in[i];
-    active[i]    = j;
-    ratio[j]     = (double)count[j] / row[j - 1];
-    wleft       += row[j - 1];
-    capacity    += count[j];
+    wleft    += row[active_in[i] - 1];
+    capacity += count[active_in[i]];
   }
-  sort_by_key(active, ratio, nactive);
+  /* Usually every PID has more peers than its share: no sorting needed. */
   for (i = 0; i < nactive; ++i) {
-    uint16_t j     = active[i];
-    double   share = left * row[j - 1] / wleft;
-    if ((double)count[j] > share)
-      break;
-    quota[j]  = (double)count[j];
-    left     -= (double)count[j];
-    wleft    -= row[j - 1];
+    uint16_t j = active_in[i];
+    quota[j]   = left * row[j - 1] / wleft;
+    saturates |= (double)count[j] < quota[j];
   }
-  for (size_t r = i; r < nactive; ++r)
-    quota[active[r]] = left * row[active[r] - 1] / wleft;
+  if (saturates) {
+    double ratio[MAX_GROUPS];
+    for (i = 0; i < nactive; ++i) {
+      active[i]           = active_in[i];
+      ratio[active_in[i]] = (double)count[active_in[i]] / row[active_in[i] - 1];
+    }
+    sort_by_key(active, ratio, nactive);
+    for (i = 0; i < nactive; ++i) {
+      uint16_t j     = active[i];
+      double   share = left * row[j - 1] / wleft;
+      if ((double)count[j] > share)
+        break;
+      quota[j]  = (double)count[j];
+      left     -= (double)count[j];
+      wleft    -= row[j - 1];
+    }
+    for (size_t r = i; r < nactive; ++r)
+      quota[active[r]] = left * row[active[r] - 1] / wleft;
+    active_in = active;
+  }
 
   size_t target = want < capacity ? want : capacity, total = 0;
-  double u = erand48(rand48), cum = 0;
+  double u = uniform01(rand48), cum = 0;
   for (i = 0; i < nactive; ++i) {
-    uint16_t j    = active[i];
+    uint16_t j    = active_in[i];
     double   from = floor(cum + u);
     cum          += quota[j];
     double   n    = floor(cum + u) - from;
@@ -125,19 +169,17 @@ static size_t allocate(const uint16_t *active_in, size_t nactive, const float *r
   }
   /* Floating-point sums may miss the exact total by one; mend it. */
   for (i = 0; total < target && i < nactive; ++i)
-    while (total < target && k[active[i]] < count[active[i]])
-      ++k[active[i]], ++total;
+    while (total < target && k[active_in[i]] < count[active_in[i]])
+      ++k[active_in[i]], ++total;
   for (i = 0; total > target && i < nactive; ++i)
-    while (total > target && k[active[i]])
-      --k[active[i]], --total;
+    while (total > target && k[active_in[i]])
+      --k[active_in[i]], --total;
   return total;
 }
 
-/* Locates a global index: group by binary search over group starts, bucket
- * by walking the group's buckets, skipping the requester's own slot. */
-static const uint8_t *peer_at(const struct select_request *req, const size_t *start, size_t self_group, size_t self_index,
-                              size_t global) {
-  size_t lo = 0, hi = req->groups;
+/* Group of a global index: binary search over the group starts. */
+static size_t group_of(const size_t *start, size_t groups, size_t global) {
+  size_t lo = 0, hi = groups;
   while (hi - lo > 1) {
     size_t mid = (lo + hi) / 2;
     if (start[mid] <= global)
@@ -145,21 +187,26 @@ static const uint8_t *peer_at(const struct select_request *req, const size_t *st
     else
       hi = mid;
   }
-  size_t index = global - start[lo];
-  if (lo == self_group && index >= self_index)
+  return lo;
+}
+
+/* The record of the index-th peer of group g (requester skipped). */
+static const uint8_t *peer_at(const struct select_request *req, size_t g, size_t index, size_t self_group, size_t self_index) {
+  if (g == self_group && index >= self_index)
     ++index;
-  const struct p4p_vector *b = req->buckets + lo * req->per_group;
+  const struct p4p_vector *b = req->buckets + g * req->per_group;
   while (index >= b->size)
     index -= (b++)->size;
   return (const uint8_t *)b->data + index * req->peer_size;
 }
 
 size_t select_peers(const struct select_request *req, unsigned short rand48[3], char *reply, struct select_tally *tally) {
-  size_t compare_size = req->peer_size - 2;
-  size_t count[MAX_GROUPS], start[MAX_GROUPS + 1], k[MAX_GROUPS];
-  uint16_t active[MAX_GROUPS];
-  size_t picks[SELECT_MAX_AMOUNT], taken[SELECT_MAX_AMOUNT];
-  size_t self_group = req->groups, self_index = 0, n = 0, nactive = 0, npicks = 0;
+  size_t         compare_size = req->peer_size - 2;
+  size_t         count[MAX_GROUPS], start[MAX_GROUPS + 1], k[MAX_GROUPS];
+  uint16_t       active[MAX_GROUPS];
+  uint32_t       taken[SELECT_MAX_AMOUNT], drawn[SELECT_MAX_AMOUNT];
+  const uint8_t *at[SELECT_MAX_AMOUNT];
+  size_t         self_group = req->groups, self_index = 0, n = 0, nactive = 0, npicks = 0;
 
   memset(tally, 0, sizeof *tally);
   if (req->amount > SELECT_MAX_AMOUNT || req->groups > MAX_GROUPS || req->groups < 2)
@@ -205,7 +252,7 @@ size_t select_peers(const struct select_request *req, unsigned short rand48[3], 
   if (random > amount)
     random = amount;
 
-  /* Guided part. */
+  /* Guided part: k_j distinct peers of each PID j. */
   for (size_t j = 1; j < req->groups; ++j)
     if (req->row[j - 1] > 0 && count[j])
       active[nactive++] = (uint16_t)j;
@@ -215,10 +262,12 @@ size_t select_peers(const struct select_request *req, unsigned short rand48[3], 
     size_t j = active[a];
     if (!k[j])
       continue;
-    sample_distinct(count[j], k[j], picks + npicks, rand48);
-    for (size_t p = 0; p < k[j]; ++p)
-      picks[npicks + p] += start[j];
-    npicks += k[j];
+    sample_distinct(count[j], k[j], drawn, rand48);
+    for (size_t p = 0; p < k[j]; ++p) {
+      at[npicks]      = peer_at(req, j, drawn[p], self_group, self_index);
+      taken[npicks++] = (uint32_t)(start[j] + drawn[p]);
+      __builtin_prefetch(at[npicks - 1]);
+    }
     if (j == req->self_slot)
       tally->same_pid += k[j];
     else
@@ -226,27 +275,35 @@ size_t select_peers(const struct select_request *req, unsigned short rand48[3], 
   }
 
   /* Random part: uniform over the peers not taken yet.  Draw in the index
-   * space with the taken ones removed, then step over them. */
-  memcpy(taken, picks, npicks * sizeof *taken);
-  sort_sizes(taken, npicks);
-  sample_distinct(n - npicks, random, picks + npicks, rand48);
-  for (size_t p = npicks; p < npicks + random; ++p)
-    for (size_t t = 0; t < guided && taken[t] <= picks[p]; ++t)
-      ++picks[p];
-  npicks        += random;
-  tally->random  = random;
+   * space with the taken ones removed, then step over them; both sorted, so
+   * one merge pass does it. */
+  sort_u32(taken, guided);
+  sample_distinct(n - guided, random, drawn, rand48);
+  sort_u32(drawn, random);
+  for (size_t r = 0, t = 0; r < random; ++r) {
+    size_t global = drawn[r];
+    while (t < guided && taken[t] <= global + t)
+      ++t;
+    global += t;
+    size_t g       = group_of(start, req->groups, global);
+    at[npicks]     = peer_at(req, g, global - start[g], self_group, self_index);
+    __builtin_prefetch(at[npicks++]);
+  }
+  tally->random = random;
 
   /* Copy out as upstream does: seeders fill from the back. */
   char *front = reply, *back = reply + npicks * compare_size;
   for (size_t p = 0; p < npicks; ++p) {
-    const uint8_t *peer = peer_at(req, start, self_group, self_index, picks[p]);
-    if (peer[req->peer_size - 2] & 0x80) { /* PEER_FLAG_SEEDING */
-      back -= compare_size;
-      memcpy(back, peer, compare_size);
-    } else {
-      memcpy(front, peer, compare_size);
+    const uint8_t *peer = at[p];
+    char          *to   = front;
+    if (peer[req->peer_size - 2] & 0x80) /* PEER_FLAG_SEEDING */
+      to = back -= compare_size;
+    else
       front += compare_size;
-    }
+    if (compare_size == 6) /* constant sizes let the compiler inline the copy */
+      memcpy(to, peer, 6);
+    else
+      memcpy(to, peer, 18);
   }
   return npicks * compare_size;
 }
