@@ -1654,6 +1654,17 @@ static char *w_end(struct wctx *w, size_t *len)
     xmlChar *mem = NULL;
     int size = 0;
     xmlDocDumpFormatMemoryEnc(w->doc, &mem, &size, "UTF-8", 1);
+    /* never write what a reader must refuse: drop the indentation when it
+     * alone pushes the document over the cap */
+    if (mem && (size_t)size > P4P_XML_MAX_BYTES) {
+      xmlFree(mem);
+      mem = NULL;
+      xmlDocDumpFormatMemoryEnc(w->doc, &mem, &size, "UTF-8", 0);
+      if (mem && (size_t)size > P4P_XML_MAX_BYTES) {
+        xmlFree(mem);
+        mem = NULL;
+      }
+    }
     /* hand back plain malloc'd memory: callers free() it */
     if (mem && size >= 0 && (out = malloc((size_t)size + 1))) {
       memcpy(out, mem, (size_t)size);

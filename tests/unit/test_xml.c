@@ -801,6 +801,51 @@ static void test_size_and_count_caps(void **state)
   free(buf);
 }
 
+/* A writer never emits a document over the read cap: it drops the
+ * indentation when that is enough, else it fails.  Prefixes
+ * 100.ABC.DEF.GHI/32 are 18 characters: 35 bytes each compact
+ * ("<prefix>" + 18 + "</prefix>"), 40 indented (newline + 4 spaces). */
+static void fill_big_pidmap(struct p4p_pid_entry *pe, size_t n)
+{
+  memset(pe, 0, sizeof *pe);
+  strcpy(pe->name, "big");
+  pe->prefixes = calloc(n, sizeof *pe->prefixes);
+  assert_non_null(pe->prefixes);
+  pe->nprefixes = n;
+  for (size_t i = 0; i < n; i++)
+    set_prefix4(&pe->prefixes[i], 100, (uint8_t)(100 + i / (156 * 156)),
+                (uint8_t)(100 + i / 156 % 156), (uint8_t)(100 + i % 156), 32);
+}
+
+static void test_writer_stays_under_the_read_cap(void **state)
+{
+  (void)state;
+  /* 450000 prefixes: 18.0 MB indented > 16 MiB > 15.75 MB compact */
+  struct p4p_pid_entry pe;
+  fill_big_pidmap(&pe, 450000);
+  struct p4p_pidmap_msg m = {.npids = 1, .pids = &pe};
+  size_t len;
+  char *x = p4p_xml_write_pidmap(&m, &len);
+  assert_non_null(x);
+  assert_true(len <= P4P_XML_MAX_BYTES);
+  assert_null(strstr(x, "\n    <prefix>"));
+  struct p4p_pidmap_msg back;
+  char err[512];
+  assert_int_equal(p4p_xml_parse_pidmap(x, len, "big", &back, err,
+                                        sizeof err), 0);
+  assert_int_equal(back.pids[0].nprefixes, 450000);
+  assert_memory_equal(back.pids[0].prefixes, pe.prefixes,
+                      450000 * sizeof *pe.prefixes);
+  p4p_pidmap_msg_free(&back);
+  free(x);
+  free(pe.prefixes);
+
+  /* 500000 prefixes: 17.5 MB even compact: refused */
+  fill_big_pidmap(&pe, 500000);
+  assert_null(p4p_xml_write_pidmap(&m, &len));
+  free(pe.prefixes);
+}
+
 /* libxml2 2.9 checks attribute duplicates pairwise (100k attributes on one
  * tag took ~30 s), so tags with more than 32 attributes are refused before
  * libxml2 parses them; the limit counts only real attributes. */
@@ -1089,6 +1134,7 @@ int main(void)
       cmocka_unit_test(test_malformed_and_hostile_refused_with_line),
       cmocka_unit_test(test_char_refs_and_cdata_read_as_text),
       cmocka_unit_test(test_size_and_count_caps),
+      cmocka_unit_test(test_writer_stays_under_the_read_cap),
       cmocka_unit_test(test_tag_with_too_many_attributes_refused_early),
       cmocka_unit_test(test_read_file_cap),
       cmocka_unit_test(test_errors_never_reach_stderr),
