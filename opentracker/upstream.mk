@@ -10,6 +10,8 @@ OT_PATCHES  := $(sort $(wildcard patches/*.patch))
 OT_FEATURES := -DWANT_FULLSCRAPE -DWANT_NO_AUTO_FREE -DWANT_COMPRESSION_GZIP
 OT_CFLAGS   := -O3 -g -I/usr/include/libowfat -DGIT_VERSION=upstream -Wall -pipe -pthread $(SANFLAGS)
 OT_LIBS     := -lowfat -lz -pthread $(SANFLAGS)
+# upstream's Makefile warns about its suffix rules on every run; nothing else is hidden
+OT_QUIET    := { grep -v 'ignoring prerequisites on suffix rule' || true; }
 OT_MAKE     = $(MAKE) --no-print-directory -s opentracker STRIP=true OPTS_production= \
               LIBOWFAT_HEADERS=/usr/include/libowfat LIBOWFAT_LIBRARY=/usr/lib
 
@@ -37,11 +39,11 @@ $(BUILD)/src/p4p/.patched: $(OT_TARBALL) $(OT_PATCHES)
 
 $(BUILD)/opentracker-stock: $(BUILD)/src/stock/.unpacked
 	@echo "  CC      $@"
-	@$(OT_MAKE) -C $(BUILD)/src/stock FEATURES="$(OT_FEATURES)" CFLAGS="$(OT_CFLAGS)" LDFLAGS="$(OT_LIBS)"
+	@set -o pipefail; $(OT_MAKE) -C $(BUILD)/src/stock FEATURES="$(OT_FEATURES)" CFLAGS="$(OT_CFLAGS)" LDFLAGS="$(OT_LIBS)" 2>&1 | $(OT_QUIET)
 	@cp $(BUILD)/src/stock/opentracker $@.tmp && mv -f $@.tmp $@
 
 $(BUILD)/opentracker-p4p: $(BUILD)/src/p4p/.patched $(BUILD)/libp4p.a
 	@echo "  CC      $@"
-	@$(OT_MAKE) -C $(BUILD)/src/p4p FEATURES="$(OT_FEATURES) -DWANT_P4P" \
-	  CFLAGS="$(OT_CFLAGS) -I$(TOP)/p4p" LDFLAGS="$(TOP)/$(BUILD)/libp4p.a $(XML_LIBS) -lm $(OT_LIBS)"
+	@set -o pipefail; $(OT_MAKE) -C $(BUILD)/src/p4p FEATURES="$(OT_FEATURES) -DWANT_P4P" \
+	  CFLAGS="$(OT_CFLAGS) -I$(TOP)/p4p" LDFLAGS="$(TOP)/$(BUILD)/libp4p.a $(P4P_LIBS) $(OT_LIBS)" 2>&1 | $(OT_QUIET)
 	@cp $(BUILD)/src/p4p/opentracker $@.tmp && mv -f $@.tmp $@
