@@ -64,7 +64,11 @@ double p4p_transport_solve(struct p4p_transport_ws *ws, int ns, int nd,
   for (int v = 0; v < V; v++)
     pot[v] = 0; /* valid: all costs >= 0 */
   double total = 0;
-  for (;;) {
+  /* Each augmentation empties a residual arc, so in practice there are
+   * about ns + nd of them; the cap only guards termination against
+   * rounding in degenerate ties (the flow found so far stays feasible). */
+  long cap = 64L * (ns + nd) * (ns + nd) + 1000;
+  for (long it = 0; it < cap; it++) {
     for (int v = 0; v < V; v++) {
       dist[v] = INFINITY;
       done[v] = 0;
