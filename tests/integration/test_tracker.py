@@ -248,3 +248,18 @@ def test_sighup_reload_swaps_data_and_bad_reload_keeps_it(start_tracker, workdir
     assert guidance in s["last reload error"]
     _, peers = http_announce("127.0.0.1", t.port, OTHER_SWARM, "127.0.1.200", 6881, numwant=20)
     assert sum(1 for a, _ in peers if pid_of(a) == 2) >= 16
+
+
+def test_swarm_without_guidance_gets_stock_selection(start_tracker, workdir):
+    """A PID map but no guidance file: every requester has a PID, no swarm
+    has guidance, so every selection is stock's."""
+    config = [line for line in p4p_config(workdir) if not line.startswith("p4p.guidance")]
+    t = start_tracker(config)
+    populate(t, OTHER_SWARM)
+    for _ in range(20):
+        _, peers = http_announce("127.0.0.1", t.port, OTHER_SWARM, "127.0.1.200", 6881, numwant=40)
+        assert len(peers) == 40
+    s = stats(t)
+    assert int(s["selections stock"]) == 20
+    assert s["selections guided"] == s["selections default"] == "0"
+    assert int(s["announces with pid"]) >= 20 + 4 * PER_PID
