@@ -1,0 +1,75 @@
+/* sim: a flow-level BitTorrent simulation on a provider's PoP network,
+ * with the project's own tracker selection and optimizer in the loop.
+ *
+ * Model (docs/SIMULATOR.md): peers sit at PoPs behind access links; every
+ * transfer is a flow whose rate is its max-min fair share of the sender's
+ * uplink, the receiver's downlink and each backbone link on the IGP route,
+ * capped by a TCP window / RTT limit.  Rates are re-solved only when the
+ * flow set changes.  Peer lists come from select_peers() over each swarm
+ * kept in PID layout (peerlist.h); P4P guidance rows come from
+ * p4p_optimizer_solve() fed with the live swarms' per-PoP capacities. */
+#ifndef SIM_SIM_H
+#define SIM_SIM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum sim_mode { SIM_NATIVE = 0, SIM_P4P, SIM_LOCALIZED };
+
+struct sim_config {
+  const char   *provider_path;
+  enum sim_mode mode;
+  double        random_fraction;    /* P4P and localized; native is 1 */
+  int           nswarms;
+  size_t        peers_per_swarm;    /* leechers; each swarm adds one seed */
+  double        file_mb;            /* MiB */
+  double        block_kb;           /* KiB */
+  unsigned      blocks_per_unit;    /* block group moved as one request */
+  double        seed_up_kbps;       /* the initial seed's uplink */
+  unsigned      numwant, max_conns, regular_slots;
+  double        slot_kbps;          /* extra upload slot per this much uplink */
+  double        rechoke_s, optimistic_s;
+  double        announce_s, min_announce_s;
+  unsigned      low_watermark;      /* re-announce early below this many connections */
+  double        optimize_s;         /* P4P guidance re-solve period */
+  double        seed_stay_s;        /* leechers seed this long when done (0: leave) */
+  double        join_window_s;      /* leechers arrive uniformly in [0, this) */
+  double        tcp_window_kb;      /* per-connection cap = window / RTT */
+  double        access_rtt_ms;      /* last-mile RTT added to 2 x propagation */
+  double        background_frac;    /* extra background on every link, of capacity */
+  double        recompute_delay_s;  /* flow-set changes within this are solved together */
+  double        sample_s;           /* utilization sampling period */
+  double        max_time_s;
+  const char   *watch_link;         /* "A-B" PoP names, or NULL */
+  uint64_t      seed;
+};
+
+void sim_config_defaults(struct sim_config *c);
+
+struct sim_result {
+  size_t  nleechers, ncompleted;
+  double *completion_s;   /* per leecher, NAN if it never finished */
+  size_t  nsamples;
+  double *ts_time, *ts_maxutil, *ts_watch, *ts_leechers; /* per sample */
+  int     nlinks;
+  char  **link_names;     /* "A->B" */
+  double *link_bytes;     /* per directed link */
+  int     watch_ab, watch_ba; /* link indexes, -1 when not found */
+  double  end_time;
+  double  bytes_total, bytes_backbone, byte_hops, bytes_intra_pid, bytes_intra_pop;
+  double  peak_maxutil, mean_maxutil, peak_watch, mean_watch; /* means over samples with leechers */
+  size_t  select_same_pid, select_other_pid, select_random;
+  size_t  rate_solves, optimizer_solves, unit_transfers, events;
+  double  last_opt_mlu;   /* the optimizer's predicted MLU at its last solve */
+};
+
+/* Progress callback: simulated time and leechers done so far. */
+typedef void (*sim_progress_fn)(void *arg, double now, size_t done, size_t total);
+
+/* Runs one simulation.  0, or -1 with a reason in err.  Free the result
+ * with sim_result_free(). */
+int  sim_run(const struct sim_config *cfg, struct sim_result *res, sim_progress_fn progress, void *parg, char *err,
+             size_t errlen);
+void sim_result_free(struct sim_result *r);
+
+#endif
