@@ -236,7 +236,7 @@ def run_process(a, binary, config, shape, variants, rnd, port, workdir, p4pdir):
                 if not tr.alive():
                     raise RuntimeError("tracker died during %s%d" % (proto, fam))
             result["rss_peak_kb"] = tr.status_kb("VmHWM")
-            if variant != "stock":
+            if config:
                 result["p4p_stats"] = fetch_p4p_stats(port)
             results.append(result)
     finally:
@@ -511,13 +511,29 @@ def write_doc(path, s):
              "moved the numbers.\n" % (m.get("cpu", "?"), m.get("cores"), m.get("mem_gb"), m["kernel"], m["cc"],
                                        " ".join(m["loadavg_at_start"]), " ".join(s["loadavg_at_end"])))
     L.append("## Announces per second, and ratio fork / stock\n")
-    L.append("| shape | proto | IP | stock ann/s | P4P off | P4P default matrix | P4P per-swarm |")
-    L.append("|---|---|---|---:|---:|---:|---:|")
+    heads = {"fork-off": "P4P off", "fork-default": "P4P default matrix", "fork-swarms": "P4P per-swarm"}
+    others = s["variants"][1:]
+    L.append("| shape | proto | IP | stock ann/s | " + " | ".join(heads.get(v, v) for v in others) + " |")
+    L.append("|---|---|---|---:|" + "---:|" * len(others))
     for row in s["throughput"]:
         v = row["variants"]
-        L.append("| %s | %s | v%d | %s | %s | %s | %s |" % (
+        L.append("| %s | %s | v%d | %s | %s |" % (
             row["shape"], row["proto"].upper(), row["family"], fmt_rate(v.get("stock", {}).get("announces_per_s")),
-            fmt_ratio(v.get("fork-off")), fmt_ratio(v.get("fork-default")), fmt_ratio(v.get("fork-swarms"))))
+            " | ".join(fmt_ratio(v.get(o)) for o in others)))
+    L.append("")
+    L.append("The same ratios on announces per CPU-second of the tracker (what the tracker itself costs; "
+             "this is the better measure where the tracker is not saturated, see \"tracker busy\" below):\n")
+    L.append("| shape | proto | IP | stock ann/CPU-s | " + " | ".join(heads.get(v, v) for v in others) + " |")
+    L.append("|---|---|---|---:|" + "---:|" * len(others))
+    for row in s["throughput"]:
+        v = row["variants"]
+        base = v.get("stock", {}).get("announces_per_tracker_cpu_s")
+        cells = []
+        for o in others:
+            x = v.get(o, {}).get("announces_per_tracker_cpu_s")
+            cells.append("%.3f" % (x / base) if x and base else "-")
+        L.append("| %s | %s | v%d | %s | %s |" % (row["shape"], row["proto"].upper(), row["family"], fmt_rate(base),
+                                                 " | ".join(cells)))
     L.append("")
     L.append("## Targets\n")
     miss = [t for t in s["targets"] if not t["met"]]
@@ -636,6 +652,9 @@ def main():
     ap.add_argument("--shapes", default=",".join("%dx%d" % s for s in SHAPES))
     ap.add_argument("--budget", type=float, default=480,
                     help="seconds after which no further round starts (make bench must end within 10 min)")
+    ap.add_argument("--compare", default="",
+                    help="instead of the P4P scenarios, compare build/opentracker-NAME for each NAME of this "
+                         "comma-separated list against stock (names with p4p run with P4P on, default matrix)")
     ap.add_argument("--quick", action="store_true", help="small shapes, one round: checks the harness")
     ap.add_argument("--no-netns", action="store_true", help="run in the current namespace (IPv6 needs fd00:1::/64 on lo)")
     a = ap.parse_args()
@@ -658,6 +677,16 @@ def main():
         log("no %s: the fork variants run stock again (A/A)" % fork)
         fork = stock
         processes = [(v, [v]) for v in VARIANTS]
+    binaries = {"stock": stock, "fork-off": fork, "fork-p4p": fork}
+    if a.compare:
+        names = [n for n in a.compare.split(",") if n and n != "stock"]
+        variants = ["stock"] + names
+        processes = [(v, [v]) for v in variants]
+        for n in names:
+            binaries[n] = os.path.join(build, "opentracker-" + n)
+            if not os.access(binaries[n], os.X_OK):
+                log("no %s" % binaries[n])
+                return 1
     if os.path.isdir(out):
         shutil.rmtree(out)
     os.makedirs(out)
@@ -692,8 +721,11 @@ def main():
                     continue
                 for proc in processes:
                     port += 1
-                    binary = stock if proc[0] == "stock" else fork
-                    config = None if (proc[0] == "stock" or aa_only) else confs[proc[0]]
+                    binary = binaries.get(proc[0], stock)
+                    if a.compare:
+                        config = confs["fork-p4p"] if "p4p" in proc[0] else None
+                    else:
+                        config = None if (proc[0] == "stock" or aa_only) else confs[proc[0]]
                     wd = os.path.join(sdir, "%s-r%d" % (proc[0], rnd))
                     t0 = time.time()
                     for r in run_process(a, binary, config, shape, proc[1], rnd, port, wd, p4pdir):
