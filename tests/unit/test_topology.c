@@ -258,6 +258,71 @@ static void test_routes_satisfy_bellman_equation(void **state)
     }
 }
 
+/* Abilene (11 PoPs, 14 links, the standard OSPF weights) transcribed
+ * from the shared data; the expected paths are rows of its published
+ * all-pairs OSPF path table (all 110 agree; these are the long ones). */
+static void test_abilene_routes_match_published_ospf_paths(void **state)
+{
+  (void)state;
+  static const struct { const char *a, *b; uint32_t w; } links[] = {
+    { "ATLA", "HSTN", 1176 }, { "ATLA", "IPLS", 587 }, { "ATLA", "WASH", 846 },
+    { "CHIN", "IPLS", 260 },  { "CHIN", "NYCM", 700 }, { "DNVR", "KSCY", 639 },
+    { "DNVR", "SNVA", 1295 }, { "DNVR", "STTL", 2095 }, { "HSTN", "KSCY", 902 },
+    { "HSTN", "LOSA", 1893 }, { "IPLS", "KSCY", 548 }, { "LOSA", "SNVA", 366 },
+    { "NYCM", "WASH", 233 },  { "SNVA", "STTL", 861 },
+  };
+  static const struct { const char *path; uint64_t cost; } want[] = {
+    { "ATLA-IPLS-KSCY-DNVR", 1774 },
+    { "CHIN-IPLS-KSCY-DNVR-SNVA", 2742 },
+    { "DNVR-KSCY-IPLS-CHIN", 1447 },
+    { "HSTN-KSCY-IPLS-CHIN", 1710 },
+    { "IPLS-KSCY-DNVR-SNVA-LOSA", 2848 },
+    { "IPLS-CHIN-NYCM-WASH", 1193 },
+    { "KSCY-IPLS-CHIN-NYCM-WASH", 1741 },
+    { "LOSA-SNVA-DNVR-KSCY", 2300 },
+    { "NYCM-CHIN-IPLS-KSCY-DNVR-SNVA-LOSA", 3808 },
+    { "SNVA-DNVR-KSCY-IPLS-ATLA", 3069 },
+    { "SNVA-DNVR-KSCY-IPLS-CHIN-NYCM", 3442 },
+    { "STTL-DNVR-KSCY-IPLS-CHIN", 3542 },
+  };
+  static const char *pops[] = { "ATLA", "CHIN", "DNVR", "HSTN", "IPLS", "KSCY",
+                                "LOSA", "NYCM", "SNVA", "STTL", "WASH" };
+  struct p4p_topology t;
+  char err[128];
+  p4p_topology_init(&t);
+  for (int i = 0; i < 11; i++)
+    assert_int_equal(p4p_topology_add_pop(&t, pops[i], 0, 0, 0, err,
+                                          sizeof err), i);
+  for (size_t l = 0; l < sizeof links / sizeof *links; l++) {
+    struct p4p_link_spec s = { .capacity_kbps = 10e6,
+                               .igp_weight = links[l].w,
+                               .delay_ms = -1, .length_km = -1 };
+    assert_true(p4p_topology_add_duplex(&t, p4p_topology_find_pop(&t, links[l].a),
+                                        p4p_topology_find_pop(&t, links[l].b),
+                                        &s, err, sizeof err) >= 0);
+  }
+  assert_int_equal(p4p_topology_finish(&t, err, sizeof err), 0);
+  for (size_t q = 0; q < sizeof want / sizeof *want; q++) {
+    char buf[128];
+    strcpy(buf, want[q].path);
+    int src = p4p_topology_find_pop(&t, strtok(buf, "-")), dst = src;
+    for (char *tok; (tok = strtok(NULL, "-"));)
+      dst = p4p_topology_find_pop(&t, tok);
+    const struct p4p_route *r = p4p_topology_route(&t, src, dst);
+    assert_non_null(r);
+    char got[128];
+    strcpy(got, t.pops[src].name);
+    const int *l = p4p_route_links(&t, r);
+    for (int h = 0; h < r->nlinks; h++) {
+      strcat(got, "-");
+      strcat(got, t.pops[t.links[l[h]].to].name);
+    }
+    assert_string_equal(got, want[q].path);
+    assert_int_equal(r->igp_cost, want[q].cost);
+  }
+  p4p_topology_free(&t);
+}
+
 int main(void)
 {
   const struct CMUnitTest tests[] = {
@@ -273,6 +338,7 @@ int main(void)
     cmocka_unit_test(test_route_costs_matrix),
     cmocka_unit_test(test_routes_satisfy_bellman_equation),
     cmocka_unit_test(test_builder_rejects_bad_input),
+    cmocka_unit_test(test_abilene_routes_match_published_ospf_paths),
   };
   return cmocka_run_group_tests(tests, setup, teardown);
 }
