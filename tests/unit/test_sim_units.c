@@ -1,0 +1,303 @@
+/* Simulator units: max-min rates on hand-worked networks, local rarest
+ * first, the tit-for-tat unchoke choice, and a whole small run (every
+ * leecher finishes, bytes add up, the same seed gives the same numbers). */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "bt.h"
+#include "maxmin.h"
+#include "sim.h"
+
+#define EPS 1e-9
+
+static void solve(size_t nres, const double *cap, size_t nflows, const uint32_t *off, const uint32_t *res, const double *fcap,
+                  double *rate) {
+  struct maxmin_ws ws;
+  char             err[128];
+  maxmin_ws_init(&ws);
+  assert_int_equal(maxmin_solve(&ws, nres, cap, nflows, off, res, fcap, rate, err, sizeof err), 0);
+  maxmin_ws_free(&ws);
+}
+
+/*   f0 ── A(10) ── f1 ── B(6) ── f2
+ * B's fair share 6/2 = 3 is below A's 10/2 = 5, so f1 = f2 = 3; A has
+ * 10 - 3 = 7 left for f0 alone. */
+static void test_maxmin_two_resources_bottleneck_first(void **state) {
+  (void)state;
+  double   cap[] = {10, 6}, rate[3];
+  uint32_t off[] = {0, 1, 3, 4}, res[] = {0, 0, 1, 1};
+  solve(2, cap, 3, off, res, NULL, rate);
+  assert_float_equal(rate[0], 7, EPS);
+  assert_float_equal(rate[1], 3, EPS);
+  assert_float_equal(rate[2], 3, EPS);
+}
+
+/* Parking lot: three links of capacity 1 in a row, a long flow over all
+ * three and one short flow per link: every link is shared by two flows,
+ * so everybody gets 1/2 (not the long flow 1/4 as a per-hop split would). */
+static void test_maxmin_parking_lot_is_fair(void **state) {
+  (void)state;
+  double   cap[] = {1, 1, 1}, rate[4];
+  uint32_t off[] = {0, 3, 4, 5, 6}, res[] = {0, 1, 2, 0, 1, 2};
+  solve(3, cap, 4, off, res, NULL, rate);
+  for (int f = 0; f < 4; ++f)
+    assert_float_equal(rate[f], 0.5, EPS);
+}
+
+/* One uplink of 10 shared by three connections, the first limited to 1
+ * by its own TCP cap: the other two split the remaining 9. */
+static void test_maxmin_flow_cap_frees_capacity(void **state) {
+  (void)state;
+  double   cap[] = {10}, fcap[] = {1, INFINITY, 20}, rate[3];
+  uint32_t off[] = {0, 1, 2, 3}, res[] = {0, 0, 0};
+  solve(1, cap, 3, off, res, fcap, rate);
+  assert_float_equal(rate[0], 1, EPS);
+  assert_float_equal(rate[1], 4.5, EPS);
+  assert_float_equal(rate[2], 4.5, EPS);
+}
+
+/* A sender's uplink (128) and two receivers' downlinks (784 and 50):
+ * the 50 downlink holds its flow to 50, the other gets 128 - 50 = 78. */
+static void test_maxmin_access_links(void **state) {
+  (void)state;
+  double   cap[] = {128, 784, 50}, rate[2];
+  uint32_t off[] = {0, 2, 4}, res[] = {0, 1, 0, 2};
+  solve(3, cap, 2, off, res, NULL, rate);
+  assert_float_equal(rate[0], 78, EPS);
+  assert_float_equal(rate[1], 50, EPS);
+}
+
+static void test_maxmin_unconstrained_and_zero(void **state) {
+  (void)state;
+  double   cap[] = {0}, rate[2];
+  uint32_t off[] = {0, 0, 1}, res[] = {0};
+  solve(1, cap, 2, off, res, NULL, rate);
+  assert_true(isinf(rate[0]));
+  assert_float_equal(rate[1], 0, EPS);
+}
+
+/* Random networks (fixed seed): the answer is max-min fair iff it is
+ * feasible and every flow has a bottleneck, a saturated resource on which
+ * no flow gets more than it, or its own cap. */
+static void test_maxmin_random_networks_have_bottlenecks(void **state) {
+  (void)state;
+  unsigned short rng[3] = {1, 2, 3};
+  for (int trial = 0; trial < 200; ++trial) {
+    size_t   nres = 1 + (size_t)nrand48(rng) % 8, nflows = 1 + (size_t)nrand48(rng) % 12;
+    double   cap[8], fcap[12], rate[12], load[8] = {0};
+    uint32_t off[13], res[12 * 8];
+    off[0] = 0;
+    for (size_t r = 0; r < nres; ++r)
+      cap[r] = 1 + erand48(rng) * 99;
+    for (size_t f = 0; f < nflows; ++f) {
+      off[f + 1] = off[f];
+      for (size_t r = 0; r < nres; ++r)
+        if (nrand48(rng) % 3 == 0)
+          res[off[f + 1]++] = (uint32_t)r;
+      if (off[f + 1] == off[f])
+        res[off[f + 1]++] = (uint32_t)(nrand48(rng) % nres);
+      fcap[f] = nrand48(rng) % 4 == 0 ? 1 + erand48(rng) * 30 : INFINITY;
+    }
+    solve(nres, cap, nflows, off, res, fcap, rate);
+    for (size_t f = 0; f < nflows; ++f)
+      for (uint32_t k = off[f]; k < off[f + 1]; ++k)
+        load[res[k]] += rate[f];
+    for (size_t r = 0; r < nres; ++r)
+      assert_true(load[r] <= cap[r] * (1 + 1e-9));
+    for (size_t f = 0; f < nflows; ++f) {
+      int bottleneck = rate[f] >= fcap[f] * (1 - 1e-9);
+      for (uint32_t k = off[f]; k < off[f + 1] && !bottleneck; ++k) {
+        size_t r = res[k];
+        if (load[r] < cap[r] * (1 - 1e-9))
+          continue;
+        int biggest = 1;
+        for (size_t g = 0; g < nflows; ++g)
+          for (uint32_t j = off[g]; j < off[g + 1]; ++j)
+            if (res[j] == r && rate[g] > rate[f] * (1 + 1e-9))
+              biggest = 0;
+        bottleneck = biggest;
+      }
+      assert_true(bottleneck);
+    }
+  }
+}
+
+/* sender has {1,2,3,5}, receiver has {1} and is fetching 3 elsewhere;
+ * avail = 5 4 2 1 9 2: 3 is rarest but busy, so 2 and 5 (avail 2) tie.
+ * Over 2000 picks each should come up ~1000 times: binomial sd =
+ * sqrt(2000 / 4) = 22.4, the bound is 5 sd. */
+static void test_rarest_first_skips_owned_and_busy_and_breaks_ties_evenly(void **state) {
+  (void)state;
+  uint64_t       sender = 0, recv = 0, busy = 0;
+  uint16_t       avail[] = {5, 4, 2, 1, 9, 2};
+  unsigned short rng[3]  = {7, 7, 7};
+  size_t         count[6] = {0};
+  bt_set(&sender, 1), bt_set(&sender, 2), bt_set(&sender, 3), bt_set(&sender, 5);
+  bt_set(&recv, 1);
+  bt_set(&busy, 3);
+  for (int i = 0; i < 2000; ++i) {
+    long u = bt_pick_rarest(&sender, &recv, &busy, avail, 6, rng);
+    assert_true(u >= 0 && u < 6);
+    count[u]++;
+  }
+  assert_int_equal(count[1] + count[3] + count[0] + count[4], 0);
+  assert_int_equal(count[2] + count[5], 2000);
+  assert_true(count[2] > 1000 - 112 && count[2] < 1000 + 112);
+  /* not busy any more: 3 (avail 1) is the unique rarest */
+  assert_int_equal(bt_pick_rarest(&sender, &recv, NULL, avail, 6, rng), 3);
+}
+
+static void test_rarest_first_none_when_nothing_new(void **state) {
+  (void)state;
+  uint64_t       sender[2] = {0x5, 0x1}, recv[2] = {0x7, 0x1};
+  uint16_t       avail[70] = {0};
+  unsigned short rng[3]    = {1, 1, 1};
+  assert_int_equal(bt_pick_rarest(sender, recv, NULL, avail, 70, rng), -1);
+  assert_false(bt_interested(sender, recv, 70));
+  /* unit 64 lives in the second word */
+  recv[1] = 0;
+  assert_true(bt_interested(sender, recv, 70));
+  assert_int_equal(bt_pick_rarest(sender, recv, NULL, avail, 70, rng), 64);
+}
+
+/* scores 5 1 9 3 7, 3 slots: the three best senders are 2 (9), 4 (7), 0 (5). */
+static void test_unchoke_picks_best_reciprocators(void **state) {
+  (void)state;
+  double         score[] = {5, 1, 9, 3, 7};
+  size_t         out[5];
+  unsigned short rng[3] = {3, 1, 4};
+  assert_int_equal(bt_choose_unchokes(score, 5, 3, rng, out), 3);
+  assert_int_equal(out[0], 2);
+  assert_int_equal(out[1], 4);
+  assert_int_equal(out[2], 0);
+  /* more slots than candidates: everybody */
+  assert_int_equal(bt_choose_unchokes(score, 2, 4, rng, out), 2);
+}
+
+/* Four equal scores and two slots: each candidate is unchoked with
+ * probability 1/2; 4000 rounds, sd = sqrt(4000 / 4) = 31.6, bound 5 sd. */
+static void test_unchoke_ties_are_uniform(void **state) {
+  (void)state;
+  double         score[] = {1, 1, 1, 1};
+  size_t         out[4], count[4] = {0};
+  unsigned short rng[3] = {9, 9, 9};
+  for (int i = 0; i < 4000; ++i) {
+    assert_int_equal(bt_choose_unchokes(score, 4, 2, rng, out), 2);
+    assert_int_not_equal(out[0], out[1]);
+    count[out[0]]++, count[out[1]]++;
+  }
+  for (int k = 0; k < 4; ++k)
+    assert_true(count[k] > 2000 - 158 && count[k] < 2000 + 158);
+}
+
+/* A three-PoP line A - B - C, one PID per PoP. */
+static const char line_provider[] =
+  "provider line\nasid 64500\n"
+  "pop A loc 40,-100\npop B loc 40,-90\npop C loc 40,-80\n"
+  "link A B capacity 10000000 weight 10\nlink B C capacity 10000000 weight 10\n"
+  "pid a pop A prefix 10.1.0.0/16\npid b pop B prefix 10.2.0.0/16\npid c pop C prefix 10.3.0.0/16\n";
+
+static char *write_provider(char path[32]) {
+  strcpy(path, "/tmp/test_sim_XXXXXX");
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  assert_int_equal(write(fd, line_provider, sizeof line_provider - 1), (ssize_t)(sizeof line_provider - 1));
+  close(fd);
+  return path;
+}
+
+static void small_config(struct sim_config *c, const char *path, enum sim_mode mode) {
+  sim_config_defaults(c);
+  c->provider_path   = path;
+  c->mode            = mode;
+  c->peers_per_swarm = 30;
+  c->file_mb         = 8;
+  c->watch_link      = "A-B";
+}
+
+static void test_small_run_finishes_and_is_deterministic(void **state) {
+  (void)state;
+  char              buf[32], *path = write_provider(buf);
+  struct sim_config c;
+  struct sim_result r1, r2;
+  char              err[256];
+  small_config(&c, path, SIM_P4P);
+  assert_int_equal(sim_run(&c, &r1, NULL, NULL, err, sizeof err), 0);
+  assert_int_equal(sim_run(&c, &r2, NULL, NULL, err, sizeof err), 0);
+  assert_int_equal(r1.ncompleted, 60);
+  /* 60 leechers x 8 MiB must have crossed the access links at least once */
+  assert_true(r1.bytes_total >= 60.0 * 8 * 1024 * 1024 * (1 - 1e-9));
+  assert_true(r1.optimizer_solves >= 1);
+  assert_int_equal(r1.events, r2.events);
+  for (size_t k = 0; k < r1.nleechers; ++k)
+    assert_true(r1.completion_s[k] == r2.completion_s[k]);
+  assert_true(r1.bytes_backbone == r2.bytes_backbone);
+  /* the watched link exists in both directions */
+  assert_true(r1.watch_ab >= 0 && r1.watch_ba >= 0);
+  sim_result_free(&r1);
+  sim_result_free(&r2);
+  c.seed = 2;
+  assert_int_equal(sim_run(&c, &r2, NULL, NULL, err, sizeof err), 0);
+  assert_int_equal(r2.ncompleted, 60);
+  sim_result_free(&r2);
+  unlink(path);
+}
+
+/* Native selection is stock random (random fraction 1): no guided picks. */
+static void test_native_selection_is_all_random(void **state) {
+  (void)state;
+  char              buf[32], *path = write_provider(buf);
+  struct sim_config c;
+  struct sim_result r;
+  char              err[256];
+  small_config(&c, path, SIM_NATIVE);
+  assert_int_equal(sim_run(&c, &r, NULL, NULL, err, sizeof err), 0);
+  assert_true(r.select_random > 0);
+  assert_int_equal(r.select_same_pid + r.select_other_pid, 0);
+  sim_result_free(&r);
+  c.mode            = SIM_LOCALIZED;
+  c.random_fraction = 0.2;
+  assert_int_equal(sim_run(&c, &r, NULL, NULL, err, sizeof err), 0);
+  assert_int_equal(r.select_other_pid, 0); /* guidance only on the own PID */
+  assert_true(r.select_same_pid > 0);
+  sim_result_free(&r);
+  unlink(path);
+}
+
+static void test_bad_provider_is_an_error(void **state) {
+  (void)state;
+  struct sim_config c;
+  struct sim_result r;
+  char              err[256] = "";
+  small_config(&c, "/nonexistent/provider.conf", SIM_P4P);
+  assert_int_equal(sim_run(&c, &r, NULL, NULL, err, sizeof err), -1);
+  assert_true(strlen(err) > 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test(test_maxmin_two_resources_bottleneck_first),
+    cmocka_unit_test(test_maxmin_parking_lot_is_fair),
+    cmocka_unit_test(test_maxmin_flow_cap_frees_capacity),
+    cmocka_unit_test(test_maxmin_access_links),
+    cmocka_unit_test(test_maxmin_unconstrained_and_zero),
+    cmocka_unit_test(test_maxmin_random_networks_have_bottlenecks),
+    cmocka_unit_test(test_rarest_first_skips_owned_and_busy_and_breaks_ties_evenly),
+    cmocka_unit_test(test_rarest_first_none_when_nothing_new),
+    cmocka_unit_test(test_unchoke_picks_best_reciprocators),
+    cmocka_unit_test(test_unchoke_ties_are_uniform),
+    cmocka_unit_test(test_small_run_finishes_and_is_deterministic),
+    cmocka_unit_test(test_native_selection_is_all_random),
+    cmocka_unit_test(test_bad_provider_is_an_error),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
