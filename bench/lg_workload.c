@@ -108,8 +108,10 @@ int lg_raw_addr_region(const uint8_t *addr, size_t len) {
 uint16_t lg_peer_port(uint64_t peer) { return (uint16_t)(10000 + peer % 50000); }
 
 void lg_peer_id(uint64_t peer, uint8_t id[20]) {
-  /* Azureus-style client prefix, then the peer index in hex */
-  snprintf((char *)id, 21, "-LG0001-%012llx", (unsigned long long)peer);
+  /* Azureus-style client prefix, then the peer index in hex; 20 bytes, no NUL */
+  char text[21];
+  snprintf(text, sizeof text, "-LG0001-%012llx", (unsigned long long)peer);
+  memcpy(id, text, 20);
 }
 
 int lg_peer_is_seeder(const struct lg_workload *w, uint64_t peer) {
