@@ -462,7 +462,7 @@ def targets(table, mem, variants):
     for row in mem:
         for v in variants:
             m = row["variants"].get(v)
-            if v != "stock" and m:
+            if v != "stock" and m and "anon_ratio" in m:
                 out.append({"what": "%s heap (RssAnon, swarms full) %s" % (row["shape"], v), "ratio": m["anon_ratio"],
                             "target": "<= 1.15", "met": m["anon_ratio"] <= 1.15})
     return out
@@ -477,6 +477,8 @@ def write_doc(path, s):
     if s["budget_hit"]:
         L.append("**The machine was too slow (busy) for the time budget: rounds completed per shape: %s.**\n" %
                  ", ".join("%s: %d" % kv for kv in s["rounds_done"].items()))
+    for f in s["failures"]:
+        L.append("**Failed run: %s %s round %d: %s**\n" % (f["shape"], f["process"], f["round"], f["error"]))
     if s["aa_only"]:
         L.append("**The fork did not build when this was run: every \"fork\" column is stock opentracker again, "
                  "so the ratios below are an A/A measurement of the noise, not a comparison.**\n")
@@ -711,6 +713,7 @@ def main():
     # (busy) machine that hits the time budget still has every shape measured.
     rounds_done = {}
     budget_hit = False
+    failures = []
     with open(os.path.join(out, "runs.jsonl"), "w") as raw:
         for rnd in range(1, a.rounds + 1):
             for shape, heavy, sdir, p4pdir, confs in prepared:
@@ -728,7 +731,14 @@ def main():
                         config = None if (proc[0] == "stock" or aa_only) else confs[proc[0]]
                     wd = os.path.join(sdir, "%s-r%d" % (proc[0], rnd))
                     t0 = time.time()
-                    for r in run_process(a, binary, config, shape, proc[1], rnd, port, wd, p4pdir):
+                    try:
+                        results = run_process(a, binary, config, shape, proc[1], rnd, port, wd, p4pdir)
+                    except (RuntimeError, subprocess.SubprocessError, OSError, ValueError) as e:
+                        # one broken tracker run must not cost the whole report
+                        log("%dx%d %s r%d failed: %s" % (shape[0], shape[1], proc[0], rnd, e))
+                        failures.append({"shape": "%dx%d" % shape, "process": proc[0], "round": rnd, "error": str(e)})
+                        continue
+                    for r in results:
                         r["heavy_swarms"] = heavy
                         runs.append(r)
                         raw.write(json.dumps(r) + "\n")
@@ -749,6 +759,7 @@ def main():
         "aa_only": aa_only,
         "rounds_done": rounds_done,
         "budget_hit": budget_hit,
+        "failures": failures,
         "loadavg_at_end": open("/proc/loadavg").read().split()[:3],
         "machine": machine,
         "variants": variants,
