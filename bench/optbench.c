@@ -406,8 +406,14 @@ int main(int argc, char **argv)
         printf("%9.3f %9.5f %9.5f %8.4f %8.4f\n", row->exact_s, row->fast_mlu,
                row->exact_mlu, row->gap, row->bound_gap);
       else
-        printf("%9s %9.5f %9s %8s %8.4f  (exact skipped: ~%.0f s predicted)\n",
-               "-", row->fast_mlu, "-", "-", row->bound_gap, predicted);
+      {
+        printf("%9s %9.5f %9s %8s %8.4f", "-", row->fast_mlu, "-", "-",
+               row->bound_gap);
+        if (exact_limit > 0)
+          printf("  (exact skipped: ~%.0f s predicted)\n", predicted);
+        else
+          printf("  (exact not run)\n");
+      }
       fflush(stdout);
       free(buf);
       free(sw);

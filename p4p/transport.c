@@ -33,6 +33,39 @@ static int ws_reserve(struct p4p_transport_ws *ws, size_t nodes)
   return 0;
 }
 
+/* One side has a single node: fill the other side's nodes cheapest
+ * first (a fractional knapsack, for which greedy is optimal).  cost[q *
+ * stride] is the pair cost of other-side node q; ties go to the lower
+ * index. */
+static double solve_single(struct p4p_transport_ws *ws, int m, double amount,
+                           const double *cap, const double *cost,
+                           size_t stride, double *flow)
+{
+  int *order = ws->ibuf;
+  int cnt = 0;
+  for (int q = 0; q < m; q++) {
+    if (!(cost[(size_t)q * stride] < INFINITY) || !(cap[q] > 0))
+      continue;
+    /* insertion sort: m is tens at most */
+    int at = cnt++;
+    while (at > 0 && cost[(size_t)order[at - 1] * stride] >
+                     cost[(size_t)q * stride]) {
+      order[at] = order[at - 1];
+      at--;
+    }
+    order[at] = q;
+  }
+  double left = amount > 0 ? amount : 0, total = 0;
+  for (int r = 0; r < cnt && left > 0; r++) {
+    int q = order[r];
+    double x = fmin(left, cap[q]);
+    flow[(size_t)q * stride] = x;
+    left -= x;
+    total += x;
+  }
+  return total;
+}
+
 double p4p_transport_solve(struct p4p_transport_ws *ws, int ns, int nd,
                            const double *supply, const double *demand,
                            const double *cost, double *flow)
@@ -43,6 +76,10 @@ double p4p_transport_solve(struct p4p_transport_ws *ws, int ns, int nd,
     return 0;
   if (ws_reserve(ws, (size_t)V) < 0)
     return -1;
+  if (ns == 1)
+    return solve_single(ws, nd, supply[0], demand, cost, 1, flow);
+  if (nd == 1)
+    return solve_single(ws, ns, demand[0], supply, cost, 1, flow);
   /* node v: supply i = v < ns, demand j = v - ns, then S and T */
   double *resid = ws->buf;            /* remaining supply / demand */
   double *pot = ws->buf + V;

@@ -692,6 +692,7 @@ static void test_bad_input_is_rejected_with_a_reason(void **state)
  * table (x = [[3, 7], [5, 0]]) costs 3 + 21 + 10 = 34.
  * Forbidding pair (0, 1): source 1 reaches only sink 0, so the maximum
  * is 8 + 5 = 13 with x = [[8, -], [0, 5]].
+ * Then the single-source and single-sink shortcuts.
  */
 static void test_transport_min_cost_max_flow_by_hand(void **state)
 {
@@ -705,6 +706,17 @@ static void test_transport_min_cost_max_flow_by_hand(void **state)
   cost[1] = INFINITY;
   NEAR(p4p_transport_solve(&ws, 2, 2, sup, dem, cost, flow), 13);
   NEAR(flow[0], 8); NEAR(flow[1], 0); NEAR(flow[2], 0); NEAR(flow[3], 5);
+  /* one source of 10, sinks (4, 3, 5) at costs (2, 1, 2): the cheap sink
+   * takes 3, then the tie at cost 2 goes to the lower index, 4, and the
+   * last sink gets the remaining 3 */
+  double one[1] = { 10 }, sinks[3] = { 4, 3, 5 }, c3[3] = { 2, 1, 2 }, f3[3];
+  NEAR(p4p_transport_solve(&ws, 1, 3, one, sinks, c3, f3), 10);
+  NEAR(f3[0], 4); NEAR(f3[1], 3); NEAR(f3[2], 3);
+  /* one sink of 6, sources (2, 5, 1) at costs (3, forbidden, 1): 1 from
+   * the cheap source, 2 from source 0, nothing from source 1: total 3 */
+  double srcs[3] = { 2, 5, 1 }, sink[1] = { 6 }, c31[3] = { 3, INFINITY, 1 };
+  NEAR(p4p_transport_solve(&ws, 3, 1, srcs, sink, c31, f3), 3);
+  NEAR(f3[0], 2); NEAR(f3[1], 0); NEAR(f3[2], 1);
   p4p_transport_ws_free(&ws);
 }
 
