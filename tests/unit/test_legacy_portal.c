@@ -218,6 +218,7 @@ static void test_pdistance_inc_reverse_fills_reverse_column(void **state)
   assert_near(cost(&c, "1.i.internet2", "2.i.internet2"), 100, 0);
   assert_near(cost(&c, "1.i.internet2", "1.i.internet2"), 0, 0);
   p4p_costs_msg_free(&c);
+  free(body);
 }
 
 /* A direct cost wins over the reverse column of another line, whatever the
