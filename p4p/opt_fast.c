@@ -355,8 +355,11 @@ int p4p_optimizer_solve(struct p4p_optimizer *o, const struct p4p_topology *t,
       dw.link_row[e] = ++dw.nrows_link;
       dw.row_link[dw.nrows_link] = e;
       base = fmax(base, p.mult[e] * t->links[e].background_kbps / c);
-      dw.tie[e] = TIE_REL * p.mult[e] / c;
     }
+    /* links outside the objective (m_e = 0) still break ties, as if
+     * m_e = 1, so free links are not loaded for nothing */
+    if (c > 0)
+      dw.tie[e] = TIE_REL * (p.mult[e] > 0 ? p.mult[e] : 1.0) / c;
   }
   int nrows = dw.nrows_link, nactive = 0;
   for (int k = 0; k < nswarms; k++)
