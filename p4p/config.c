@@ -10,9 +10,15 @@
 
 #include "config.h"
 
-#define DEFAULT_RANDOM_FRACTION 0.2
+#define DEFAULT_RANDOM_FRACTION  0.2
+#define DEFAULT_INTRA_SHARE      0.9
+#define DEFAULT_CAPABILITY_PEERS 2
 
-static struct p4p_config g_config = {.random_fraction = DEFAULT_RANDOM_FRACTION};
+static struct p4p_config g_config = {
+    .random_fraction  = DEFAULT_RANDOM_FRACTION,
+    .intra_share      = DEFAULT_INTRA_SHARE,
+    .capability_peers = DEFAULT_CAPABILITY_PEERS,
+};
 
 const struct p4p_config *config_get(void) { return &g_config; }
 
@@ -20,7 +26,9 @@ void config_reset(void) {
   free(g_config.pidmap_file);
   free(g_config.guidance_file);
   memset(&g_config, 0, sizeof g_config);
-  g_config.random_fraction = DEFAULT_RANDOM_FRACTION;
+  g_config.random_fraction  = DEFAULT_RANDOM_FRACTION;
+  g_config.intra_share      = DEFAULT_INTRA_SHARE;
+  g_config.capability_peers = DEFAULT_CAPABILITY_PEERS;
 }
 
 static int parse_bool(const char *v, int *out) {
@@ -54,8 +62,154 @@ static char *absolute_path(const char *value, const char *config_file) {
   return resolved ? resolved : strdup(joined);
 }
 
+static int parse_fraction(const char *v, double *out) {
+  char *end;
+  errno    = 0;
+  double f = strtod(v, &end);
+  if (errno || *end || !isfinite(f) || f < 0 || f > 1)
+    return -1;
+  *out = f;
+  return 0;
+}
+
+static int parse_count(const char *v, unsigned long max, unsigned long *out) {
+  char *end;
+  if (!isdigit((unsigned char)*v))
+    return -1;
+  errno           = 0;
+  unsigned long n = strtoul(v, &end, 10);
+  if (errno || *end || n > max)
+    return -1;
+  *out = n;
+  return 0;
+}
+
+static struct p4p_provider_config *provider_named(const char *name, size_t len) {
+  for (size_t i = 0; i < g_config.nproviders; ++i)
+    if (strlen(g_config.providers[i].name) == len && !strncmp(g_config.providers[i].name, name, len))
+      return &g_config.providers[i];
+  return NULL;
+}
+
+static int parse_interfaces(const char *v, unsigned *out) {
+  static const struct {
+    const char *name;
+    unsigned    bit;
+  } names[] = {{"pidmap", IFACE_PIDMAP}, {"costs", IFACE_COSTS}, {"guidance", IFACE_GUIDANCE}, {"capability", IFACE_CAPABILITY}};
+  unsigned bits = 0;
+  while (*v) {
+    size_t len = strcspn(v, ", ");
+    size_t i;
+    for (i = 0; i < 4; ++i)
+      if (strlen(names[i].name) == len && !strncmp(v, names[i].name, len))
+        break;
+    if (i == 4)
+      return -1;
+    bits |= names[i].bit;
+    v += len;
+    v += strspn(v, ", ");
+  }
+  *out = bits;
+  return bits ? 0 : -1;
+}
+
+/* p4p.provider NAME URL [legacy] */
+static int provider_line(const char *v, const char *file, int lineno, char *err, size_t errlen) {
+  char name[64], url[600], flavour[16] = "";
+  int  fields = sscanf(v, "%63s %599s %15s", name, url, flavour);
+  if (fields < 2) {
+    snprintf(err, errlen, "%s:%d: p4p.provider takes NAME URL [legacy]", file, lineno);
+    return -1;
+  }
+  if (strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != strlen(name) || strlen(name) >= 48) {
+    snprintf(err, errlen, "%s:%d: provider name '%s': use letters, digits, '-' and '_' (at most 47)", file, lineno, name);
+    return -1;
+  }
+  if (provider_named(name, strlen(name))) {
+    snprintf(err, errlen, "%s:%d: provider '%s' is configured twice", file, lineno, name);
+    return -1;
+  }
+  if (strncmp(url, "http://", 7) && strncmp(url, "https://", 8)) {
+    snprintf(err, errlen, "%s:%d: provider URL '%s' must start with http:// or https://", file, lineno, url);
+    return -1;
+  }
+  if (strlen(url) >= 512) {
+    snprintf(err, errlen, "%s:%d: provider URL is too long", file, lineno);
+    return -1;
+  }
+  if (fields == 3 && strcmp(flavour, "legacy")) {
+    snprintf(err, errlen, "%s:%d: unknown provider protocol '%s' (only 'legacy' may follow the URL)", file, lineno, flavour);
+    return -1;
+  }
+  if (g_config.nproviders == CONFIG_MAX_PROVIDERS) {
+    snprintf(err, errlen, "%s:%d: at most %d providers", file, lineno, CONFIG_MAX_PROVIDERS);
+    return -1;
+  }
+  struct p4p_provider_config *p = &g_config.providers[g_config.nproviders++];
+  memset(p, 0, sizeof *p);
+  snprintf(p->name, sizeof p->name, "%s", name);
+  snprintf(p->url, sizeof p->url, "%s", url);
+  p->legacy          = fields == 3;
+  p->interfaces      = p->legacy ? IFACE_PIDMAP | IFACE_COSTS : IFACE_PIDMAP | IFACE_COSTS | IFACE_GUIDANCE | IFACE_CAPABILITY;
+  p->refresh_s       = 300;
+  p->max_staleness_s = 7200;
+  p->timeout_ms      = 5000;
+  p->max_body        = 16u << 20;
+  p->report_swarms   = 100;
+  snprintf(p->where, sizeof p->where, "%s:%d", file, lineno);
+  return 0;
+}
+
+/* p4p.provider.NAME.KEY value */
+static int provider_option(const char *key, const char *v, const char *file, int lineno, char *err, size_t errlen) {
+  const char                 *name = key + strlen("p4p.provider.");
+  const char                 *dot  = strrchr(name, '.');
+  struct p4p_provider_config *p    = dot ? provider_named(name, (size_t)(dot - name)) : NULL;
+  unsigned long               n;
+  if (!p) {
+    snprintf(err, errlen, "%s:%d: %s: no provider of that name above (declare it with p4p.provider NAME URL first)", file, lineno, key);
+    return -1;
+  }
+  const char *opt = dot + 1;
+  if (!strcmp(opt, "token")) {
+    if (strlen(v) >= sizeof p->token || strpbrk(v, " \t\r\n")) {
+      snprintf(err, errlen, "%s:%d: %s: a token is one word of at most %zu characters", file, lineno, key, sizeof p->token - 1);
+      return -1;
+    }
+    snprintf(p->token, sizeof p->token, "%s", v);
+  } else if (!strcmp(opt, "interfaces")) {
+    if (parse_interfaces(v, &p->interfaces)) {
+      snprintf(err, errlen, "%s:%d: %s takes a list of pidmap, costs, guidance, capability", file, lineno, key);
+      return -1;
+    }
+  } else if (!strcmp(opt, "refresh") || !strcmp(opt, "max_staleness") || !strcmp(opt, "timeout_ms")) {
+    if (parse_count(v, 86400 * 30, &n) || n == 0) {
+      snprintf(err, errlen, "%s:%d: %s takes a positive whole number", file, lineno, key);
+      return -1;
+    }
+    *(!strcmp(opt, "refresh") ? &p->refresh_s : !strcmp(opt, "max_staleness") ? &p->max_staleness_s : &p->timeout_ms) = (int)n;
+  } else if (!strcmp(opt, "max_body")) {
+    if (parse_count(v, 1ul << 30, &n) || n < 1024) {
+      snprintf(err, errlen, "%s:%d: %s takes a byte count from 1024 to 2^30", file, lineno, key);
+      return -1;
+    }
+    p->max_body = n;
+  } else if (!strcmp(opt, "report_swarms")) {
+    if (parse_count(v, 100000, &n)) {
+      snprintf(err, errlen, "%s:%d: %s takes a whole number up to 100000", file, lineno, key);
+      return -1;
+    }
+    p->report_swarms = (unsigned)n;
+  } else {
+    snprintf(err, errlen, "%s:%d: unknown provider option %s (known: token, interfaces, refresh, max_staleness, timeout_ms, max_body, report_swarms)", file,
+             lineno, key);
+    return -1;
+  }
+  return 0;
+}
+
 int config_set(const char *line, const char *file, int lineno, char *err, size_t errlen) {
-  char        key[64];
+  char        key[128];
   const char *p = line;
   size_t      klen = 0;
 
@@ -85,16 +239,22 @@ int config_set(const char *line, const char *file, int lineno, char *err, size_t
       snprintf(err, errlen, "%s:%d: p4p.enable takes yes or no, not '%s'", file, lineno, v);
       return -1;
     }
-  } else if (!strcmp(key, "p4p.random_fraction")) {
-    char  *end;
-    double f;
-    errno = 0;
-    f     = strtod(v, &end);
-    if (errno || *end || !isfinite(f) || f < 0 || f > 1) {
-      snprintf(err, errlen, "%s:%d: p4p.random_fraction takes a number from 0 to 1, not '%s'", file, lineno, v);
+  } else if (!strcmp(key, "p4p.random_fraction") || !strcmp(key, "p4p.intra_provider_share")) {
+    if (parse_fraction(v, !strcmp(key, "p4p.random_fraction") ? &g_config.random_fraction : &g_config.intra_share)) {
+      snprintf(err, errlen, "%s:%d: %s takes a number from 0 to 1, not '%s'", file, lineno, key, v);
       return -1;
     }
-    g_config.random_fraction = f;
+  } else if (!strcmp(key, "p4p.capability_peers")) {
+    unsigned long n;
+    if (parse_count(v, 50, &n)) {
+      snprintf(err, errlen, "%s:%d: p4p.capability_peers takes a whole number from 0 to 50, not '%s'", file, lineno, v);
+      return -1;
+    }
+    g_config.capability_peers = (unsigned)n;
+  } else if (!strcmp(key, "p4p.provider")) {
+    return provider_line(v, file, lineno, err, errlen);
+  } else if (!strncmp(key, "p4p.provider.", 13)) {
+    return provider_option(key, v, file, lineno, err, errlen);
   } else if (!strcmp(key, "p4p.pidmap") || !strcmp(key, "p4p.guidance")) {
     int    is_map = !strcmp(key, "p4p.pidmap");
     char **slot   = is_map ? &g_config.pidmap_file : &g_config.guidance_file;
@@ -107,15 +267,18 @@ int config_set(const char *line, const char *file, int lineno, char *err, size_t
     *slot = path;
     snprintf(is_map ? g_config.pidmap_where : g_config.guidance_where, sizeof g_config.pidmap_where, "%s:%d", file, lineno);
   } else {
-    snprintf(err, errlen, "%s:%d: unknown key %s (known: p4p.enable, p4p.random_fraction, p4p.pidmap, p4p.guidance)", file, lineno, key);
+    snprintf(err, errlen,
+             "%s:%d: unknown key %s (known: p4p.enable, p4p.random_fraction, p4p.intra_provider_share, p4p.capability_peers, p4p.pidmap, "
+             "p4p.guidance, p4p.provider, p4p.provider.NAME.*)",
+             file, lineno, key);
     return -1;
   }
   return 0;
 }
 
 int config_check(char *err, size_t errlen) {
-  if (g_config.enable && !g_config.pidmap_file) {
-    snprintf(err, errlen, "p4p.enable is yes but no p4p.pidmap is given");
+  if (g_config.enable && !g_config.pidmap_file && !g_config.nproviders) {
+    snprintf(err, errlen, "p4p.enable is yes but neither p4p.pidmap nor a p4p.provider is given");
     return -1;
   }
   if (g_config.guidance_file && !g_config.pidmap_file) {

@@ -4,6 +4,12 @@
  *   p4p.random_fraction  number in [0, 1]  (default 0.2, docs/SELECTION.md)
  *   p4p.pidmap           file              PID map, P4P XML v1
  *   p4p.guidance         file              guidance, P4P XML v1 (optional)
+ *   p4p.intra_provider_share number in [0,1] (default 0.9)
+ *   p4p.capability_peers number             (default 2)
+ *   p4p.provider NAME URL [legacy]         an iTracker to fetch data from
+ *   p4p.provider.NAME.KEY value            token, interfaces, refresh,
+ *                                          max_staleness, timeout_ms,
+ *                                          max_body, report_swarms
  *
  * Values are checked as they are read; a bad one is reported with the file
  * and line, and the tracker refuses to start. */
@@ -12,14 +18,36 @@
 
 #include <stddef.h>
 
+#define CONFIG_MAX_PROVIDERS 16
+
+enum { IFACE_PIDMAP = 1, IFACE_COSTS = 2, IFACE_GUIDANCE = 4, IFACE_CAPABILITY = 8 };
+
+struct p4p_provider_config {
+  char     name[48];
+  char     url[512];
+  char     token[256];
+  int      legacy;          /* Yale's plain-text portal protocol */
+  unsigned interfaces;      /* IFACE_* */
+  int      refresh_s;
+  int      max_staleness_s;
+  int      timeout_ms;
+  size_t   max_body;
+  unsigned report_swarms;   /* heaviest swarms whose statistics are posted */
+  char     where[300];
+};
+
 struct p4p_config {
   int    enable;
   double random_fraction;
+  double intra_share;       /* p4p.intra_provider_share, default 0.9 */
+  unsigned capability_peers;/* p4p.capability_peers, default 2 */
   char  *pidmap_file;   /* absolute (the tracker may chdir or chroot later) */
   char  *guidance_file;
   /* where each key was set, for messages: "file:line" */
   char   pidmap_where[300];
   char   guidance_where[300];
+  size_t nproviders;
+  struct p4p_provider_config providers[CONFIG_MAX_PROVIDERS];
 };
 
 /* 0, or -1 with "file:line: reason" in err. */

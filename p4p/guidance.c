@@ -13,10 +13,11 @@ struct swarm_matrix {
 };
 
 struct guidance {
+  const struct pidmap *map;       /* for names while building */
   size_t               npids;
   float               *default_w; /* NULL: no default matrix */
-  size_t               nswarms;
-  struct swarm_matrix *swarms;    /* sorted by hash */
+  size_t               nswarms, cap;
+  struct swarm_matrix *swarms;    /* sorted by hash once finished */
 };
 
 static int hash_cmp(const void *a, const void *b) { return memcmp(a, b, P4P_HASH_SIZE); }
@@ -26,30 +27,135 @@ static void hash_hex(const uint8_t *hash, char out[41]) {
     sprintf(out + 2 * i, "%02x", hash[i]);
 }
 
-/* Copies a named matrix into P x P slot order and normalizes its rows. */
-static float *resolve_matrix(const struct p4p_matrix *m, const struct pidmap *map, const char *what, char *err, size_t errlen) {
-  size_t    P = pidmap_npids(map);
-  float    *w = calloc(P ? P * P : 1, sizeof *w);
-  uint16_t *slot;
-  if (!w || !(slot = malloc((m->n ? m->n : 1) * sizeof *slot))) {
-    free(w);
+static uint16_t slot_of(const struct pidmap *map, const char *ns, const char *name) {
+  char full[2 * P4P_NAME_MAX];
+  if (!*ns)
+    return pidmap_slot_by_name(map, name);
+  snprintf(full, sizeof full, "%s/%s", ns, name);
+  return pidmap_slot_by_name(map, full);
+}
+
+/* Adds a named matrix into w (P x P, slot order).  Rows are normalized by
+ * guidance_finish, once every provider has added its block. */
+static int add_matrix(float *w, size_t P, const struct p4p_matrix *m, const struct pidmap *map, const char *ns, const char *what, char *err,
+                      size_t errlen) {
+  uint16_t *slot = malloc((m->n ? m->n : 1) * sizeof *slot);
+  if (!slot) {
     snprintf(err, errlen, "%s: out of memory", what);
-    return NULL;
+    return -1;
   }
   for (size_t i = 0; i < m->n; ++i)
-    if (!(slot[i] = pidmap_slot_by_name(map, m->pids[i]))) {
+    if (!(slot[i] = slot_of(map, ns, m->pids[i]))) {
       snprintf(err, errlen, "%s: PID '%s' is not in the PID map", what, m->pids[i]);
-      goto fail;
+      free(slot);
+      return -1;
     }
   for (size_t i = 0; i < m->n; ++i)
     for (size_t j = 0; j < m->n; ++j) {
       double v = m->v[i * m->n + j];
       if (!isfinite(v) || v < 0) {
         snprintf(err, errlen, "%s: weight from '%s' to '%s' is %g; weights are finite and >= 0", what, m->pids[i], m->pids[j], v);
-        goto fail;
+        free(slot);
+        return -1;
       }
       w[(slot[i] - 1) * P + (slot[j] - 1)] += (float)v;
     }
+  free(slot);
+  return 0;
+}
+
+static float *new_matrix(size_t P) { return calloc(P ? P * P : 1, sizeof(float)); }
+
+struct guidance *guidance_new(const struct pidmap *map) {
+  struct guidance *g = calloc(1, sizeof *g);
+  if (g) {
+    g->npids = pidmap_npids(map);
+    g->map   = map;
+  }
+  return g;
+}
+
+static struct swarm_matrix *swarm_slot(struct guidance *g, const uint8_t *hash) {
+  for (size_t k = 0; k < g->nswarms; ++k) /* building only: linear is fine */
+    if (!memcmp(g->swarms[k].hash, hash, P4P_HASH_SIZE))
+      return &g->swarms[k];
+  if (g->nswarms == g->cap) {
+    size_t               cap = g->cap ? 2 * g->cap : 16;
+    struct swarm_matrix *sw  = realloc(g->swarms, cap * sizeof *sw);
+    if (!sw)
+      return NULL;
+    g->swarms = sw;
+    g->cap    = cap;
+  }
+  struct swarm_matrix *m = &g->swarms[g->nswarms];
+  memcpy(m->hash, hash, P4P_HASH_SIZE);
+  if (!(m->w = new_matrix(g->npids)))
+    return NULL;
+  g->nswarms++;
+  return m;
+}
+
+int guidance_add(struct guidance *g, const struct p4p_guidance_msg *msg, const char *ns, char *err, size_t errlen) {
+  char what[128];
+  if (msg->has_default) {
+    if (!g->default_w && !(g->default_w = new_matrix(g->npids))) {
+      snprintf(err, errlen, "out of memory");
+      return -1;
+    }
+    if (add_matrix(g->default_w, g->npids, &msg->default_weights, g->map, ns, "default matrix", err, errlen))
+      return -1;
+  }
+  for (size_t k = 0; k < msg->nswarms; ++k) {
+    char hex[41];
+    hash_hex(msg->swarms[k].info_hash, hex);
+    snprintf(what, sizeof what, "swarm %s", hex);
+    for (size_t e = 0; e < k; ++e)
+      if (!memcmp(msg->swarms[e].info_hash, msg->swarms[k].info_hash, P4P_HASH_SIZE)) {
+        snprintf(err, errlen, "swarm %s has two matrices", hex);
+        return -1;
+      }
+    struct swarm_matrix *m = swarm_slot(g, msg->swarms[k].info_hash);
+    if (!m) {
+      snprintf(err, errlen, "out of memory");
+      return -1;
+    }
+    if (add_matrix(m->w, g->npids, &msg->swarms[k].weights, g->map, ns, what, err, errlen))
+      return -1;
+  }
+  return 0;
+}
+
+int guidance_add_costs(struct guidance *g, const struct p4p_costs_msg *costs, const char *ns, char *err, size_t errlen) {
+  const struct p4p_matrix *c = &costs->costs;
+  struct p4p_matrix        w = {0};
+  double                   sum = 0;
+  size_t                   finite = 0;
+  int                      rc;
+
+  for (size_t i = 0; i < c->n; ++i)
+    for (size_t j = 0; j < c->n; ++j)
+      if (i != j && isfinite(c->v[i * c->n + j]) && c->v[i * c->n + j] > 0)
+        sum += c->v[i * c->n + j], ++finite;
+  double t = finite && sum > 0 ? sum / finite : 1;
+  if (p4p_matrix_alloc(&w, c->n)) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
+  }
+  for (size_t i = 0; i < c->n; ++i) {
+    memcpy(w.pids[i], c->pids[i], P4P_NAME_MAX);
+    for (size_t j = 0; j < c->n; ++j) {
+      double v                = c->v[i * c->n + j];
+      int    undefined        = !isfinite(v) || v < 0 || (v == 0 && i != j);
+      w.v[i * c->n + j]       = undefined ? 0 : exp(-v / t);
+    }
+  }
+  struct p4p_guidance_msg msg = {.has_default = 1, .default_weights = w};
+  rc                          = guidance_add(g, &msg, ns, err, errlen);
+  p4p_matrix_free(&w);
+  return rc;
+}
+
+static void normalize(float *w, size_t P) {
   for (size_t r = 0; r < P; ++r) {
     double sum = 0;
     for (size_t c = 0; c < P; ++c)
@@ -58,46 +164,28 @@ static float *resolve_matrix(const struct p4p_matrix *m, const struct pidmap *ma
       for (size_t c = 0; c < P; ++c)
         w[r * P + c] = (float)(w[r * P + c] / sum);
   }
-  free(slot);
-  return w;
-fail:
-  free(slot);
-  free(w);
-  return NULL;
+}
+
+void guidance_finish(struct guidance *g) {
+  if (g->default_w)
+    normalize(g->default_w, g->npids);
+  for (size_t k = 0; k < g->nswarms; ++k)
+    normalize(g->swarms[k].w, g->npids);
+  qsort(g->swarms, g->nswarms, sizeof *g->swarms, hash_cmp);
 }
 
 struct guidance *guidance_from_msg(const struct p4p_guidance_msg *msg, const struct pidmap *map, char *err, size_t errlen) {
-  struct guidance *g = calloc(1, sizeof *g);
-  char             what[96];
-  if (!g || (msg->nswarms && !(g->swarms = calloc(msg->nswarms, sizeof *g->swarms)))) {
-    free(g);
+  struct guidance *g = guidance_new(map);
+  if (!g) {
     snprintf(err, errlen, "out of memory");
     return NULL;
   }
-  g->npids = pidmap_npids(map);
-  if (msg->has_default && !(g->default_w = resolve_matrix(&msg->default_weights, map, "default matrix", err, errlen)))
-    goto fail;
-  for (size_t k = 0; k < msg->nswarms; ++k) {
-    char hex[41];
-    hash_hex(msg->swarms[k].info_hash, hex);
-    snprintf(what, sizeof what, "swarm %s", hex);
-    memcpy(g->swarms[k].hash, msg->swarms[k].info_hash, P4P_HASH_SIZE);
-    if (!(g->swarms[k].w = resolve_matrix(&msg->swarms[k].weights, map, what, err, errlen)))
-      goto fail;
-    g->nswarms++;
+  if (guidance_add(g, msg, "", err, errlen)) {
+    guidance_free(g);
+    return NULL;
   }
-  qsort(g->swarms, g->nswarms, sizeof *g->swarms, hash_cmp);
-  for (size_t k = 1; k < g->nswarms; ++k)
-    if (!memcmp(g->swarms[k].hash, g->swarms[k - 1].hash, P4P_HASH_SIZE)) {
-      char hex[41];
-      hash_hex(g->swarms[k].hash, hex);
-      snprintf(err, errlen, "swarm %s has two matrices", hex);
-      goto fail;
-    }
+  guidance_finish(g);
   return g;
-fail:
-  guidance_free(g);
-  return NULL;
 }
 
 void guidance_free(struct guidance *g) {

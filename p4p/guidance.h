@@ -17,8 +17,22 @@ struct guidance;
 
 enum guidance_kind { GUIDANCE_NONE = 0, GUIDANCE_DEFAULT, GUIDANCE_SWARM };
 
-/* Resolves the message's PID names against map; an unknown PID, a negative
- * or non-finite weight, or a swarm given twice is an error. */
+/* Guidance for map is built from several providers' messages: each names
+ * its own PIDs, found in the map as "<ns>/<name>" (plain "<name>" when ns is
+ * empty).  An unknown PID, a negative or non-finite weight, or a swarm given
+ * twice in one message is an error; matrices of different providers for one
+ * swarm fill different blocks of it. */
+struct guidance *guidance_new(const struct pidmap *map);
+int              guidance_add(struct guidance *g, const struct p4p_guidance_msg *msg, const char *ns, char *err, size_t errlen);
+/* A default matrix from inter-PID costs (p-distances), for a provider that
+ * sends costs but no default weights: w_ij = exp(-c_ij / t), t = the mean
+ * finite off-diagonal cost (so a PID at average distance weighs 1/e of one
+ * at distance 0); a cost of 0 between two different PIDs means "undefined"
+ * in portals' data and gives weight 0. */
+int              guidance_add_costs(struct guidance *g, const struct p4p_costs_msg *costs, const char *ns, char *err, size_t errlen);
+/* Normalizes rows and indexes swarms; the guidance is read-only after. */
+void             guidance_finish(struct guidance *g);
+/* new + add(msg, "") + finish. */
 struct guidance *guidance_from_msg(const struct p4p_guidance_msg *msg, const struct pidmap *map, char *err, size_t errlen);
 void             guidance_free(struct guidance *g);
 

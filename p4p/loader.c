@@ -1,4 +1,4 @@
-/* loader: files -> snapshot. */
+/* loader: sources -> snapshot. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,65 +10,187 @@
 #include "state.h"
 #include "xml.h"
 
-static struct pidmap *load_pidmap(const char *path, char *version, char *err, size_t errlen) {
-  struct p4p_pidmap_msg msg = {0};
-  struct pidmap        *map = NULL;
-  char                 *buf;
-  size_t                len;
-  char                  why[512];
+int loader_read_local(const struct p4p_config *cfg, struct loader_local *out, char *err, size_t errlen) {
+  char  *buf;
+  size_t len;
+  int    rc;
 
-  if (p4p_xml_read_file(path, LOADER_MAX_FILE_BYTES, &buf, &len, err, errlen))
-    return NULL;
-  if (p4p_xml_parse_pidmap(buf, len, path, &msg, err, errlen) == 0) {
-    if (!(map = pidmap_from_msg(&msg, why, sizeof why)))
-      snprintf(err, errlen, "%s: %s", path, why);
-    else
-      snprintf(version, P4P_NAME_MAX, "%s", msg.version);
-    p4p_pidmap_msg_free(&msg);
-  }
+  memset(out, 0, sizeof *out);
+  if (!cfg->pidmap_file)
+    return 0;
+  if (p4p_xml_read_file(cfg->pidmap_file, LOADER_MAX_FILE_BYTES, &buf, &len, err, errlen))
+    return -1;
+  rc = p4p_xml_parse_pidmap(buf, len, cfg->pidmap_file, &out->pidmap, err, errlen);
   free(buf);
+  if (rc)
+    return -1;
+  out->has_pidmap = 1;
+  if (!cfg->guidance_file)
+    return 0;
+  if (p4p_xml_read_file(cfg->guidance_file, LOADER_MAX_FILE_BYTES, &buf, &len, err, errlen))
+    goto fail;
+  rc = p4p_xml_parse_guidance(buf, len, cfg->guidance_file, &out->guidance, err, errlen);
+  free(buf);
+  if (rc)
+    goto fail;
+  out->has_guidance = 1;
+  return 0;
+fail:
+  loader_local_free(out);
+  return -1;
+}
+
+void loader_local_free(struct loader_local *l) {
+  if (l->has_pidmap)
+    p4p_pidmap_msg_free(&l->pidmap);
+  if (l->has_guidance)
+    p4p_guidance_msg_free(&l->guidance);
+  memset(l, 0, sizeof *l);
+}
+
+static const char *label(const struct loader_source *s) { return *s->ns ? s->ns : "local files"; }
+
+/* One map over every source's PIDs, each source's slots contiguous. */
+static struct pidmap *combined_map(const struct loader_source *src, size_t n, char *err, size_t errlen) {
+  size_t         total = 0;
+  uint16_t       slot  = 0;
+  struct pidmap *map;
+  char           name[2 * P4P_NAME_MAX];
+
+  for (size_t i = 0; i < n; ++i)
+    if (src[i].pidmap)
+      total += src[i].pidmap->npids;
+  if (total > PIDMAP_MAX_PIDS || !(map = pidmap_new(total))) {
+    snprintf(err, errlen, "%zu PIDs in all, at most %d supported", total, PIDMAP_MAX_PIDS);
+    return NULL;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    if (!src[i].pidmap)
+      continue;
+    for (size_t p = 0; p < src[i].pidmap->npids; ++p) {
+      const struct p4p_pid_entry *pid = &src[i].pidmap->pids[p];
+      ++slot;
+      if (*src[i].ns)
+        snprintf(name, sizeof name, "%s/%s", src[i].ns, pid->name);
+      else
+        snprintf(name, sizeof name, "%s", pid->name);
+      pidmap_set_pid(map, slot, name, pid->asid, pid->loc);
+      pidmap_set_provider(map, slot, (uint16_t)i);
+      for (size_t j = 0; j < pid->nprefixes; ++j)
+        if (pidmap_add_prefix(map, pid->prefixes[j].addr, pid->prefixes[j].bits, slot)) {
+          snprintf(err, errlen, "%s: PID '%s': bad prefix or too many prefixes", label(&src[i]), pid->name);
+          pidmap_unref(map);
+          return NULL;
+        }
+    }
+  }
+  if (pidmap_finish(map, err, errlen)) {
+    pidmap_unref(map);
+    return NULL;
+  }
   return map;
 }
 
-static struct guidance *load_guidance(const char *path, const struct pidmap *map, char *version, char *err, size_t errlen) {
-  struct p4p_guidance_msg msg = {0};
-  struct guidance        *g   = NULL;
-  char                   *buf;
-  size_t                  len;
-  char                    why[512];
-
-  if (p4p_xml_read_file(path, LOADER_MAX_FILE_BYTES, &buf, &len, err, errlen))
-    return NULL;
-  if (p4p_xml_parse_guidance(buf, len, path, &msg, err, errlen) == 0) {
-    if (!(g = guidance_from_msg(&msg, map, why, sizeof why)))
-      snprintf(err, errlen, "%s: %s", path, why);
+static int add_servers(struct p4p_provider_info *p, const struct p4p_capability_msg *cap, const struct pidmap *map, const char *ns) {
+  if (!cap || !cap->nservers)
+    return 0;
+  if (!(p->servers = calloc(cap->nservers, sizeof *p->servers)))
+    return -1;
+  for (size_t i = 0; i < cap->nservers; ++i) {
+    char     name[2 * P4P_NAME_MAX];
+    uint16_t slot;
+    if (*ns)
+      snprintf(name, sizeof name, "%s/%s", ns, cap->servers[i].pid);
     else
-      snprintf(version, P4P_NAME_MAX, "%s", msg.version);
-    p4p_guidance_msg_free(&msg);
+      snprintf(name, sizeof name, "%s", cap->servers[i].pid);
+    /* A server must sit in one of its provider's PIDs to be offered. */
+    if (!(slot = pidmap_slot_by_name(map, name)) || slot < p->first || slot > p->last)
+      continue;
+    struct p4p_cap_server *s = &p->servers[p->nservers++];
+    memcpy(s->addr, cap->servers[i].addr, 16);
+    s->port = cap->servers[i].port;
+    s->slot = slot;
   }
-  free(buf);
-  return g;
+  return 0;
 }
 
-struct p4p_state *loader_build(const struct p4p_config *cfg, char *err, size_t errlen) {
+struct p4p_state *loader_assemble(const struct p4p_config *cfg, const struct loader_source *src, size_t n, char *err, size_t errlen) {
   struct p4p_state *s = calloc(1, sizeof *s);
+  char              why[600];
+  int               any = 0;
+
   if (!s) {
     snprintf(err, errlen, "out of memory");
     return NULL;
   }
-  s->random_fraction = cfg->random_fraction;
-  if (!cfg->enable)
-    return s; /* P4P off: an empty snapshot means stock behaviour */
-  if (!(s->map = load_pidmap(cfg->pidmap_file, s->map_version, err, errlen)))
+  s->random_fraction  = cfg->random_fraction;
+  s->intra_share      = cfg->intra_share;
+  s->capability_peers = cfg->capability_peers;
+  for (size_t i = 0; i < n; ++i)
+    any |= src[i].pidmap != NULL;
+  if (!cfg->enable || !any)
+    return s; /* an empty snapshot means stock behaviour */
+
+  if (!(s->map = combined_map(src, n, err, errlen)))
     goto fail;
   s->map_loaded = time(NULL);
-  if (cfg->guidance_file) {
-    if (!(s->guidance = load_guidance(cfg->guidance_file, s->map, s->guidance_version, err, errlen)))
+  if (!(s->providers = calloc(n, sizeof *s->providers)) || !(s->guidance = guidance_new(s->map))) {
+    snprintf(err, errlen, "out of memory");
+    goto fail;
+  }
+  s->nproviders = n;
+  for (size_t i = 0; i < n; ++i) {
+    struct p4p_provider_info *p = &s->providers[i];
+    snprintf(p->name, sizeof p->name, "%s", *src[i].ns ? src[i].ns : "local");
+    pidmap_provider_slots(s->map, (uint16_t)i, &p->first, &p->last);
+    if (!src[i].pidmap)
+      continue;
+    if (src[i].guidance && guidance_add(s->guidance, src[i].guidance, src[i].ns, why, sizeof why)) {
+      snprintf(err, errlen, "%s: %s", *src[i].ns ? src[i].ns : cfg->guidance_file, why);
       goto fail;
-    s->guidance_loaded = time(NULL);
+    }
+    if (src[i].costs && !(src[i].guidance && src[i].guidance->has_default) &&
+        guidance_add_costs(s->guidance, src[i].costs, src[i].ns, why, sizeof why)) {
+      snprintf(err, errlen, "%s: costs: %s", label(&src[i]), why);
+      goto fail;
+    }
+    if (add_servers(p, src[i].capability, s->map, src[i].ns)) {
+      snprintf(err, errlen, "out of memory");
+      goto fail;
+    }
+    if (src[i].guidance)
+      s->guidance_loaded = time(NULL);
+  }
+  guidance_finish(s->guidance);
+  /* Versions shown in /stats: the first source's, which is the local files
+   * when there are any. */
+  for (size_t i = 0; i < n; ++i) {
+    if (src[i].pidmap_version && !s->map_version[0])
+      snprintf(s->map_version, sizeof s->map_version, "%s", src[i].pidmap_version);
+    if (src[i].guidance_version && !s->guidance_version[0])
+      snprintf(s->guidance_version, sizeof s->guidance_version, "%s", src[i].guidance_version);
   }
   return s;
 fail:
   state_free(s);
   return NULL;
+}
+
+struct p4p_state *loader_build(const struct p4p_config *cfg, char *err, size_t errlen) {
+  struct loader_local local;
+  struct p4p_state   *s;
+  if (cfg->enable && loader_read_local(cfg, &local, err, errlen))
+    return NULL;
+  if (!cfg->enable)
+    memset(&local, 0, sizeof local);
+  struct loader_source src = {
+      .ns               = "",
+      .pidmap           = local.has_pidmap ? &local.pidmap : NULL,
+      .guidance         = local.has_guidance ? &local.guidance : NULL,
+      .pidmap_version   = local.has_pidmap ? local.pidmap.version : NULL,
+      .guidance_version = local.has_guidance ? local.guidance.version : NULL,
+  };
+  s = loader_assemble(cfg, &src, 1, err, errlen);
+  loader_local_free(&local);
+  return s;
 }

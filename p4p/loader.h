@@ -1,18 +1,47 @@
-/* loader: builds a snapshot from the configured files.
+/* loader: builds a snapshot from the P4P sources.
  *
- * Runs off the announce path (startup, reload thread).  Either every file
- * parses and resolves and a complete snapshot comes back, or nothing does
- * and err says which file, which line and why. */
+ * A source is one provider's latest good data: the local files named in the
+ * config (namespace "", PID names used as they are) and each configured
+ * portal (namespace = the provider's name, PIDs become "<name>/<pid>").
+ * Runs off the announce path (startup, the reload thread).  Either every
+ * piece resolves and a complete snapshot comes back, or nothing does and
+ * err says which file, which line and why. */
 #ifndef P4P_LOADER_H
 #define P4P_LOADER_H
 
 #include <stddef.h>
+
+#include "msg.h"
 
 struct p4p_config;
 struct p4p_state;
 
 #define LOADER_MAX_FILE_BYTES (64u << 20)
 
+struct loader_source {
+  const char                      *ns;
+  const struct p4p_pidmap_msg     *pidmap;     /* NULL: this source maps nobody */
+  const struct p4p_guidance_msg   *guidance;   /* NULL: none */
+  const struct p4p_costs_msg      *costs;      /* default weights when guidance has none */
+  const struct p4p_capability_msg *capability; /* NULL: no provider servers */
+  const char                      *pidmap_version;
+  const char                      *guidance_version;
+};
+
+/* The local files' messages; free with loader_local_free. */
+struct loader_local {
+  struct p4p_pidmap_msg   pidmap;
+  struct p4p_guidance_msg guidance;
+  int                     has_pidmap, has_guidance;
+};
+int               loader_read_local(const struct p4p_config *cfg, struct loader_local *out, char *err, size_t errlen);
+void              loader_local_free(struct loader_local *l);
+
+/* The snapshot for these sources (none enabled: an empty snapshot, which
+ * means stock behaviour). */
+struct p4p_state *loader_assemble(const struct p4p_config *cfg, const struct loader_source *src, size_t n, char *err, size_t errlen);
+
+/* Reads the local files and assembles them alone (no portals). */
 struct p4p_state *loader_build(const struct p4p_config *cfg, char *err, size_t errlen);
 
 #endif

@@ -19,6 +19,7 @@ struct pid_info {
   char     name[P4P_NAME_MAX];
   uint32_t asid;
   char     loc[P4P_NAME_MAX];
+  uint16_t provider;
 };
 
 struct prefix_in {
@@ -39,6 +40,7 @@ struct pidmap {
   u128             *ends;
   uint16_t         *slots;
   size_t            nranges;
+  size_t            shadowed;
 };
 
 static u128 u128_from_bytes(const uint8_t b[16]) {
@@ -72,6 +74,13 @@ int pidmap_set_pid(struct pidmap *map, uint16_t slot, const char *name, uint32_t
   return 0;
 }
 
+int pidmap_set_provider(struct pidmap *map, uint16_t slot, uint16_t provider) {
+  if (slot == 0 || slot > map->npids)
+    return -1;
+  map->pids[slot].provider = provider;
+  return 0;
+}
+
 int pidmap_add_prefix(struct pidmap *map, const uint8_t addr[16], unsigned bits, uint16_t slot) {
   if (bits > 128 || slot == 0 || slot > map->npids || map->nin >= PIDMAP_MAX_PREFIXES)
     return -1;
@@ -97,7 +106,9 @@ static int prefix_cmp(const void *a, const void *b) {
   const struct prefix_in *x = a, *y = b;
   if (x->start != y->start)
     return x->start < y->start ? -1 : 1;
-  return (int)x->bits - (int)y->bits;
+  if (x->bits != y->bits)
+    return (int)x->bits - (int)y->bits;
+  return (int)x->slot - (int)y->slot;
 }
 
 static int emit_range(struct pidmap *map, u128 start, u128 end, uint16_t slot) {
@@ -121,11 +132,22 @@ int pidmap_finish(struct pidmap *map, char *err, size_t errlen) {
   size_t            depth = 0;
 
   qsort(map->in, map->nin, sizeof *map->in, prefix_cmp);
-  for (size_t i = 1; i < map->nin; ++i)
-    if (map->in[i].start == map->in[i - 1].start && map->in[i].bits == map->in[i - 1].bits) {
-      snprintf(err, errlen, "prefix given twice (PIDs '%s' and '%s')", map->pids[map->in[i - 1].slot].name, map->pids[map->in[i].slot].name);
-      return -1;
+  /* Equal prefixes sort next to each other, lower slot (earlier provider)
+   * first: across providers the first keeps it, within one it is an error. */
+  size_t kept = 0;
+  for (size_t i = 0; i < map->nin; ++i) {
+    if (kept && map->in[i].start == map->in[kept - 1].start && map->in[i].bits == map->in[kept - 1].bits) {
+      const struct pid_info *a = &map->pids[map->in[kept - 1].slot], *b = &map->pids[map->in[i].slot];
+      if (a->provider == b->provider) {
+        snprintf(err, errlen, "prefix given twice (PIDs '%s' and '%s')", a->name, b->name);
+        return -1;
+      }
+      map->shadowed++;
+      continue;
     }
+    map->in[kept++] = map->in[i];
+  }
+  map->nin = kept;
 
   map->starts = malloc(max * sizeof *map->starts);
   map->ends   = malloc(max * sizeof *map->ends);
@@ -221,6 +243,20 @@ uint16_t pidmap_lookup_peer(const struct pidmap *map, const uint8_t *peer, size_
 }
 
 size_t pidmap_npids(const struct pidmap *map) { return map->npids; }
+size_t pidmap_shadowed(const struct pidmap *map) { return map->shadowed; }
+
+uint16_t pidmap_provider_of(const struct pidmap *map, uint16_t slot) { return slot && slot <= map->npids ? map->pids[slot].provider : 0; }
+
+int pidmap_provider_slots(const struct pidmap *map, uint16_t provider, uint16_t *first, uint16_t *last) {
+  *first = *last = 0;
+  for (size_t s = 1; s <= map->npids; ++s)
+    if (map->pids[s].provider == provider) {
+      if (!*first)
+        *first = (uint16_t)s;
+      *last = (uint16_t)s;
+    }
+  return *first ? 0 : -1;
+}
 size_t pidmap_nranges(const struct pidmap *map) { return map->nranges; }
 
 const char *pidmap_pid_name(const struct pidmap *map, uint16_t slot) { return slot && slot <= map->npids ? map->pids[slot].name : ""; }

@@ -22,8 +22,12 @@ struct pidmap;
 struct pidmap *pidmap_new(size_t npids);
 /* Names slot (1..npids) for reporting. */
 int            pidmap_set_pid(struct pidmap *map, uint16_t slot, const char *name, uint32_t asid, const char *loc);
+/* Slots of one provider are contiguous; provider ids count from 0 in the
+ * order providers were added.  Default: every slot in provider 0. */
+int            pidmap_set_provider(struct pidmap *map, uint16_t slot, uint16_t provider);
 /* addr is 16 bytes (IPv4 as ::ffff:a.b.c.d, bits 96..128).  Host bits are
- * ignored.  The same prefix twice is an error, reported by pidmap_finish. */
+ * ignored.  The same prefix twice within one provider is an error, reported
+ * by pidmap_finish; across providers the earlier provider keeps it. */
 int            pidmap_add_prefix(struct pidmap *map, const uint8_t addr[16], unsigned bits, uint16_t slot);
 /* Flattens the prefixes into disjoint ranges.  -1 with a reason in err. */
 int            pidmap_finish(struct pidmap *map, char *err, size_t errlen);
@@ -36,6 +40,11 @@ uint16_t       pidmap_lookup(const struct pidmap *map, const uint8_t addr[16]);
 uint16_t       pidmap_lookup_peer(const struct pidmap *map, const uint8_t *peer, size_t compare_size);
 
 size_t         pidmap_npids(const struct pidmap *map);
+uint16_t       pidmap_provider_of(const struct pidmap *map, uint16_t slot);
+/* First and last slot of a provider; 0 when it has none. */
+int            pidmap_provider_slots(const struct pidmap *map, uint16_t provider, uint16_t *first, uint16_t *last);
+/* Prefixes dropped by pidmap_finish because an earlier provider had them. */
+size_t         pidmap_shadowed(const struct pidmap *map);
 size_t         pidmap_nranges(const struct pidmap *map);
 const char    *pidmap_pid_name(const struct pidmap *map, uint16_t slot);
 uint32_t       pidmap_pid_asid(const struct pidmap *map, uint16_t slot);

@@ -18,6 +18,9 @@ void state_free(struct p4p_state *s) {
     return;
   guidance_free(s->guidance);
   pidmap_unref(s->map);
+  for (size_t i = 0; i < s->nproviders; ++i)
+    free(s->providers[i].servers);
+  free(s->providers);
   free(s);
 }
 

@@ -18,11 +18,30 @@
 struct pidmap;
 struct guidance;
 
+/* A provider server (cache, seed) offered to the provider's own peers. */
+struct p4p_cap_server {
+  uint8_t  addr[16];
+  uint16_t port;
+  uint16_t slot; /* its PID */
+};
+
+/* One source of P4P data: the local files, or a provider's portal. */
+struct p4p_provider_info {
+  char                   name[P4P_NAME_MAX];
+  uint16_t               first, last; /* its PID slots; 0, 0: none */
+  size_t                 nservers;
+  struct p4p_cap_server *servers;
+};
+
 struct p4p_state {
   uint64_t         gen;             /* 1, 2, ... per publish */
   struct pidmap   *map;             /* NULL: P4P off, stock behaviour */
   struct guidance *guidance;        /* NULL: no guidance */
   double           random_fraction; /* epsilon in [0, 1] */
+  double           intra_share;     /* guided share kept inside the requester's provider */
+  unsigned         capability_peers;/* provider servers per answer, at most */
+  size_t           nproviders;
+  struct p4p_provider_info *providers; /* indexed like pidmap_provider_of() */
   char             map_version[P4P_NAME_MAX];
   char             guidance_version[P4P_NAME_MAX];
   time_t           map_loaded;      /* when the data was read */
