@@ -2,6 +2,7 @@
  * selection and stats together. */
 #include <pthread.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
@@ -162,6 +163,31 @@ static int is_v4_mapped(const uint8_t *a) {
   return !memcmp(a, prefix, sizeof prefix);
 }
 
+/* Up to `want` servers of the requester's provider, of the list's address
+ * family, its own PID's first, starting at a random one so that load
+ * spreads; written as seeders at reply.  Returns how many. */
+static size_t offer_servers(const struct p4p_provider_info *prov, uint16_t slot, size_t compare_size, size_t want, unsigned short rand48[3],
+                            char *reply) {
+  size_t got = 0;
+  if (!prov->nservers || !want)
+    return 0;
+  size_t first = (size_t)nrand48(rand48) % prov->nservers;
+  for (int pass = 0; pass < 2 && got < want; ++pass)
+    for (size_t i = 0; i < prov->nservers && got < want; ++i) {
+      const struct p4p_cap_server *sv = &prov->servers[(first + i) % prov->nservers];
+      if ((sv->slot == slot) != (pass == 0) || is_v4_mapped(sv->addr) != (compare_size == 6))
+        continue;
+      char *to = reply + got++ * compare_size;
+      if (compare_size == 6)
+        memcpy(to, sv->addr + 12, 4);
+      else
+        memcpy(to, sv->addr, 16);
+      to[compare_size - 2] = (char)(sv->port >> 8);
+      to[compare_size - 1] = (char)sv->port;
+    }
+  return got;
+}
+
 size_t p4p_select_peers(const struct p4p_vector *peers, const struct p4p_layout *layout, size_t peer_count, size_t peer_size,
                         const uint8_t *requester6, const uint8_t *info_hash, size_t amount, unsigned short rand48[3], char *reply) {
   const struct p4p_state *s = state_current();
@@ -182,6 +208,17 @@ size_t p4p_select_peers(const struct p4p_vector *peers, const struct p4p_layout 
     return 0;
   }
 
+  const struct p4p_provider_info *prov = &s->providers[pidmap_provider_of(s->map, slot)];
+  /* Provider servers take the last slots of the answer, as seeders; at
+   * least one slot is always left to the swarm. */
+  size_t cap_want = amount > 1 ? amount - 1 : 0;
+  if (cap_want > s->capability_peers)
+    cap_want = s->capability_peers;
+  size_t servers = offer_servers(prov, slot, compare_size, cap_want, rand48, reply + (amount - cap_want) * compare_size);
+  /* Fewer servers than slots: close the gap so the answer stays contiguous. */
+  if (servers < cap_want)
+    memmove(reply + (amount - servers) * compare_size, reply + (amount - cap_want) * compare_size, servers * compare_size);
+
   struct select_request req = {
       .buckets         = peers->data,
       .groups          = layout->groups,
@@ -191,14 +228,22 @@ size_t p4p_select_peers(const struct p4p_vector *peers, const struct p4p_layout 
       .self_key        = compare_size == 18 ? requester6 : is_v4_mapped(requester6) ? requester6 + 12 : NULL,
       .row             = row,
       .random_fraction = s->random_fraction,
-      .amount          = amount,
+      .amount          = amount - servers,
+      .provider_first  = s->nproviders > 1 ? prov->first : 0,
+      .provider_last   = s->nproviders > 1 ? prov->last : 0,
+      .intra_share     = s->intra_share,
   };
   size_t written = select_peers(&req, rand48, reply, &tally);
-  if (written)
-    stats_note_selection(kind == GUIDANCE_SWARM ? STATS_SEL_GUIDED : STATS_SEL_DEFAULT, &tally);
-  else
+  if (!written && amount > servers) {
     stats_note_selection(STATS_SEL_STOCK, NULL);
-  return written;
+    return 0;
+  }
+  tally.capability = servers;
+  stats_note_selection(kind == GUIDANCE_SWARM ? STATS_SEL_GUIDED : STATS_SEL_DEFAULT, &tally);
+  return written + servers * compare_size;
 }
 
 size_t p4p_stats_render(char *reply, size_t cap) { return stats_render(state_current(), reply, cap); }
+
+static p4p_swarm_walker g_walker;
+void                    p4p_set_swarm_walker(p4p_swarm_walker walk) { g_walker = walk; }

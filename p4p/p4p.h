@@ -8,6 +8,7 @@
  *   reload    p4p_reload_request()     SIGHUP: new snapshot, or keep the old
  *   storage   p4p_peerlist_*()         arrange a swarm's peers by PID
  *   announce  p4p_note_announce(), p4p_select_peers()
+ *   swarms    p4p_set_swarm_walker()   statistics of the heaviest swarms
  *   stats     p4p_stats_render()       /stats?mode=p4p
  *
  * Everything else (PID maps, guidance, formats, selection internals) is
@@ -84,6 +85,18 @@ void   p4p_note_announce(const uint8_t *requester6);
  * requester6: the announcing peer as upstream's ot_peer6 (address first). */
 size_t p4p_select_peers(const struct p4p_vector *peers, const struct p4p_layout *layout, size_t peer_count, size_t peer_size,
                         const uint8_t *requester6, const uint8_t *info_hash, size_t amount, unsigned short rand48[3], char *reply);
+
+/* --- swarm statistics for the providers ---------------------------------- */
+
+/* The module reports per-PID statistics of the heaviest swarms to the
+ * providers' guidance interface.  It reads them from its own thread through
+ * a walker the tracker registers at startup: the walker visits every swarm
+ * holding that swarm's bucket mutex, and the pointers it passes are valid
+ * only during the call. */
+typedef void (*p4p_swarm_visitor)(void *ctx, const uint8_t *info_hash, const struct p4p_vector *peers, const struct p4p_layout *layout,
+                                  size_t peer_count, size_t seed_count, size_t peer_size);
+typedef void (*p4p_swarm_walker)(p4p_swarm_visitor visit, void *ctx);
+void p4p_set_swarm_walker(p4p_swarm_walker walk);
 
 /* --- stats --------------------------------------------------------------- */
 

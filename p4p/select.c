@@ -256,8 +256,16 @@ size_t select_peers(const struct select_request *req, unsigned short rand48[3], 
   for (size_t j = 1; j < req->groups; ++j)
     if (req->row[j - 1] > 0 && count[j])
       active[nactive++] = (uint16_t)j;
-  size_t guided = allocate(active, nactive, req->row, count, amount - random, k, rand48);
-  random        = amount - guided;
+  /* Outside the requester's provider: its slots are one contiguous run of
+   * groups, so "outside" is two index ranges around it. */
+  size_t first = req->provider_first ? req->provider_first : 1;
+  size_t last  = req->provider_first ? req->provider_last : req->groups - 1;
+  size_t n_in  = start[last + 1] - start[first], n_out = n - n_in;
+  size_t outside = req->provider_first ? (size_t)floor((1 - req->intra_share) * (double)(amount - random) + 0.5) : 0;
+  if (outside > n_out)
+    outside = n_out;
+  size_t guided = allocate(active, nactive, req->row, count, amount - random - outside, k, rand48);
+  random        = amount - guided - outside;
   for (size_t a = 0; a < nactive; ++a) {
     size_t j = active[a];
     if (!k[j])
@@ -273,6 +281,18 @@ size_t select_peers(const struct select_request *req, unsigned short rand48[3], 
     else
       tally->other_pid += k[j];
   }
+
+  /* Outside part: uniform over the peers outside the provider. */
+  sample_distinct(n_out, outside, drawn, rand48);
+  for (size_t p = 0; p < outside; ++p) {
+    size_t global   = drawn[p] < start[first] ? drawn[p] : drawn[p] + n_in;
+    size_t g        = group_of(start, req->groups, global);
+    at[npicks]      = peer_at(req, g, global - start[g], self_group, self_index);
+    taken[npicks++] = (uint32_t)global;
+    __builtin_prefetch(at[npicks - 1]);
+  }
+  tally->outside = outside;
+  guided        += outside;
 
   /* Random part: uniform over the peers not taken yet.  Draw in the index
    * space with the taken ones removed, then step over them; both sorted, so

@@ -5,8 +5,10 @@
  * the other N - R are spread over PIDs by row i of the guidance: water-filled
  * so that a PID with too few peers gives its share to the others by weight,
  * rounded to integers without bias, then uniform inside each PID.  Never the
- * requester, never a peer twice.  Slots the weighted PIDs cannot fill become
- * random ones.  Cost: O(N^2 + PIDs log PIDs + per_group * N + log n) in the
+ * requester, never a peer twice.  With several providers in the map, a
+ * share (1 - intra_share) of the guided picks goes uniformly to peers outside
+ * the requester's provider (other providers' PIDs and peers in no PID).
+ * Slots the weighted PIDs cannot fill become random ones.  Cost: O(N^2 + PIDs log PIDs + per_group * N + log n) in the
  * worst case, with N <= SELECT_MAX_AMOUNT; no allocation, no locks. */
 #ifndef P4P_SELECT_H
 #define P4P_SELECT_H
@@ -22,7 +24,9 @@
 struct select_tally {
   size_t same_pid;  /* guided picks in the requester's PID */
   size_t other_pid; /* guided picks in other PIDs */
+  size_t outside;   /* picks outside the requester's provider (intra_share) */
   size_t random;    /* uniform picks */
+  size_t capability;/* provider servers put in the answer (by the caller) */
 };
 
 struct select_request {
@@ -35,6 +39,10 @@ struct select_request {
   const float             *row;       /* weights of slots 1 .. groups-1 */
   double                   random_fraction;
   size_t                   amount;
+  /* The requester's provider: its PID slots are first..last (0, 0: all of
+   * them), and intra_share of the guided picks stay inside it. */
+  uint16_t                 provider_first, provider_last;
+  double                   intra_share;
 };
 
 /* Writes req->amount peers (fewer only if the list has fewer others) as

@@ -13,7 +13,7 @@
 
 static atomic_ulong g_announce_pid, g_announce_nopid;
 static atomic_ulong g_sel[3];
-static atomic_ulong g_peers_same, g_peers_other, g_peers_random;
+static atomic_ulong g_peers_same, g_peers_other, g_peers_outside, g_peers_random, g_peers_capability;
 static atomic_ulong g_reload_ok, g_reload_failed;
 /* the last reload error, written by the reload thread only */
 static pthread_mutex_t g_error_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -31,6 +31,8 @@ void stats_note_selection(enum stats_selection kind, const struct select_tally *
     BUMP(g_peers_same, tally->same_pid);
     BUMP(g_peers_other, tally->other_pid);
     BUMP(g_peers_random, tally->random);
+    BUMP(g_peers_outside, tally->outside);
+    BUMP(g_peers_capability, tally->capability);
   }
 }
 
@@ -67,6 +69,8 @@ size_t stats_render(const struct p4p_state *s, char *reply, size_t cap) {
                "peers same pid: %lu\n"
                "peers other pid: %lu\n"
                "peers random: %lu\n"
+               "peers outside provider: %lu\n"
+               "peers provider servers: %lu\n"
                "random fraction: %.3f\n"
                "pidmap version: %s\n"
                "pidmap pids: %zu\n"
@@ -83,6 +87,7 @@ size_t stats_render(const struct p4p_state *s, char *reply, size_t cap) {
                "last reload error age seconds: %ld\n",
                s && s->map ? "yes" : "no", READ(g_announce_pid), READ(g_announce_nopid), READ(g_sel[STATS_SEL_GUIDED]),
                READ(g_sel[STATS_SEL_DEFAULT]), READ(g_sel[STATS_SEL_STOCK]), READ(g_peers_same), READ(g_peers_other), READ(g_peers_random),
+               READ(g_peers_outside), READ(g_peers_capability),
                s ? s->random_fraction : 0.0, s && s->map ? s->map_version : "-", s && s->map ? pidmap_npids(s->map) : 0,
                s && s->map ? pidmap_nranges(s->map) : 0, s && s->map ? age(s->map_loaded, now) : -1,
                s && s->guidance ? s->guidance_version : "-", s && s->guidance && guidance_has_default(s->guidance) ? "yes" : "no",

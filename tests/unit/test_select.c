@@ -322,6 +322,49 @@ static void test_seeders_fill_from_the_back(void **state) {
   swarm_free(&s);
 }
 
+/* Two providers: slots 1-2 are provider 0, 3-4 provider 1, 11.x in none.
+ * Requester in slot 1, intra_share 0.75, eps 0, N = 40: round(0.25 * 40) =
+ * 10 picks go outside provider 0, uniformly over its 200 outside peers
+ * (50 + 50 in provider 1, 100 in no PID), the other 30 follow the row.
+ * Outside shares are checked within 5 binomial sigmas (the draw is without
+ * replacement, whose variance is smaller). */
+static void test_intra_provider_share_sends_the_rest_outside(void **state) {
+  (void)state;
+  const unsigned counts[] = {100, 100, 100, 50, 50};
+  const float    row[]    = {0.5f, 0.5f, 0.0f, 0.0f};
+  struct swarm   s;
+  unsigned short seed[3] = {6, 6, 6};
+  double         out[5]  = {0};
+  const int      T       = 1000;
+  char           reply[SELECT_MAX_AMOUNT * COMPARE_SIZE];
+
+  swarm_build(&s, 4, counts, 1);
+  pidmap_set_provider(s.map, 3, 1);
+  pidmap_set_provider(s.map, 4, 1);
+  struct select_request req = request(&s, 1, NULL, row, 0.0, 40);
+  req.provider_first        = 1;
+  req.provider_last         = 2;
+  req.intra_share           = 0.75;
+  for (int t = 0; t < T; ++t) {
+    struct select_tally tally;
+    unsigned            k[5] = {0};
+    assert_int_equal(select_peers(&req, seed, reply, &tally), 40 * COMPARE_SIZE);
+    assert_int_equal(tally.outside, 10);
+    assert_int_equal(tally.same_pid + tally.other_pid, 30);
+    for (size_t p = 0; p < 40; ++p)
+      k[pid_of((uint8_t *)reply + p * COMPARE_SIZE)]++;
+    assert_int_equal(k[1] + k[2], 30);
+    assert_int_equal(k[0] + k[3] + k[4], 10);
+    out[0] += k[0], out[3] += k[3], out[4] += k[4];
+    assert_distinct(reply, 40);
+  }
+  const double share[5] = {0.5, 0, 0, 0.25, 0.25};
+  for (unsigned j = 0; j < 5; ++j)
+    if (share[j] > 0)
+      assert_true(fabs(out[j] - T * 10 * share[j]) <= 5 * sqrt(T * 10 * share[j] * (1 - share[j])));
+  swarm_free(&s);
+}
+
 static void test_oversized_amount_is_declined(void **state) {
   (void)state;
   const unsigned counts[] = {0, 600};
@@ -346,6 +389,7 @@ int main(void) {
       cmocka_unit_test(test_picks_are_uniform_inside_a_pid),
       cmocka_unit_test(test_random_part_is_uniform_over_the_whole_swarm),
       cmocka_unit_test(test_seeders_fill_from_the_back),
+      cmocka_unit_test(test_intra_provider_share_sends_the_rest_outside),
       cmocka_unit_test(test_oversized_amount_is_declined),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
