@@ -308,6 +308,35 @@ static void test_link_multiplier_moves_traffic_off_a_link(void **state)
 }
 
 /*
+ * Every multiplier 0: no link is in the objective (objective 0), nothing
+ * couples the swarms, and the fast solver returns the maximum plan of
+ * least total utilization: on the triangle with A->B at 100 and A->C at
+ * 1000, A's 400 all go to C.  The true MLU is still reported: 0.4.
+ */
+static void test_all_links_free_takes_least_utilization_plan(void **state)
+{
+  (void)state;
+  struct p4p_topology t;
+  add_pops(&t, 3);
+  duplex(&t, 0, 1, 100);
+  duplex(&t, 0, 2, 1000);
+  duplex(&t, 1, 2, 1000);
+  finish(&t);
+  double up[3] = { 400, 0, 0 }, down[3] = { 0, 400, 400 };
+  struct p4p_swarm_input sw = { up, down };
+  double mult[6] = { 0 };
+  struct p4p_opt_result f, x;
+  solve_both(&t, &sw, 1, mult, &f, &x);
+  assert_true(f.objective == 0);
+  assert_true(x.objective == 0);
+  NEAR(f.swarms[0].t[2], 400);
+  NEAR(f.mlu, 0.4);
+  p4p_opt_result_free(&f);
+  p4p_opt_result_free(&x);
+  p4p_topology_free(&t);
+}
+
+/*
  * No demand: ũ = (500, 500, 0), d̃ = 0 on the line, 100 of background
  * on A->B (capacity 1000).  T_opt = 0, no traffic, MLU = 100/1000 = 0.1.
  * Every row is traffic-free and falls back to uniform over the PoPs
@@ -729,6 +758,7 @@ int main(void)
     cmocka_unit_test(test_triangle_optimum_avoids_tight_link),
     cmocka_unit_test(test_swarms_share_links),
     cmocka_unit_test(test_link_multiplier_moves_traffic_off_a_link),
+    cmocka_unit_test(test_all_links_free_takes_least_utilization_plan),
     cmocka_unit_test(test_no_demand),
     cmocka_unit_test(test_no_supply),
     cmocka_unit_test(test_disconnected_pop),
