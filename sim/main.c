@@ -21,6 +21,7 @@ static void usage(FILE *f) {
           "  --block-kb X       block size, KiB (256)\n"
           "  --unit-blocks N    blocks moved as one request (4)\n"
           "  --seed-kbps X      initial seed uplink (1000000)\n"
+          "  --slot-kbps X      one more upload slot per X kbit/s of uplink; 0 = 4 slots for all (10000)\n"
           "  --stay S           leechers seed S seconds after finishing (0)\n"
           "  --background X     extra background traffic, fraction of capacity (0)\n"
           "  --tcp-window-kb X  per-connection window; 0 = no TCP limit (64)\n"
@@ -128,8 +129,11 @@ static int write_outputs(const char *prefix, const struct sim_config *c, const s
   json_num(f, "optimizer_last_mlu", r->last_opt_mlu, 0);
   json_num(f, "rate_solves", (double)r->rate_solves, 0);
   json_num(f, "unit_transfers", (double)r->unit_transfers, 0);
-  json_num(f, "events", (double)r->events, 1);
-  fprintf(f, "}\n");
+  json_num(f, "events", (double)r->events, 0);
+  fprintf(f, "  \"link_bytes\": {");
+  for (int e = 0; e < r->nlinks; ++e)
+    fprintf(f, "%s\"%s\": %.0f", e ? ", " : "", r->link_names[e], r->link_bytes[e]);
+  fprintf(f, "}\n}\n");
   fclose(f);
   return 0;
 }
@@ -144,7 +148,7 @@ int main(int argc, char **argv) {
     {"swarms", 1, 0, 'k'},     {"file-mb", 1, 0, 'F'},    {"block-kb", 1, 0, 'B'},     {"unit-blocks", 1, 0, 'U'},
     {"seed-kbps", 1, 0, 'S'},  {"stay", 1, 0, 's'},       {"background", 1, 0, 'b'},   {"tcp-window-kb", 1, 0, 'w'},
     {"access-rtt-ms", 1, 0, 'r'}, {"optimize-s", 1, 0, 'O'}, {"watch", 1, 0, 'W'},     {"seed", 1, 0, 'R'},
-    {"recompute-delay", 1, 0, 'D'}, {"out", 1, 0, 'o'},        {"quiet", 0, 0, 'q'},      {"help", 0, 0, 'h'},         {0, 0, 0, 0}};
+    {"recompute-delay", 1, 0, 'D'}, {"slot-kbps", 1, 0, 'L'}, {"out", 1, 0, 'o'},        {"quiet", 0, 0, 'q'},      {"help", 0, 0, 'h'},         {0, 0, 0, 0}};
   int o;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
     switch (o) {
@@ -175,6 +179,7 @@ int main(int argc, char **argv) {
     case 'O': c.optimize_s = atof(optarg); break;
     case 'W': c.watch_link = optarg; break;
     case 'R': c.seed = strtoull(optarg, NULL, 10); break;
+    case 'L': c.slot_kbps = atof(optarg); break;
     case 'D': c.recompute_delay_s = atof(optarg); break;
     case 'o': out = optarg; break;
     case 'q': quiet = 1; break;

@@ -6,7 +6,7 @@ SIM_LIB_OBJS := $(SIM_LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 SIM_HDRS     := $(wildcard sim/*.h)
 
 ALL_TARGETS  += $(BUILD)/p4psim
-#TEST_TARGETS += sim-scenario-test
+TEST_TARGETS += sim-scenario-test
 
 $(BUILD)/obj/sim/%.o: sim/%.c $(SIM_HDRS) $(P4P_HDRS)
 	@mkdir -p $(@D)
