@@ -18,6 +18,7 @@ struct lg_run {
   uint32_t                  timeout_ms; /* an unanswered request counts as lost after this */
   uint64_t                  seed;
   int                       watch_pid;  /* tracker whose CPU time each phase reports; 0: none */
+  int                       spin;       /* wait for answers by polling without sleeping */
   const char               *connid_file; /* UDP: connection ids saved after a warm-up, loaded
                                             otherwise, so a later timed run needs no connects */
 };

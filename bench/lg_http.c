@@ -229,7 +229,7 @@ static int run_phase(struct http *h, int warmup, struct lg_stats *st, char *err,
     }
     if (exhausted && !busy)
       break;
-    int      n   = epoll_wait(h->ep, evs, 64, 1);
+    int      n   = epoll_wait(h->ep, evs, 64, h->r->spin ? 0 : 1);
     uint64_t now = lg_now_ns();
     if (!warmup && now >= deadline)
       break;

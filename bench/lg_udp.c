@@ -294,8 +294,12 @@ static int run_phase(struct udp *u, int warmup, struct lg_stats *st, char *err, 
         snprintf(err, errlen, "recvmmsg: %s", strerror(errno));
         return -1;
       }
-      struct pollfd pf = {.fd = u->fd, .events = POLLIN};
-      poll(&pf, 1, 1);
+      /* Spinning keeps the generator on its core: a woken task may wait
+       * a scheduler tick (10 ms at HZ=100) behind a competing process. */
+      if (!u->r->spin) {
+        struct pollfd pf = {.fd = u->fd, .events = POLLIN};
+        poll(&pf, 1, 1);
+      }
     }
     uint64_t now = lg_now_ns();
     if (!warmup && now >= deadline)

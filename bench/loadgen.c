@@ -31,6 +31,7 @@ static void usage(FILE *out) {
         "  --label TEXT         copied into the JSON output\n"
         "  --watch-pid PID      report the CPU seconds this process (the tracker) used per phase\n"
         "  --connids FILE       UDP: save connection ids after the warm-up, or load them without one\n"
+        "  --spin               wait for answers without sleeping (keeps the core on a busy machine)\n"
         "  --list-swarms N      print the info hashes of the N most popular swarms, hex, and exit\n"
         "IPv6 peers use fd00:1::/64: route it to lo first (ip -6 route add local fd00:1::/64 dev lo),\n"
         "best inside a network namespace.\n",
@@ -73,7 +74,7 @@ int main(int argc, char **argv) {
   const char   *proto = "udp", *target = NULL, *label = "";
   unsigned long port = 6969, list_swarms = 0;
   enum { O_PROTO = 256, O_FAMILY, O_TARGET, O_PORT, O_SWARMS, O_PEERS, O_SEEDERS, O_NUMWANT, O_ZIPF,
-         O_SCRAPE, O_WINDOW, O_WARMUP, O_DURATION, O_TIMEOUT, O_SEED, O_LABEL, O_LIST, O_WATCH, O_CONNIDS, O_HELP };
+         O_SCRAPE, O_WINDOW, O_WARMUP, O_DURATION, O_TIMEOUT, O_SEED, O_LABEL, O_LIST, O_WATCH, O_CONNIDS, O_SPIN, O_HELP };
   static const struct option opts[] = {
       {"proto", 1, 0, O_PROTO},       {"family", 1, 0, O_FAMILY},     {"target", 1, 0, O_TARGET},
       {"port", 1, 0, O_PORT},         {"swarms", 1, 0, O_SWARMS},     {"peers", 1, 0, O_PEERS},
@@ -82,6 +83,7 @@ int main(int argc, char **argv) {
       {"duration", 1, 0, O_DURATION}, {"timeout-ms", 1, 0, O_TIMEOUT}, {"seed", 1, 0, O_SEED},
       {"label", 1, 0, O_LABEL},       {"list-swarms", 1, 0, O_LIST},  {"help", 0, 0, O_HELP},
       {"watch-pid", 1, 0, O_WATCH},    {"connids", 1, 0, O_CONNIDS},
+      {"spin", 0, 0, O_SPIN},
       {0, 0, 0, 0}};
   int o;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -105,6 +107,7 @@ int main(int argc, char **argv) {
     case O_LIST: list_swarms = strtoul(optarg, NULL, 10); break;
     case O_WATCH: r.watch_pid = atoi(optarg); break;
     case O_CONNIDS: r.connid_file = optarg; break;
+    case O_SPIN: r.spin = 1; break;
     case O_HELP: usage(stdout); return 0;
     default: usage(stderr); return 2;
     }

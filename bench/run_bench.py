@@ -45,6 +45,15 @@ VARIANT_TEXT = {
 }
 PHASES = [("udp", 4), ("udp", 6), ("http", 4), ("http", 6)]
 TRACKER_CORE, LOADGEN_CORE = "0", "1"
+# On a shared machine (other builds running) the tracker and the generator
+# get a larger CPU share: about 90% against a competitor on the same core.
+# With autogroup scheduling (Debian's default) nice only counts inside a
+# session, so each measured process gets a session of its own whose
+# autogroup is set to nice -10.  Only root may raise priority.
+if os.geteuid() == 0:
+    PRIORITY = ["sh", "-c", 'echo -10 > /proc/$$/autogroup 2>/dev/null; exec "$@"', "sh", "nice", "-n", "-10"]
+else:
+    PRIORITY = []
 
 
 def log(msg):
@@ -87,14 +96,14 @@ class Tracker:
         self.port = port
         os.makedirs(workdir, exist_ok=True)
         os.chmod(workdir, 0o755)
-        cmd = ["taskset", "-c", TRACKER_CORE]
+        cmd = PRIORITY + ["taskset", "-c", TRACKER_CORE]
         if os.geteuid() == 0:  # run as nobody: no chroot, like an operator would
             cmd += ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
         cmd += [binary, "-p", str(port), "-P", str(port), "-d", workdir]
         if config:
             cmd += ["-f", config]
         self.log = open(os.path.join(workdir, "tracker.log"), "w")
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.time() + 10
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -129,8 +138,9 @@ class Tracker:
 
 
 def loadgen(build, args, pid):
-    cmd = ["taskset", "-c", LOADGEN_CORE, os.path.join(build, "p4p-loadgen"), "--watch-pid", str(pid)] + args
-    out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=300)
+    cmd = PRIORITY + ["taskset", "-c", LOADGEN_CORE, os.path.join(build, "p4p-loadgen"), "--watch-pid", str(pid)] + args
+    out = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, timeout=300,
+                         start_new_session=True)
     if out.returncode:
         raise RuntimeError("p4p-loadgen %s: %s" % (" ".join(args), out.stderr.strip()))
     return json.loads(out.stdout)
@@ -343,8 +353,8 @@ def run_selbench(build, repeats=3):
     for _ in range(repeats):
         for prog in progs:
             try:
-                out = subprocess.run(["taskset", "-c", TRACKER_CORE, prog, "bench"], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True, timeout=60)
+                out = subprocess.run(PRIORITY + ["taskset", "-c", TRACKER_CORE, prog, "bench"], stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True, timeout=60, start_new_session=True)
             except subprocess.TimeoutExpired:
                 return {"present": True, "error": "%s timed out" % prog}
             if out.returncode:
@@ -392,8 +402,8 @@ def run_optbench(build, out_dir, timeout=120):
     jpath = os.path.join(out_dir, "optbench.json")
     t0 = time.time()
     try:
-        out = subprocess.run(["taskset", "-c", TRACKER_CORE, prog, data, "--json", jpath], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, timeout=timeout)
+        out = subprocess.run(PRIORITY + ["taskset", "-c", TRACKER_CORE, prog, data, "--json", jpath], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, timeout=timeout, start_new_session=True)
     except subprocess.TimeoutExpired:
         return {"present": True, "error": "timed out after %ds" % timeout}
     res = {"present": True, "data": data, "seconds": round(time.time() - t0, 1), "text": out.stdout}
@@ -486,7 +496,7 @@ def write_doc(path, s):
     L.append("- Trackers: `build/opentracker-stock` (upstream %s, no patches) and `build/opentracker-p4p` "
              "(same tarball + `patches/` + libp4p), same compiler flags and features "
              "(`opentracker/upstream.mk`). Each run starts a fresh tracker as user nobody, pinned to core %s; "
-             "the load generator `build/p4p-loadgen` is pinned to core %s. Everything runs in a private network "
+             "the load generator `build/p4p-loadgen` is pinned to core %s; both run at nice -10, each in a session (autogroup) of its own, so that other work on the machine disturbs them less. Everything runs in a private network "
              "namespace (loopback only); IPv6 peers live in fd00:1::/64, routed to lo." %
              (s["machine"].get("opentracker", "?"), TRACKER_CORE, LOADGEN_CORE))
     L.append("- Workload (after the aquatic load test): swarms x peers per swarm as in each table; every peer has "
