@@ -5,7 +5,8 @@ P4P_OBJS := $(P4P_SRCS:%.c=$(BUILD)/obj/%.o)
 P4P_HDRS := $(wildcard p4p/*.h)
 GLPK_LIBS := -lglpk
 # what a program linking libp4p.a needs besides it
-P4P_LIBS := $(XML_LIBS) $(GLPK_LIBS) -lm -pthread
+CURL_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
+P4P_LIBS := $(XML_LIBS) $(GLPK_LIBS) $(CURL_LIBS) -lm -pthread
 
 ALL_TARGETS += $(BUILD)/libp4p.a
 

@@ -1,0 +1,122 @@
+/* portal_client: fetches P4P data from provider portals in the background.
+ *
+ * One thread drives every configured provider through one libcurl multi
+ * handle, so transfers never block each other and never touch the
+ * announce path: the tracker reads the latest good data with
+ * portal_client_data() (a deep copy taken under a short lock) when
+ * on_update tells it something changed.
+ *
+ * Per provider and interface:
+ *   - our portal (docs/ITRACKER.md): GET /p4p/v1/pidmap, /costs,
+ *     /capability; guidance is POST /p4p/v1/guidance with the last <stats>
+ *     given to portal_client_post_stats(), GET when none was given;
+ *   - a legacy Yale portal (legacy = 1): GET /pid/map and /pdistance
+ *     (legacy_portal.h); it has no guidance or capability interface.
+ *
+ * Freshness: the next fetch of an interface is due after the answer's
+ * Cache-Control max-age (at least 1 s, at most refresh_s), or refresh_s
+ * without one (no-store included).  GETs carry If-None-Match with the last
+ * ETag: 304 keeps the data and renews its age.  An answer whose body is
+ * byte-identical to the data held renews its age without an update.
+ *
+ * Failure: any failure (connection, timeout, HTTP status other than 200 or
+ * 304, a body over max_body, a document that does not parse, an <error>
+ * document) keeps the last good data and retries after a backoff of
+ * 1 s doubling per consecutive failure up to backoff_max_s, each delay
+ * multiplied by a random factor in [0.5, 1.5); success resets it.  Data
+ * whose last good fetch is older than max_staleness_s is dropped (has_* =
+ * 0, on_update called) so the tracker falls back to stock selection.
+ *
+ * Safety: http and https only, no redirects, no signals, a Bearer token
+ * when configured, CURLOPT_TIMEOUT_MS per transfer, bodies refused while
+ * receiving once over max_body, documents parsed by the hostile-input XML
+ * parser (xml.h). */
+#ifndef P4P_PORTAL_CLIENT_H
+#define P4P_PORTAL_CLIENT_H
+
+#include <stddef.h>
+#include <time.h>
+
+#include "msg.h"
+
+#define PORTAL_PIDMAP     0x1u
+#define PORTAL_COSTS      0x2u
+#define PORTAL_GUIDANCE   0x4u
+#define PORTAL_CAPABILITY 0x8u
+#define PORTAL_ALL        0xfu
+
+#define PORTAL_MAX_SOURCES 64
+
+/* One provider, from the tracker's config.  A zero in a number means the
+ * default given in brackets. */
+struct portal_source {
+  char     name[64];        /* namespace for its PIDs, e.g. "abilene" */
+  char     base_url[512];   /* http(s)://host[:port][/prefix], no trailing / */
+  char     token[256];      /* bearer credential, "" = none */
+  int      legacy;          /* 1: Yale plain-text protocol */
+  unsigned interfaces;      /* PORTAL_* bits [PORTAL_ALL] */
+  int      refresh_s;       /* poll period without max-age [300] */
+  int      max_staleness_s; /* drop good data older than this [3600] */
+  int      timeout_ms;      /* whole-transfer cap per fetch [10000] */
+  size_t   max_body;        /* larger answers are refused [16 MiB] */
+  int      backoff_max_s;   /* cap of the retry backoff [300] */
+};
+
+/* The latest GOOD data of one provider (deep copies; *_at = wall clock of
+ * the last fetch that delivered or confirmed it). */
+struct portal_data {
+  struct p4p_pidmap_msg     pidmap;     int has_pidmap;     time_t pidmap_at;
+  struct p4p_costs_msg      costs;      int has_costs;      time_t costs_at;
+  struct p4p_guidance_msg   guidance;   int has_guidance;   time_t guidance_at;
+  struct p4p_capability_msg capability; int has_capability; time_t capability_at;
+};
+
+struct portal_status {
+  time_t        last_success;   /* 0 = never */
+  time_t        last_error_at;  /* 0 = never */
+  char          last_error[256];/* e.g. "pidmap: HTTP 401 (credentials refused)" */
+  unsigned long fetches;        /* transfers finished, good or bad */
+  unsigned long failures;
+  unsigned long not_modified;   /* 304 answers among the fetches */
+  int           backoff_s;      /* largest current backoff step, 0 = healthy */
+  char          version[64];    /* last X-P4P-Version / X-P4P-PIDMap seen */
+};
+
+struct portal_client;
+
+/* Validates the sources (name, http(s) URL, interfaces), copies them and
+ * starts the thread; every interface is fetched at once.  on_update (may be
+ * NULL) is called from that thread, without locks held, whenever some
+ * provider's good data changed or expired.  NULL with a reason in err. */
+struct portal_client *portal_client_start(const struct portal_source *src,
+                                          size_t n,
+                                          void (*on_update)(void *ctx),
+                                          void *ctx, char *err, size_t errlen);
+
+/* Stops the thread and frees everything; prompt even while transfers hang
+ * (they are aborted).  NULL is ignored. */
+void portal_client_stop(struct portal_client *c);
+
+/* Deep copy of provider i's good data into *out (free with
+ * portal_data_free).  0, or -1 when i is out of range or memory ran out
+ * (*out is then zeroed). */
+int  portal_client_data(struct portal_client *c, size_t i,
+                        struct portal_data *out);
+void portal_data_free(struct portal_data *d);
+
+/* Provider i's fetch status.  0, or -1 when i is out of range. */
+int  portal_client_status(struct portal_client *c, size_t i,
+                          struct portal_status *out);
+
+/* Copies stats; provider i's guidance rounds POST it from now on (replacing
+ * what was posted before) and the next round starts now unless the
+ * interface is backing off.  0, or -1 (bad i, no guidance interface,
+ * stats not writable as v1, out of memory). */
+int  portal_client_post_stats(struct portal_client *c, size_t i,
+                              const struct p4p_stats_msg *stats);
+
+/* Seconds of a Cache-Control header value's max-age, -1 when it has none
+ * (no-store, no-cache and max-age=0 give 0).  Exposed for the tests. */
+long portal_cache_max_age(const char *value);
+
+#endif
