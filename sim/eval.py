@@ -34,9 +34,8 @@ def run_name(topo, mode, n, seed, eps, variant=""):
     return "%s_%s%s_n%d_s%d%s" % (topo, mode, e, n, seed, variant)
 
 
-def plan(quick):
-    sizes = [100, 400, 700] if quick else SIZES
-    seeds = [1] if quick else SEEDS
+def plan(sizes, seeds):
+    big = max(sizes)
     runs = []
     for topo in TOPOLOGIES:
         for mode in MODES:
@@ -47,24 +46,25 @@ def plan(quick):
         if eps == DEFAULT_EPS:
             continue
         for seed in seeds:
-            runs.append(("abilene", "p4p", 700, seed, eps))
+            runs.append(("abilene", "p4p", big, seed, eps))
     # the seed with the stock 4+1 upload slots: how much of the picture is
     # the 1 Gb/s seed's own traffic
     for mode in MODES:
         for seed in seeds:
-            runs.append(("abilene", mode, 700, seed, DEFAULT_EPS, VARIANT))
+            runs.append(("abilene", mode, big, seed, DEFAULT_EPS, VARIANT))
     # biggest first keeps both workers busy to the end
     runs.sort(key=lambda r: (-r[2], r))
     return runs
 
 
-def run_one(sim, work, r):
+def run_one(sim, work, r, extra):
     topo, mode, n, seed, eps = r[:5]
     provider, watch, _ = TOPOLOGIES[topo]
     name = run_name(*r)
     out = os.path.join(work, "runs", name)
     cmd = [sim, "--provider", provider, "--mode", mode, "--peers", str(n), "--seed", str(seed),
            "--eps", str(eps), "--out", out, "--quiet", "--watch", watch or "none"]
+    cmd += extra
     if r[5:] == (VARIANT,):
         cmd += ["--slot-kbps", "0"]
     t0 = time.time()
@@ -119,25 +119,41 @@ def main():
     ap.add_argument("--jobs", type=int, default=2)
     ap.add_argument("--work", default="build/eval")
     ap.add_argument("--docs", default="docs")
-    ap.add_argument("--quick", action="store_true", help="fewer sizes and seeds (a smoke run)")
+    ap.add_argument("--sizes", default=",".join(map(str, SIZES)), help="peers per swarm, comma separated")
+    ap.add_argument("--seeds", default=",".join(map(str, SEEDS)))
+    ap.add_argument("--file-mb", type=float, default=None, help="smaller file for a smoke run")
+    ap.add_argument("--report-only", action="store_true", help="redo summary, plots and report from the runs in --work")
     a = ap.parse_args()
     os.makedirs(os.path.join(a.work, "runs"), exist_ok=True)
     os.makedirs(os.path.join(a.docs, "eval"), exist_ok=True)
-    runs = plan(a.quick)
-    seeds = [1] if a.quick else SEEDS
-    sizes = sorted({r[2] for r in runs if r[1] == "native" and not r[5:]})
+    sizes = sorted(int(x) for x in a.sizes.split(","))
+    seeds = [int(x) for x in a.seeds.split(",")]
+    runs = plan(sizes, seeds)
+    extra = ["--file-mb", str(a.file_mb)] if a.file_mb else []
     results = {}
     t0 = time.time()
+    if a.report_only:
+        with open(os.path.join(a.work, "summary.json")) as f:
+            meta = json.load(f)["_meta"]
+        for r in runs:
+            name = run_name(*r)
+            with open(os.path.join(a.work, "runs", name + ".json")) as f:
+                results[name] = json.load(f)
+            results[name]["cmd"] = "build/p4psim --provider %s --mode %s --peers %d --seed %d --eps %g" % (
+                TOPOLOGIES[r[0]][0], r[1], r[2], r[3], r[4])
+        wall = meta["wall_s"]
+        a.jobs = meta["jobs"]
     print("p4psim evaluation: %d runs on %d workers" % (len(runs), a.jobs), flush=True)
     with cf.ThreadPoolExecutor(max_workers=a.jobs) as ex:
-        futs = {ex.submit(run_one, a.sim, a.work, r): r for r in runs}
+        futs = {ex.submit(run_one, a.sim, a.work, r, extra): r for r in runs if not a.report_only}
         for k, fu in enumerate(cf.as_completed(futs), 1):
             name, d = fu.result()
             results[name] = d
             print("[%3d/%d %5.0fs] %-36s mean %7.1f s  peak max-link util %.4f  intra-PID %4.1f%%  (%.1f s)" % (
                 k, len(runs), time.time() - t0, name, d["completion_mean_s"], d["peak_max_link_util"],
                 100 * d["intra_pid_share"], d["wall_s"]), flush=True)
-    wall = time.time() - t0
+    if not a.report_only:
+        wall = time.time() - t0
 
     # --- summary.json: scenario -> metric -> value ---------------------------
     keys = ["completion_mean_s", "completion_p10_s", "completion_p50_s", "completion_p90_s", "completion_max_s",
@@ -168,18 +184,18 @@ def main():
         with open(dat, "w") as f:
             for n in sizes:
                 f.write("%d %s\n" % (n, " ".join(fmt(M(topo, m, n, "completion_mean_s"), "%.2f") for m in MODES)))
-        gnuplot("""set terminal pngcairo size 800,500
+        gnuplot("""set terminal pngcairo size 800,500 font ',10'
 set output '%s'
-set title 'Mean completion time, %s (2 swarms, 256 MB, mean of %d seeds)'
+set title 'Mean completion time, %s, mean of %d seeds'
 set xlabel 'peers per swarm'; set ylabel 'completion time (s)'; set key top left; set grid
 set yrange [0:*]
 plot '%s' u 1:2 w lp lw 2 lc rgb '%s' t 'native', '' u 1:3 w lp lw 2 lc rgb '%s' t 'P4P (eps 0.2)', '' u 1:4 w lp lw 2 lc rgb '%s' t 'localized (eps 0.2)'
 """ % (os.path.join(a.docs, "eval", "%s_completion.png" % topo), label, len(seeds), dat,
             colors["native"], colors["p4p"], colors["localized"]), a.work)
         ct = [os.path.join(a.work, "runs", run_name(topo, m, big, 1, DEFAULT_EPS) + ".ct") for m in MODES]
-        gnuplot("""set terminal pngcairo size 800,500
+        gnuplot("""set terminal pngcairo size 800,500 font ',10'
 set output '%s'
-set title 'CDF of completion time, %s, %d peers per swarm (seed 1)'
+set title 'Completion time CDF, %s, %d peers per swarm, seed 1'
 set xlabel 'completion time (s)'; set ylabel 'fraction of leechers done'; set key bottom right; set grid
 set yrange [0:1]
 plot '%s' u 1:2 w l lw 2 lc rgb '%s' t 'native', '%s' u 1:2 w l lw 2 lc rgb '%s' t 'P4P', '%s' u 1:2 w l lw 2 lc rgb '%s' t 'localized'
@@ -188,18 +204,18 @@ plot '%s' u 1:2 w l lw 2 lc rgb '%s' t 'native', '%s' u 1:2 w l lw 2 lc rgb '%s'
         ts = [os.path.join(a.work, "runs", run_name(topo, m, big, 1, DEFAULT_EPS) + ".ts") for m in MODES]
         col = 3 if watch else 2
         what = "link %s (busier direction)" % watch if watch else "the most loaded backbone link"
-        gnuplot("""set terminal pngcairo size 800,500
+        gnuplot("""set terminal pngcairo size 800,500 font ',10'
 set output '%s'
-set title 'Utilization of %s, %s, %d peers per swarm (10 s averages, seed 1)'
+set title "Utilization of %s\\n%s, %d peers per swarm, 10 s averages, seed 1"
 set xlabel 'time (s)'; set ylabel 'utilization (%%)'; set key top right; set grid
 set yrange [0:*]
 plot '%s' u 1:($%d*100) w l lw 2 lc rgb '%s' t 'native', '%s' u 1:($%d*100) w l lw 2 lc rgb '%s' t 'P4P', '%s' u 1:($%d*100) w l lw 2 lc rgb '%s' t 'localized'
 """ % (os.path.join(a.docs, "eval", "%s_util_%d.png" % (topo, big)), what, label, big, ts[0], col, colors["native"],
             ts[1], col, colors["p4p"], ts[2], col, colors["localized"]), a.work)
         if watch:
-            gnuplot("""set terminal pngcairo size 800,500
+            gnuplot("""set terminal pngcairo size 800,500 font ',10'
 set output '%s'
-set title 'Utilization of the most loaded backbone link, %s, %d peers per swarm (seed 1)'
+set title "Utilization of the most loaded backbone link\\n%s, %d peers per swarm, 10 s averages, seed 1"
 set xlabel 'time (s)'; set ylabel 'utilization (%%)'; set key top right; set grid
 set yrange [0:*]
 plot '%s' u 1:($2*100) w l lw 2 lc rgb '%s' t 'native', '%s' u 1:($2*100) w l lw 2 lc rgb '%s' t 'P4P', '%s' u 1:($2*100) w l lw 2 lc rgb '%s' t 'localized'
@@ -215,9 +231,9 @@ plot '%s' u 1:($2*100) w l lw 2 lc rgb '%s' t 'native', '%s' u 1:($2*100) w l lw
         f.write("1 %s %s %s\n" % (fmt(M("abilene", "native", big, "completion_mean_s"), "%.2f"),
                                   fmt(M("abilene", "native", big, "peak_max_link_util"), "%.6f"),
                                   fmt(M("abilene", "native", big, "backbone_bytes"), "%.0f")))
-    gnuplot("""set terminal pngcairo size 800,500
+    gnuplot("""set terminal pngcairo size 800,500 font ',10'
 set output '%s'
-set title 'Random fraction sweep, Abilene, %d peers per swarm (eps 1 = native)'
+set title 'Random fraction sweep, P4P on Abilene, %d peers per swarm (eps 1 = native)'
 set xlabel 'random fraction eps'; set ylabel 'mean completion time (s)'; set y2label 'backbone traffic (GB)'
 set ytics nomirror; set y2tics; set key bottom right; set grid
 set yrange [0:*]; set y2range [0:*]

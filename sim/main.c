@@ -29,7 +29,7 @@ static void usage(FILE *f) {
           "  --optimize-s X     P4P re-solve period (30)\n"
           "  --watch A-B        link to report over time (ATLA-IPLS)\n"
           "  --seed N           random seed (1)\n"
-          "  --recompute-delay S  flow-set changes within S are solved together (0.2)\n"
+          "  --recompute-delay S  flow-set changes within S are solved together (0.5)\n"
           "  --out PREFIX       output files (default: print the summary only)\n"
           "  --quiet            no progress on stderr\n");
 }

@@ -616,7 +616,6 @@ static void recompute_rates(struct sim *s, double now) {
     struct flow *f = &s->flows[id];
     if (!f->active)
       continue;
-    sync_flow(s, f, now);
     const struct p4p_route *rt = p4p_topology_route(&s->topo, s->peers[f->from].pop, s->peers[f->to].pop);
     s->mm_off[nf]     = (uint32_t)ninc;
     s->mm_res[ninc++] = (uint32_t)f->from;
@@ -640,7 +639,8 @@ static void recompute_rates(struct sim *s, double now) {
     for (uint32_t k = s->mm_off[i] + 2; k < s->mm_off[i + 1]; ++k)
       s->link_load[s->mm_res[k] - 2 * n] += s->mm_rate[i];
     if (f->rate == s->mm_rate[i] && f->rate > 0)
-      continue; /* same rate: its completion time stands */
+      continue; /* same rate: its bookkeeping and completion time stand */
+    sync_flow(s, f, now); /* bytes so far at the old rate */
     f->rate  = s->mm_rate[i];
     double t = f->rate > 0 ? now + f->remaining / f->rate : INFINITY;
     if (idxheap_set(&s->done_heap, (uint32_t)s->mm_flow[i], t))
@@ -1065,7 +1065,7 @@ void sim_config_defaults(struct sim_config *c) {
   c->tcp_window_kb     = 64;
   c->access_rtt_ms     = 20;
   c->background_frac   = 0;
-  c->recompute_delay_s = 0.2;
+  c->recompute_delay_s = 0.5;
   c->sample_s          = 10;
   c->max_time_s        = 4 * 3600;
   c->watch_link        = "ATLA-IPLS";
