@@ -358,7 +358,8 @@ def run_selbench(build, repeats=3):
             except subprocess.TimeoutExpired:
                 return {"present": True, "error": "%s timed out" % prog}
             if out.returncode:
-                return {"present": True, "error": "%s: %s" % (prog, out.stderr.strip()[-300:])}
+                why = "killed by signal %d" % -out.returncode if out.returncode < 0 else "exit %d" % out.returncode
+                return {"present": True, "error": "%s: %s %s" % (os.path.basename(prog), why, out.stderr.strip()[-300:])}
             for line in out.stdout.splitlines():
                 f = line.split()
                 if len(f) == 4:
@@ -704,6 +705,17 @@ def main():
     os.makedirs(out)
     os.chmod(out, 0o755)
     machine = machine_info()
+    # Run private copies: another engineer's build may replace build/'s
+    # binaries while the benchmark runs.
+    bindir = os.path.join(out, "bin")
+    os.makedirs(bindir)
+    os.chmod(bindir, 0o755)
+    for name, path in list(binaries.items()) + [("stock", stock)]:
+        copy = os.path.join(bindir, os.path.basename(path))
+        if not os.path.exists(copy):
+            shutil.copy2(path, copy)
+        binaries[name] = copy
+    stock = binaries["stock"]
 
     runs = []
     port = 7000
