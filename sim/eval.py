@@ -79,7 +79,7 @@ def run_one(sim, work, r, extra):
 
 
 def mean_over_seeds(results, topo, mode, n, eps, seeds, key, variant=""):
-    vals = [results[run_name(topo, mode, n, s, eps, variant)][key] for s in seeds
+    vals = [results[run_name(topo, mode, n, s, eps, variant)].get(key) for s in seeds
             if run_name(topo, mode, n, s, eps, variant) in results]
     vals = [v for v in vals if v is not None]
     return statistics.mean(vals) if vals else None
@@ -160,7 +160,7 @@ def main():
             "peak_max_link_util", "mean_max_link_util", "peak_watch_util", "mean_watch_util", "total_bytes",
             "backbone_bytes", "byte_hops", "hops_per_byte", "intra_pid_share", "intra_pop_share",
             "busiest_link_bytes", "completed", "leechers", "end_time_s", "selected_same_pid_share",
-            "selected_random_share", "optimizer_solves"]
+            "selected_random_share", "optimizer_solves", "seed_upload_share", "seed_peak_connections"]
     summary = {}
     for name, d in sorted(results.items()):
         summary[name] = {k: d.get(k) for k in keys}
@@ -288,13 +288,13 @@ def write_report(a, results, runs, seeds, sizes, big, sweep, wall, M):
         return {k: M(topo, mode, n, k, eps) for k in
                 ["completion_mean_s", "completion_p90_s", "peak_max_link_util", "mean_max_link_util",
                  "peak_watch_util", "backbone_bytes", "byte_hops", "hops_per_byte", "intra_pid_share",
-                 "intra_pop_share", "total_bytes"]}
+                 "intra_pop_share", "total_bytes", "seed_upload_share", "seed_peak_connections", "busiest_link_bytes"]}
 
     w("## Headline (N = %d leechers per swarm, mean of %d seeds)" % (big, len(seeds)))
     w("")
     w("| topology | selection | mean completion (s) | p90 (s) | peak util of most loaded link | peak util ATLA–IPLS "
-      "| backbone traffic (GB) | bytes × hops (GB) | hops per byte | traffic inside a PID |")
-    w("|---|---|---|---|---|---|---|---|---|---|")
+      "| backbone traffic (GB) | bytes × hops (GB) | hops per byte | traffic inside a PID | data served by the seeds |")
+    w("|---|---|---|---|---|---|---|---|---|---|---|")
     head = {}
     for topo in TOPOLOGIES:
         base = row(topo, "native", big)
@@ -302,7 +302,7 @@ def write_report(a, results, runs, seeds, sizes, big, sweep, wall, M):
             r = row(topo, mode, big)
             head[(topo, mode)] = r
             ch = "" if mode == "native" else " (%s)"
-            w("| %s | %s | %s%s | %s%s | %s%s | %s%s | %s%s | %s%s | %s | %s |" % (
+            w("| %s | %s | %s%s | %s%s | %s%s | %s%s | %s%s | %s%s | %s | %s | %s |" % (
                 topo, mode,
                 fmt(r["completion_mean_s"]), ch % pct(r["completion_mean_s"], base["completion_mean_s"]) if ch else "",
                 fmt(r["completion_p90_s"]), ch % pct(r["completion_p90_s"], base["completion_p90_s"]) if ch else "",
@@ -314,7 +314,8 @@ def write_report(a, results, runs, seeds, sizes, big, sweep, wall, M):
                 ch % pct(r["backbone_bytes"], base["backbone_bytes"]) if ch else "",
                 fmt(r["byte_hops"] and r["byte_hops"] / 1e9),
                 ch % pct(r["byte_hops"], base["byte_hops"]) if ch else "",
-                fmt(r["hops_per_byte"], "%.2f"), fmt(r["intra_pid_share"] and 100 * r["intra_pid_share"], "%.1f%%")))
+                fmt(r["hops_per_byte"], "%.2f"), fmt(r["intra_pid_share"] and 100 * r["intra_pid_share"], "%.1f%%"),
+                fmt(r["seed_upload_share"] and 100 * r["seed_upload_share"], "%.1f%%")))
     w("")
     w("Percentages in brackets are changes against native on the same topology and seeds. Utilization is of one "
       "direction of a 10 Gb/s link, averaged over 10 s; \"peak\" is the highest 10 s average of the run.")
@@ -382,19 +383,21 @@ def write_report(a, results, runs, seeds, sizes, big, sweep, wall, M):
       "clients do, and then serves a large part of each swarm directly, to neighbours spread over the whole "
       "network in every mode. With the stock 4 regular + 1 optimistic slots for the seed too:")
     w("")
-    w("| selection | mean completion (s) | peak util of most loaded link | busiest link carried (GB) | backbone traffic (GB) | traffic inside a PID |")
-    w("|---|---|---|---|---|---|")
+    w("| selection | mean completion (s) | peak util of most loaded link | busiest link carried (GB) | backbone traffic (GB) | traffic inside a PID | data served by the seeds |")
+    w("|---|---|---|---|---|---|---|")
     for mode in MODES:
         v = {k: M("abilene", mode, big, k, DEFAULT_EPS, VARIANT) for k in
-             ["completion_mean_s", "peak_max_link_util", "busiest_link_bytes", "backbone_bytes", "intra_pid_share"]}
+             ["completion_mean_s", "peak_max_link_util", "busiest_link_bytes", "backbone_bytes", "intra_pid_share",
+              "seed_upload_share"]}
         b = {k: M("abilene", "native", big, k, DEFAULT_EPS, VARIANT) for k in v}
         ch = (lambda k: "" if mode == "native" else " (%s)" % pct(v[k], b[k]))
-        w("| %s | %s%s | %s%s | %s%s | %s%s | %s |" % (
+        w("| %s | %s%s | %s%s | %s%s | %s%s | %s | %s |" % (
             mode, fmt(v["completion_mean_s"]), ch("completion_mean_s"),
             fmt(v["peak_max_link_util"] and 100 * v["peak_max_link_util"], "%.2f%%"), ch("peak_max_link_util"),
             fmt(v["busiest_link_bytes"] and v["busiest_link_bytes"] / 1e9), ch("busiest_link_bytes"),
             fmt(v["backbone_bytes"] and v["backbone_bytes"] / 1e9), ch("backbone_bytes"),
-            fmt(v["intra_pid_share"] and 100 * v["intra_pid_share"], "%.1f%%")))
+            fmt(v["intra_pid_share"] and 100 * v["intra_pid_share"], "%.1f%%"),
+            fmt(v["seed_upload_share"] and 100 * v["seed_upload_share"], "%.1f%%")))
     w("")
     notes = os.path.join(os.path.dirname(os.path.abspath(__file__)), "eval_findings.md")
     if os.path.exists(notes):
@@ -407,13 +410,21 @@ def write_report(a, results, runs, seeds, sizes, big, sweep, wall, M):
                 for k, v in head[(topo, mode)].items():
                     vals["%s_%s_%s" % (topo, mode, k)] = v
             for k in ["completion_mean_s", "peak_max_link_util", "mean_max_link_util", "backbone_bytes", "byte_hops",
-                      "peak_watch_util"]:
+                      "peak_watch_util", "busiest_link_bytes", "completion_p90_s"]:
                 vals["%s_p4p_vs_native_%s" % (topo, k)] = pct(head[(topo, "p4p")][k], head[(topo, "native")][k])
                 vals["%s_localized_vs_native_%s" % (topo, k)] = pct(head[(topo, "localized")][k], head[(topo, "native")][k])
         for k in list(vals):
             if isinstance(vals[k], float):
                 vals[k + "_pct"] = "%.1f%%" % (100 * vals[k])
                 vals[k] = "%.1f" % vals[k]
+        for k in ["completion_mean_s", "peak_max_link_util", "busiest_link_bytes", "backbone_bytes"]:
+            for mode in ("p4p", "localized"):
+                vals["seed4_%s_vs_native_%s" % (mode, k)] = pct(M("abilene", mode, big, k, DEFAULT_EPS, VARIANT),
+                                                                M("abilene", "native", big, k, DEFAULT_EPS, VARIANT))
+        for e in sweep:
+            for k in ["completion_mean_s", "peak_max_link_util", "backbone_bytes", "intra_pid_share"]:
+                v = M("abilene", "p4p", big, k, e)
+                vals["eps%s_%s" % (("%g" % e).replace(".", "p"), k)] = "n/a" if v is None else ("%.1f%%" % (100 * v) if "share" in k or "util" in k else "%.1f" % (v / 1e9 if "bytes" in k else v))
         vals["small_n"] = min(sizes)
         vals["big_n"] = big
         vals["small_abilene_p4p_vs_native_peak"] = pct(M("abilene", "p4p", min(sizes), "peak_max_link_util"),

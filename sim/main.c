@@ -122,6 +122,8 @@ static int write_outputs(const char *prefix, const struct sim_config *c, const s
   json_num(f, "busiest_link_bytes", r->nlinks ? r->link_bytes[busiest] : 0, 0);
   json_num(f, "intra_pid_share", r->bytes_total > 0 ? r->bytes_intra_pid / r->bytes_total : NAN, 0);
   json_num(f, "intra_pop_share", r->bytes_total > 0 ? r->bytes_intra_pop / r->bytes_total : NAN, 0);
+  json_num(f, "seed_upload_share", r->bytes_total > 0 ? r->bytes_from_seeds / r->bytes_total : NAN, 0);
+  json_num(f, "seed_peak_connections", (double)r->seed_peak_conns, 0);
   json_num(f, "hops_per_byte", r->bytes_total > 0 ? r->byte_hops / r->bytes_total : NAN, 0);
   json_num(f, "selected_same_pid_share", picks > 0 ? (double)r->select_same_pid / picks : NAN, 0);
   json_num(f, "selected_random_share", picks > 0 ? (double)r->select_random / picks : NAN, 0);

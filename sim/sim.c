@@ -430,6 +430,8 @@ static void account(struct sim *s, struct flow *f, double kbit) {
   double                  bytes = kbit * 1000 / 8;
   s->conns[f->conn].d[f->dir].bytes_period += bytes;
   r->bytes_total += bytes;
+  if (a->origin)
+    r->bytes_from_seeds += bytes;
   if (a->slot == b->slot)
     r->bytes_intra_pid += bytes;
   if (a->pop == b->pop)
@@ -678,6 +680,8 @@ static void connect_peers(struct sim *s, int a, int b) {
   s->conns[cid]  = (struct conn){.a = a, .b = b, .alive = 1, .d = {{0, -1, 0}, {0, -1, 0}}};
   pa->conns[pa->nconns++] = (int)cid;
   pb->conns[pb->nconns++] = (int)cid;
+  if (pb->origin && pb->nconns > s->res->seed_peak_conns)
+    s->res->seed_peak_conns = pb->nconns;
   /* bitfield exchange */
   for (size_t u = 0; u < s->nunits; ++u) {
     pa->avail[u] += (uint16_t)bt_has(pb->have, u);

@@ -57,6 +57,8 @@ struct sim_result {
   int     watch_ab, watch_ba; /* link indexes, -1 when not found */
   double  end_time;
   double  bytes_total, bytes_backbone, byte_hops, bytes_intra_pid, bytes_intra_pop;
+  double  bytes_from_seeds; /* uploaded by the swarms' initial seeds */
+  size_t  seed_peak_conns;  /* most connections an initial seed had at once */
   double  peak_maxutil, mean_maxutil, peak_watch, mean_watch; /* means over samples with leechers */
   size_t  select_same_pid, select_other_pid, select_random;
   size_t  rate_solves, optimizer_solves, unit_transfers, events;
