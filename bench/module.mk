@@ -65,15 +65,15 @@ $(BUILD)/src/p4p-mmsg/.patched: $(OT_TARBALL) $(OT_PATCHES) $(BENCH_MMSG_PATCH)
 $(BUILD)/opentracker-stock-mmsg: $(BUILD)/src/stock-mmsg/.patched
 	@echo "  CC      $@"
 	@$(OT_MAKE) -C $(BUILD)/src/stock-mmsg FEATURES="$(OT_FEATURES)" CFLAGS="$(OT_CFLAGS)" LDFLAGS="$(OT_LIBS)"
-	@cp $(BUILD)/src/stock-mmsg/opentracker $@
+	@cp $(BUILD)/src/stock-mmsg/opentracker $@.tmp && mv -f $@.tmp $@
 
 # rm first: upstream's Makefile does not relink when only libp4p.a changed
 $(BUILD)/opentracker-p4p-mmsg: $(BUILD)/src/p4p-mmsg/.patched $(BUILD)/libp4p.a
 	@echo "  CC      $@"
 	@rm -f $(BUILD)/src/p4p-mmsg/opentracker
 	@$(OT_MAKE) -C $(BUILD)/src/p4p-mmsg FEATURES="$(OT_FEATURES) -DWANT_P4P" \
-	  CFLAGS="$(OT_CFLAGS) -I$(TOP)/p4p" LDFLAGS="$(TOP)/$(BUILD)/libp4p.a $(XML_LIBS) -lm $(OT_LIBS)"
-	@cp $(BUILD)/src/p4p-mmsg/opentracker $@
+	  CFLAGS="$(OT_CFLAGS) -I$(TOP)/p4p" LDFLAGS="$(TOP)/$(BUILD)/libp4p.a $(P4P_LIBS) $(OT_LIBS)"
+	@cp $(BUILD)/src/p4p-mmsg/opentracker $@.tmp && mv -f $@.tmp $@
 
 .PHONY: bench-mmsg
 bench-mmsg: $(BUILD)/p4p-loadgen $(BUILD)/opentracker-stock $(BUILD)/opentracker-stock-mmsg \
