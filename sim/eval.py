@@ -133,10 +133,16 @@ def main():
     results = {}
     t0 = time.time()
     if a.report_only:
-        with open(os.path.join(a.work, "summary.json")) as f:
-            meta = json.load(f)["_meta"]
+        try:
+            with open(os.path.join(a.work, "summary.json")) as f:
+                meta = json.load(f)["_meta"]
+        except (OSError, KeyError, ValueError):
+            meta = {"wall_s": float("nan"), "jobs": a.jobs}
         for r in runs:
             name = run_name(*r)
+            if not os.path.exists(os.path.join(a.work, "runs", name + ".json")):
+                print("eval: %s missing, left out of the report" % name, file=sys.stderr)
+                continue
             with open(os.path.join(a.work, "runs", name + ".json")) as f:
                 results[name] = json.load(f)
             results[name]["cmd"] = "build/p4psim --provider %s --mode %s --peers %d --seed %d --eps %g" % (
@@ -414,7 +420,9 @@ def write_report(a, results, runs, seeds, sizes, big, sweep, wall, M):
                 vals["%s_p4p_vs_native_%s" % (topo, k)] = pct(head[(topo, "p4p")][k], head[(topo, "native")][k])
                 vals["%s_localized_vs_native_%s" % (topo, k)] = pct(head[(topo, "localized")][k], head[(topo, "native")][k])
         for k in list(vals):
-            if isinstance(vals[k], float):
+            if vals[k] is None:
+                vals[k] = vals[k + "_pct"] = "n/a"
+            elif isinstance(vals[k], (int, float)) and not isinstance(vals[k], bool):
                 vals[k + "_pct"] = "%.1f%%" % (100 * vals[k])
                 vals[k] = "%.1f" % vals[k]
         for k in ["completion_mean_s", "peak_max_link_util", "busiest_link_bytes", "backbone_bytes"]:
