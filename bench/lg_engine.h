@@ -33,4 +33,11 @@ int lg_http_run(const struct lg_run *r, struct lg_stats *warm, struct lg_stats *
 
 uint64_t lg_now_ns(void);
 
+/* 1 when the watched tracker has exited (or is a zombie): a run against a
+ * dead tracker stops with an error instead of timing out request by request */
+int lg_tracker_gone(const struct lg_run *r);
+
+/* a phase gives up when nothing at all was answered for this long */
+#define LG_SILENCE_NS (5ull * 1000000000ull)
+
 #endif

@@ -210,6 +210,7 @@ static int run_phase(struct http *h, int warmup, struct lg_stats *st, char *err,
   h->next_warm_peer = 0;
   lg_phase_begin(h->r, st);
   uint64_t start = lg_now_ns(), deadline = start + (uint64_t)(h->r->duration * 1e9), last_scan = start;
+  uint64_t last_answer = start, answered = 0;
   uint64_t limit = (uint64_t)h->r->timeout_ms * 1000000ull;
   int      exhausted = 0;
   struct epoll_event evs[64];
@@ -237,6 +238,14 @@ static int run_phase(struct http *h, int warmup, struct lg_stats *st, char *err,
       struct conn *c = evs[k].data.ptr;
       if (c->fd >= 0)
         on_event(h, c, evs[k].events, now);
+    }
+    if (st->announces + st->scrapes + st->errors != answered) { /* connects alone do not count */
+      answered    = st->announces + st->scrapes + st->errors;
+      last_answer = now;
+    }
+    if (now - last_scan > 5000000ull && (now - last_answer > LG_SILENCE_NS || lg_tracker_gone(h->r))) {
+      snprintf(err, errlen, "the tracker %s", lg_tracker_gone(h->r) ? "has exited" : "answered nothing for 5 s");
+      return -1;
     }
     if (now - last_scan > 5000000ull) {
       for (uint32_t i = 0; i < h->r->window; i++)

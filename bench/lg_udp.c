@@ -270,6 +270,7 @@ static int run_phase(struct udp *u, int warmup, struct lg_stats *st, char *err, 
   u->next_warm_peer = 0;
   lg_phase_begin(u->r, st);
   uint64_t start = lg_now_ns(), deadline = start + (uint64_t)(u->r->duration * 1e9), last_scan = start;
+  uint64_t last_answer = start;
   int      exhausted = 0;
 
   for (;;) {
@@ -307,9 +308,15 @@ static int run_phase(struct udp *u, int warmup, struct lg_stats *st, char *err, 
     for (int k = 0; k < n; k++)
       if (handle_answer(u, u->rbuf[k], u->rmsg[k].msg_len, now, err, errlen))
         return -1;
+    if (n > 0)
+      last_answer = now;
     if (now - last_scan > 5000000ull) {
       expire_lost(u, now);
       last_scan = now;
+      if (now - last_answer > LG_SILENCE_NS || lg_tracker_gone(u->r)) {
+        snprintf(err, errlen, "the tracker %s", lg_tracker_gone(u->r) ? "has exited" : "answered nothing for 5 s");
+        return -1;
+      }
     }
   }
   st->seconds = (double)(lg_now_ns() - start) / 1e9;
