@@ -2,7 +2,7 @@
 # missing ones when run as root and prints the apt-get line otherwise; every
 # other target checks first and says what is missing instead of failing late.
 DEB_PACKAGES := build-essential pkg-config xz-utils ca-certificates \
-  libowfat-dev zlib1g-dev libxml2-dev libxml2-utils libcurl4-openssl-dev \
+  zlib1g-dev libxml2-dev libxml2-utils libcurl4-openssl-dev \
   libmicrohttpd-dev libglpk-dev libcmocka-dev gnuplot-nox \
   python3 python3-pytest python3-libtorrent curl
 

@@ -7,19 +7,43 @@
 OT_CACHE    := build/cache
 OT_TARBALL  := $(OT_CACHE)/$(shell sed -n 's/^tarball=//p' opentracker/PIN)
 OT_PATCHES  := $(sort $(wildcard patches/*.patch))
-OT_FEATURES := -DWANT_FULLSCRAPE -DWANT_NO_AUTO_FREE -DWANT_COMPRESSION_GZIP
-OT_CFLAGS   := -O3 -g -I/usr/include/libowfat -DGIT_VERSION=upstream -Wall -pipe -pthread $(SANFLAGS)
-OT_LIBS     := -lowfat -lz -pthread $(SANFLAGS)
+OT_FEATURES := -DWANT_FULLSCRAPE -DWANT_COMPRESSION_GZIP
+
+# libowfat 0.34 from Debian's source package (why: opentracker/LIBOWFAT.PIN),
+# built once into build/libowfat for every variant (sanitizers need not
+# instrument it).
+OWFAT_TARBALL := $(OT_CACHE)/$(shell sed -n 's/^tarball=//p' opentracker/LIBOWFAT.PIN)
+OWFAT_DIR     := build/libowfat
+OWFAT_LIB     := $(OWFAT_DIR)/libowfat.a
+OWFAT_INC     := $(TOP)/$(OWFAT_DIR)/include
+
+# (-Wno-stringop-overflow: upstream passes constants to io_setcookie, which
+# 0.34 declares write_only; noise, not a bug)
+OT_CFLAGS   := -O3 -g -I$(OWFAT_INC) -I$(OWFAT_INC)/libowfat -DGIT_VERSION=upstream -Wall -Wno-stringop-overflow -pipe -pthread $(SANFLAGS)
+OT_LIBS     := $(TOP)/$(OWFAT_LIB) -lz -pthread $(SANFLAGS)
 # upstream's Makefile warns about its suffix rules on every run; nothing else is hidden
 OT_QUIET    := { grep -v 'ignoring prerequisites on suffix rule' || true; }
 OT_MAKE     = $(MAKE) --no-print-directory -s opentracker STRIP=true OPTS_production= \
-              LIBOWFAT_HEADERS=/usr/include/libowfat LIBOWFAT_LIBRARY=/usr/lib
+              LIBOWFAT_HEADERS=$(OWFAT_INC)/libowfat LIBOWFAT_LIBRARY=$(TOP)/$(OWFAT_DIR)
 
 ALL_TARGETS += $(BUILD)/opentracker-stock $(BUILD)/opentracker-p4p
 
 $(OT_TARBALL): opentracker/PIN opentracker/fetch.sh
-	@opentracker/fetch.sh $(OT_CACHE)
+	@opentracker/fetch.sh opentracker/PIN $(OT_CACHE)
 	@touch $@
+
+$(OWFAT_TARBALL): opentracker/LIBOWFAT.PIN opentracker/fetch.sh
+	@opentracker/fetch.sh opentracker/LIBOWFAT.PIN $(OT_CACHE)
+	@touch $@
+
+# libowfat's headers include each other as <libowfat/x.h>: install them so.
+$(OWFAT_LIB): $(OWFAT_TARBALL)
+	@echo "  BUILD   libowfat (once, about a minute)"
+	@rm -rf $(OWFAT_DIR) && mkdir -p $(OWFAT_DIR)/src $(OWFAT_DIR)/include/libowfat
+	@tar -xJf $(OWFAT_TARBALL) -C $(OWFAT_DIR)/src --strip-components=1
+	@set -o pipefail; $(MAKE) --no-print-directory -s -j2 -C $(OWFAT_DIR)/src libowfat.a 2>&1 | { grep -v "modifier ignored\|^ar " || true; }
+	@cp $(OWFAT_DIR)/src/*.h $(OWFAT_DIR)/include/libowfat/
+	@cp $(OWFAT_DIR)/src/libowfat.a $@
 
 # unpack DIR: a fresh upstream tree in DIR
 define ot_unpack
@@ -27,23 +51,24 @@ define ot_unpack
 	tar -xJf $(OT_TARBALL) -C $(1) --strip-components=1
 endef
 
-$(BUILD)/src/stock/.unpacked: $(OT_TARBALL)
+$(BUILD)/src/stock/.unpacked: $(OT_TARBALL) $(OWFAT_LIB)
 	@$(call ot_unpack,$(@D))
 	@touch $@
 
-$(BUILD)/src/p4p/.patched: $(OT_TARBALL) $(OT_PATCHES)
+$(BUILD)/src/p4p/.patched: $(OT_TARBALL) $(OT_PATCHES) $(OWFAT_LIB)
 	@$(call ot_unpack,$(@D))
 	@for p in $(OT_PATCHES); do \
 	  patch -s -p1 -d $(@D) < $$p || { echo "patch $$p does not apply" >&2; exit 1; }; done
 	@touch $@
 
-$(BUILD)/opentracker-stock: $(BUILD)/src/stock/.unpacked
+$(BUILD)/opentracker-stock: $(BUILD)/src/stock/.unpacked $(OWFAT_LIB)
 	@echo "  CC      $@"
 	@set -o pipefail; $(OT_MAKE) -C $(BUILD)/src/stock FEATURES="$(OT_FEATURES)" CFLAGS="$(OT_CFLAGS)" LDFLAGS="$(OT_LIBS)" 2>&1 | $(OT_QUIET)
 	@cp $(BUILD)/src/stock/opentracker $@.tmp && mv -f $@.tmp $@
 
-$(BUILD)/opentracker-p4p: $(BUILD)/src/p4p/.patched $(BUILD)/libp4p.a
+$(BUILD)/opentracker-p4p: $(BUILD)/src/p4p/.patched $(BUILD)/libp4p.a $(OWFAT_LIB)
 	@echo "  CC      $@"
+	@rm -f $(BUILD)/src/p4p/opentracker # upstream's rule does not know libp4p.a: relink
 	@set -o pipefail; $(OT_MAKE) -C $(BUILD)/src/p4p FEATURES="$(OT_FEATURES) -DWANT_P4P" \
 	  CFLAGS="$(OT_CFLAGS) -I$(TOP)/p4p" LDFLAGS="$(TOP)/$(BUILD)/libp4p.a $(P4P_LIBS) $(OT_LIBS)" 2>&1 | $(OT_QUIET)
 	@cp $(BUILD)/src/p4p/opentracker $@.tmp && mv -f $@.tmp $@
