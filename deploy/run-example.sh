@@ -1,19 +1,31 @@
-#!/bin/sh
-# run-example.sh BUILD_DIR: start opentracker-p4p with the bundled example
-# P4P setup on localhost, in the foreground (Ctrl-C stops it).
+#!/bin/bash
+# run-example.sh BUILD_DIR: the whole system on localhost: the bundled
+# iTracker (Abilene example provider) and opentracker-p4p connected to it.
+# Ctrl-C stops both.
 set -eu
 build=${1:-build}
 here=$(cd "$(dirname "$0")" && pwd)
-conf="$here/example/opentracker.conf"
-port=$(awk '/^listen.tcp_udp 127/{split($2, a, ":"); print a[2]; exit}' "$conf")
+ex="$here/example"
+
+"$build/p4p-itracker" -f "$ex/abilene-loopback.conf" -p 6671 &
+itracker=$!
+trap 'kill $itracker 2>/dev/null; wait $itracker 2>/dev/null' EXIT INT TERM
+for _ in $(seq 50); do
+  (exec 3<>/dev/tcp/127.0.0.1/6671) 2>/dev/null && break
+  kill -0 $itracker 2>/dev/null || { echo "run: the iTracker did not start" >&2; exit 1; }
+  sleep 0.1
+done
 
 cat <<MSG
-opentracker-p4p with the example P4P setup ($here/example):
-  PID map   pidmap.xml: 127.0.1.0/24 and ::1 in pid-a, 127.0.2-4.0/24 in pid-b..d
-  guidance  guidance.xml: default matrix + one per-swarm matrix
-  announce  http://127.0.0.1:$port/announce   udp://127.0.0.1:$port   (also [::1]:$port)
-  P4P stats http://127.0.0.1:$port/stats?mode=p4p
-  reload    kill -HUP <pid> after editing the XML files
-Ctrl-C stops it.
+
+opentracker-p4p, connected to the bundled iTracker:
+  iTracker   http://127.0.0.1:6671/p4p/v1/  (Abilene example provider, $ex/abilene-loopback.conf)
+             try: curl -H 'Authorization: Bearer b751559216bc30cc2f069749861be9cf' http://127.0.0.1:6671/p4p/v1/pidmap
+  tracker    http://127.0.0.1:6969/announce   udp://127.0.0.1:6969   (also [::1]:6969)
+             peers announcing from 127.N.x.y are in the provider's PIDs (127.1/16 Atlanta,
+             127.5/16 Indianapolis, ...: see the pid lines of abilene-loopback.conf)
+  P4P stats  curl 'http://127.0.0.1:6969/stats?mode=p4p'
+Ctrl-C stops both.
+
 MSG
-exec "$build/opentracker-p4p" -f "$conf"
+"$build/opentracker-p4p" -f "$ex/opentracker.conf"

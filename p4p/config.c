@@ -18,6 +18,7 @@ static struct p4p_config g_config = {
     .random_fraction  = DEFAULT_RANDOM_FRACTION,
     .intra_share      = DEFAULT_INTRA_SHARE,
     .capability_peers = DEFAULT_CAPABILITY_PEERS,
+    .report_interval  = 60,
 };
 
 const struct p4p_config *config_get(void) { return &g_config; }
@@ -29,6 +30,7 @@ void config_reset(void) {
   g_config.random_fraction  = DEFAULT_RANDOM_FRACTION;
   g_config.intra_share      = DEFAULT_INTRA_SHARE;
   g_config.capability_peers = DEFAULT_CAPABILITY_PEERS;
+  g_config.report_interval  = 60;
 }
 
 static int parse_bool(const char *v, int *out) {
@@ -251,6 +253,13 @@ int config_set(const char *line, const char *file, int lineno, char *err, size_t
       return -1;
     }
     g_config.capability_peers = (unsigned)n;
+  } else if (!strcmp(key, "p4p.report_interval")) {
+    unsigned long n;
+    if (parse_count(v, 86400, &n) || n == 0) {
+      snprintf(err, errlen, "%s:%d: p4p.report_interval takes seconds from 1 to 86400, not '%s'", file, lineno, v);
+      return -1;
+    }
+    g_config.report_interval = (unsigned)n;
   } else if (!strcmp(key, "p4p.provider")) {
     return provider_line(v, file, lineno, err, errlen);
   } else if (!strncmp(key, "p4p.provider.", 13)) {
@@ -268,8 +277,8 @@ int config_set(const char *line, const char *file, int lineno, char *err, size_t
     snprintf(is_map ? g_config.pidmap_where : g_config.guidance_where, sizeof g_config.pidmap_where, "%s:%d", file, lineno);
   } else {
     snprintf(err, errlen,
-             "%s:%d: unknown key %s (known: p4p.enable, p4p.random_fraction, p4p.intra_provider_share, p4p.capability_peers, p4p.pidmap, "
-             "p4p.guidance, p4p.provider, p4p.provider.NAME.*)",
+             "%s:%d: unknown key %s (known: p4p.enable, p4p.random_fraction, p4p.intra_provider_share, p4p.capability_peers, p4p.report_interval, "
+             "p4p.pidmap, p4p.guidance, p4p.provider, p4p.provider.NAME.*)",
              file, lineno, key);
     return -1;
   }

@@ -6,6 +6,7 @@
  *   p4p.guidance         file              guidance, P4P XML v1 (optional)
  *   p4p.intra_provider_share number in [0,1] (default 0.9)
  *   p4p.capability_peers number             (default 2)
+ *   p4p.report_interval  seconds            (default 60) swarm statistics to providers
  *   p4p.provider NAME URL [legacy]         an iTracker to fetch data from
  *   p4p.provider.NAME.KEY value            token, interfaces, refresh,
  *                                          max_staleness, timeout_ms,
@@ -41,6 +42,7 @@ struct p4p_config {
   double random_fraction;
   double intra_share;       /* p4p.intra_provider_share, default 0.9 */
   unsigned capability_peers;/* p4p.capability_peers, default 2 */
+  unsigned report_interval; /* p4p.report_interval seconds, default 60 */
   char  *pidmap_file;   /* absolute (the tracker may chdir or chroot later) */
   char  *guidance_file;
   /* where each key was set, for messages: "file:line" */

@@ -171,7 +171,8 @@ void guidance_finish(struct guidance *g) {
     normalize(g->default_w, g->npids);
   for (size_t k = 0; k < g->nswarms; ++k)
     normalize(g->swarms[k].w, g->npids);
-  qsort(g->swarms, g->nswarms, sizeof *g->swarms, hash_cmp);
+  if (g->nswarms > 1)
+    qsort(g->swarms, g->nswarms, sizeof *g->swarms, hash_cmp);
 }
 
 struct guidance *guidance_from_msg(const struct p4p_guidance_msg *msg, const struct pidmap *map, char *err, size_t errlen) {

@@ -13,9 +13,11 @@
 #include "loader.h"
 #include "p4p.h"
 #include "pidmap.h"
+#include "portal_client.h"
 #include "select.h"
 #include "state.h"
 #include "stats.h"
+#include "swarmstats.h"
 
 /* Retired snapshots live this long; an announce holds one for microseconds. */
 #define GRACE_SECONDS   60
@@ -25,7 +27,13 @@ static pthread_t       g_reloader, g_sighup_waiter;
 static int             g_started, g_own_sighup;
 static pthread_mutex_t g_wake_lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t  g_wake      = PTHREAD_COND_INITIALIZER;
-static int             g_reload_pending, g_stopping;
+static int             g_reload_pending, g_stopping, g_update_pending;
+
+/* Owned by the reload thread once started: the last good local files, and
+ * the portals.  Snapshot sources are [local files, if any] + providers. */
+static struct loader_local   g_local;
+static struct portal_client *g_portals;
+static p4p_swarm_walker      g_walker;
 
 /* The requester's PID, looked up once per announce (p4p_note_announce) and
  * reused by selection in the same thread. */
@@ -42,38 +50,151 @@ int p4p_config_line(const char *line, const char *file, int lineno) {
   return 0;
 }
 
-static int reload(void) {
-  char              err[1024];
-  struct p4p_state *s = loader_build(config_get(), err, sizeof err);
+/* Builds and publishes a snapshot from the local files and the portals'
+ * latest good data.  reread: read the local files again (startup, SIGHUP);
+ * a portal update reuses the last good ones.  A failure keeps the old
+ * snapshot (and the old files). */
+static int rebuild(int reread) {
+  const struct p4p_config *cfg = config_get();
+  char                     err[1024];
+  struct loader_local      fresh;
+  struct loader_source     src[1 + CONFIG_MAX_PROVIDERS];
+  struct portal_data       data[CONFIG_MAX_PROVIDERS];
+  size_t                   n = 0;
+  struct p4p_state        *s;
+
+  if (reread) {
+    if (cfg->enable && loader_read_local(cfg, &fresh, err, sizeof err)) {
+      fprintf(stderr, "p4p: reload failed, keeping the previous data: %s\n", err);
+      stats_note_reload(0, err);
+      return -1;
+    }
+    if (!cfg->enable)
+      memset(&fresh, 0, sizeof fresh);
+  }
+  struct loader_local *local = reread ? &fresh : &g_local;
+  if (local->has_pidmap)
+    src[n++] = (struct loader_source){
+        .ns               = "",
+        .pidmap           = &local->pidmap,
+        .guidance         = local->has_guidance ? &local->guidance : NULL,
+        .pidmap_version   = local->pidmap.version,
+        .guidance_version = local->has_guidance ? local->guidance.version : NULL,
+    };
+  memset(data, 0, sizeof data);
+  for (size_t i = 0; g_portals && i < cfg->nproviders; ++i) {
+    portal_client_data(g_portals, i, &data[i]);
+    src[n++] = (struct loader_source){
+        .ns             = cfg->providers[i].name,
+        .pidmap         = data[i].has_pidmap ? &data[i].pidmap : NULL,
+        .guidance       = data[i].has_guidance ? &data[i].guidance : NULL,
+        .costs          = data[i].has_costs ? &data[i].costs : NULL,
+        .capability     = data[i].has_capability ? &data[i].capability : NULL,
+        .pidmap_version = data[i].has_pidmap ? data[i].pidmap.version : NULL,
+    };
+  }
+  s = loader_assemble(cfg, src, n, err, sizeof err);
+  for (size_t i = 0; i < cfg->nproviders; ++i)
+    portal_data_free(&data[i]);
   if (!s) {
-    fprintf(stderr, "p4p: reload failed, keeping the previous data: %s\n", err);
+    fprintf(stderr, "p4p: %s, keeping the previous data: %s\n", reread ? "reload failed" : "new portal data refused", err);
     stats_note_reload(0, err);
+    if (reread)
+      loader_local_free(&fresh);
     return -1;
+  }
+  s->local_sources = local->has_pidmap ? 1 : 0;
+  if (reread) {
+    loader_local_free(&g_local);
+    g_local = fresh;
   }
   state_publish(s);
   stats_note_reload(1, NULL);
   return 0;
 }
 
+/* Statistics of the heaviest swarms to every provider with a guidance
+ * interface, so its next guidance round optimizes them. */
+static void report_swarms(void) {
+  const struct p4p_config *cfg = config_get();
+  const struct p4p_state  *s   = state_current();
+  struct p4p_stats_msg     msg[1 + CONFIG_MAX_PROVIDERS];
+  size_t                   top = 0;
+
+  if (!g_portals || !s || !s->map || !g_walker)
+    return;
+  for (size_t i = 0; i < cfg->nproviders; ++i)
+    if ((cfg->providers[i].interfaces & IFACE_GUIDANCE) && !cfg->providers[i].legacy && cfg->providers[i].report_swarms > top)
+      top = cfg->providers[i].report_swarms;
+  if (!top || swarmstats_collect(g_walker, s, top, msg))
+    return;
+  for (size_t i = 0; i < cfg->nproviders; ++i) {
+    size_t                sp = s->local_sources + i; /* the provider's index in the snapshot */
+    struct p4p_stats_msg *m  = &msg[sp];
+    if (sp >= s->nproviders || !(cfg->providers[i].interfaces & IFACE_GUIDANCE) || cfg->providers[i].legacy || !m->nswarms)
+      continue;
+    struct p4p_stats_msg view = *m; /* the heaviest first: send this provider's cap of them */
+    if (view.nswarms > cfg->providers[i].report_swarms)
+      view.nswarms = cfg->providers[i].report_swarms;
+    portal_client_post_stats(g_portals, i, &view);
+  }
+  for (size_t i = 0; i < s->nproviders; ++i)
+    p4p_stats_msg_free(&msg[i]);
+}
+
 static void *reloader(void *arg) {
+  time_t next_report = time(NULL) + config_get()->report_interval;
   (void)arg;
   pthread_mutex_lock(&g_wake_lock);
   while (!g_stopping) {
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += HOUSEKEEP_EVERY;
-    if (!g_reload_pending)
+    until.tv_sec += config_get()->report_interval < HOUSEKEEP_EVERY ? config_get()->report_interval : HOUSEKEEP_EVERY;
+    if (!g_reload_pending && !g_update_pending)
       pthread_cond_timedwait(&g_wake, &g_wake_lock, &until);
-    int pending      = g_reload_pending;
-    g_reload_pending = 0;
+    int reread       = g_reload_pending, update = g_update_pending;
+    g_reload_pending = g_update_pending = 0;
     pthread_mutex_unlock(&g_wake_lock);
-    if (pending)
-      reload();
+    if (reread || update)
+      rebuild(reread);
+    if (time(NULL) >= next_report) {
+      report_swarms();
+      next_report = time(NULL) + config_get()->report_interval;
+    }
     state_collect(time(NULL), GRACE_SECONDS);
     pthread_mutex_lock(&g_wake_lock);
   }
   pthread_mutex_unlock(&g_wake_lock);
   return NULL;
+}
+
+/* Called by the portal client's thread when a provider's data changed. */
+static void portal_updated(void *ctx) {
+  (void)ctx;
+  pthread_mutex_lock(&g_wake_lock);
+  g_update_pending = 1;
+  pthread_cond_signal(&g_wake);
+  pthread_mutex_unlock(&g_wake_lock);
+}
+
+static struct portal_client *start_portals(char *err, size_t errlen) {
+  const struct p4p_config *cfg = config_get();
+  struct portal_source     src[CONFIG_MAX_PROVIDERS];
+  memset(src, 0, sizeof src);
+  for (size_t i = 0; i < cfg->nproviders; ++i) {
+    const struct p4p_provider_config *p = &cfg->providers[i];
+    snprintf(src[i].name, sizeof src[i].name, "%s", p->name);
+    snprintf(src[i].base_url, sizeof src[i].base_url, "%s", p->url);
+    snprintf(src[i].token, sizeof src[i].token, "%s", p->token);
+    src[i].legacy          = p->legacy;
+    src[i].interfaces      = (p->interfaces & IFACE_PIDMAP ? PORTAL_PIDMAP : 0) | (p->interfaces & IFACE_COSTS ? PORTAL_COSTS : 0) |
+                        (p->interfaces & IFACE_GUIDANCE ? PORTAL_GUIDANCE : 0) | (p->interfaces & IFACE_CAPABILITY ? PORTAL_CAPABILITY : 0);
+    src[i].refresh_s       = p->refresh_s;
+    src[i].max_staleness_s = p->max_staleness_s;
+    src[i].timeout_ms      = p->timeout_ms;
+    src[i].max_body        = p->max_body;
+  }
+  return portal_client_start(src, cfg->nproviders, portal_updated, NULL, err, errlen);
 }
 
 /* SIGHUP is blocked in every tracker thread; this one takes it synchronously. */
@@ -90,21 +211,29 @@ static void *sighup_waiter(void *arg) {
 }
 
 int p4p_start(int own_sighup) {
-  char              err[1024];
-  struct p4p_state *s;
+  char err[1024];
 
   if (config_check(err, sizeof err)) {
     fprintf(stderr, "p4p: %s\n", err);
     return -1;
   }
-  if (!(s = loader_build(config_get(), err, sizeof err))) {
-    fprintf(stderr, "p4p: %s\n", err);
+  /* The local files must be good to start; portals are fetched in the
+   * background and join the snapshot when they answer. */
+  if (rebuild(1))
     return -1;
-  }
-  state_publish(s);
+  const struct p4p_state *s = state_current();
   if (s->map)
     fprintf(stderr, "p4p: PID map %s: %zu PIDs, %zu address ranges; guidance: %s\n", config_get()->pidmap_file, pidmap_npids(s->map),
-            pidmap_nranges(s->map), s->guidance ? config_get()->guidance_file : "none");
+            pidmap_nranges(s->map), s->guidance && config_get()->guidance_file ? config_get()->guidance_file : "none");
+  if (config_get()->enable && config_get()->nproviders) {
+    if (!(g_portals = start_portals(err, sizeof err))) {
+      fprintf(stderr, "p4p: %s\n", err);
+      return -1;
+    }
+    for (size_t i = 0; i < config_get()->nproviders; ++i)
+      fprintf(stderr, "p4p: provider %s at %s%s\n", config_get()->providers[i].name, config_get()->providers[i].url,
+              config_get()->providers[i].legacy ? " (legacy protocol)" : "");
+  }
   if (pthread_create(&g_reloader, NULL, reloader, NULL)) {
     fprintf(stderr, "p4p: cannot start the reload thread\n");
     return -1;
@@ -138,6 +267,9 @@ void p4p_stop(void) {
     }
     g_started = 0;
   }
+  portal_client_stop(g_portals);
+  g_portals = NULL;
+  loader_local_free(&g_local);
   state_shutdown();
   config_reset();
 }
@@ -243,7 +375,52 @@ size_t p4p_select_peers(const struct p4p_vector *peers, const struct p4p_layout 
   return written + servers * compare_size;
 }
 
-size_t p4p_stats_render(char *reply, size_t cap) { return stats_render(state_current(), reply, cap); }
+/* Per provider: where its data stands, for operators. */
+static size_t render_providers(const struct p4p_state *s, char *out, size_t cap) {
+  const struct p4p_config *cfg = config_get();
+  size_t                   n   = 0;
+  time_t                   now = time(NULL);
+  for (size_t i = 0; g_portals && i < cfg->nproviders && n < cap; ++i) {
+    struct portal_status st;
+    struct portal_data   d;
+    if (portal_client_status(g_portals, i, &st) || portal_client_data(g_portals, i, &d))
+      continue;
+    size_t sp     = s ? s->local_sources + i : 0;
+    int    mapped = s && sp < s->nproviders && s->providers[sp].first;
+    int    w      = snprintf(out + n, cap - n,
+                             "provider %s: url %s%s\n"
+                             "provider %s: state %s\n"
+                             "provider %s: last success age seconds: %ld\n"
+                             "provider %s: last error: %s\n"
+                             "provider %s: last error age seconds: %ld\n"
+                             "provider %s: fetches %lu failures %lu not modified %lu backoff seconds %d\n"
+                             "provider %s: pidmap age seconds: %ld\n"
+                             "provider %s: costs age seconds: %ld\n"
+                             "provider %s: guidance age seconds: %ld\n"
+                             "provider %s: capability age seconds: %ld\n"
+                             "provider %s: swarms under per-swarm guidance: %zu\n"
+                             "provider %s: servers: %zu\n",
+                             cfg->providers[i].name, cfg->providers[i].url, cfg->providers[i].legacy ? " (legacy)" : "", cfg->providers[i].name,
+                             mapped ? "in use" : d.has_pidmap ? "waiting for the next snapshot" : "no data (stock selection for its peers)",
+                             cfg->providers[i].name, st.last_success ? (long)(now - st.last_success) : -1L, cfg->providers[i].name,
+                             st.last_error[0] ? st.last_error : "-", cfg->providers[i].name, st.last_error_at ? (long)(now - st.last_error_at) : -1L,
+                             cfg->providers[i].name, st.fetches, st.failures, st.not_modified, st.backoff_s, cfg->providers[i].name,
+                             d.has_pidmap ? (long)(now - d.pidmap_at) : -1L, cfg->providers[i].name, d.has_costs ? (long)(now - d.costs_at) : -1L,
+                             cfg->providers[i].name, d.has_guidance ? (long)(now - d.guidance_at) : -1L, cfg->providers[i].name,
+                             d.has_capability ? (long)(now - d.capability_at) : -1L, cfg->providers[i].name, d.has_guidance ? d.guidance.nswarms : 0,
+                             cfg->providers[i].name, mapped ? s->providers[sp].nservers : 0);
+    portal_data_free(&d);
+    if (w < 0)
+      break;
+    n += (size_t)w < cap - n ? (size_t)w : cap - n - 1;
+  }
+  return n;
+}
 
-static p4p_swarm_walker g_walker;
-void                    p4p_set_swarm_walker(p4p_swarm_walker walk) { g_walker = walk; }
+size_t p4p_stats_render(char *reply, size_t cap) {
+  const struct p4p_state *s = state_current();
+  size_t                  n = stats_render(s, reply, cap);
+  return n + render_providers(s, reply + n, cap - n);
+}
+
+void p4p_set_swarm_walker(p4p_swarm_walker walk) { g_walker = walk; }

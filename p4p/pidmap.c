@@ -131,7 +131,8 @@ int pidmap_finish(struct pidmap *map, char *err, size_t errlen) {
   struct prefix_in *stack;
   size_t            depth = 0;
 
-  qsort(map->in, map->nin, sizeof *map->in, prefix_cmp);
+  if (map->nin > 1)
+    qsort(map->in, map->nin, sizeof *map->in, prefix_cmp);
   /* Equal prefixes sort next to each other, lower slot (earlier provider)
    * first: across providers the first keeps it, within one it is an error. */
   size_t kept = 0;

@@ -41,6 +41,7 @@ struct p4p_state {
   double           intra_share;     /* guided share kept inside the requester's provider */
   unsigned         capability_peers;/* provider servers per answer, at most */
   size_t           nproviders;
+  size_t           local_sources;   /* 1 when providers[0] is the local files */
   struct p4p_provider_info *providers; /* indexed like pidmap_provider_of() */
   char             map_version[P4P_NAME_MAX];
   char             guidance_version[P4P_NAME_MAX];

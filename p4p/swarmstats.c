@@ -79,6 +79,11 @@ static void rank_visit(void *ctx, const uint8_t *hash, const struct p4p_vector *
   w->have_last  = 1;
 }
 
+static int by_peers_desc(const void *a, const void *b) {
+  size_t x = ((const struct heavy *)a)->peers, y = ((const struct heavy *)b)->peers;
+  return x < y ? 1 : x > y ? -1 : 0;
+}
+
 static int by_hash(const void *a, const void *b) { return memcmp(((const struct heavy *)a)->hash, ((const struct heavy *)b)->hash, P4P_HASH_SIZE); }
 
 static void count_visit(void *ctx, const uint8_t *hash, const struct p4p_vector *peers, const struct p4p_layout *layout, size_t peer_count,
@@ -130,6 +135,7 @@ int swarmstats_collect(p4p_swarm_walker walk, const struct p4p_state *s, size_t 
       goto done;
   qsort(w.top, w.ntop, sizeof *w.top, by_hash);
   walk(count_visit, &w);
+  qsort(w.top, w.ntop, sizeof *w.top, by_peers_desc); /* messages list the heaviest first */
 
   for (size_t p = 0; p < s->nproviders; ++p) {
     const struct p4p_provider_info *prov = &s->providers[p];

@@ -791,6 +791,8 @@ static int cmp_named(const void *a, const void *b)
 static int check_unique(struct pctx *p, struct named *v, size_t n,
                         const char *what)
 {
+  if (n < 2)
+    return 0; /* also: qsort must not see a NULL array */
   qsort(v, n, sizeof *v, cmp_named);
   for (size_t i = 1; i < n; i++)
     if (strcmp(v[i - 1].name, v[i].name) == 0)
