@@ -238,7 +238,14 @@ def run_process(a, binary, config, shape, variants, rnd, port, workdir, p4pdir):
                     args += ["--connids", os.path.join(workdir, "connids%d" % fam)]
                     if k == 0:
                         args.append("--warmup")
-                r = loadgen(a.build, args, tr.proc.pid)
+                try:
+                    r = loadgen(a.build, args, tr.proc.pid)
+                except RuntimeError as e:
+                    rc = tr.proc.poll()
+                    if rc is not None:  # say how the tracker ended: a signal number helps
+                        raise RuntimeError("%s (tracker %s)" % (e, "killed by signal %d" % -rc if rc < 0 else
+                                                                "exit status %d" % rc))
+                    raise
                 result["phases"]["%s%d" % (proto, fam)] = r
                 if proto == "udp" and fam == 6:  # both families warmed up: the swarms are full
                     result["rss_full_kb"] = tr.status_kb("VmRSS")
