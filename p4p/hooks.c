@@ -388,23 +388,27 @@ static size_t render_providers(const struct p4p_state *s, char *out, size_t cap)
     size_t sp     = s ? s->local_sources + i : 0;
     int    mapped = s && sp < s->nproviders && s->providers[sp].first;
     int    w      = snprintf(out + n, cap - n,
-                             "provider %s: url %s%s\n"
-                             "provider %s: state %s\n"
-                             "provider %s: last success age seconds: %ld\n"
-                             "provider %s: last error: %s\n"
-                             "provider %s: last error age seconds: %ld\n"
-                             "provider %s: fetches %lu failures %lu not modified %lu backoff seconds %d\n"
-                             "provider %s: pidmap age seconds: %ld\n"
-                             "provider %s: costs age seconds: %ld\n"
-                             "provider %s: guidance age seconds: %ld\n"
-                             "provider %s: capability age seconds: %ld\n"
-                             "provider %s: swarms under per-swarm guidance: %zu\n"
-                             "provider %s: servers: %zu\n",
+                             "provider %s url: %s%s\n"
+                             "provider %s state: %s\n"
+                             "provider %s last success age seconds: %ld\n"
+                             "provider %s last error: %s\n"
+                             "provider %s last error age seconds: %ld\n"
+                             "provider %s fetches: %lu\n"
+                             "provider %s failures: %lu\n"
+                             "provider %s not modified: %lu\n"
+                             "provider %s backoff seconds: %d\n"
+                             "provider %s pidmap age seconds: %ld\n"
+                             "provider %s costs age seconds: %ld\n"
+                             "provider %s guidance age seconds: %ld\n"
+                             "provider %s capability age seconds: %ld\n"
+                             "provider %s swarms under per-swarm guidance: %zu\n"
+                             "provider %s servers: %zu\n",
                              cfg->providers[i].name, cfg->providers[i].url, cfg->providers[i].legacy ? " (legacy)" : "", cfg->providers[i].name,
                              mapped ? "in use" : d.has_pidmap ? "waiting for the next snapshot" : "no data (stock selection for its peers)",
                              cfg->providers[i].name, st.last_success ? (long)(now - st.last_success) : -1L, cfg->providers[i].name,
                              st.last_error[0] ? st.last_error : "-", cfg->providers[i].name, st.last_error_at ? (long)(now - st.last_error_at) : -1L,
-                             cfg->providers[i].name, st.fetches, st.failures, st.not_modified, st.backoff_s, cfg->providers[i].name,
+                             cfg->providers[i].name, st.fetches, cfg->providers[i].name, st.failures, cfg->providers[i].name, st.not_modified,
+                             cfg->providers[i].name, st.backoff_s, cfg->providers[i].name,
                              d.has_pidmap ? (long)(now - d.pidmap_at) : -1L, cfg->providers[i].name, d.has_costs ? (long)(now - d.costs_at) : -1L,
                              cfg->providers[i].name, d.has_guidance ? (long)(now - d.guidance_at) : -1L, cfg->providers[i].name,
                              d.has_capability ? (long)(now - d.capability_at) : -1L, cfg->providers[i].name, d.has_guidance ? d.guidance.nswarms : 0,

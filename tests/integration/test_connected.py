@@ -1,0 +1,148 @@
+"""The tracker connected to the real p4p-itracker on loopback: the Abilene
+example provider (deploy/example/abilene-loopback.conf) puts 127.1.0.0/16 in
+PID 0.i.abilene (Atlanta) and 127.9.0.0/16 in 11.i.abilene (Sunnyvale).  The
+tracker reports its heaviest swarms every second, the iTracker optimizes them,
+and the per-swarm guidance it answers shapes the returned peers."""
+import math
+import os
+import subprocess
+import time
+import urllib.request
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from btclient import http_announce, http_get
+from conftest import BUILD, TOP, free_port
+
+NS = {"p": "urn:opentracker-p4p:p4p:1"}
+TOKEN = "b751559216bc30cc2f069749861be9cf"
+SWARM = bytes.fromhex("5a" * 20)
+ATLA, SNVA = "0.i.abilene", "11.i.abilene"
+
+
+@pytest.fixture
+def itracker():
+    port = free_port()
+    log = open(os.path.join(BUILD, "itracker-test.log"), "w")
+    proc = subprocess.Popen([os.path.join(BUILD, "p4p-itracker"), "-f",
+                             os.path.join(TOP, "deploy", "example", "abilene-loopback.conf"), "-p", str(port)],
+                            stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/p4p/v1/pidmap", timeout=1)
+        except urllib.error.HTTPError:
+            break  # 401: it is up
+        except OSError:
+            time.sleep(0.05)
+    yield port
+    proc.terminate()
+    proc.wait(5)
+    log.close()
+
+
+def connected(port, *extra):
+    return ["p4p.enable yes", "p4p.random_fraction 0.2", "p4p.report_interval 1",
+            f"p4p.provider abilene http://127.0.0.1:{port}",
+            f"p4p.provider.abilene.token {TOKEN}", "p4p.provider.abilene.refresh 2"] + list(extra)
+
+
+def stats(tracker):
+    _, _, body = http_get("127.0.0.1", tracker.port, "/stats?mode=p4p")
+    return dict(line.split(": ", 1) for line in body.decode().splitlines() if ": " in line)
+
+
+def wait_for(predicate, timeout=15, step=0.1):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    return None
+
+
+def portal_row(port, swarm, pid):
+    """The iTracker's current row of `pid` for `swarm` (normalized), or None."""
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/p4p/v1/guidance",
+                                 headers={"Authorization": "Bearer " + TOKEN})
+    doc = ET.fromstring(urllib.request.urlopen(req, timeout=5).read())
+    for sw in doc.findall("p:swarm", NS):
+        if sw.get("info-hash") == swarm.hex():
+            row = {e.get("to"): float(e.get("value")) for e in sw.findall("p:entry", NS) if e.get("from") == pid}
+            total = sum(row.values())
+            return {k: v / total for k, v in row.items()} if total else None
+    return None
+
+
+def same_pid_share(tracker, requester, rounds=60, numwant=40):
+    same = total = 0
+    for _ in range(rounds):
+        _, peers = http_announce("127.0.0.1", tracker.port, SWARM, requester, 6881, numwant=numwant)
+        assert (requester, 6881) not in peers and len(set(peers)) == len(peers) == numwant
+        same += sum(1 for a, _ in peers if a.startswith("127.1."))
+        total += len(peers)
+    return same, total
+
+
+def expected_share(w_own, own_others, n_others, numwant=40, eps=0.2):
+    r = math.floor(eps * numwant + 0.5)
+    g = numwant - r
+    guided_own = g * w_own
+    return (guided_own + r * (own_others - guided_own) / (n_others - g)) / numwant
+
+
+def assert_near(hits, total, p):
+    sigma = math.sqrt(total * p * (1 - p))
+    assert abs(hits - total * p) <= 5 * sigma, (hits, total, p)
+
+
+def test_guidance_follows_the_swarm(start_tracker, itracker):
+    t = start_tracker(connected(itracker, "p4p.capability_peers 0"))
+    assert wait_for(lambda: stats(t).get("provider abilene state") == "in use"), stats(t)
+    # Atlanta: 40 seeders and 40 leechers; Sunnyvale: 40 seeders.
+    for i in range(40):
+        http_announce("127.0.0.1", t.port, SWARM, f"127.1.0.{10 + i}", 6881, numwant=0, left=0)
+        http_announce("127.0.0.1", t.port, SWARM, f"127.1.1.{10 + i}", 6881, numwant=0)
+        http_announce("127.0.0.1", t.port, SWARM, f"127.9.0.{10 + i}", 6881, numwant=0, left=0)
+    requester = "127.1.1.10"
+
+    # The swarm's statistics reach the portal, which answers a matrix for it,
+    # and the tracker then serves guided (per-swarm) selections.
+    row1 = wait_for(lambda: portal_row(itracker, SWARM, ATLA))
+    assert row1 and row1.get(ATLA, 0) > 0.6, row1
+    before = int(stats(t)["selections guided"])
+    assert wait_for(lambda: http_announce("127.0.0.1", t.port, SWARM, requester, 6881, numwant=40)
+                    and int(stats(t)["selections guided"]) > before)
+    same, total = same_pid_share(t, requester)
+    assert_near(same, total, expected_share(row1[ATLA], own_others=79, n_others=119))
+    assert int(stats(t)["provider abilene swarms under per-swarm guidance"]) >= 1
+
+    # Atlanta's seeders leave: its peers now need Sunnyvale's upload, and the
+    # new guidance sends them there.
+    for i in range(40):
+        http_announce("127.0.0.1", t.port, SWARM, f"127.1.0.{10 + i}", 6881, numwant=0, left=0, event="stopped")
+    row2 = wait_for(lambda: (r := portal_row(itracker, SWARM, ATLA)) and r.get(ATLA, 1) < row1[ATLA] - 0.15 and r)
+    assert row2, "the portal's guidance did not follow the swarm"
+    time.sleep(3)  # a report and a guidance round of the tracker
+    same2, total2 = same_pid_share(t, requester)
+    assert_near(same2, total2, expected_share(row2[ATLA], own_others=39, n_others=79))
+    assert same2 / total2 < same / total - 0.1
+
+
+def test_provider_servers_go_to_its_own_peers_only(start_tracker, itracker):
+    t = start_tracker(connected(itracker, "p4p.capability_peers 2"))
+    assert wait_for(lambda: stats(t).get("provider abilene servers") not in (None, "0"))
+    for i in range(30):
+        http_announce("127.0.0.1", t.port, SWARM, f"127.1.2.{10 + i}", 6881, numwant=0)
+        http_announce("127.0.0.1", t.port, SWARM, f"127.0.9.{10 + i}", 6881, numwant=0)  # no PID
+    servers = {("127.1.255.10", 6881), ("127.2.255.10", 6881), ("127.7.100.10", 6881)}
+    for _ in range(20):
+        _, peers = http_announce("127.0.0.1", t.port, SWARM, "127.1.3.1", 6881, numwant=20)
+        offered = servers & set(peers)
+        assert 1 <= len(offered) <= 2
+        assert ("127.1.255.10", 6881) in offered  # its own PID's cache first
+        _, peers = http_announce("127.0.0.1", t.port, SWARM, "127.0.9.200", 6881, numwant=20)
+        assert not servers & set(peers)  # a peer outside the provider never gets them
+    assert int(stats(t)["peers provider servers"]) >= 20
