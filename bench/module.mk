@@ -1,5 +1,6 @@
 # bench/: the load generator and `make bench` (fork against stock opentracker).
-# Not part of `make test`: numbers depend on the machine and its load.
+# The benchmark is not part of `make test` (its numbers depend on the machine
+# and its load); the generator's own tests are.
 LOADGEN_SRCS := bench/loadgen.c bench/lg_workload.c bench/lg_stats.c bench/lg_engine.c bench/lg_udp.c bench/lg_http.c
 LOADGEN_OBJS := $(LOADGEN_SRCS:%.c=$(BUILD)/obj/%.o)
 LOADGEN_HDRS := $(wildcard bench/lg_*.h)
