@@ -940,7 +940,14 @@ int portal_client_status(struct portal_client *c, size_t i,
   if (!c || i >= c->n)
     return -1;
   pthread_mutex_lock(&c->lock);
+  const struct portal_data *d = &c->p[i].data;
   *out = c->p[i].st;
+  out->pidmap_at = d->has_pidmap ? d->pidmap_at : 0;
+  out->costs_at = d->has_costs ? d->costs_at : 0;
+  out->guidance_at = d->has_guidance ? d->guidance_at : 0;
+  out->capability_at = d->has_capability ? d->capability_at : 0;
+  out->guidance_swarms = d->has_guidance ? d->guidance.nswarms : 0;
+  out->servers = d->has_capability ? d->capability.nservers : 0;
   pthread_mutex_unlock(&c->lock);
   return 0;
 }

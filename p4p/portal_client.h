@@ -80,6 +80,11 @@ struct portal_status {
   unsigned long not_modified;   /* 304 answers among the fetches */
   int           backoff_s;      /* largest current backoff step, 0 = healthy */
   char          version[64];    /* last X-P4P-Version / X-P4P-PIDMap seen */
+  /* what portal_client_data would return, without copying it (for /stats):
+   * *_at = 0 when that data is not held */
+  time_t        pidmap_at, costs_at, guidance_at, capability_at;
+  size_t        guidance_swarms; /* swarms with a matrix in the guidance */
+  size_t        servers;         /* servers in the capability data */
 };
 
 struct portal_client;

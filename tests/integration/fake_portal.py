@@ -27,7 +27,7 @@ while a client keeps fetching):
   GET /_header?path=P&name=H  header H of the last request on P ("" if none)
 
 CLI: fake_portal.py [--host 127.0.0.1] [--port 0] [--mode healthy]
-     [--max-age 300] [--token T] [--version fake-1]
+     [--max-age 300] [--token T] [--version fake-1] [--exit-on-eof]
 prints "PORT <n>" on stdout once listening; stops on SIGTERM or SIGINT.
 As a module: FakePortal(...).start() / .url / .set_mode() / .stop().
 """
@@ -141,6 +141,10 @@ def _capture_body(name):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+
+    def handle_error(self, request, client_address):
+        # clients hanging up mid-answer is what the tests provoke: stay quiet
+        pass
 
 
 class FakePortal:
@@ -393,11 +397,19 @@ def main(argv=None):
     ap.add_argument("--max-age", type=int, default=300)
     ap.add_argument("--token", default="")
     ap.add_argument("--version", default="fake-1")
+    ap.add_argument("--exit-on-eof", action="store_true",
+                    help="stop when stdin reaches EOF (the parent test died)")
     a = ap.parse_args(argv)
     portal = FakePortal(a.host, a.port, a.mode, a.max_age, a.token, a.version)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())
+    if a.exit_on_eof:
+        def watch_stdin():
+            while sys.stdin.buffer.read(4096):
+                pass
+            done.set()
+        threading.Thread(target=watch_stdin, daemon=True).start()
     portal.start()
     sys.stdout.write("PORT %d\n" % portal.port)
     sys.stdout.flush()

@@ -4,6 +4,7 @@
  * assertion is about how long something took, except that stop() does not
  * wait out a transfer that would hang for minutes. */
 #include <curl/curl.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -29,6 +30,8 @@
 
 struct fake {
   pid_t pid;
+  int   life;  /* write end of the fake's stdin: it exits at EOF, so a
+                  test that dies takes its fakes with it */
   int   port;
   char  url[64];
 };
@@ -46,7 +49,7 @@ static const char *fake_script(void)
  * and reads the "PORT n" line it prints once listening. */
 static void fake_start(struct fake *f, const char *mode, int max_age, ...)
 {
-  int fds[2];
+  int fds[2], life[2];
   char age[16];
   const char *argv[24];
   int a = 0;
@@ -59,6 +62,7 @@ static void fake_start(struct fake *f, const char *mode, int max_age, ...)
   argv[a++] = mode;
   argv[a++] = "--max-age";
   argv[a++] = age;
+  argv[a++] = "--exit-on-eof";
   va_list ap;
   va_start(ap, max_age);
   const char *s;
@@ -67,16 +71,20 @@ static void fake_start(struct fake *f, const char *mode, int max_age, ...)
   va_end(ap);
   argv[a] = NULL;
   assert_int_equal(pipe(fds), 0);
+  assert_int_equal(pipe2(life, O_CLOEXEC), 0);
   f->pid = fork();
   assert_true(f->pid >= 0);
   if (f->pid == 0) {
     dup2(fds[1], 1);
+    dup2(life[0], 0);
     close(fds[0]);
     close(fds[1]);
     execv(argv[0], (char *const *)argv);
     _exit(127);
   }
   close(fds[1]);
+  close(life[0]);
+  f->life = life[1];
   FILE *in = fdopen(fds[0], "r");
   char line[64] = "";
   assert_non_null(fgets(line, sizeof line, in)); /* EOF if it died */
@@ -88,6 +96,7 @@ static void fake_start(struct fake *f, const char *mode, int max_age, ...)
 static void fake_stop(struct fake *f)
 {
   int st;
+  close(f->life);
   kill(f->pid, SIGTERM);
   for (int i = 0; i < 100; i++) { /* at most 5 s, then no more manners */
     if (waitpid(f->pid, &st, WNOHANG) == f->pid)
@@ -334,8 +343,11 @@ static void test_fetches_and_parses_every_v1_interface(void **state)
   assert_string_equal(d.capability.servers[0].kind, "cache");
   assert_int_equal(d.capability.servers[1].port, 51413);
   assert_true(d.pidmap_at > 0 && d.capability_at > 0);
-  portal_data_free(&d);
   struct portal_status st = status_of(c, 0);
+  assert_true(st.pidmap_at >= d.pidmap_at && st.capability_at > 0);
+  assert_int_equal(st.servers, 2);
+  assert_int_equal(st.guidance_swarms, 0);
+  portal_data_free(&d);
   assert_int_equal(st.failures, 0);
   assert_true(st.fetches >= 4);
   assert_string_equal(st.last_error, "");
@@ -358,8 +370,8 @@ static void test_not_modified_keeps_data_without_update(void **state)
   struct portal_client *c = portal_client_start(&s, 1, count_update, &u, NULL,
                                                 0);
   assert_non_null(c);
-  unsigned long two = 2;
-  assert_true(wait_for(c, 0, not_modified_at_least, &two, 10));
+  unsigned long one = 1;
+  assert_true(wait_for(c, 0, not_modified_at_least, &one, 10));
   char etag[4096];
   fake_control(&f, "/_header?path=/p4p/v1/pidmap&name=If-None-Match", etag);
   assert_true(!strncmp(etag, "\"pidmap-", 8));
@@ -395,7 +407,7 @@ static void test_max_age_schedules_next_fetch(void **state)
                                 source("slow", slow.url, PORTAL_COSTS) };
   struct portal_client *c = portal_client_start(s, 2, NULL, NULL, NULL, 0);
   assert_non_null(c);
-  struct count_arg a = { &fast, "/p4p/v1/costs", 3 };
+  struct count_arg a = { &fast, "/p4p/v1/costs", 2 };
   assert_true(wait_for(c, 0, fake_count_at_least, &a, 10));
   assert_int_equal(fake_count(&slow, "/p4p/v1/costs"), 1);
   portal_client_stop(c);
@@ -433,6 +445,7 @@ static void test_guidance_posts_stats_and_stores_swarm_matrix(void **state)
   }
   assert_int_equal(d.guidance.nswarms, 1);
   assert_int_equal(d.guidance.swarms[0].info_hash[7], 0xab);
+  assert_int_equal(status_of(c, 0).guidance_swarms, 1);
   assert_true(matrix_at(&d.guidance.swarms[0].weights, "0.i.example",
                         "2.i.example") == 1);
   portal_data_free(&d);
@@ -500,6 +513,7 @@ static void test_stale_data_is_dropped(void **state)
   assert_int_equal(d.pidmap_at, 0);
   assert_int_equal(d.pidmap.npids, 0);
   portal_data_free(&d);
+  assert_int_equal(status_of(c, 0).pidmap_at, 0);
   assert_true(status_of(c, 0).failures >= 1);
   portal_client_stop(c);
   fake_stop(&f);
