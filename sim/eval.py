@@ -57,16 +57,21 @@ def plan(sizes, seeds):
     return runs
 
 
-def run_one(sim, work, r, extra):
+def build_cmd(sim, work, r, extra):
     topo, mode, n, seed, eps = r[:5]
     provider, watch, _ = TOPOLOGIES[topo]
-    name = run_name(*r)
-    out = os.path.join(work, "runs", name)
+    out = os.path.join(work, "runs", run_name(*r))
     cmd = [sim, "--provider", provider, "--mode", mode, "--peers", str(n), "--seed", str(seed),
            "--eps", str(eps), "--out", out, "--quiet", "--watch", watch or "none"]
     cmd += extra
     if r[5:] == (VARIANT,):
         cmd += ["--slot-kbps", "0"]
+    return cmd, out
+
+
+def run_one(sim, work, r, extra):
+    name = run_name(*r)
+    cmd, out = build_cmd(sim, work, r, extra)
     t0 = time.time()
     p = subprocess.run(cmd, capture_output=True, text=True)
     if p.returncode:
@@ -145,8 +150,7 @@ def main():
                 continue
             with open(os.path.join(a.work, "runs", name + ".json")) as f:
                 results[name] = json.load(f)
-            results[name]["cmd"] = "build/p4psim --provider %s --mode %s --peers %d --seed %d --eps %g" % (
-                TOPOLOGIES[r[0]][0], r[1], r[2], r[3], r[4])
+            results[name]["cmd"] = " ".join(build_cmd(a.sim, a.work, r, extra)[0])
         wall = meta["wall_s"]
         a.jobs = meta["jobs"]
     print("p4psim evaluation: %d runs on %d workers" % (len(runs), a.jobs), flush=True)
