@@ -60,6 +60,7 @@ struct fetch {
   int64_t            due_ms;            /* monotonic; next fetch */
   unsigned           fails;             /* consecutive failures */
   char               etag[256];         /* ETag of the data held */
+  char               version[P4P_NAME_MAX]; /* version header of the data held */
   uint64_t           hash;              /* FNV-1a of the held data's body */
   int64_t            good_ms;           /* monotonic; 0 = no data held */
 };
@@ -458,6 +459,17 @@ static void record_failure(struct portal_client *c, struct fetch *f,
   pthread_mutex_unlock(&c->lock);
 }
 
+/* curl_slist_append returns NULL on failure and keeps the old list: keep
+ * it too (so it is freed) and remember the failure. */
+static void add_header(struct curl_slist **h, int *failed, const char *line)
+{
+  struct curl_slist *n = curl_slist_append(*h, line);
+  if (n)
+    *h = n;
+  else
+    *failed = 1;
+}
+
 static void start_fetch(struct portal_client *c, struct fetch *f)
 {
   struct provider *p = f->prov;
@@ -478,13 +490,14 @@ static void start_fetch(struct portal_client *c, struct fetch *f)
   }
   CURL *e = f->easy;
   struct curl_slist *h = NULL;
+  int hfail = 0;
   if (p->src.token[0]) {
     snprintf(line, sizeof line, "Authorization: Bearer %s", p->src.token);
-    h = curl_slist_append(h, line);
+    add_header(&h, &hfail, line);
   }
-  h = curl_slist_append(h, p->src.legacy ? "Accept: text/plain"
+  add_header(&h, &hfail, p->src.legacy ? "Accept: text/plain"
                                          : "Accept: application/p4p+xml");
-  h = curl_slist_append(h, "Expect:"); /* no 100-continue round trip */
+  add_header(&h, &hfail, "Expect:"); /* no 100-continue round trip */
   if (f->iface == IF_GUIDANCE && !p->src.legacy) {
     pthread_mutex_lock(&c->lock);
     if (p->stats_doc) {
@@ -496,12 +509,12 @@ static void start_fetch(struct portal_client *c, struct fetch *f)
     }
     pthread_mutex_unlock(&c->lock);
     if (post)
-      h = curl_slist_append(h, "Content-Type: application/p4p+xml");
+      add_header(&h, &hfail, "Content-Type: application/p4p+xml");
     f->posted = post;
   }
   if (!post && f->etag[0] && f->good_ms) {
     snprintf(line, sizeof line, "If-None-Match: %s", f->etag);
-    h = curl_slist_append(h, line);
+    add_header(&h, &hfail, line);
   }
   f->hdrs = h;
   long timeout = p->src.timeout_ms;
@@ -516,15 +529,17 @@ static void start_fetch(struct portal_client *c, struct fetch *f)
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout < 5000 ? timeout : 5000L);
-  /* a stalled transfer (no byte for a whole second... of the budget) is
-   * cut by the timeout anyway; the speed floor ends it sooner */
+  /* TIMEOUT_MS caps the whole transfer, so a hanging or trickling portal
+   * is cut there.  The speed floor (1 byte/s over the same span) is only a
+   * second guard; a shorter span would cut a portal that legitimately
+   * thinks before answering (the iTracker may solve for ~2 s first). */
   curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
   curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (timeout + 999) / 1000);
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)p->src.max_body);
   curl_easy_setopt(e, CURLOPT_USERAGENT, "opentracker-p4p portal client");
-  if (!h || curl_multi_add_handle(c->multi, e) != CURLM_OK) {
+  if (hfail || curl_multi_add_handle(c->multi, e) != CURLM_OK) {
     curl_slist_free_all(f->hdrs);
     f->hdrs = NULL;
     curl_easy_cleanup(e);
@@ -607,6 +622,16 @@ static int finish_fetch(struct portal_client *c, struct fetch *f,
 
   f->fails = 0;
   f->good_ms = now;
+  if (f->version_new[0])
+    snprintf(f->version, sizeof f->version, "%s", f->version_new);
+  /* Versions: an answer made from newer data than the PID map we hold
+   * (another version header) means PIDs may have changed: ask for the map
+   * now instead of at its max-age. */
+  struct fetch *map = &p->f[IF_PIDMAP];
+  if (f != map && f->version_new[0] && map->enabled && map->good_ms &&
+      map->version[0] && strcmp(map->version, f->version_new) &&
+      !map->easy && !map->fails)
+    map->due_ms = now;
   if (f->etag_new[0] && code == 200)
     snprintf(f->etag, sizeof f->etag, "%s", f->etag_new);
   /* max-age within [1 s, refresh_s]; a POST's answer (no-store) is
@@ -671,6 +696,7 @@ static int expire_and_kick(struct portal_client *c, int64_t now,
         *at = 0;
         f->good_ms = 0;
         f->etag[0] = '\0'; /* nothing held: the next answer must be whole */
+        f->version[0] = '\0';
         f->hash = 0;
         changed = 1;
       } else if (deadline < *next_ms) {

@@ -18,6 +18,9 @@
  * without one (no-store included).  GETs carry If-None-Match with the last
  * ETag: 304 keeps the data and renews its age.  An answer whose body is
  * byte-identical to the data held renews its age without an update.
+ * Versions (X-P4P-Version, legacy X-P4P-PIDMap): an answer of another
+ * interface carrying a version other than the held PID map's fetches the
+ * PID map at once, so PIDs in guidance or costs do not outrun the map.
  *
  * Failure: any failure (connection, timeout, HTTP status other than 200 or
  * 304, a body over max_body, a document that does not parse, an <error>

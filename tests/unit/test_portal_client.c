@@ -394,6 +394,40 @@ static void test_not_modified_keeps_data_without_update(void **state)
   fake_stop(&f);
 }
 
+/* max-age 300 everywhere.  The portal moves to version fake-2; the next
+ * guidance answer (stats posted) says so, which makes the client ask for
+ * the PID map at once instead of in 300 s. */
+static void test_newer_version_elsewhere_refetches_pid_map(void **state)
+{
+  (void)state;
+  struct fake f;
+  fake_start(&f, "healthy", 300, NULL);
+  struct portal_source s = source("example", f.url,
+                                  PORTAL_PIDMAP | PORTAL_GUIDANCE);
+  struct portal_client *c = portal_client_start(&s, 1, NULL, NULL, NULL, 0);
+  assert_non_null(c);
+  unsigned both = PORTAL_PIDMAP | PORTAL_GUIDANCE;
+  assert_true(wait_for(c, 0, has_all, &both, 10));
+  assert_int_equal(fake_count(&f, "/p4p/v1/pidmap"), 1);
+  fake_control(&f, "/_version?v=fake-2", NULL);
+  struct p4p_stats_msg none = { 0 };
+  assert_int_equal(portal_client_post_stats(c, 0, &none), 0);
+  struct count_arg a = { &f, "/p4p/v1/pidmap", 2 };
+  assert_true(wait_for(c, 0, fake_count_at_least, &a, 10));
+  struct portal_data d = { 0 };
+  for (int i = 0; i < 500; i++) {
+    assert_int_equal(portal_client_data(c, 0, &d), 0);
+    if (!strcmp(d.pidmap.version, "fake-2"))
+      break;
+    portal_data_free(&d);
+    usleep(20000);
+  }
+  assert_string_equal(d.pidmap.version, "fake-2");
+  portal_data_free(&d);
+  portal_client_stop(c);
+  fake_stop(&f);
+}
+
 /* Two providers in one client, refresh_s 300: the one whose answers say
  * max-age=1 is asked again and again; the one saying max-age=300 exactly
  * once in the same time. */
@@ -687,6 +721,7 @@ int main(void)
     cmocka_unit_test(test_fetches_and_parses_every_v1_interface),
     cmocka_unit_test(test_not_modified_keeps_data_without_update),
     cmocka_unit_test(test_max_age_schedules_next_fetch),
+    cmocka_unit_test(test_newer_version_elsewhere_refetches_pid_map),
     cmocka_unit_test(test_guidance_posts_stats_and_stores_swarm_matrix),
     cmocka_unit_test(test_failures_back_off_and_keep_last_good_data),
     cmocka_unit_test(test_stale_data_is_dropped),
