@@ -276,8 +276,11 @@ void p4p_stop(void) {
 
 void p4p_note_announce(const uint8_t *requester6) {
   const struct p4p_state *s = state_current();
-  if (!s || !s->map)
+  if (!s || !s->map) {
+    if (s && s->enabled) /* configured, but no source has data now */
+      stats_note_announce(0);
     return;
+  }
   tl_map = s->map;
   memcpy(tl_addr, requester6, 16);
   tl_slot = pidmap_lookup(s->map, requester6);

@@ -123,6 +123,7 @@ struct p4p_state *loader_assemble(const struct p4p_config *cfg, const struct loa
     snprintf(err, errlen, "out of memory");
     return NULL;
   }
+  s->enabled          = cfg->enable;
   s->random_fraction  = cfg->random_fraction;
   s->intra_share      = cfg->intra_share;
   s->capability_peers = cfg->capability_peers;

@@ -35,6 +35,7 @@ struct p4p_provider_info {
 
 struct p4p_state {
   uint64_t         gen;             /* 1, 2, ... per publish */
+  int              enabled;         /* p4p.enable: counted even while no source has data */
   struct pidmap   *map;             /* NULL: P4P off, stock behaviour */
   struct guidance *guidance;        /* NULL: no guidance */
   double           random_fraction; /* epsilon in [0, 1] */

@@ -61,6 +61,7 @@ size_t stats_render(const struct p4p_state *s, char *reply, size_t cap) {
 
   n = snprintf(reply, cap,
                "p4p enabled: %s\n"
+               "p4p data loaded: %s\n"
                "announces with pid: %lu\n"
                "announces without pid: %lu\n"
                "selections guided: %lu\n"
@@ -85,7 +86,7 @@ size_t stats_render(const struct p4p_state *s, char *reply, size_t cap) {
                "reloads failed: %lu\n"
                "last reload error: %s\n"
                "last reload error age seconds: %ld\n",
-               s && s->map ? "yes" : "no", READ(g_announce_pid), READ(g_announce_nopid), READ(g_sel[STATS_SEL_GUIDED]),
+               s && s->enabled ? "yes" : "no", s && s->map ? "yes" : "no", READ(g_announce_pid), READ(g_announce_nopid), READ(g_sel[STATS_SEL_GUIDED]),
                READ(g_sel[STATS_SEL_DEFAULT]), READ(g_sel[STATS_SEL_STOCK]), READ(g_peers_same), READ(g_peers_other), READ(g_peers_random),
                READ(g_peers_outside), READ(g_peers_capability),
                s ? s->random_fraction : 0.0, s && s->map ? s->map_version : "-", s && s->map ? pidmap_npids(s->map) : 0,
