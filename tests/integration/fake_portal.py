@@ -190,8 +190,13 @@ class FakePortal:
         return self
 
     def stop(self):
-        self.stopping.set()  # releases hanging and slow handlers
-        self.httpd.shutdown()
+        """Stops serving; safe to call again (or without start())."""
+        with self.lock:
+            if self.stopping.is_set():
+                return
+            self.stopping.set()  # releases hanging and slow handlers
+        if self.thread:
+            self.httpd.shutdown()
         self.httpd.server_close()
 
     def set_mode(self, mode):
