@@ -113,3 +113,20 @@ def test_announces_never_wait_for_a_failing_portal(start_tracker):
     assert p99 < 0.1 and lat[-1] < 0.4, (p50, p99, lat[-1])
     for mode, text in seen_errors.items():
         assert text != "-", (mode, text)
+
+
+def test_legacy_yale_portal_is_a_source(start_tracker):
+    """A Yale-protocol portal (the captures in tests/data/yale-portal): its
+    PID map (13 PIDs, overlapping prefixes) and p-distances become a map and
+    default weights."""
+    portal = FakePortal(mode="healthy", max_age=60).start()
+    try:
+        t = start_tracker(["p4p.enable yes", f"p4p.provider yale {portal.url} legacy"])
+        assert wait_for(lambda: stats(t).get("provider yale state") == "in use"), stats(t)
+        s = stats(t)
+        assert s["pidmap pids"] == "13"
+        assert s["guidance default matrix"] == "yes"  # from /pdistance
+        assert portal.count("/pid/map") >= 1 and portal.count("/pdistance") >= 1
+        assert portal.count("/p4p/v1/guidance") == 0  # legacy portals have no guidance interface
+    finally:
+        portal.stop()
