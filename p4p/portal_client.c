@@ -437,13 +437,23 @@ static void fetch_release(struct portal_client *c, struct fetch *f)
   f->len = f->cap = 0;
 }
 
+int64_t portal_backoff_delay_ms(unsigned fails, int cap_s, double u)
+{
+  if (!fails)
+    return 0;
+  int64_t step = fails > 31 ? INT64_C(1) << 30 : INT64_C(1) << (fails - 1);
+  if (step > cap_s)
+    step = cap_s;
+  return (int64_t)((double)step * 1000.0 * (0.5 + u));
+}
+
 static void record_failure(struct portal_client *c, struct fetch *f,
                            const char *text)
 {
   struct provider *p = f->prov;
   f->fails++;
-  int step = backoff_step_s(p, f->fails);
-  f->due_ms = mono_ms() + (int64_t)(step * 1000.0 * (0.5 + rand01(&c->rng)));
+  f->due_ms = mono_ms() + portal_backoff_delay_ms(f->fails, p->src.backoff_max_s,
+                                                  rand01(&c->rng));
   pthread_mutex_lock(&c->lock);
   p->st.fetches++;
   p->st.failures++;

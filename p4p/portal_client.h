@@ -38,6 +38,7 @@
 #define P4P_PORTAL_CLIENT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "msg.h"
@@ -122,6 +123,12 @@ int  portal_client_status(struct portal_client *c, size_t i,
  * stats not writable as v1, out of memory). */
 int  portal_client_post_stats(struct portal_client *c, size_t i,
                               const struct p4p_stats_msg *stats);
+
+/* The wait before the next attempt after `fails` consecutive failures:
+ * min(2^(fails-1), cap_s) seconds times (0.5 + u), u uniform in [0, 1)
+ * (the jitter keeps providers and trackers from retrying in lockstep).
+ * 0 when fails is 0.  Exposed for the tests. */
+int64_t portal_backoff_delay_ms(unsigned fails, int cap_s, double u);
 
 /* Seconds of a Cache-Control header value's max-age, -1 when it has none
  * (no-store, no-cache and max-age=0 give 0).  Exposed for the tests. */

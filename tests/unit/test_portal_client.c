@@ -288,6 +288,26 @@ static void test_cache_control_max_age(void **state)
   assert_int_equal(portal_cache_max_age("private"), -1);
 }
 
+/* 1 s doubling to the cap, times a jitter factor in [0.5, 1.5):
+ *   fails 1: 1 s -> [500, 1500) ms;  fails 4: 8 s -> [4000, 12000) ms;
+ *   fails 12 with cap 300: 2048 s capped to 300 s -> [150000, 450000) ms. */
+static void test_backoff_doubles_to_cap_with_half_jitter(void **state)
+{
+  (void)state;
+  assert_int_equal(portal_backoff_delay_ms(0, 300, 0.7), 0);
+  assert_int_equal(portal_backoff_delay_ms(1, 300, 0.0), 500);
+  assert_int_equal(portal_backoff_delay_ms(1, 300, 0.5), 1000);
+  assert_true(portal_backoff_delay_ms(1, 300, 0.999999) < 1500);
+  assert_int_equal(portal_backoff_delay_ms(2, 300, 0.5), 2000);
+  assert_int_equal(portal_backoff_delay_ms(4, 300, 0.0), 4000);
+  assert_int_equal(portal_backoff_delay_ms(4, 300, 0.5), 8000);
+  assert_int_equal(portal_backoff_delay_ms(9, 300, 0.5), 256000);
+  assert_int_equal(portal_backoff_delay_ms(10, 300, 0.5), 300000);
+  assert_int_equal(portal_backoff_delay_ms(12, 300, 0.0), 150000);
+  assert_int_equal(portal_backoff_delay_ms(4000000000u, 300, 0.5), 300000);
+  assert_int_equal(portal_backoff_delay_ms(3, 2, 0.5), 2000);
+}
+
 static void test_start_refuses_bad_sources(void **state)
 {
   (void)state;
@@ -722,6 +742,7 @@ int main(void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test(test_cache_control_max_age),
+    cmocka_unit_test(test_backoff_doubles_to_cap_with_half_jitter),
     cmocka_unit_test(test_start_refuses_bad_sources),
     cmocka_unit_test(test_fetches_and_parses_every_v1_interface),
     cmocka_unit_test(test_not_modified_keeps_data_without_update),
