@@ -549,6 +549,8 @@ static void start_fetch(struct portal_client *c, struct fetch *f)
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)p->src.max_body);
   curl_easy_setopt(e, CURLOPT_USERAGENT, "opentracker-p4p portal client");
+  if (p->src.ca_file[0])
+    curl_easy_setopt(e, CURLOPT_CAINFO, p->src.ca_file);
   if (hfail || curl_multi_add_handle(c->multi, e) != CURLM_OK) {
     curl_slist_free_all(f->hdrs);
     f->hdrs = NULL;
@@ -811,6 +813,10 @@ static int valid_source(const struct portal_source *s, char *err, size_t errlen)
               "without blanks", s->name);
       return -1;
     }
+  if (strnlen(s->ca_file, sizeof s->ca_file) == sizeof s->ca_file) {
+    set_err(err, errlen, "provider %s: CA file name too long", s->name);
+    return -1;
+  }
   if (s->interfaces & ~PORTAL_ALL) {
     set_err(err, errlen, "provider %s: unknown interface bits 0x%x", s->name,
             s->interfaces);

@@ -64,6 +64,8 @@ struct portal_source {
   int      timeout_ms;      /* whole-transfer cap per fetch [10000] */
   size_t   max_body;        /* larger answers are refused [16 MiB] */
   int      backoff_max_s;   /* cap of the retry backoff [300] */
+  char     ca_file[256];    /* https: PEM file of the CAs to trust, "" =
+                               the system's store */
 };
 
 /* The latest GOOD data of one provider (deep copies; *_at = wall clock of

@@ -27,7 +27,8 @@ while a client keeps fetching):
   GET /_header?path=P&name=H  header H of the last request on P ("" if none)
 
 CLI: fake_portal.py [--host 127.0.0.1] [--port 0] [--mode healthy]
-     [--max-age 300] [--token T] [--version fake-1] [--exit-on-eof]
+     [--max-age 300] [--token T] [--version fake-1] [--tls CERT KEY]
+     [--exit-on-eof]
 prints "PORT <n>" on stdout once listening; stops on SIGTERM or SIGINT.
 As a module: FakePortal(...).start() / .url / .set_mode() / .stop().
 """
@@ -36,6 +37,7 @@ import hashlib
 import os
 import signal
 import socket
+import ssl
 import sys
 import threading
 import urllib.parse
@@ -151,7 +153,7 @@ class FakePortal:
     """The fake portal in this process, on its own threads."""
 
     def __init__(self, host="127.0.0.1", port=0, mode="healthy", max_age=300,
-                 token="", version="fake-1"):
+                 token="", version="fake-1", tls=None):
         if mode not in MODES:
             raise ValueError("unknown mode %r" % mode)
         self.mode = mode
@@ -175,12 +177,22 @@ class FakePortal:
         self.httpd = _Server((host, port), Handler)
         self.port = self.httpd.server_address[1]
         self.host = host
+        self.scheme = "http"
+        if tls:
+            # the handshake happens at the first read, in the connection's
+            # own thread, so a client that never speaks TLS blocks nobody
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(tls[0], tls[1])
+            self.httpd.socket = ctx.wrap_socket(
+                self.httpd.socket, server_side=True,
+                do_handshake_on_connect=False)
+            self.scheme = "https"
         self.thread = None
 
     @property
     def url(self):
         h = "[%s]" % self.host if ":" in self.host else self.host
-        return "http://%s:%d" % (h, self.port)
+        return "%s://%s:%d" % (self.scheme, h, self.port)
 
     def start(self):
         self.thread = threading.Thread(target=self.httpd.serve_forever,
@@ -402,10 +414,13 @@ def main(argv=None):
     ap.add_argument("--max-age", type=int, default=300)
     ap.add_argument("--token", default="")
     ap.add_argument("--version", default="fake-1")
+    ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"),
+                    help="serve HTTPS with this PEM certificate and key")
     ap.add_argument("--exit-on-eof", action="store_true",
                     help="stop when stdin reaches EOF (the parent test died)")
     a = ap.parse_args(argv)
-    portal = FakePortal(a.host, a.port, a.mode, a.max_age, a.token, a.version)
+    portal = FakePortal(a.host, a.port, a.mode, a.max_age, a.token, a.version,
+                        a.tls)
     done = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: done.set())
     signal.signal(signal.SIGINT, lambda *_: done.set())

@@ -707,6 +707,45 @@ static void test_every_failure_is_named(void **state)
   expect_first_error(&down, NULL, "", "pidmap: ", "onnect", NULL);
 }
 
+/* HTTPS with a self-signed certificate made now (openssl): trusted through
+ * ca_file the data arrives; without it the fetch fails on the certificate
+ * and nothing is stored. */
+static void test_https_trusts_only_the_given_ca(void **state)
+{
+  (void)state;
+  char dir[] = "/tmp/portal-tls-XXXXXX", cmd[1024], cert[128], key[128];
+  assert_non_null(mkdtemp(dir));
+  snprintf(cert, sizeof cert, "%s/cert.pem", dir);
+  snprintf(key, sizeof key, "%s/key.pem", dir);
+  snprintf(cmd, sizeof cmd,
+           "openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 "
+           "-nodes -days 1 -subj /CN=127.0.0.1 -addext subjectAltName=IP:127.0.0.1 "
+           "-keyout %s -out %s >/dev/null 2>&1", key, cert);
+  assert_int_equal(system(cmd), 0);
+  struct fake f;
+  fake_start(&f, "healthy", 300, "--tls", cert, key, NULL);
+  char url[64];
+  snprintf(url, sizeof url, "https://127.0.0.1:%d", f.port);
+  struct portal_source s[2] = { source("trusted", url, PORTAL_PIDMAP),
+                                source("untrusted", url, PORTAL_PIDMAP) };
+  snprintf(s[0].ca_file, sizeof s[0].ca_file, "%s", cert);
+  struct portal_client *c = portal_client_start(s, 2, NULL, NULL, NULL, 0);
+  assert_non_null(c);
+  unsigned pm = PORTAL_PIDMAP;
+  unsigned long one = 1;
+  assert_true(wait_for(c, 0, has_all, &pm, 10));
+  assert_true(wait_for(c, 1, failures_at_least, &one, 10));
+  struct portal_status st = status_of(c, 1);
+  assert_non_null(strstr(st.last_error, "certificate"));
+  assert_true(has_no_pidmap(c, 1, NULL));
+  assert_int_equal(status_of(c, 0).failures, 0);
+  portal_client_stop(c);
+  fake_stop(&f);
+  unlink(cert);
+  unlink(key);
+  rmdir(dir);
+}
+
 /* A legacy Yale portal: GET /pid/map and /pdistance (the captures in
  * tests/data/yale-portal), version from X-P4P-PIDMap; guidance and
  * capability are not asked for (Yale's portal has neither). */
@@ -755,6 +794,7 @@ int main(void)
     cmocka_unit_test(test_hang_and_slow_are_cut_and_block_nobody),
     cmocka_unit_test(test_stop_is_prompt_while_a_transfer_hangs),
     cmocka_unit_test(test_every_failure_is_named),
+    cmocka_unit_test(test_https_trusts_only_the_given_ca),
     cmocka_unit_test(test_legacy_portal_is_fetched_and_converted),
   };
   signal(SIGPIPE, SIG_IGN);
