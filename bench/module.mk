@@ -24,18 +24,18 @@ $(BUILD)/p4p-loadgen: $(LOADGEN_OBJS)
 # unit tests of the generator's workload model and statistics (these are part
 # of make test; the benchmark itself is not)
 LOADGEN_LIB_OBJS := $(filter-out %/loadgen.o,$(LOADGEN_OBJS))
-ALL_TARGETS  += $(BUILD)/bench/test_loadgen
+ALL_TARGETS  += $(BUILD)/bench-tests/test_loadgen
 TEST_TARGETS += loadgen-tests
 
-$(BUILD)/bench/test_loadgen: bench/tests/test_loadgen.c $(LOADGEN_LIB_OBJS) $(LOADGEN_HDRS)
+$(BUILD)/bench-tests/test_loadgen: bench/tests/test_loadgen.c $(LOADGEN_LIB_OBJS) $(LOADGEN_HDRS)
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
 	@$(CC) $(CFLAGS) $(BASEFLAGS) -Ibench -o $@ $< $(LOADGEN_LIB_OBJS) -lcmocka -lm
 
 .PHONY: loadgen-tests
-loadgen-tests: $(BUILD)/bench/test_loadgen $(BUILD)/p4p-loadgen $(BUILD)/opentracker-stock
-	@echo "== $(BUILD)/bench/test_loadgen"
-	@$(BUILD)/bench/test_loadgen
+loadgen-tests: $(BUILD)/bench-tests/test_loadgen $(BUILD)/p4p-loadgen $(BUILD)/opentracker-stock
+	@echo "== $(BUILD)/bench-tests/test_loadgen"
+	@$(BUILD)/bench-tests/test_loadgen
 	@cd bench/tests && BUILD_DIR=$(TOP)/$(BUILD) $(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) .
 
 # make bench: stock and fork alternately, every scenario and swarm shape, both
