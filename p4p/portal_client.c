@@ -872,6 +872,10 @@ struct portal_client *portal_client_start(const struct portal_source *src,
     struct provider *p = &c->p[i];
     p->src = src[i];
     struct portal_source *s = &p->src;
+    /* base + "/p4p/v1/..." must not get "//" (Yale's portal answers 406) */
+    size_t ul = strlen(s->base_url);
+    while (ul > 8 && s->base_url[ul - 1] == '/')
+      s->base_url[--ul] = '\0';
     if (!s->interfaces)
       s->interfaces = PORTAL_ALL;
     if (!s->refresh_s)

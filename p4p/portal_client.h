@@ -55,7 +55,8 @@
  * default given in brackets. */
 struct portal_source {
   char     name[64];        /* namespace for its PIDs, e.g. "abilene" */
-  char     base_url[512];   /* http(s)://host[:port][/prefix], no trailing / */
+  char     base_url[512];   /* http(s)://host[:port][/prefix]; trailing /
+                               are dropped */
   char     token[256];      /* bearer credential, "" = none */
   int      legacy;          /* 1: Yale plain-text protocol */
   unsigned interfaces;      /* PORTAL_* bits [PORTAL_ALL] */

@@ -754,7 +754,9 @@ static void test_legacy_portal_is_fetched_and_converted(void **state)
   (void)state;
   struct fake f;
   fake_start(&f, "healthy", 300, "--version", "7", NULL);
-  struct portal_source s = source("internet2", f.url, PORTAL_ALL);
+  char url[80];
+  snprintf(url, sizeof url, "%s//", f.url); /* slashes dropped, no 406 */
+  struct portal_source s = source("internet2", url, PORTAL_ALL);
   s.legacy = 1;
   struct portal_client *c = portal_client_start(&s, 1, NULL, NULL, NULL, 0);
   assert_non_null(c);
