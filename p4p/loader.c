@@ -55,7 +55,7 @@ static struct pidmap *combined_map(const struct loader_source *src, size_t n, ch
   size_t         total = 0;
   uint16_t       slot  = 0;
   struct pidmap *map;
-  char           name[2 * P4P_NAME_MAX];
+  char           why[300];
 
   for (size_t i = 0; i < n; ++i)
     if (src[i].pidmap)
@@ -67,22 +67,12 @@ static struct pidmap *combined_map(const struct loader_source *src, size_t n, ch
   for (size_t i = 0; i < n; ++i) {
     if (!src[i].pidmap)
       continue;
-    for (size_t p = 0; p < src[i].pidmap->npids; ++p) {
-      const struct p4p_pid_entry *pid = &src[i].pidmap->pids[p];
-      ++slot;
-      if (*src[i].ns)
-        snprintf(name, sizeof name, "%s/%s", src[i].ns, pid->name);
-      else
-        snprintf(name, sizeof name, "%s", pid->name);
-      pidmap_set_pid(map, slot, name, pid->asid, pid->loc);
-      pidmap_set_provider(map, slot, (uint16_t)i);
-      for (size_t j = 0; j < pid->nprefixes; ++j)
-        if (pidmap_add_prefix(map, pid->prefixes[j].addr, pid->prefixes[j].bits, slot)) {
-          snprintf(err, errlen, "%s: PID '%s': bad prefix or too many prefixes", label(&src[i]), pid->name);
-          pidmap_unref(map);
-          return NULL;
-        }
+    if (pidmap_add_msg(map, src[i].pidmap, (uint16_t)(slot + 1), src[i].ns, (uint16_t)i, why, sizeof why)) {
+      snprintf(err, errlen, "%s: %s", label(&src[i]), why);
+      pidmap_unref(map);
+      return NULL;
     }
+    slot = (uint16_t)(slot + src[i].pidmap->npids);
   }
   if (pidmap_finish(map, err, errlen)) {
     pidmap_unref(map);

@@ -15,6 +15,7 @@ $(BUILD)/obj/p4p/%.o: p4p/%.c $(P4P_HDRS)
 	@echo "  CC      $<"
 	@$(CC) $(CFLAGS) $(BASEFLAGS) -fPIC $(XML_CFLAGS) -Ip4p -c -o $@ $<
 
+# built aside and renamed, so a link running meanwhile never sees half of it
 $(BUILD)/libp4p.a: $(P4P_OBJS)
-	@rm -f $@
-	@ar rcs $@ $^
+	@rm -f $@.tmp
+	@ar rcs $@.tmp $^ && mv -f $@.tmp $@

@@ -190,6 +190,31 @@ int pidmap_finish(struct pidmap *map, char *err, size_t errlen) {
   return 0;
 }
 
+int pidmap_add_msg(struct pidmap *map, const struct p4p_pidmap_msg *msg, uint16_t first_slot, const char *ns, uint16_t provider, char *err,
+                   size_t errlen) {
+  char name[2 * P4P_NAME_MAX];
+  if (first_slot == 0 || first_slot - 1 + msg->npids > map->npids) {
+    snprintf(err, errlen, "%zu PIDs do not fit the map", msg->npids);
+    return -1;
+  }
+  for (size_t i = 0; i < msg->npids; ++i) {
+    const struct p4p_pid_entry *pid  = &msg->pids[i];
+    uint16_t                    slot = (uint16_t)(first_slot + i);
+    if (*ns)
+      snprintf(name, sizeof name, "%s/%s", ns, pid->name);
+    else
+      snprintf(name, sizeof name, "%s", pid->name);
+    pidmap_set_pid(map, slot, name, pid->asid, pid->loc);
+    pidmap_set_provider(map, slot, provider);
+    for (size_t j = 0; j < pid->nprefixes; ++j)
+      if (pidmap_add_prefix(map, pid->prefixes[j].addr, pid->prefixes[j].bits, slot)) {
+        snprintf(err, errlen, "PID '%s': bad prefix or too many prefixes", pid->name);
+        return -1;
+      }
+  }
+  return 0;
+}
+
 struct pidmap *pidmap_from_msg(const struct p4p_pidmap_msg *msg, char *err, size_t errlen) {
   struct pidmap *map;
   if (msg->npids > PIDMAP_MAX_PIDS) {
@@ -200,18 +225,7 @@ struct pidmap *pidmap_from_msg(const struct p4p_pidmap_msg *msg, char *err, size
     snprintf(err, errlen, "out of memory building the PID map");
     return NULL;
   }
-  for (size_t i = 0; i < msg->npids; ++i) {
-    const struct p4p_pid_entry *pid  = &msg->pids[i];
-    uint16_t                    slot = (uint16_t)(i + 1);
-    pidmap_set_pid(map, slot, pid->name, pid->asid, pid->loc);
-    for (size_t j = 0; j < pid->nprefixes; ++j)
-      if (pidmap_add_prefix(map, pid->prefixes[j].addr, pid->prefixes[j].bits, slot)) {
-        snprintf(err, errlen, "PID '%s': bad prefix or too many prefixes", pid->name);
-        pidmap_unref(map);
-        return NULL;
-      }
-  }
-  if (pidmap_finish(map, err, errlen)) {
+  if (pidmap_add_msg(map, msg, 1, "", 0, err, errlen) || pidmap_finish(map, err, errlen)) {
     pidmap_unref(map);
     return NULL;
   }

@@ -32,7 +32,11 @@ int            pidmap_add_prefix(struct pidmap *map, const uint8_t addr[16], uns
 /* Flattens the prefixes into disjoint ranges.  -1 with a reason in err. */
 int            pidmap_finish(struct pidmap *map, char *err, size_t errlen);
 
-/* Builds a finished map from a parsed PID-map message. */
+/* Adds a parsed PID-map message's PIDs at slots first_slot.., named
+ * "<ns>/<name>" (plain name when ns is ""), all of one provider. */
+int            pidmap_add_msg(struct pidmap *map, const struct p4p_pidmap_msg *msg, uint16_t first_slot, const char *ns, uint16_t provider,
+                              char *err, size_t errlen);
+/* Builds a finished map from one parsed PID-map message. */
 struct pidmap *pidmap_from_msg(const struct p4p_pidmap_msg *msg, char *err, size_t errlen);
 
 uint16_t       pidmap_lookup(const struct pidmap *map, const uint8_t addr[16]);

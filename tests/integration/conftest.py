@@ -98,6 +98,25 @@ def start_tracker(workdir):
         t.stop()
 
 
+def p4p_stats(tracker):
+    """/stats?mode=p4p as a dict ("key: value" lines)."""
+    from btclient import http_get
+    status, _, body = http_get("127.0.0.1", tracker.port, "/stats?mode=p4p")
+    assert status == 200
+    return dict(line.split(": ", 1) for line in body.decode().splitlines() if ": " in line)
+
+
+def wait_for(predicate, timeout=10, step=0.05):
+    """predicate()'s first true value within timeout seconds, else None."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(step)
+    return None
+
+
 def run_tracker_expecting_failure(binary, config_lines, workdir, timeout=10):
     """Runs a tracker whose configuration is broken; returns (exit code, output)."""
     config = os.path.join(workdir, "broken.conf")

@@ -13,7 +13,7 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from btclient import http_announce, http_get
-from conftest import BUILD, TOP, free_port
+from conftest import BUILD, TOP, free_port, p4p_stats, wait_for
 
 NS = {"p": "urn:opentracker-p4p:p4p:1"}
 TOKEN = "b751559216bc30cc2f069749861be9cf"
@@ -48,19 +48,8 @@ def connected(port, *extra):
             f"p4p.provider.abilene.token {TOKEN}", "p4p.provider.abilene.refresh 2"] + list(extra)
 
 
-def stats(tracker):
-    _, _, body = http_get("127.0.0.1", tracker.port, "/stats?mode=p4p")
-    return dict(line.split(": ", 1) for line in body.decode().splitlines() if ": " in line)
 
 
-def wait_for(predicate, timeout=15, step=0.1):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(step)
-    return None
 
 
 def portal_row(port, swarm, pid):
@@ -100,7 +89,7 @@ def assert_near(hits, total, p):
 
 def test_guidance_follows_the_swarm(start_tracker, itracker):
     t = start_tracker(connected(itracker, "p4p.capability_peers 0"))
-    assert wait_for(lambda: stats(t).get("provider abilene state") == "in use"), stats(t)
+    assert wait_for(lambda: p4p_stats(t).get("provider abilene state") == "in use"), p4p_stats(t)
     # Atlanta: 40 seeders and 40 leechers; Sunnyvale: 40 seeders.
     for i in range(40):
         http_announce("127.0.0.1", t.port, SWARM, f"127.1.0.{10 + i}", 6881, numwant=0, left=0)
@@ -112,12 +101,12 @@ def test_guidance_follows_the_swarm(start_tracker, itracker):
     # and the tracker then serves guided (per-swarm) selections.
     row1 = wait_for(lambda: portal_row(itracker, SWARM, ATLA))
     assert row1 and row1.get(ATLA, 0) > 0.6, row1
-    before = int(stats(t)["selections guided"])
+    before = int(p4p_stats(t)["selections guided"])
     assert wait_for(lambda: http_announce("127.0.0.1", t.port, SWARM, requester, 6881, numwant=40)
-                    and int(stats(t)["selections guided"]) > before)
+                    and int(p4p_stats(t)["selections guided"]) > before)
     same, total = same_pid_share(t, requester)
     assert_near(same, total, expected_share(row1[ATLA], own_others=79, n_others=119))
-    assert int(stats(t)["provider abilene swarms under per-swarm guidance"]) >= 1
+    assert int(p4p_stats(t)["provider abilene swarms under per-swarm guidance"]) >= 1
 
     # Atlanta's seeders leave: its peers now need Sunnyvale's upload, and the
     # new guidance sends them there.
@@ -133,7 +122,7 @@ def test_guidance_follows_the_swarm(start_tracker, itracker):
 
 def test_provider_servers_go_to_its_own_peers_only(start_tracker, itracker):
     t = start_tracker(connected(itracker, "p4p.capability_peers 2"))
-    assert wait_for(lambda: stats(t).get("provider abilene servers") not in (None, "0"))
+    assert wait_for(lambda: p4p_stats(t).get("provider abilene servers") not in (None, "0"))
     for i in range(30):
         http_announce("127.0.0.1", t.port, SWARM, f"127.1.2.{10 + i}", 6881, numwant=0)
         http_announce("127.0.0.1", t.port, SWARM, f"127.0.9.{10 + i}", 6881, numwant=0)  # no PID
@@ -145,4 +134,4 @@ def test_provider_servers_go_to_its_own_peers_only(start_tracker, itracker):
         assert ("127.1.255.10", 6881) in offered  # its own PID's cache first
         _, peers = http_announce("127.0.0.1", t.port, SWARM, "127.0.9.200", 6881, numwant=20)
         assert not servers & set(peers)  # a peer outside the provider never gets them
-    assert int(stats(t)["peers provider servers"]) >= 20
+    assert int(p4p_stats(t)["peers provider servers"]) >= 20

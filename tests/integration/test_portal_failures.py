@@ -12,24 +12,15 @@ import time
 import pytest
 
 from btclient import UdpTracker, http_announce, http_get
+from conftest import p4p_stats, wait_for
 from fake_portal import FakePortal
 
 SWARM = bytes.fromhex("c3" * 20)
 FAILURES = ("refuse", "hang", "slow", "garbage", "hostile", "huge", "401", "500", "flapping")
 
 
-def stats(tracker):
-    _, _, body = http_get("127.0.0.1", tracker.port, "/stats?mode=p4p")
-    return dict(line.split(": ", 1) for line in body.decode().splitlines() if ": " in line)
 
 
-def wait_for(predicate, timeout=10):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 class Announcer(threading.Thread):
@@ -69,7 +60,7 @@ def test_announces_never_wait_for_a_failing_portal(start_tracker):
                            f"p4p.provider fake {portal.url}",
                            "p4p.provider.fake.refresh 1", "p4p.provider.fake.max_staleness 4",
                            "p4p.provider.fake.timeout_ms 800", "p4p.provider.fake.max_body 65536"])
-        assert wait_for(lambda: stats(t).get("provider fake state") == "in use"), stats(t)
+        assert wait_for(lambda: p4p_stats(t).get("provider fake state") == "in use"), p4p_stats(t)
         for i in range(40):
             http_announce("127.0.0.1", t.port, SWARM, f"127.0.5.{10 + i}", 6881, numwant=0)
         client = Announcer(t.port)
@@ -77,26 +68,26 @@ def test_announces_never_wait_for_a_failing_portal(start_tracker):
         seen_errors = {}
         try:
             for mode in FAILURES:
-                before = int(stats(t)["provider fake failures"])
+                before = int(p4p_stats(t)["provider fake failures"])
                 portal.set_mode(mode)
                 # every failure is noticed (the portal polls each second)
-                assert wait_for(lambda: int(stats(t)["provider fake failures"]) > before, timeout=6), mode
-                seen_errors[mode] = stats(t)["provider fake last error"]
-                assert stats(t)["provider fake state"] == "in use", mode  # last good data still served
+                assert wait_for(lambda: int(p4p_stats(t)["provider fake failures"]) > before, timeout=6), mode
+                seen_errors[mode] = p4p_stats(t)["provider fake last error"]
+                assert p4p_stats(t)["provider fake state"] == "in use", mode  # last good data still served
                 # back to health before max_staleness runs out (that case comes last)
                 portal.set_mode("healthy")
-                assert wait_for(lambda: int(stats(t)["provider fake backoff seconds"]) == 0, timeout=8), mode
+                assert wait_for(lambda: int(p4p_stats(t)["provider fake backoff seconds"]) == 0, timeout=8), mode
         finally:
             portal.set_mode("refuse")  # closes kept-alive connections at their next request
             portal.stop()
         # down for longer than max_staleness: its data is dropped, stock selection
-        with_pid = int(stats(t)["announces with pid"])
-        assert wait_for(lambda: stats(t)["provider fake state"].startswith("no data"), timeout=12), "\n".join(f"{k}: {v}" for k, v in stats(t).items())
-        without_before = int(stats(t)["announces without pid"])
+        with_pid = int(p4p_stats(t)["announces with pid"])
+        assert wait_for(lambda: p4p_stats(t)["provider fake state"].startswith("no data"), timeout=12), "\n".join(f"{k}: {v}" for k, v in p4p_stats(t).items())
+        without_before = int(p4p_stats(t)["announces without pid"])
         time.sleep(1)
         client.stop_flag.set()
         client.join(5)
-        s = stats(t)
+        s = p4p_stats(t)
         assert int(s["announces without pid"]) > without_before
         assert s["p4p data loaded"] == "no"  # the only source is gone: an empty snapshot
         assert int(s["announces with pid"]) >= with_pid
@@ -122,8 +113,8 @@ def test_legacy_yale_portal_is_a_source(start_tracker):
     portal = FakePortal(mode="healthy", max_age=60).start()
     try:
         t = start_tracker(["p4p.enable yes", f"p4p.provider yale {portal.url} legacy"])
-        assert wait_for(lambda: stats(t).get("provider yale state") == "in use"), stats(t)
-        s = stats(t)
+        assert wait_for(lambda: p4p_stats(t).get("provider yale state") == "in use"), p4p_stats(t)
+        s = p4p_stats(t)
         assert s["pidmap pids"] == "13"
         assert s["guidance default matrix"] == "yes"  # from /pdistance
         assert portal.count("/pid/map") >= 1 and portal.count("/pdistance") >= 1

@@ -11,7 +11,7 @@ import time
 import pytest
 
 from btclient import UdpTracker, http_announce, http_get, http_scrape
-from conftest import TOP, run_tracker_expecting_failure
+from conftest import TOP, p4p_stats, run_tracker_expecting_failure, wait_for
 
 EXAMPLE = os.path.join(TOP, "deploy", "example")
 PER_PID = 30
@@ -40,14 +40,6 @@ def pid_of(address):
     return int(address.split(".")[2]) if address.startswith("127.0.") else 0
 
 
-def stats(tracker):
-    status, _, body = http_get("127.0.0.1", tracker.port, "/stats?mode=p4p")
-    assert status == 200
-    out = {}
-    for line in body.decode().splitlines():
-        key, _, value = line.partition(": ")
-        out[key] = value
-    return out
 
 
 def expected_same_pid_share(w_own, n_each=PER_PID, pids=4, numwant=40, eps=0.2):
@@ -83,7 +75,7 @@ def test_http_answers_follow_guidance(start_tracker, workdir, info_hash, w_own, 
         total += len(peers)
         assert reply[b"incomplete"] == 4 * PER_PID + 1
     assert_share(same, total, expected_same_pid_share(w_own))
-    s = stats(t)
+    s = p4p_stats(t)
     assert int(s["selections " + kind]) >= 100
     assert int(s["peers random"]) == 100 * 8
 
@@ -109,14 +101,14 @@ def test_udp_answers_follow_guidance(start_tracker, workdir):
 def test_requester_without_pid_gets_stock_selection(start_tracker, workdir):
     t = start_tracker(p4p_config(workdir))
     populate(t, OTHER_SWARM)
-    before = int(stats(t)["selections stock"])
+    before = int(p4p_stats(t)["selections stock"])
     counts = [0] * 10
     for _ in range(60):
         _, peers = http_announce("127.0.0.1", t.port, OTHER_SWARM, "127.0.9.9", 6881, numwant=40)
         assert len(peers) == 40
         for a, _ in peers:
             counts[pid_of(a)] += 1
-    s = stats(t)
+    s = p4p_stats(t)
     assert int(s["selections stock"]) - before == 60
     assert int(s["announces without pid"]) >= 60
     # Stock's stride walk over the address-sorted list covers the four equal
@@ -142,7 +134,7 @@ def test_ipv6_requester_is_guided(start_tracker, workdir):
     _, peers = http_announce("::1", t.port, OTHER_SWARM, "::1", 9999, numwant=20)
     assert len(peers) == 20 and all(a == "::1" for a, _ in peers)
     assert ("::1", 9999) not in peers
-    assert int(stats(t)["announces with pid"]) >= 61
+    assert int(p4p_stats(t)["announces with pid"]) >= 61
 
 
 def swarm_population(tracker):
@@ -180,7 +172,7 @@ def test_disabled_p4p_answers_like_stock(start_tracker, workdir):
         shapes.append((sorted(k for k in reply if k not in (b"interval", b"min interval")), reply[b"complete"],
                        reply[b"incomplete"], reply[b"downloaded"], len(peers)))
     assert shapes[0] == shapes[1]
-    s = stats(fork)
+    s = p4p_stats(fork)
     assert s["p4p enabled"] == "no"
     assert s["selections guided"] == s["selections default"] == "0"
 
@@ -209,19 +201,12 @@ def test_broken_pidmap_refuses_to_start_with_line(workdir):
     assert f"{broken}:{line}:" in out
 
 
-def wait_for(predicate, timeout=5):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_sighup_reload_swaps_data_and_bad_reload_keeps_it(start_tracker, workdir):
     t = start_tracker(p4p_config(workdir))
     populate(t, OTHER_SWARM, pids=(1, 2), per_pid=30)
-    assert stats(t)["guidance version"] == "example-1"
+    assert p4p_stats(t)["guidance version"] == "example-1"
     guidance = os.path.join(workdir, "guidance.xml")
     with open(guidance) as f:
         text = f.read()
@@ -233,17 +218,17 @@ def test_sighup_reload_swaps_data_and_bad_reload_keeps_it(start_tracker, workdir
     with open(guidance, "w") as f:
         f.write(new)
     t.sighup()
-    assert wait_for(lambda: stats(t)["guidance version"] == "example-2")
+    assert wait_for(lambda: p4p_stats(t)["guidance version"] == "example-2")
     _, peers = http_announce("127.0.0.1", t.port, OTHER_SWARM, "127.0.1.200", 6881, numwant=20)
     # 16 guided picks all from pid-b, 4 random ones anywhere
     assert sum(1 for a, _ in peers if pid_of(a) == 2) >= 16
     # a broken file: the old data stays, the error is visible
     with open(guidance, "w") as f:
         f.write(new[: len(new) // 2])
-    failed = int(stats(t)["reloads failed"])
+    failed = int(p4p_stats(t)["reloads failed"])
     t.sighup()
-    assert wait_for(lambda: int(stats(t)["reloads failed"]) == failed + 1)
-    s = stats(t)
+    assert wait_for(lambda: int(p4p_stats(t)["reloads failed"]) == failed + 1)
+    s = p4p_stats(t)
     assert s["guidance version"] == "example-2"
     assert guidance in s["last reload error"]
     _, peers = http_announce("127.0.0.1", t.port, OTHER_SWARM, "127.0.1.200", 6881, numwant=20)
@@ -259,7 +244,7 @@ def test_swarm_without_guidance_gets_stock_selection(start_tracker, workdir):
     for _ in range(20):
         _, peers = http_announce("127.0.0.1", t.port, OTHER_SWARM, "127.0.1.200", 6881, numwant=40)
         assert len(peers) == 40
-    s = stats(t)
+    s = p4p_stats(t)
     assert int(s["selections stock"]) == 20
     assert s["selections guided"] == s["selections default"] == "0"
     assert int(s["announces with pid"]) >= 20 + 4 * PER_PID
