@@ -146,9 +146,6 @@ long portal_cache_max_age(const char *value)
       }
       if (digits)
         age = v;
-    } else if ((n >= 8 && !strncasecmp(p, "no-store", 8)) ||
-               (n >= 8 && !strncasecmp(p, "no-cache", 8))) {
-      return 0;
     }
     p += n;
   }

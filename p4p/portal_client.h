@@ -15,7 +15,9 @@
  *
  * Freshness: the next fetch of an interface is due after the answer's
  * Cache-Control max-age (at least 1 s, at most refresh_s), or refresh_s
- * without one (no-store included).  GETs carry If-None-Match with the last
+ * without one (no-store, no-cache: the portal gives no lifetime).  A
+ * guidance POST is repeated every refresh_s, and at once when new stats
+ * arrive.  GETs carry If-None-Match with the last
  * ETag: 304 keeps the data and renews its age.  An answer whose body is
  * byte-identical to the data held renews its age without an update.
  * Versions (X-P4P-Version, legacy X-P4P-PIDMap): an answer of another
@@ -134,7 +136,7 @@ int  portal_client_post_stats(struct portal_client *c, size_t i,
 int64_t portal_backoff_delay_ms(unsigned fails, int cap_s, double u);
 
 /* Seconds of a Cache-Control header value's max-age, -1 when it has none
- * (no-store, no-cache and max-age=0 give 0).  Exposed for the tests. */
+ * (as with no-store or no-cache).  Exposed for the tests. */
 long portal_cache_max_age(const char *value);
 
 #endif

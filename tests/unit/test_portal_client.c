@@ -281,7 +281,8 @@ static void test_cache_control_max_age(void **state)
   (void)state;
   assert_int_equal(portal_cache_max_age("max-age=300"), 300);
   assert_int_equal(portal_cache_max_age("public, Max-Age=5"), 5);
-  assert_int_equal(portal_cache_max_age("no-store"), 0);
+  assert_int_equal(portal_cache_max_age("no-store"), -1);
+  assert_int_equal(portal_cache_max_age("no-cache, max-age=7"), 7);
   assert_int_equal(portal_cache_max_age("max-age=0"), 0);
   assert_int_equal(portal_cache_max_age(""), -1);
   assert_int_equal(portal_cache_max_age("max-age=abc"), -1);
