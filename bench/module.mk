@@ -47,37 +47,6 @@ bench: $(BUILD)/p4p-loadgen $(BUILD)/opentracker-stock
 	@-$(MAKE) --no-print-directory $(BUILD)/p4p-optbench $(BUILD)/p4p-selbench 2>/dev/null
 	$(PYTHON) bench/run_bench.py --build $(BUILD) --out $(BUILD)/bench --doc docs/BENCHMARKS.md $(BENCH_ARGS)
 
-# Proposed UDP batching (bench/proposals/udp-batch-mmsg.patch, issue 4 item 5),
-# built on top of stock and of the fork without touching either:
-#   make bench-mmsg   stock, stock+batching, fork (P4P on), fork+batching
-BENCH_MMSG_PATCH := bench/proposals/udp-batch-mmsg.patch
-
-$(BUILD)/src/stock-mmsg/.patched: $(OT_TARBALL) $(BENCH_MMSG_PATCH)
-	@$(call ot_unpack,$(@D))
-	@patch -s -p1 -d $(@D) < $(BENCH_MMSG_PATCH)
-	@touch $@
-
-$(BUILD)/src/p4p-mmsg/.patched: $(OT_TARBALL) $(OT_PATCHES) $(BENCH_MMSG_PATCH)
-	@$(call ot_unpack,$(@D))
-	@for p in $(OT_PATCHES) $(BENCH_MMSG_PATCH); do \
-	  patch -s -p1 -d $(@D) < $$p || { echo "patch $$p does not apply" >&2; exit 1; }; done
-	@touch $@
-
-$(BUILD)/opentracker-stock-mmsg: $(BUILD)/src/stock-mmsg/.patched
-	@echo "  CC      $@"
-	@$(OT_MAKE) -C $(BUILD)/src/stock-mmsg FEATURES="$(OT_FEATURES)" CFLAGS="$(OT_CFLAGS)" LDFLAGS="$(OT_LIBS)"
-	@cp $(BUILD)/src/stock-mmsg/opentracker $@.tmp && mv -f $@.tmp $@
-
-# rm first: upstream's Makefile does not relink when only libp4p.a changed
-$(BUILD)/opentracker-p4p-mmsg: $(BUILD)/src/p4p-mmsg/.patched $(BUILD)/libp4p.a
-	@echo "  CC      $@"
-	@rm -f $(BUILD)/src/p4p-mmsg/opentracker
-	@$(OT_MAKE) -C $(BUILD)/src/p4p-mmsg FEATURES="$(OT_FEATURES) -DWANT_P4P" \
-	  CFLAGS="$(OT_CFLAGS) -I$(TOP)/p4p" LDFLAGS="$(TOP)/$(BUILD)/libp4p.a $(P4P_LIBS) $(OT_LIBS)"
-	@cp $(BUILD)/src/p4p-mmsg/opentracker $@.tmp && mv -f $@.tmp $@
-
-.PHONY: bench-mmsg
-bench-mmsg: $(BUILD)/p4p-loadgen $(BUILD)/opentracker-stock $(BUILD)/opentracker-stock-mmsg \
-            $(BUILD)/opentracker-p4p $(BUILD)/opentracker-p4p-mmsg
-	$(PYTHON) bench/run_bench.py --build $(BUILD) --compare stock-mmsg,p4p,p4p-mmsg \
-	  --out $(BUILD)/bench-mmsg --doc $(BUILD)/bench-mmsg/BENCHMARKS-mmsg.md $(BENCH_ARGS)
+# UDP batching (recvmmsg/sendmmsg) was measured here as a proposal and is now
+# patches/0006-udp-batched-datagrams.patch: the fork always has it, stock
+# never does (stock is upstream as released).
