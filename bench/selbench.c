@@ -69,6 +69,13 @@ static void publish(int with_map) {
       exit(1);
     }
     p4p_matrix_free(&msg.default_weights);
+    /* one source: the local files, every PID slot theirs */
+    s->providers  = calloc(1, sizeof *s->providers);
+    s->nproviders = 1;
+    s->enabled    = 1;
+    snprintf(s->providers[0].name, sizeof s->providers[0].name, "local");
+    s->providers[0].first = 1;
+    s->providers[0].last  = NPIDS;
   }
   state_publish(s);
 }

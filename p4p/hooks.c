@@ -93,7 +93,8 @@ static int rebuild(int reread) {
         .pidmap_version = data[i].has_pidmap ? data[i].pidmap.version : NULL,
     };
   }
-  s = loader_assemble(cfg, src, n, err, sizeof err);
+  const struct p4p_state *current = state_current();
+  s = loader_assemble(cfg, src, n, current ? current->map : NULL, err, sizeof err);
   for (size_t i = 0; i < cfg->nproviders; ++i)
     portal_data_free(&data[i]);
   if (!s) {
@@ -343,7 +344,9 @@ size_t p4p_select_peers(const struct p4p_vector *peers, const struct p4p_layout 
     return 0;
   }
 
-  const struct p4p_provider_info *prov = &s->providers[pidmap_provider_of(s->map, slot)];
+  static const struct p4p_provider_info none;
+  uint16_t                               pi   = pidmap_provider_of(s->map, slot);
+  const struct p4p_provider_info        *prov = pi < s->nproviders ? &s->providers[pi] : &none;
   /* Provider servers take the last slots of the answer, as seeders; at
    * least one slot is always left to the swarm. */
   size_t cap_want = amount > 1 ? amount - 1 : 0;

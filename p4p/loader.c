@@ -104,7 +104,8 @@ static int add_servers(struct p4p_provider_info *p, const struct p4p_capability_
   return 0;
 }
 
-struct p4p_state *loader_assemble(const struct p4p_config *cfg, const struct loader_source *src, size_t n, char *err, size_t errlen) {
+struct p4p_state *loader_assemble(const struct p4p_config *cfg, const struct loader_source *src, size_t n, struct pidmap *previous,
+                                  char *err, size_t errlen) {
   struct p4p_state *s = calloc(1, sizeof *s);
   char              why[600];
   int               any = 0;
@@ -124,6 +125,10 @@ struct p4p_state *loader_assemble(const struct p4p_config *cfg, const struct loa
 
   if (!(s->map = combined_map(src, n, err, errlen)))
     goto fail;
+  if (pidmap_equal(s->map, previous)) {
+    pidmap_unref(s->map);
+    s->map = pidmap_ref(previous);
+  }
   s->map_loaded = time(NULL);
   if (!(s->providers = calloc(n, sizeof *s->providers)) || !(s->guidance = guidance_new(s->map))) {
     snprintf(err, errlen, "out of memory");
@@ -181,7 +186,7 @@ struct p4p_state *loader_build(const struct p4p_config *cfg, char *err, size_t e
       .pidmap_version   = local.has_pidmap ? local.pidmap.version : NULL,
       .guidance_version = local.has_guidance ? local.guidance.version : NULL,
   };
-  s = loader_assemble(cfg, &src, 1, err, errlen);
+  s = loader_assemble(cfg, &src, 1, NULL, err, errlen);
   loader_local_free(&local);
   return s;
 }

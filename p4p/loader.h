@@ -38,8 +38,10 @@ int               loader_read_local(const struct p4p_config *cfg, struct loader_
 void              loader_local_free(struct loader_local *l);
 
 /* The snapshot for these sources (none enabled: an empty snapshot, which
- * means stock behaviour). */
-struct p4p_state *loader_assemble(const struct p4p_config *cfg, const struct loader_source *src, size_t n, char *err, size_t errlen);
+ * means stock behaviour).  When the sources give a map equal to `previous`
+ * (the current snapshot's, may be NULL), the snapshot shares it. */
+struct p4p_state *loader_assemble(const struct p4p_config *cfg, const struct loader_source *src, size_t n, struct pidmap *previous,
+                                  char *err, size_t errlen);
 
 /* Reads the local files and assembles them alone (no portals). */
 struct p4p_state *loader_build(const struct p4p_config *cfg, char *err, size_t errlen);

@@ -285,6 +285,17 @@ uint16_t pidmap_slot_by_name(const struct pidmap *map, const char *name) {
   return 0;
 }
 
+int pidmap_equal(const struct pidmap *a, const struct pidmap *b) {
+  if (!a || !b || a->npids != b->npids || a->nranges != b->nranges)
+    return 0;
+  for (size_t s = 1; s <= a->npids; ++s)
+    if (strcmp(a->pids[s].name, b->pids[s].name) || a->pids[s].asid != b->pids[s].asid || a->pids[s].provider != b->pids[s].provider ||
+        strcmp(a->pids[s].loc, b->pids[s].loc))
+      return 0;
+  return !memcmp(a->starts, b->starts, a->nranges * sizeof *a->starts) && !memcmp(a->ends, b->ends, a->nranges * sizeof *a->ends) &&
+         !memcmp(a->slots, b->slots, a->nranges * sizeof *a->slots);
+}
+
 struct pidmap *pidmap_ref(struct pidmap *map) {
   if (map)
     atomic_fetch_add_explicit(&map->refs, 1, memory_order_relaxed);

@@ -55,6 +55,10 @@ uint32_t       pidmap_pid_asid(const struct pidmap *map, uint16_t slot);
 /* Slot of a PID by name, 0 when unknown. */
 uint16_t       pidmap_slot_by_name(const struct pidmap *map, const char *name);
 
+/* Same PIDs (names, ASIDs, providers) and the same ranges: a reload that
+ * changed nothing keeps the old map, so no peer list is rebuilt. */
+int            pidmap_equal(const struct pidmap *a, const struct pidmap *b);
+
 struct pidmap *pidmap_ref(struct pidmap *map);
 void           pidmap_unref(struct pidmap *map);
 
