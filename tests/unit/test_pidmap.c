@@ -136,6 +136,27 @@ static void test_adjacent_ranges_of_one_pid_merge(void **state) {
   pidmap_unref(map);
 }
 
+/* A reload that changes nothing must be recognised, or every peer list is
+ * rebuilt for nothing; any change to a prefix or a name must not be. */
+static void test_equal_maps_are_recognised(void **state) {
+  (void)state;
+  struct pidmap *m[4];
+  for (int i = 0; i < 4; ++i) {
+    m[i] = pidmap_new(2);
+    pidmap_set_pid(m[i], 1, i == 3 ? "renamed" : "a", 1, "");
+    pidmap_set_pid(m[i], 2, "b", 1, "");
+    add(m[i], "10.0.0.0", 8, 1);
+    add(m[i], i == 2 ? "10.2.0.0" : "10.1.0.0", 16, 2);
+    finished(m[i]);
+  }
+  assert_true(pidmap_equal(m[0], m[1]));
+  assert_false(pidmap_equal(m[0], m[2])); /* a prefix moved */
+  assert_false(pidmap_equal(m[0], m[3])); /* a PID renamed */
+  assert_false(pidmap_equal(m[0], NULL));
+  for (int i = 0; i < 4; ++i)
+    pidmap_unref(m[i]);
+}
+
 /* A brute-force check: random nested prefixes, every lookup compared with a
  * linear longest-prefix scan. */
 static void test_matches_linear_scan_on_random_maps(void **state) {
@@ -195,6 +216,7 @@ int main(void) {
       cmocka_unit_test(test_host_bits_are_ignored_and_peer_lookup),
       cmocka_unit_test(test_same_prefix_twice_is_an_error),
       cmocka_unit_test(test_adjacent_ranges_of_one_pid_merge),
+      cmocka_unit_test(test_equal_maps_are_recognised),
       cmocka_unit_test(test_matches_linear_scan_on_random_maps),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
