@@ -150,6 +150,9 @@ int main(int argc, char **argv) {
   int rc = is_udp ? lg_udp_run(&r, &warm, &timed, err, sizeof(err)) : lg_http_run(&r, &warm, &timed, err, sizeof(err));
   if (rc) {
     fprintf(stderr, "p4p-loadgen: %s\n", err);
+    lg_stats_free(&warm);
+    lg_stats_free(&timed);
+    lg_workload_free(&w);
     return 1;
   }
   printf("{\"label\":\"%s\",\"proto\":\"%s\",\"family\":%d,\"swarms\":%u,\"peers_per_swarm\":%u,"
