@@ -387,9 +387,8 @@ static size_t render_providers(const struct p4p_state *s, char *out, size_t cap)
   size_t                   n   = 0;
   time_t                   now = time(NULL);
   for (size_t i = 0; g_portals && i < cfg->nproviders && n < cap; ++i) {
-    struct portal_status st;
-    struct portal_data   d;
-    if (portal_client_status(g_portals, i, &st) || portal_client_data(g_portals, i, &d))
+    struct portal_status st; /* status, not the data: no deep copy per /stats */
+    if (portal_client_status(g_portals, i, &st))
       continue;
     size_t sp     = s ? s->local_sources + i : 0;
     int    mapped = s && sp < s->nproviders && s->providers[sp].first;
@@ -410,16 +409,15 @@ static size_t render_providers(const struct p4p_state *s, char *out, size_t cap)
                              "provider %s swarms under per-swarm guidance: %zu\n"
                              "provider %s servers: %zu\n",
                              cfg->providers[i].name, cfg->providers[i].url, cfg->providers[i].legacy ? " (legacy)" : "", cfg->providers[i].name,
-                             mapped ? "in use" : d.has_pidmap ? "waiting for the next snapshot" : "no data (stock selection for its peers)",
+                             mapped ? "in use" : st.pidmap_at ? "waiting for the next snapshot" : "no data (stock selection for its peers)",
                              cfg->providers[i].name, st.last_success ? (long)(now - st.last_success) : -1L, cfg->providers[i].name,
                              st.last_error[0] ? st.last_error : "-", cfg->providers[i].name, st.last_error_at ? (long)(now - st.last_error_at) : -1L,
                              cfg->providers[i].name, st.fetches, cfg->providers[i].name, st.failures, cfg->providers[i].name, st.not_modified,
                              cfg->providers[i].name, st.backoff_s, cfg->providers[i].name,
-                             d.has_pidmap ? (long)(now - d.pidmap_at) : -1L, cfg->providers[i].name, d.has_costs ? (long)(now - d.costs_at) : -1L,
-                             cfg->providers[i].name, d.has_guidance ? (long)(now - d.guidance_at) : -1L, cfg->providers[i].name,
-                             d.has_capability ? (long)(now - d.capability_at) : -1L, cfg->providers[i].name, d.has_guidance ? d.guidance.nswarms : 0,
+                             st.pidmap_at ? (long)(now - st.pidmap_at) : -1L, cfg->providers[i].name, st.costs_at ? (long)(now - st.costs_at) : -1L,
+                             cfg->providers[i].name, st.guidance_at ? (long)(now - st.guidance_at) : -1L, cfg->providers[i].name,
+                             st.capability_at ? (long)(now - st.capability_at) : -1L, cfg->providers[i].name, st.guidance_swarms,
                              cfg->providers[i].name, mapped ? s->providers[sp].nservers : 0);
-    portal_data_free(&d);
     if (w < 0)
       break;
     n += (size_t)w < cap - n ? (size_t)w : cap - n - 1;
