@@ -1,5 +1,6 @@
 /* hooks: the p4p.h entry points, wiring config, loader, state, layout,
  * selection and stats together. */
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
@@ -156,8 +157,12 @@ static void *reloader(void *arg) {
     int reread       = g_reload_pending, update = g_update_pending;
     g_reload_pending = g_update_pending = 0;
     pthread_mutex_unlock(&g_wake_lock);
-    if (reread || update)
+    if (reread || update) {
       rebuild(reread);
+      /* Parsing left freed pages in this thread's malloc arena; hand them
+       * back rather than let every reload grow the tracker's footprint. */
+      malloc_trim(0);
+    }
     if (time(NULL) >= next_report) {
       report_swarms();
       next_report = time(NULL) + config_get()->report_interval;
