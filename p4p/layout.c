@@ -66,7 +66,12 @@ int layout_rebuild(struct p4p_vector *peers, struct p4p_layout *layout, struct p
       fresh[dest[i]].size++;
     }
   for (size_t b = 0; b < nnew; ++b) {
-    size_t space = fresh[b].size < MIN_MEMBERS ? MIN_MEMBERS : fresh[b].size;
+    /* Power-of-two room, as upstream's redistribution gives: an exact fit
+     * would be outgrown (reallocated, the old block left behind) by the
+     * very next insert. */
+    size_t space = MIN_MEMBERS;
+    while (space < fresh[b].size)
+      space *= 2;
     if (!map || fresh[b].size) {
       if (!(fresh[b].data = malloc(space * peer_size)))
         goto fail;

@@ -1,4 +1,5 @@
 /* Parsers for the Yale P4P portal's plain-text answers (legacy_portal.h). */
+#include "errbuf.h"
 #include "legacy_portal.h"
 
 #include <errno.h>
@@ -12,17 +13,6 @@
 
 #define MAX_TOKENS_PER_LINE (2 * P4P_XML_MAX_MATRIX_PIDS * 3 + 3)
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-  __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-  va_list ap;
-  if (!err || !errlen)
-    return;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
 
 /* Same alphabet as v1 (docs/PROTOCOL.md): Yale's "0.i.internet2" fits. */
 static int valid_name(const char *s, size_t n)
@@ -230,12 +220,12 @@ int p4p_legacy_parse_pidmap(const char *buf, size_t len, const char *source,
     source = "pid map";
   memset(out, 0, sizeof *out);
   if (len > P4P_XML_MAX_BYTES) {
-    set_err(err, errlen, "%s: larger than %u bytes", source,
+    p4p_fail(err, errlen, "%s: larger than %u bytes", source,
             (unsigned)P4P_XML_MAX_BYTES);
     return -1;
   }
   if (buf && memchr(buf, '\0', len)) {
-    set_err(err, errlen, "%s: NUL byte in answer", source);
+    p4p_fail(err, errlen, "%s: NUL byte in answer", source);
     return -1;
   }
   copy_version(out->version, version);
@@ -315,7 +305,7 @@ int p4p_legacy_parse_pidmap(const char *buf, size_t len, const char *source,
     }
   }
   if (out->npids == 0) {
-    set_err(err, errlen, "%s: no PIDs", source);
+    p4p_fail(err, errlen, "%s: no PIDs", source);
     goto fail;
   }
 
@@ -331,7 +321,7 @@ int p4p_legacy_parse_pidmap(const char *buf, size_t len, const char *source,
   qsort(names, out->npids, sizeof *names, cmp_name_ref);
   for (size_t i = 1; i < out->npids; i++)
     if (!strcmp(names[i].name, names[i - 1].name)) {
-      set_err(err, errlen, "%s:%u: PID %s listed twice", source,
+      p4p_fail(err, errlen, "%s:%u: PID %s listed twice", source,
               names[i].line, names[i].name);
       goto fail;
     }
@@ -341,7 +331,7 @@ int p4p_legacy_parse_pidmap(const char *buf, size_t len, const char *source,
         !memcmp(all[i].p.addr, all[i - 1].p.addr, 16)) {
       char t[P4P_ADDR_TEXT_MAX];
       p4p_prefix_format(&all[i].p, t);
-      set_err(err, errlen, "%s:%u: prefix %s listed twice", source,
+      p4p_fail(err, errlen, "%s:%u: prefix %s listed twice", source,
               all[i].line, t);
       goto fail;
     }
@@ -354,7 +344,7 @@ int p4p_legacy_parse_pidmap(const char *buf, size_t len, const char *source,
 oom:
   snprintf(why, sizeof why, "out of memory");
 fail_why:
-  set_err(err, errlen, "%s:%u: %s", source, c.lineno, why);
+  p4p_fail(err, errlen, "%s:%u: %s", source, c.lineno, why);
 fail:
   free(names);
   free(all);
@@ -425,12 +415,12 @@ int p4p_legacy_parse_pdistance(const char *buf, size_t len, const char *source,
     source = "pdistance";
   memset(out, 0, sizeof *out);
   if (len > P4P_XML_MAX_BYTES) {
-    set_err(err, errlen, "%s: larger than %u bytes", source,
+    p4p_fail(err, errlen, "%s: larger than %u bytes", source,
             (unsigned)P4P_XML_MAX_BYTES);
     return -1;
   }
   if (buf && memchr(buf, '\0', len)) {
-    set_err(err, errlen, "%s: NUL byte in answer", source);
+    p4p_fail(err, errlen, "%s: NUL byte in answer", source);
     return -1;
   }
   t = calloc(1, sizeof *t);
@@ -519,7 +509,7 @@ int p4p_legacy_parse_pdistance(const char *buf, size_t len, const char *source,
     }
   }
   if (t->n == 0) {
-    set_err(err, errlen, "%s: no PIDs", source);
+    p4p_fail(err, errlen, "%s: no PIDs", source);
     goto fail;
   }
 
@@ -574,7 +564,7 @@ int p4p_legacy_parse_pdistance(const char *buf, size_t len, const char *source,
 oom:
   snprintf(why, sizeof why, "out of memory");
 fail_why:
-  set_err(err, errlen, "%s:%u: %s", source, c.lineno, why);
+  p4p_fail(err, errlen, "%s:%u: %s", source, c.lineno, why);
 fail:
   free(given);
   free(cells);

@@ -137,7 +137,7 @@ int p4p_optimize_exact(const struct p4p_topology *t,
   int rc = nrows ? glp_simplex(lp, &smcp) : 0;
   glp_term_out(term);
   if (nrows && (rc != 0 || glp_get_status(lp) != GLP_OPT)) {
-    p4p_opt_fail(err, errlen, "GLPK failed on the exact LP (code %d, "
+    p4p_fail(err, errlen, "GLPK failed on the exact LP (code %d, "
                  "status %d)", rc, glp_get_status(lp));
     goto fail;
   }
@@ -169,7 +169,7 @@ int p4p_optimize_exact(const struct p4p_topology *t,
   p4p_opt_prep_free(&p);
   return 0;
 oom:
-  p4p_opt_fail(err, errlen, "out of memory");
+  p4p_fail(err, errlen, "out of memory");
 fail:
   glp_delete_prob(lp);
   free(ia); free(ja); free(ar); free(cs); free(ci); free(cj); free(link_row);
@@ -179,5 +179,5 @@ fail:
 oom_early:
   p4p_opt_prep_free(&p);
   p4p_opt_result_free(res);
-  return p4p_opt_fail(err, errlen, "out of memory");
+  return p4p_fail(err, errlen, "out of memory");
 }

@@ -5,6 +5,8 @@
 
 #include <stddef.h>
 
+#include "errbuf.h"
+
 #include "optimize.h"
 
 /* One swarm reduced to its residual supply and demand PoPs. */
@@ -22,8 +24,6 @@ struct p4p_opt_prep {
   double *mult;      /* m_e per link */
 };
 
-int p4p_opt_fail(char *err, size_t errlen, const char *fmt, ...)
-  __attribute__((format(printf, 3, 4)));
 
 /* Validates the input and computes supply/demand lists and T_opt. */
 int p4p_opt_prepare(const struct p4p_topology *t,

@@ -500,7 +500,7 @@ int p4p_optimizer_solve(struct p4p_optimizer *o, const struct p4p_topology *t,
       glp_adv_basis(dw.lp, 0);
       rc = glp_simplex(dw.lp, &smcp);
       if (rc != 0 || glp_get_status(dw.lp) != GLP_OPT) {
-        p4p_opt_fail(err, errlen, "GLPK master LP failed (code %d)", rc);
+        p4p_fail(err, errlen, "GLPK master LP failed (code %d)", rc);
         goto fail;
       }
     }
@@ -571,7 +571,7 @@ int p4p_optimizer_solve(struct p4p_optimizer *o, const struct p4p_topology *t,
   p4p_opt_prep_free(&p);
   return 0;
 oom:
-  p4p_opt_fail(err, errlen, "out of memory");
+  p4p_fail(err, errlen, "out of memory");
 fail:
   if (term >= 0)
     glp_term_out(term);

@@ -12,16 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int p4p_opt_fail(char *err, size_t errlen, const char *fmt, ...)
-{
-  if (err && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return -1;
-}
 
 /* ------------------------------------------------------------------ */
 /* Preparation shared by both solvers                                  */
@@ -31,11 +21,11 @@ static int check_swarm(const struct p4p_topology *t,
                        char *err, size_t errlen)
 {
   if (!sw->up_kbps || !sw->down_kbps)
-    return p4p_opt_fail(err, errlen, "swarm %d: missing capacities", k);
+    return p4p_fail(err, errlen, "swarm %d: missing capacities", k);
   for (int i = 0; i < t->npops; i++) {
     double u = sw->up_kbps[i], d = sw->down_kbps[i];
     if (!isfinite(u) || !isfinite(d) || u < 0 || d < 0)
-      return p4p_opt_fail(err, errlen, "swarm %d, PoP %s: capacities must be "
+      return p4p_fail(err, errlen, "swarm %d, PoP %s: capacities must be "
                           "finite and >= 0", k, t->pops[i].name);
   }
   return 0;
@@ -61,9 +51,9 @@ int p4p_opt_prepare(const struct p4p_topology *t,
 {
   memset(p, 0, sizeof *p);
   if (!t->finished)
-    return p4p_opt_fail(err, errlen, "topology is not finished");
+    return p4p_fail(err, errlen, "topology is not finished");
   if (nswarms < 0 || (nswarms > 0 && !swarms))
-    return p4p_opt_fail(err, errlen, "bad swarm list");
+    return p4p_fail(err, errlen, "bad swarm list");
   int n = t->npops;
   p->n = n;
   p->nswarms = nswarms;
@@ -72,13 +62,13 @@ int p4p_opt_prepare(const struct p4p_topology *t,
   p->swarms = calloc((size_t)(nswarms ? nswarms : 1), sizeof *p->swarms);
   if (!p->usable || !p->mult || !p->swarms) {
     p4p_opt_prep_free(p);
-    return p4p_opt_fail(err, errlen, "out of memory");
+    return p4p_fail(err, errlen, "out of memory");
   }
   for (int e = 0; e < t->nlinks; e++) {
     double m = params && params->link_mult ? params->link_mult[e] : 1.0;
     if (!isfinite(m) || m < 0) {
       p4p_opt_prep_free(p);
-      return p4p_opt_fail(err, errlen, "link %d: multiplier must be finite "
+      return p4p_fail(err, errlen, "link %d: multiplier must be finite "
                           "and >= 0", e);
     }
     p->mult[e] = m;
@@ -167,7 +157,7 @@ int p4p_opt_prepare(const struct p4p_topology *t,
   p4p_transport_ws_free(&ws);
   return 0;
 oom:
-  p4p_opt_fail(err, errlen, "out of memory");
+  p4p_fail(err, errlen, "out of memory");
 fail:
   free(cost);
   free(flow);
@@ -227,7 +217,7 @@ int p4p_opt_result_alloc(const struct p4p_topology *t, int nswarms,
   return 0;
 oom:
   p4p_opt_result_free(r);
-  return p4p_opt_fail(err, errlen, "out of memory");
+  return p4p_fail(err, errlen, "out of memory");
 }
 
 void p4p_opt_result_finish(const struct p4p_topology *t,
@@ -307,15 +297,15 @@ int p4p_default_weights(const struct p4p_topology *t, const double *cost,
                         double *w, char *err, size_t errlen)
 {
   if (!t->finished)
-    return p4p_opt_fail(err, errlen, "topology is not finished");
+    return p4p_fail(err, errlen, "topology is not finished");
   if (!(temperature > 0) || !isfinite(temperature))
-    return p4p_opt_fail(err, errlen, "temperature must be > 0");
+    return p4p_fail(err, errlen, "temperature must be > 0");
   int n = t->npops;
   double *igp = NULL;
   if (!cost) {
     igp = malloc((size_t)n * n * sizeof *igp);
     if (!igp)
-      return p4p_opt_fail(err, errlen, "out of memory");
+      return p4p_fail(err, errlen, "out of memory");
     p4p_topology_route_costs(t, NULL, igp, NULL, 0);
     cost = igp;
   }

@@ -3,6 +3,7 @@
  * Threads: the caller's threads only take the lock to copy data out, read
  * status or leave stats; everything else (curl handles, schedules, ETags)
  * belongs to the fetch thread and is touched by it alone. */
+#include "errbuf.h"
 #include "portal_client.h"
 
 #include <curl/curl.h>
@@ -88,17 +89,6 @@ struct portal_client {
   uint64_t         rng; /* fetch thread only: backoff jitter */
 };
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-  __attribute__((format(printf, 3, 4)));
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-  va_list ap;
-  if (!err || !errlen)
-    return;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
 
 static int64_t mono_ms(void)
 {
@@ -290,7 +280,7 @@ static int parse_answer(const struct fetch *f, union parsed *m, char *err,
   if (p4p_xml_kind_of(b, n) == P4P_XML_ERROR) {
     struct p4p_error_msg e;
     if (p4p_xml_parse_error(b, n, "response", &e, err, errlen) == 0)
-      set_err(err, errlen, "portal answered an error: %s", e.text);
+      p4p_fail(err, errlen, "portal answered an error: %s", e.text);
     return -1;
   }
   switch (f->iface) {
@@ -773,14 +763,14 @@ static int valid_source(const struct portal_source *s, char *err, size_t errlen)
 {
   size_t nl = strnlen(s->name, sizeof s->name);
   if (nl == 0 || nl == sizeof s->name) {
-    set_err(err, errlen, "provider name missing or too long");
+    p4p_fail(err, errlen, "provider name missing or too long");
     return -1;
   }
   for (size_t i = 0; i < nl; i++) {
     char ch = s->name[i];
     if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
           (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' || ch == '.')) {
-      set_err(err, errlen, "provider %s: name may hold only A-Z a-z 0-9 . _ -",
+      p4p_fail(err, errlen, "provider %s: name may hold only A-Z a-z 0-9 . _ -",
               s->name);
       return -1;
     }
@@ -788,40 +778,40 @@ static int valid_source(const struct portal_source *s, char *err, size_t errlen)
   size_t ul = strnlen(s->base_url, sizeof s->base_url);
   if (ul == sizeof s->base_url ||
       (strncmp(s->base_url, "http://", 7) && strncmp(s->base_url, "https://", 8))) {
-    set_err(err, errlen, "provider %s: base URL must start with http:// or "
+    p4p_fail(err, errlen, "provider %s: base URL must start with http:// or "
             "https://", s->name);
     return -1;
   }
   for (size_t i = 0; i < ul; i++)
     if ((unsigned char)s->base_url[i] <= 0x20 || s->base_url[i] == 0x7f) {
-      set_err(err, errlen, "provider %s: blank or control character in base URL",
+      p4p_fail(err, errlen, "provider %s: blank or control character in base URL",
               s->name);
       return -1;
     }
   size_t tl = strnlen(s->token, sizeof s->token);
   if (tl == sizeof s->token) {
-    set_err(err, errlen, "provider %s: token too long", s->name);
+    p4p_fail(err, errlen, "provider %s: token too long", s->name);
     return -1;
   }
   for (size_t i = 0; i < tl; i++)
     if (s->token[i] <= 0x20 || s->token[i] >= 0x7f) {
       /* it goes into a header line: no blanks, controls or CR LF */
-      set_err(err, errlen, "provider %s: token must be printable ASCII "
+      p4p_fail(err, errlen, "provider %s: token must be printable ASCII "
               "without blanks", s->name);
       return -1;
     }
   if (strnlen(s->ca_file, sizeof s->ca_file) == sizeof s->ca_file) {
-    set_err(err, errlen, "provider %s: CA file name too long", s->name);
+    p4p_fail(err, errlen, "provider %s: CA file name too long", s->name);
     return -1;
   }
   if (s->interfaces & ~PORTAL_ALL) {
-    set_err(err, errlen, "provider %s: unknown interface bits 0x%x", s->name,
+    p4p_fail(err, errlen, "provider %s: unknown interface bits 0x%x", s->name,
             s->interfaces);
     return -1;
   }
   if (s->refresh_s < 0 || s->max_staleness_s < 0 || s->timeout_ms < 0 ||
       s->backoff_max_s < 0) {
-    set_err(err, errlen, "provider %s: negative period", s->name);
+    p4p_fail(err, errlen, "provider %s: negative period", s->name);
     return -1;
   }
   return 0;
@@ -833,7 +823,7 @@ struct portal_client *portal_client_start(const struct portal_source *src,
                                           void *ctx, char *err, size_t errlen)
 {
   if (!src || n == 0 || n > PORTAL_MAX_SOURCES) {
-    set_err(err, errlen, "need 1 to %d portal sources, got %zu",
+    p4p_fail(err, errlen, "need 1 to %d portal sources, got %zu",
             PORTAL_MAX_SOURCES, n);
     return NULL;
   }
@@ -842,12 +832,12 @@ struct portal_client *portal_client_start(const struct portal_source *src,
       return NULL;
     for (size_t j = 0; j < i; j++)
       if (!strcmp(src[i].name, src[j].name)) {
-        set_err(err, errlen, "provider %s named twice", src[i].name);
+        p4p_fail(err, errlen, "provider %s named twice", src[i].name);
         return NULL;
       }
   }
   if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-    set_err(err, errlen, "libcurl initialisation failed");
+    p4p_fail(err, errlen, "libcurl initialisation failed");
     return NULL;
   }
   struct portal_client *c = calloc(1, sizeof *c);
@@ -903,7 +893,7 @@ struct portal_client *portal_client_start(const struct portal_source *src,
     goto oom;
   }
   if (pthread_create(&c->thread, NULL, fetch_thread, c)) {
-    set_err(err, errlen, "cannot start the portal thread: %s", strerror(errno));
+    p4p_fail(err, errlen, "cannot start the portal thread: %s", strerror(errno));
     pthread_mutex_destroy(&c->lock);
     curl_multi_cleanup(c->multi);
     free(c->p);
@@ -913,7 +903,7 @@ struct portal_client *portal_client_start(const struct portal_source *src,
   }
   return c;
 oom:
-  set_err(err, errlen, "out of memory");
+  p4p_fail(err, errlen, "out of memory");
   if (c)
     free(c->p);
   free(c);

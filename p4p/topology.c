@@ -1,5 +1,6 @@
 /* PoP-level topology and IGP routing (see topology.h for units and the
  * equal-cost tie rule). */
+#include "errbuf.h"
 #include "topology.h"
 
 #include <math.h>
@@ -8,19 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-  __attribute__((format(printf, 3, 4)));
-
-static int fail(char *err, size_t errlen, const char *fmt, ...)
-{
-  if (err && errlen) {
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-  }
-  return -1;
-}
 
 void p4p_topology_init(struct p4p_topology *t)
 {
@@ -49,22 +37,22 @@ int p4p_topology_add_pop(struct p4p_topology *t, const char *name,
                          char *err, size_t errlen)
 {
   if (t->finished)
-    return fail(err, errlen, "topology is finished; cannot add PoP %s", name);
+    return p4p_fail(err, errlen, "topology is finished; cannot add PoP %s", name);
   if (!name || !*name)
-    return fail(err, errlen, "PoP name is empty");
+    return p4p_fail(err, errlen, "PoP name is empty");
   if (strlen(name) >= P4P_POP_NAME_MAX)
-    return fail(err, errlen, "PoP name %.20s... longer than %d bytes", name,
+    return p4p_fail(err, errlen, "PoP name %.20s... longer than %d bytes", name,
                 P4P_POP_NAME_MAX - 1);
   if (p4p_topology_find_pop(t, name) >= 0)
-    return fail(err, errlen, "duplicate PoP %s", name);
+    return p4p_fail(err, errlen, "duplicate PoP %s", name);
   if (has_location && (!isfinite(lat) || !isfinite(lon) || fabs(lat) > 90 ||
                        fabs(lon) > 180))
-    return fail(err, errlen, "PoP %s: bad location %g,%g", name, lat, lon);
+    return p4p_fail(err, errlen, "PoP %s: bad location %g,%g", name, lat, lon);
   if (t->npops == t->cap_pops) {
     int cap = t->cap_pops ? 2 * t->cap_pops : 16;
     struct p4p_pop *p = realloc(t->pops, (size_t)cap * sizeof *p);
     if (!p)
-      return fail(err, errlen, "out of memory");
+      return p4p_fail(err, errlen, "out of memory");
     t->pops = p;
     t->cap_pops = cap;
   }
@@ -82,27 +70,27 @@ int p4p_topology_add_link(struct p4p_topology *t, int from, int to,
                           char *err, size_t errlen)
 {
   if (t->finished)
-    return fail(err, errlen, "topology is finished; cannot add a link");
+    return p4p_fail(err, errlen, "topology is finished; cannot add a link");
   if (from < 0 || from >= t->npops || to < 0 || to >= t->npops)
-    return fail(err, errlen, "link %d->%d: no such PoP", from, to);
+    return p4p_fail(err, errlen, "link %d->%d: no such PoP", from, to);
   if (from == to)
-    return fail(err, errlen, "link %s->%s is a self loop",
+    return p4p_fail(err, errlen, "link %s->%s is a self loop",
                 t->pops[from].name, t->pops[to].name);
   if (spec->igp_weight == 0)
-    return fail(err, errlen, "link %s->%s: IGP weight must be >= 1",
+    return p4p_fail(err, errlen, "link %s->%s: IGP weight must be >= 1",
                 t->pops[from].name, t->pops[to].name);
   if (!isfinite(spec->capacity_kbps) || spec->capacity_kbps < 0 ||
       !isfinite(spec->background_kbps) || spec->background_kbps < 0)
-    return fail(err, errlen, "link %s->%s: capacity and background must be "
+    return p4p_fail(err, errlen, "link %s->%s: capacity and background must be "
                 "finite and >= 0", t->pops[from].name, t->pops[to].name);
   if (!isfinite(spec->delay_ms) || !isfinite(spec->length_km))
-    return fail(err, errlen, "link %s->%s: delay and length must be finite",
+    return p4p_fail(err, errlen, "link %s->%s: delay and length must be finite",
                 t->pops[from].name, t->pops[to].name);
   if (t->nlinks == t->cap_links) {
     int cap = t->cap_links ? 2 * t->cap_links : 32;
     struct p4p_link *l = realloc(t->links, (size_t)cap * sizeof *l);
     if (!l)
-      return fail(err, errlen, "out of memory");
+      return p4p_fail(err, errlen, "out of memory");
     t->links = l;
     t->cap_links = cap;
   }
@@ -206,9 +194,9 @@ static int next_hop(const struct p4p_topology *t, const struct label *lab,
 int p4p_topology_finish(struct p4p_topology *t, char *err, size_t errlen)
 {
   if (t->finished)
-    return fail(err, errlen, "topology is already finished");
+    return p4p_fail(err, errlen, "topology is already finished");
   if (t->npops == 0)
-    return fail(err, errlen, "topology has no PoPs");
+    return p4p_fail(err, errlen, "topology has no PoPs");
   int n = t->npops;
   size_t npairs = (size_t)n * (size_t)n;
   struct label *lab = malloc((size_t)n * sizeof *lab);
@@ -220,7 +208,7 @@ int p4p_topology_finish(struct p4p_topology *t, char *err, size_t errlen)
     free(lab); free(done); free(nh); free(all);
     free(t->routes);
     t->routes = NULL;
-    return fail(err, errlen, "out of memory");
+    return p4p_fail(err, errlen, "out of memory");
   }
   size_t total = 0;
   for (int dst = 0; dst < n; dst++) {
@@ -237,7 +225,7 @@ int p4p_topology_finish(struct p4p_topology *t, char *err, size_t errlen)
     free(lab); free(done); free(nh); free(all);
     free(t->routes);
     t->routes = NULL;
-    return fail(err, errlen, "out of memory");
+    return p4p_fail(err, errlen, "out of memory");
   }
   size_t off = 0;
   for (int i = 0; i < n; i++) {
@@ -272,9 +260,9 @@ int p4p_topology_set_background(struct p4p_topology *t, int e, double kbps,
                                 char *err, size_t errlen)
 {
   if (e < 0 || e >= t->nlinks)
-    return fail(err, errlen, "no link %d", e);
+    return p4p_fail(err, errlen, "no link %d", e);
   if (!isfinite(kbps) || kbps < 0)
-    return fail(err, errlen, "background traffic must be finite and >= 0");
+    return p4p_fail(err, errlen, "background traffic must be finite and >= 0");
   t->links[e].background_kbps = kbps;
   return 0;
 }
@@ -306,7 +294,7 @@ int p4p_topology_route_costs(const struct p4p_topology *t,
                              char *err, size_t errlen)
 {
   if (!t->finished)
-    return fail(err, errlen, "topology is not finished");
+    return p4p_fail(err, errlen, "topology is not finished");
   int n = t->npops;
   for (int i = 0; i < n; i++)
     for (int j = 0; j < n; j++) {

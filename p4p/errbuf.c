@@ -1,0 +1,15 @@
+/* errbuf: formatted error reasons into a caller's buffer. */
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "errbuf.h"
+
+int p4p_fail(char *err, size_t errlen, const char *fmt, ...) {
+  if (err && errlen) {
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+  }
+  return -1;
+}
