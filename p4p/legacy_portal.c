@@ -14,6 +14,16 @@
 #define MAX_TOKENS_PER_LINE (2 * P4P_XML_MAX_MATRIX_PIDS * 3 + 3)
 
 
+/* Both answers are text with the same limits: the XML size cap, no NULs. */
+static int refuse_answer(const char *buf, size_t len, const char *source, char *err, size_t errlen)
+{
+  if (len > P4P_XML_MAX_BYTES)
+    return p4p_fail(err, errlen, "%s: larger than %u bytes", source, (unsigned)P4P_XML_MAX_BYTES);
+  if (buf && memchr(buf, '\0', len))
+    return p4p_fail(err, errlen, "%s: NUL byte in answer", source);
+  return 0;
+}
+
 /* Same alphabet as v1 (docs/PROTOCOL.md): Yale's "0.i.internet2" fits. */
 static int valid_name(const char *s, size_t n)
 {
@@ -219,15 +229,8 @@ int p4p_legacy_parse_pidmap(const char *buf, size_t len, const char *source,
   if (!source)
     source = "pid map";
   memset(out, 0, sizeof *out);
-  if (len > P4P_XML_MAX_BYTES) {
-    p4p_fail(err, errlen, "%s: larger than %u bytes", source,
-            (unsigned)P4P_XML_MAX_BYTES);
+  if (refuse_answer(buf, len, source, err, errlen))
     return -1;
-  }
-  if (buf && memchr(buf, '\0', len)) {
-    p4p_fail(err, errlen, "%s: NUL byte in answer", source);
-    return -1;
-  }
   copy_version(out->version, version);
 
   while (next_line(&c, &ls, &ll)) {
@@ -414,15 +417,8 @@ int p4p_legacy_parse_pdistance(const char *buf, size_t len, const char *source,
   if (!source)
     source = "pdistance";
   memset(out, 0, sizeof *out);
-  if (len > P4P_XML_MAX_BYTES) {
-    p4p_fail(err, errlen, "%s: larger than %u bytes", source,
-            (unsigned)P4P_XML_MAX_BYTES);
+  if (refuse_answer(buf, len, source, err, errlen))
     return -1;
-  }
-  if (buf && memchr(buf, '\0', len)) {
-    p4p_fail(err, errlen, "%s: NUL byte in answer", source);
-    return -1;
-  }
   t = calloc(1, sizeof *t);
   if (t)
     t->name = calloc(P4P_XML_MAX_MATRIX_PIDS, sizeof *t->name);
