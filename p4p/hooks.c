@@ -36,12 +36,6 @@ static struct loader_local   g_local;
 static struct portal_client *g_portals;
 static p4p_swarm_walker      g_walker;
 
-/* The requester's PID, looked up once per announce (p4p_note_announce) and
- * reused by selection in the same thread. */
-static _Thread_local const struct pidmap *tl_map;
-static _Thread_local uint8_t              tl_addr[16];
-static _Thread_local uint16_t             tl_slot;
-
 int p4p_config_line(const char *line, const char *file, int lineno) {
   char err[600];
   if (config_set(line, file, lineno, err, sizeof err)) {
@@ -287,16 +281,8 @@ void p4p_note_announce(const uint8_t *requester6) {
       stats_note_announce(0);
     return;
   }
-  tl_map = s->map;
-  memcpy(tl_addr, requester6, 16);
-  tl_slot = pidmap_lookup(s->map, requester6);
-  stats_note_announce(tl_slot != 0);
-}
-
-static uint16_t requester_slot(const struct pidmap *map, const uint8_t *requester6) {
-  if (tl_map == map && !memcmp(tl_addr, requester6, 16))
-    return tl_slot;
-  return pidmap_lookup(map, requester6);
+  /* pidmap remembers this lookup for the bucket choice and the selection */
+  stats_note_announce(pidmap_lookup(s->map, requester6) != 0);
 }
 
 static int is_v4_mapped(const uint8_t *a) {
@@ -343,7 +329,7 @@ size_t p4p_select_peers(const struct p4p_vector *peers, const struct p4p_layout 
     return 0; /* P4P off: stock, and not worth counting */
   /* A list still laid out with an older map is rebuilt on its next
    * announce; until then its groups do not match this snapshot's slots. */
-  if (layout->map != s->map || !(slot = requester_slot(s->map, requester6)) ||
+  if (layout->map != s->map || !(slot = pidmap_lookup(s->map, requester6)) ||
       !(row = guidance_row(s->guidance, info_hash, slot, &kind))) {
     stats_note_selection(STATS_SEL_STOCK, NULL);
     return 0;

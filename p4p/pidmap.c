@@ -30,6 +30,7 @@ struct prefix_in {
 
 struct pidmap {
   atomic_int        refs;
+  uint64_t          id;       /* unique per map ever built: guards the lookup cache */
   size_t            npids;
   struct pid_info  *pids;     /* [npids + 1], slot 0 unused */
   /* while building */
@@ -60,7 +61,9 @@ struct pidmap *pidmap_new(size_t npids) {
     free(map);
     return NULL;
   }
+  static atomic_uint_fast64_t next_id = 1;
   atomic_init(&map->refs, 1);
+  map->id    = atomic_fetch_add_explicit(&next_id, 1, memory_order_relaxed);
   map->npids = npids;
   return map;
 }
@@ -232,7 +235,17 @@ struct pidmap *pidmap_from_msg(const struct p4p_pidmap_msg *msg, char *err, size
   return map;
 }
 
+/* The last lookup of this thread.  An announce looks its requester up three
+ * times (counting it, choosing its bucket, choosing its row); the map's id,
+ * not its address, says whether the entry is still about this map, since a
+ * freed map's address may come back for a new one. */
+static _Thread_local uint64_t tl_id;
+static _Thread_local uint8_t  tl_addr[16];
+static _Thread_local uint16_t tl_slot;
+
 uint16_t pidmap_lookup(const struct pidmap *map, const uint8_t addr[16]) {
+  if (tl_id == map->id && !memcmp(tl_addr, addr, 16))
+    return tl_slot;
   u128   key = u128_from_bytes(addr);
   size_t lo = 0, hi = map->nranges;
   /* last range with start <= key */
@@ -243,9 +256,10 @@ uint16_t pidmap_lookup(const struct pidmap *map, const uint8_t addr[16]) {
     else
       hi = mid;
   }
-  if (lo == 0 || map->ends[lo - 1] < key)
-    return 0;
-  return map->slots[lo - 1];
+  tl_id   = map->id;
+  memcpy(tl_addr, addr, 16);
+  tl_slot = lo == 0 || map->ends[lo - 1] < key ? 0 : map->slots[lo - 1];
+  return tl_slot;
 }
 
 uint16_t pidmap_lookup_peer(const struct pidmap *map, const uint8_t *peer, size_t compare_size) {

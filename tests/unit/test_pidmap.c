@@ -157,6 +157,30 @@ static void test_equal_maps_are_recognised(void **state) {
     pidmap_unref(m[i]);
 }
 
+/* Lookups remember the last answer of the thread; alternating maps, and a
+ * map built where a freed one lived, must still get their own answers. */
+static void test_lookup_cache_never_mixes_maps(void **state) {
+  (void)state;
+  struct pidmap *a = pidmap_new(2), *b = pidmap_new(2);
+  add(a, "10.0.0.0", 8, 1);
+  add(b, "10.0.0.0", 8, 2);
+  finished(a);
+  finished(b);
+  for (int i = 0; i < 3; ++i) {
+    assert_int_equal(lookup(a, "10.1.2.3"), 1);
+    assert_int_equal(lookup(b, "10.1.2.3"), 2);
+  }
+  assert_int_equal(lookup(a, "10.1.2.3"), 1);
+  pidmap_unref(a); /* its memory may well hold the next map */
+  struct pidmap *c = pidmap_new(2);
+  add(c, "10.0.0.0", 8, 2);
+  finished(c);
+  assert_int_equal(lookup(c, "10.1.2.3"), 2);
+  assert_int_equal(lookup(c, "11.1.2.3"), 0);
+  pidmap_unref(b);
+  pidmap_unref(c);
+}
+
 /* A brute-force check: random nested prefixes, every lookup compared with a
  * linear longest-prefix scan. */
 static void test_matches_linear_scan_on_random_maps(void **state) {
@@ -217,6 +241,7 @@ int main(void) {
       cmocka_unit_test(test_same_prefix_twice_is_an_error),
       cmocka_unit_test(test_adjacent_ranges_of_one_pid_merge),
       cmocka_unit_test(test_equal_maps_are_recognised),
+      cmocka_unit_test(test_lookup_cache_never_mixes_maps),
       cmocka_unit_test(test_matches_linear_scan_on_random_maps),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
