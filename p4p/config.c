@@ -184,12 +184,25 @@ static int provider_option(const char *key, const char *v, const char *file, int
       snprintf(err, errlen, "%s:%d: %s takes a list of pidmap, costs, guidance, capability", file, lineno, key);
       return -1;
     }
-  } else if (!strcmp(opt, "refresh") || !strcmp(opt, "max_staleness") || !strcmp(opt, "timeout_ms")) {
+  } else if (!strcmp(opt, "refresh") || !strcmp(opt, "max_staleness") || !strcmp(opt, "timeout_ms") || !strcmp(opt, "backoff_max")) {
     if (parse_count(v, 86400 * 30, &n) || n == 0) {
       snprintf(err, errlen, "%s:%d: %s takes a positive whole number", file, lineno, key);
       return -1;
     }
-    *(!strcmp(opt, "refresh") ? &p->refresh_s : !strcmp(opt, "max_staleness") ? &p->max_staleness_s : &p->timeout_ms) = (int)n;
+    int *field = !strcmp(opt, "refresh")         ? &p->refresh_s
+                 : !strcmp(opt, "max_staleness") ? &p->max_staleness_s
+                 : !strcmp(opt, "timeout_ms")    ? &p->timeout_ms
+                                                 : &p->backoff_max_s;
+    *field = (int)n;
+  } else if (!strcmp(opt, "ca_file")) {
+    char *path = absolute_path(v, file);
+    if (!path || strlen(path) >= sizeof p->ca_file) {
+      free(path);
+      snprintf(err, errlen, "%s:%d: %s: path too long", file, lineno, key);
+      return -1;
+    }
+    snprintf(p->ca_file, sizeof p->ca_file, "%s", path);
+    free(path);
   } else if (!strcmp(opt, "max_body")) {
     if (parse_count(v, 1ul << 30, &n) || n < 1024) {
       snprintf(err, errlen, "%s:%d: %s takes a byte count from 1024 to 2^30", file, lineno, key);
@@ -203,7 +216,7 @@ static int provider_option(const char *key, const char *v, const char *file, int
     }
     p->report_swarms = (unsigned)n;
   } else {
-    snprintf(err, errlen, "%s:%d: unknown provider option %s (known: token, interfaces, refresh, max_staleness, timeout_ms, max_body, report_swarms)", file,
+    snprintf(err, errlen, "%s:%d: unknown provider option %s (known: token, interfaces, refresh, max_staleness, timeout_ms, max_body, report_swarms, backoff_max, ca_file)", file,
              lineno, key);
     return -1;
   }

@@ -10,7 +10,8 @@
  *   p4p.provider NAME URL [legacy]         an iTracker to fetch data from
  *   p4p.provider.NAME.KEY value            token, interfaces, refresh,
  *                                          max_staleness, timeout_ms,
- *                                          max_body, report_swarms
+ *                                          max_body, report_swarms,
+ *                                          backoff_max, ca_file
  *
  * Values are checked as they are read; a bad one is reported with the file
  * and line, and the tracker refuses to start. */
@@ -34,6 +35,8 @@ struct p4p_provider_config {
   int      timeout_ms;
   size_t   max_body;
   unsigned report_swarms;   /* heaviest swarms whose statistics are posted */
+  int      backoff_max_s;   /* cap of the retry backoff (0: the client's default) */
+  char     ca_file[256];    /* CA bundle to trust for https ("" : the system's) */
   char     where[300];
 };
 

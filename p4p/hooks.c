@@ -193,6 +193,8 @@ static struct portal_client *start_portals(char *err, size_t errlen) {
     src[i].max_staleness_s = p->max_staleness_s;
     src[i].timeout_ms      = p->timeout_ms;
     src[i].max_body        = p->max_body;
+    src[i].backoff_max_s   = p->backoff_max_s;
+    snprintf(src[i].ca_file, sizeof src[i].ca_file, "%s", p->ca_file);
   }
   return portal_client_start(src, cfg->nproviders, portal_updated, NULL, err, errlen);
 }

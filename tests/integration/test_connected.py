@@ -5,6 +5,7 @@ tracker reports its heaviest swarms every second, the iTracker optimizes them,
 and the per-swarm guidance it answers shapes the returned peers."""
 import math
 import os
+import socket
 import subprocess
 import time
 import urllib.request
@@ -21,21 +22,24 @@ SWARM = bytes.fromhex("5a" * 20)
 ATLA, SNVA = "0.i.abilene", "11.i.abilene"
 
 
-@pytest.fixture
-def itracker():
+def start_itracker(config):
     port = free_port()
     log = open(os.path.join(BUILD, "itracker-test.log"), "w")
-    proc = subprocess.Popen([os.path.join(BUILD, "p4p-itracker"), "-f",
-                             os.path.join(TOP, "deploy", "example", "abilene-loopback.conf"), "-p", str(port)],
+    proc = subprocess.Popen([os.path.join(BUILD, "p4p-itracker"), "-f", config, "-p", str(port)],
                             stdout=log, stderr=subprocess.STDOUT)
     deadline = time.time() + 10
     while time.time() < deadline:
         try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/p4p/v1/pidmap", timeout=1)
-        except urllib.error.HTTPError:
-            break  # 401: it is up
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
         except OSError:
             time.sleep(0.05)
+    return port, proc, log
+
+
+@pytest.fixture
+def itracker():
+    port, proc, log = start_itracker(os.path.join(TOP, "deploy", "example", "abilene-loopback.conf"))
     yield port
     proc.terminate()
     proc.wait(5)
@@ -135,3 +139,32 @@ def test_provider_servers_go_to_its_own_peers_only(start_tracker, itracker):
         _, peers = http_announce("127.0.0.1", t.port, SWARM, "127.0.9.200", 6881, numwant=20)
         assert not servers & set(peers)  # a peer outside the provider never gets them
     assert int(p4p_stats(t)["peers provider servers"]) >= 20
+
+
+def test_https_portal_with_its_own_ca(start_tracker, workdir):
+    """An iTracker serving HTTPS with a self-signed certificate: trusted
+    through p4p.provider.NAME.ca_file, refused (and said why) without it."""
+    cert, key = os.path.join(workdir, "cert.pem"), os.path.join(workdir, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "1", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=120)
+    os.chmod(cert, 0o644)
+    conf = os.path.join(workdir, "provider-tls.conf")
+    with open(os.path.join(TOP, "deploy", "example", "abilene-loopback.conf")) as f:
+        text = f.read()
+    with open(conf, "w") as f:
+        f.write(text + f"\ntls {cert} {key}\n")
+    port, proc, log = start_itracker(conf)
+    try:
+        base = [f"p4p.enable yes", f"p4p.provider abilene https://127.0.0.1:{port}", f"p4p.provider.abilene.token {TOKEN}"]
+        trusted = start_tracker(base + [f"p4p.provider.abilene.ca_file {cert}"])
+        assert wait_for(lambda: p4p_stats(trusted).get("provider abilene state") == "in use"), p4p_stats(trusted)
+        untrusted = start_tracker(base + ["p4p.provider.abilene.backoff_max 1"])
+        assert wait_for(lambda: int(p4p_stats(untrusted)["provider abilene failures"]) > 0)
+        s = p4p_stats(untrusted)
+        assert s["provider abilene state"].startswith("no data")
+        assert "certificate" in s["provider abilene last error"].lower() or "ssl" in s["provider abilene last error"].lower()
+    finally:
+        proc.terminate()
+        proc.wait(5)
+        log.close()
