@@ -158,7 +158,6 @@ static int provider_line(const char *v, const char *file, int lineno, char *err,
   p->timeout_ms      = 5000;
   p->max_body        = 16u << 20;
   p->report_swarms   = 100;
-  snprintf(p->where, sizeof p->where, "%s:%d", file, lineno);
   return 0;
 }
 
@@ -287,7 +286,8 @@ int config_set(const char *line, const char *file, int lineno, char *err, size_t
     }
     free(*slot);
     *slot = path;
-    snprintf(is_map ? g_config.pidmap_where : g_config.guidance_where, sizeof g_config.pidmap_where, "%s:%d", file, lineno);
+    if (!is_map)
+      snprintf(g_config.guidance_where, sizeof g_config.guidance_where, "%s:%d", file, lineno);
   } else {
     snprintf(err, errlen,
              "%s:%d: unknown key %s (known: p4p.enable, p4p.random_fraction, p4p.intra_provider_share, p4p.capability_peers, p4p.report_interval, "

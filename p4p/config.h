@@ -37,7 +37,6 @@ struct p4p_provider_config {
   unsigned report_swarms;   /* heaviest swarms whose statistics are posted */
   int      backoff_max_s;   /* cap of the retry backoff (0: the client's default) */
   char     ca_file[256];    /* CA bundle to trust for https ("" : the system's) */
-  char     where[300];
 };
 
 struct p4p_config {
@@ -48,9 +47,7 @@ struct p4p_config {
   unsigned report_interval; /* p4p.report_interval seconds, default 60 */
   char  *pidmap_file;   /* absolute (the tracker may chdir or chroot later) */
   char  *guidance_file;
-  /* where each key was set, for messages: "file:line" */
-  char   pidmap_where[300];
-  char   guidance_where[300];
+  char   guidance_where[300]; /* "file:line" of p4p.guidance, for messages */
   size_t nproviders;
   struct p4p_provider_config providers[CONFIG_MAX_PROVIDERS];
 };

@@ -224,6 +224,5 @@ const float *guidance_row(const struct guidance *g, const uint8_t info_hash[20],
   return row;
 }
 
-size_t guidance_npids(const struct guidance *g) { return g->npids; }
 size_t guidance_nswarms(const struct guidance *g) { return g->nswarms; }
 int    guidance_has_default(const struct guidance *g) { return g->default_w != NULL; }

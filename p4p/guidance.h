@@ -41,7 +41,6 @@ void             guidance_free(struct guidance *g);
  * gives this PID a row; *kind says which matrix answered. */
 const float     *guidance_row(const struct guidance *g, const uint8_t info_hash[20], uint16_t from, enum guidance_kind *kind);
 
-size_t           guidance_npids(const struct guidance *g);
 size_t           guidance_nswarms(const struct guidance *g);
 int              guidance_has_default(const struct guidance *g);
 

@@ -72,13 +72,6 @@ int peerlist_remove(struct p4p_vector *peers, const struct p4p_layout *layout, c
   return 1;
 }
 
-size_t peerlist_count(const struct p4p_vector *peers, const struct p4p_layout *layout) {
-  size_t n = 0;
-  for (size_t b = 0; b < (size_t)layout->groups * layout->per_group; ++b)
-    n += ((const struct p4p_vector *)peers->data)[b].size;
-  return n;
-}
-
 void peerlist_free(struct p4p_vector *peers, struct p4p_layout *layout) {
   for (size_t b = 0; b < peers->size; ++b)
     free(((struct p4p_vector *)peers->data)[b].data);

@@ -23,7 +23,6 @@ int  peerlist_init(struct p4p_vector *peers, struct p4p_layout *layout, struct p
 int  peerlist_put(struct p4p_vector *peers, const struct p4p_layout *layout, const uint8_t *peer, size_t peer_size);
 /* 1 removed, 0 not there. */
 int  peerlist_remove(struct p4p_vector *peers, const struct p4p_layout *layout, const uint8_t *peer, size_t peer_size);
-size_t peerlist_count(const struct p4p_vector *peers, const struct p4p_layout *layout);
 void peerlist_free(struct p4p_vector *peers, struct p4p_layout *layout);
 
 #endif

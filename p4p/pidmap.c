@@ -290,8 +290,6 @@ size_t pidmap_nranges(const struct pidmap *map) { return map->nranges; }
 
 const char *pidmap_pid_name(const struct pidmap *map, uint16_t slot) { return slot && slot <= map->npids ? map->pids[slot].name : ""; }
 
-uint32_t pidmap_pid_asid(const struct pidmap *map, uint16_t slot) { return slot && slot <= map->npids ? map->pids[slot].asid : 0; }
-
 uint16_t pidmap_slot_by_name(const struct pidmap *map, const char *name) {
   for (size_t s = 1; s <= map->npids; ++s)
     if (!strcmp(map->pids[s].name, name))

@@ -51,7 +51,6 @@ int            pidmap_provider_slots(const struct pidmap *map, uint16_t provider
 size_t         pidmap_shadowed(const struct pidmap *map);
 size_t         pidmap_nranges(const struct pidmap *map);
 const char    *pidmap_pid_name(const struct pidmap *map, uint16_t slot);
-uint32_t       pidmap_pid_asid(const struct pidmap *map, uint16_t slot);
 /* Slot of a PID by name, 0 when unknown. */
 uint16_t       pidmap_slot_by_name(const struct pidmap *map, const char *name);
 

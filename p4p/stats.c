@@ -76,6 +76,7 @@ size_t stats_render(const struct p4p_state *s, char *reply, size_t cap) {
                "pidmap version: %s\n"
                "pidmap pids: %zu\n"
                "pidmap ranges: %zu\n"
+               "pidmap prefixes shadowed by an earlier source: %zu\n"
                "pidmap age seconds: %ld\n"
                "guidance version: %s\n"
                "guidance default matrix: %s\n"
@@ -90,7 +91,7 @@ size_t stats_render(const struct p4p_state *s, char *reply, size_t cap) {
                READ(g_sel[STATS_SEL_DEFAULT]), READ(g_sel[STATS_SEL_STOCK]), READ(g_peers_same), READ(g_peers_other), READ(g_peers_random),
                READ(g_peers_outside), READ(g_peers_capability),
                s ? s->random_fraction : 0.0, s && s->map ? s->map_version : "-", s && s->map ? pidmap_npids(s->map) : 0,
-               s && s->map ? pidmap_nranges(s->map) : 0, s && s->map ? age(s->map_loaded, now) : -1,
+               s && s->map ? pidmap_nranges(s->map) : 0, s && s->map ? pidmap_shadowed(s->map) : 0, s && s->map ? age(s->map_loaded, now) : -1,
                s && s->guidance ? s->guidance_version : "-", s && s->guidance && guidance_has_default(s->guidance) ? "yes" : "no",
                s && s->guidance ? guidance_nswarms(s->guidance) : 0, s && s->guidance ? age(s->guidance_loaded, now) : -1,
                s ? (unsigned long)s->gen : 0UL, READ(g_reload_ok), READ(g_reload_failed), error[0] ? error : "-", error_age);
