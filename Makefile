@@ -34,6 +34,9 @@ all: check-deps
 
 include mk/deps.mk
 include opentracker/upstream.mk
+OUR_HDRS := $(wildcard p4p/*.h proto/*.h provider/*.h)
+include proto/module.mk
+include provider/module.mk
 include p4p/module.mk
 -include itracker/module.mk
 -include sim/module.mk

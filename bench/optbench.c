@@ -15,8 +15,9 @@
  * is skipped where its time, extrapolated from the previous size with
  * exponent 2.5, would pass --exact-limit (default 60 s; 0 = never run
  * it). */
-#include "optimize.h"
-#include "topology.h"
+#include "provider/optimize.h"
+#include "tests/oracle/lp_exact.h"
+#include "provider/topology.h"
 
 #include <errno.h>
 #include <math.h>
@@ -121,7 +122,7 @@ static int csv_next(struct csv *c)
   return 0;
 }
 
-static int load_pops(struct p4p_topology *t, const char *dir, const char *file)
+static int load_pops(struct prov_topology *t, const char *dir, const char *file)
 {
   struct csv c;
   char err[256];
@@ -131,7 +132,7 @@ static int load_pops(struct p4p_topology *t, const char *dir, const char *file)
       clo = csv_col(&c, "lon");
   int rc = cp < 0 || cla < 0 || clo < 0 ? -1 : 0;
   while (rc == 0 && csv_next(&c))
-    if (p4p_topology_add_pop(t, c.field[cp], 1, atof(c.field[cla]),
+    if (prov_topology_add_pop(t, c.field[cp], 1, atof(c.field[cla]),
                              atof(c.field[clo]), err, sizeof err) < 0) {
       fprintf(stderr, "p4p-optbench: %s: %s\n", file, err);
       rc = -1;
@@ -141,7 +142,7 @@ static int load_pops(struct p4p_topology *t, const char *dir, const char *file)
 }
 
 /* weight_col / cap_col / km_col / delay_us_col: column names or NULL */
-static int load_links(struct p4p_topology *t, const char *dir,
+static int load_links(struct prov_topology *t, const char *dir,
                       const char *file, const char *weight_col,
                       const char *cap_col, const char *km_col,
                       const char *delay_us_col)
@@ -157,9 +158,9 @@ static int load_links(struct p4p_topology *t, const char *dir,
   int cd = delay_us_col ? csv_col(&c, delay_us_col) : -1;
   int rc = ca < 0 || cb < 0 || cw < 0 ? -1 : 0;
   while (rc == 0 && csv_next(&c)) {
-    int a = p4p_topology_find_pop(t, c.field[ca]);
-    int b = p4p_topology_find_pop(t, c.field[cb]);
-    struct p4p_link_spec s = {
+    int a = prov_topology_find_pop(t, c.field[ca]);
+    int b = prov_topology_find_pop(t, c.field[cb]);
+    struct prov_link_spec s = {
       .capacity_kbps = cc >= 0 ? atof(c.field[cc]) : 10e6,
       .igp_weight = (uint32_t)atol(c.field[cw]),
       .background_kbps = 0,
@@ -170,7 +171,7 @@ static int load_links(struct p4p_topology *t, const char *dir,
       fprintf(stderr, "p4p-optbench: %s: unknown PoP %s or %s\n", file,
               c.field[ca], c.field[cb]);
       rc = -1;
-    } else if (p4p_topology_add_duplex(t, a, b, &s, err, sizeof err) < 0) {
+    } else if (prov_topology_add_duplex(t, a, b, &s, err, sizeof err) < 0) {
       fprintf(stderr, "p4p-optbench: %s: %s\n", file, err);
       rc = -1;
     }
@@ -180,12 +181,12 @@ static int load_links(struct p4p_topology *t, const char *dir,
 }
 
 /* background: each link gets b_e uniform in [0, background * c_e) */
-static int build_topology(struct p4p_topology *t, const char *dir,
+static int build_topology(struct prov_topology *t, const char *dir,
                           const char *name, double background, struct rng *r)
 {
   char err[256];
   int rc;
-  p4p_topology_init(t);
+  prov_topology_init(t);
   if (strcmp(name, "Abilene") == 0)
     rc = load_pops(t, dir, "abilene11_nodes.csv") ||
          load_links(t, dir, "abilene11_links.csv", "ospf_weight",
@@ -196,12 +197,12 @@ static int build_topology(struct p4p_topology *t, const char *dir,
                     NULL, "repetita_delay_us");
   if (rc)
     return -1;
-  if (p4p_topology_finish(t, err, sizeof err) < 0) {
+  if (prov_topology_finish(t, err, sizeof err) < 0) {
     fprintf(stderr, "p4p-optbench: %s: %s\n", name, err);
     return -1;
   }
   for (int e = 0; background > 0 && e < t->nlinks; e++)
-    p4p_topology_set_background(t, e, background * t->links[e].capacity_kbps *
+    prov_topology_set_background(t, e, background * t->links[e].capacity_kbps *
                                 rng_unit(r), NULL, 0);
   return 0;
 }
@@ -311,7 +312,7 @@ int main(int argc, char **argv)
          "swarms", "fast_s", "rounds", "warm_s", "wrnds", "exact_s",
          "fast_mlu", "exact_mlu", "gap_%", "bound_%");
   for (int ti = 0; ti < 2; ti++) {
-    struct p4p_topology t;
+    struct prov_topology t;
     struct rng tr = { seed ^ 0x5bd1e995u };
     if (build_topology(&t, dir, topos[ti], background, &tr) < 0)
       return 1;
@@ -322,7 +323,7 @@ int main(int argc, char **argv)
       int K = sizes[si];
       struct rng r = { seed + (uint64_t)ti * 1000003u + (uint64_t)K };
       double *buf = malloc(4 * (size_t)K * n * sizeof *buf);
-      struct p4p_swarm_input *sw = malloc((size_t)K * sizeof *sw);
+      struct prov_swarm_input *sw = malloc((size_t)K * sizeof *sw);
       if (!buf || !sw)
         return 1;
       for (int k = 0; k < K; k++) {
@@ -330,16 +331,16 @@ int main(int argc, char **argv)
         sw[k].down_kbps = buf + (size_t)(2 * k + 1) * n;
         make_swarm(&r, n, seeders, (double *)sw[k].up_kbps, (double *)sw[k].down_kbps);
       }
-      struct p4p_opt_params prm = { .rel_gap = rel_gap };
-      struct p4p_opt_result fast, warm, ex;
+      struct prov_opt_params prm = { .rel_gap = rel_gap };
+      struct prov_opt_result fast, warm, ex;
       char err[256];
       struct row *row = &rows[nrows++];
       memset(row, 0, sizeof *row);
       row->topo = topos[ti];
       row->nswarms = K;
-      struct p4p_optimizer *o = p4p_optimizer_new();
+      struct prov_optimizer *o = prov_optimizer_new();
       double t0 = now_s();
-      if (p4p_optimizer_solve(o, &t, sw, K, &prm, &fast, err, sizeof err)) {
+      if (prov_optimizer_solve(o, &t, sw, K, &prm, &fast, err, sizeof err)) {
         fprintf(stderr, "p4p-optbench: fast: %s\n", err);
         return 1;
       }
@@ -351,7 +352,7 @@ int main(int argc, char **argv)
       /* warm re-solve after churn: every swarm's capacities move by up to
        * +-10% per PoP, as between two periodic re-optimizations */
       double *buf2 = malloc(2 * (size_t)K * n * sizeof *buf2);
-      struct p4p_swarm_input *sw2 = malloc((size_t)K * sizeof *sw2);
+      struct prov_swarm_input *sw2 = malloc((size_t)K * sizeof *sw2);
       if (!buf2 || !sw2)
         return 1;
       for (int k = 0; k < K; k++) {
@@ -364,21 +365,21 @@ int main(int argc, char **argv)
         sw2[k].down_kbps = d2;
       }
       t0 = now_s();
-      if (p4p_optimizer_solve(o, &t, sw2, K, &prm, &warm, err, sizeof err)) {
+      if (prov_optimizer_solve(o, &t, sw2, K, &prm, &warm, err, sizeof err)) {
         fprintf(stderr, "p4p-optbench: warm: %s\n", err);
         return 1;
       }
       row->warm_s = now_s() - t0;
       row->warm_rounds = warm.rounds;
-      p4p_opt_result_free(&warm);
-      p4p_optimizer_free(o);
+      prov_opt_result_free(&warm);
+      prov_optimizer_free(o);
       free(buf2);
       free(sw2);
 
       double predicted = prev_n ? prev_exact * pow((double)K / prev_n, 2.5) : 0;
       if (exact_limit > 0 && predicted <= exact_limit) {
         t0 = now_s();
-        if (p4p_optimize_exact(&t, sw, K, &prm, &ex, err, sizeof err)) {
+        if (lp_exact_optimize(&t, sw, K, &prm, &ex, err, sizeof err)) {
           fprintf(stderr, "p4p-optbench: exact: %s\n", err);
           return 1;
         }
@@ -395,11 +396,11 @@ int main(int argc, char **argv)
                      fmax(ex.swarms[k].t_opt, 1e-300);
           row->topt_err = fmax(row->topt_err, e);
         }
-        p4p_opt_result_free(&ex);
+        prov_opt_result_free(&ex);
         prev_exact = row->exact_s;
         prev_n = K;
       }
-      p4p_opt_result_free(&fast);
+      prov_opt_result_free(&fast);
       printf("%-8s %7d %9.4f %6d %9.4f %6d ", row->topo, K, row->fast_s,
              row->rounds, row->warm_s, row->warm_rounds);
       if (row->exact_done)
@@ -418,7 +419,7 @@ int main(int argc, char **argv)
       free(buf);
       free(sw);
     }
-    p4p_topology_free(&t);
+    prov_topology_free(&t);
   }
   if (json) {
     FILE *f = fopen(json, "w");

@@ -2,7 +2,7 @@
 # by bench/module.mk; run as  $(BUILD)/p4p-optbench DATADIR [--json FILE].
 ALL_TARGETS += $(BUILD)/p4p-optbench
 
-$(BUILD)/p4p-optbench: bench/optbench.c $(BUILD)/libp4p.a
+$(BUILD)/p4p-optbench: bench/optbench.c $(ORACLE_OBJ) $(PROV_LIB) $(PROTO_LIB)
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
-	@$(CC) $(CFLAGS) $(BASEFLAGS) -Ip4p -o $@ $< $(BUILD)/libp4p.a $(P4P_LIBS)
+	@$(CC) $(CFLAGS) $(BASEFLAGS) -I$(TOP) -o $@ $< $(ORACLE_OBJ) $(PROV_LINK) $(GLPK_LIBS)

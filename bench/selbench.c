@@ -18,9 +18,9 @@
 #include "trackerlogic.h"
 
 #ifdef SELBENCH_P4P
-#include "guidance.h"
-#include "pidmap.h"
-#include "state.h"
+#include "p4p/guidance.h"
+#include "p4p/pidmap.h"
+#include "p4p/state.h"
 #endif
 
 /* What opentracker.c would define. */
@@ -52,23 +52,23 @@ static void publish(int with_map) {
   s->random_fraction  = 0.2;
   if (with_map) {
     struct p4p_guidance_msg msg = {.has_default = 1};
-    s->map                      = pidmap_new(NPIDS);
-    p4p_matrix_alloc(&msg.default_weights, NPIDS);
+    s->map                      = p4p_pidmap_new(NPIDS);
+    proto_matrix_alloc(&msg.default_weights, NPIDS);
     for (unsigned j = 0; j < NPIDS; ++j) {
       uint8_t a[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, (uint8_t)(j << 4), 0, 0};
       char    name[16];
       snprintf(name, sizeof name, "pid%u", j);
-      pidmap_set_pid(s->map, (uint16_t)(j + 1), name, 64512, "");
-      pidmap_add_prefix(s->map, a, 96 + 12, (uint16_t)(j + 1));
+      p4p_pidmap_set_pid(s->map, (uint16_t)(j + 1), name, 64512, "");
+      p4p_pidmap_add_prefix(s->map, a, 96 + 12, (uint16_t)(j + 1));
       snprintf(msg.default_weights.pids[j], P4P_NAME_MAX, "%s", name);
       for (unsigned k = 0; k < NPIDS; ++k)
         msg.default_weights.v[j * NPIDS + k] = j == k ? 0.7 : 0.3 / (NPIDS - 1);
     }
-    if (pidmap_finish(s->map, err, sizeof err) || !(s->guidance = guidance_from_msg(&msg, s->map, err, sizeof err))) {
+    if (p4p_pidmap_finish(s->map, err, sizeof err) || !(s->guidance = p4p_guidance_from_msg(&msg, s->map, err, sizeof err))) {
       fprintf(stderr, "selbench: %s\n", err);
       exit(1);
     }
-    p4p_matrix_free(&msg.default_weights);
+    proto_matrix_free(&msg.default_weights);
     /* one source: the local files, every PID slot theirs */
     s->providers  = calloc(1, sizeof *s->providers);
     s->nproviders = 1;
@@ -77,7 +77,7 @@ static void publish(int with_map) {
     s->providers[0].first = 1;
     s->providers[0].last  = NPIDS;
   }
-  state_publish(s);
+  p4p_state_publish(s);
 }
 #endif
 
@@ -138,7 +138,7 @@ int main(int argc, char **argv) {
     for (size_t s = 0; s < nsizes; ++s)
       printf("%s %s %u %.0f\n", label, modes[m], sizes[s], measure(modes[m], sizes[s], &ws));
   }
-  state_shutdown();
+  p4p_state_shutdown();
 #else
   for (size_t s = 0; s < nsizes; ++s)
     printf("%s stock %u %.0f\n", label, sizes[s], measure("stock", sizes[s], &ws));

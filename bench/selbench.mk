@@ -6,7 +6,7 @@ $(BUILD)/p4p-selbench-stock: bench/selbench.c $(BUILD)/opentracker-stock
 	@echo "  CC      $@"
 	@$(CC) $(OT_CFLAGS) $(OT_FEATURES) -I$(BUILD)/src/stock -o $@ $< $(call SELBENCH_UPSTREAM_OBJS,$(BUILD)/src/stock) $(OT_LIBS)
 
-$(BUILD)/p4p-selbench: bench/selbench.c $(BUILD)/opentracker-p4p $(BUILD)/p4p-selbench-stock
+$(BUILD)/p4p-selbench: bench/selbench.c $(BUILD)/opentracker-p4p $(BUILD)/p4p-selbench-stock $(P4P_LIB) $(PROTO_LIB)
 	@echo "  CC      $@"
-	@$(CC) $(OT_CFLAGS) $(OT_FEATURES) -DSELBENCH_P4P -I$(BUILD)/src/p4p -Ip4p -o $@ $< \
-	  $(call SELBENCH_UPSTREAM_OBJS,$(BUILD)/src/p4p) $(BUILD)/libp4p.a $(P4P_LIBS) $(OT_LIBS)
+	@$(CC) $(OT_CFLAGS) $(OT_FEATURES) -DSELBENCH_P4P -I$(BUILD)/src/p4p -I$(TOP) -I$(TOP)/p4p -o $@ $< \
+	  $(call SELBENCH_UPSTREAM_OBJS,$(BUILD)/src/p4p) $(P4P_LINK) $(OT_LIBS)

@@ -11,7 +11,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
-#include "xml.h"
+#include "proto/xml.h"
 
 #define API_PREFIX   "/p4p/v1/"
 #define CONTENT_TYPE "application/p4p+xml"
@@ -57,11 +57,11 @@ static enum MHD_Result send_reply(struct MHD_Connection *c,
     struct p4p_error_msg em = {.status = r->status};
     snprintf(em.text, sizeof em.text, "%s", r->err);
     size_t len;
-    char  *doc = p4p_xml_write_error(&em, &len);
+    char  *doc = proto_xml_write_error(&em, &len);
     if (!doc) {
       /* the writer refuses text v1 cannot carry: say less, not nothing */
       snprintf(em.text, sizeof em.text, "request refused");
-      doc = p4p_xml_write_error(&em, &len);
+      doc = proto_xml_write_error(&em, &len);
     }
     resp = doc ? MHD_create_response_from_buffer(len, doc,
                                                  MHD_RESPMEM_MUST_FREE)
@@ -133,7 +133,7 @@ static int token_equal(const char *given, size_t given_len,
 static int check_access(struct MHD_Connection *c, const struct portal *p,
                         unsigned interface, const char **why,
                         int *bad_token) {
-  const struct p4p_provider *pr = &p->prov;
+  const struct prov_config *pr = &p->prov;
   if (pr->nclients == 0)
     return 0; /* no client lines: the provider chose open access */
   const char *auth =
@@ -337,7 +337,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 static char *read_pem(const char *path, char *err, size_t errlen) {
   char  *buf;
   size_t len;
-  if (p4p_xml_read_file(path, 1u << 20, &buf, &len, err, errlen))
+  if (proto_xml_read_file(path, 1u << 20, &buf, &len, err, errlen))
     return NULL;
   return buf;
 }
@@ -352,7 +352,7 @@ struct http_server *http_start(struct portal *p, struct solver *s,
   }
   h->p = p;
   h->s = s;
-  const struct p4p_daemon_settings *d = &p->prov.daemon;
+  const struct prov_daemon_settings *d = &p->prov.daemon;
   unsigned flags = MHD_USE_THREAD_PER_CONNECTION |
                    MHD_USE_INTERNAL_POLLING_THREAD;
   struct sockaddr_storage ss;

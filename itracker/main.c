@@ -69,7 +69,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "p4p-itracker: %s\n", err);
     return 1;
   }
-  const struct p4p_provider *pr = &portal.prov;
+  const struct prov_config *pr = &portal.prov;
   if (!addr)
     addr = pr->daemon.listen_addr;
   if (port < 0)

@@ -7,11 +7,11 @@ MHD_LIBS   := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicr
 
 ALL_TARGETS += $(BUILD)/p4p-itracker
 
-$(BUILD)/obj/itracker/%.o: itracker/%.c $(ITR_HDRS) $(P4P_HDRS)
+$(BUILD)/obj/itracker/%.o: itracker/%.c $(ITR_HDRS) $(OUR_HDRS)
 	@mkdir -p $(@D)
 	@echo "  CC      $<"
-	@$(CC) $(CFLAGS) $(BASEFLAGS) $(MHD_CFLAGS) $(XML_CFLAGS) -Ip4p -Iitracker -c -o $@ $<
+	@$(CC) $(CFLAGS) $(BASEFLAGS) $(MHD_CFLAGS) -I$(TOP) -Iitracker -c -o $@ $<
 
-$(BUILD)/p4p-itracker: $(ITR_OBJS) $(BUILD)/libp4p.a
+$(BUILD)/p4p-itracker: $(ITR_OBJS) $(PROV_LIB) $(PROTO_LIB)
 	@echo "  LD      $@"
-	@$(CC) $(CFLAGS) $(BASEFLAGS) -o $@ $(ITR_OBJS) $(BUILD)/libp4p.a $(MHD_LIBS) $(P4P_LIBS)
+	@$(CC) $(CFLAGS) $(BASEFLAGS) -o $@ $(ITR_OBJS) $(PROV_LINK) $(MHD_LIBS) -pthread

@@ -10,7 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "xml.h"
+#include "proto/xml.h"
 
 void itr_reply_error(struct itr_reply *r, int status, const char *fmt, ...) {
   va_list ap;
@@ -50,7 +50,7 @@ int portal_hour(const struct portal *p) {
 }
 
 static int build_pidmap(struct portal *p, char *err, size_t errlen) {
-  const struct p4p_provider *pr = &p->prov;
+  const struct prov_config *pr = &p->prov;
   struct p4p_pidmap_msg m;
   memset(&m, 0, sizeof m);
   snprintf(m.version, sizeof m.version, "%s", pr->version);
@@ -63,11 +63,11 @@ static int build_pidmap(struct portal *p, char *err, size_t errlen) {
     snprintf(e->name, sizeof e->name, "%s", pr->pids[i].name);
     e->asid = pr->asid;
     snprintf(e->loc, sizeof e->loc, "%s", pr->pops[pr->pids[i].pop].loc);
-    /* borrowed: m.pids is freed below without p4p_pidmap_msg_free */
+    /* borrowed: m.pids is freed below without proto_pidmap_msg_free */
     e->nprefixes = pr->pids[i].nprefixes;
     e->prefixes = pr->pids[i].prefixes;
   }
-  p->pidmap_xml = p4p_xml_write_pidmap(&m, &p->pidmap_len);
+  p->pidmap_xml = proto_xml_write_pidmap(&m, &p->pidmap_len);
   free(m.pids);
   if (!p->pidmap_xml) {
     snprintf(err, errlen, "cannot write the PID map as P4P XML");
@@ -79,9 +79,9 @@ oom:
   return -1;
 }
 
-static int matrix_pid_names(const struct p4p_provider *pr,
+static int matrix_pid_names(const struct prov_config *pr,
                             struct p4p_matrix *m) {
-  if (p4p_matrix_alloc(m, pr->npids))
+  if (proto_matrix_alloc(m, pr->npids))
     return -1;
   for (size_t i = 0; i < pr->npids; i++)
     snprintf(m->pids[i], sizeof m->pids[i], "%s", pr->pids[i].name);
@@ -93,7 +93,7 @@ static int matrix_pid_names(const struct p4p_provider *pr,
  * ITR_COST_SCALE.  The divisor does not depend on the hour, so an avoided
  * link raises exactly the pairs routed over it and nothing else. */
 static int build_costs(struct portal *p, char *err, size_t errlen) {
-  const struct p4p_provider *pr = &p->prov;
+  const struct prov_config *pr = &p->prov;
   size_t n = pr->npops;
   double *raw = malloc(n * n * sizeof *raw);
   if (!raw) {
@@ -104,7 +104,7 @@ static int build_costs(struct portal *p, char *err, size_t errlen) {
   for (int h = 0; h < 24; h++) {
     p->pop_cost[h] = malloc(n * n * sizeof *raw);
     if (!p->pop_cost[h] ||
-        p4p_provider_pop_costs(pr, &p->topo, h, raw, err, errlen)) {
+        prov_pop_costs(pr, &p->topo, h, raw, err, errlen)) {
       free(raw);
       return -1;
     }
@@ -121,7 +121,7 @@ static int build_costs(struct portal *p, char *err, size_t errlen) {
       }
       for (size_t l = 0; l < pr->nlinks; l++)
         price[2 * l] = price[2 * l + 1] = pr->links[l].price;
-      int rc = p4p_topology_route_costs(&p->topo, price, ref, err, errlen);
+      int rc = prov_topology_route_costs(&p->topo, price, ref, err, errlen);
       for (size_t k = 0; rc == 0 && k < n * n; k++)
         if (isfinite(ref[k]))
           p->cost_norm = fmax(p->cost_norm, ref[k]);
@@ -152,8 +152,8 @@ static int build_costs(struct portal *p, char *err, size_t errlen) {
       for (size_t j = 0; j < np; j++)
         m.costs.v[i * np + j] =
           p->pop_cost[h][pr->pids[i].pop * n + pr->pids[j].pop];
-    p->costs_xml[h] = p4p_xml_write_costs(&m, &p->costs_len[h]);
-    p4p_costs_msg_free(&m);
+    p->costs_xml[h] = proto_xml_write_costs(&m, &p->costs_len[h]);
+    proto_costs_msg_free(&m);
     if (!p->costs_xml[h]) {
       free(raw);
       snprintf(err, errlen, "cannot write costs as P4P XML");
@@ -167,7 +167,7 @@ static int build_costs(struct portal *p, char *err, size_t errlen) {
 static int build_capability(struct portal *p, char *err, size_t errlen) {
   struct p4p_capability_msg m = {.nservers = p->prov.nservers,
                                  .servers = p->prov.servers};
-  p->capability_xml = p4p_xml_write_capability(&m, &p->capability_len);
+  p->capability_xml = proto_xml_write_capability(&m, &p->capability_len);
   if (!p->capability_xml) {
     snprintf(err, errlen, "cannot write the server list as P4P XML");
     return -1;
@@ -180,16 +180,16 @@ int portal_init(struct portal *p, const char *config_path, int fixed_hour,
   memset(p, 0, sizeof *p);
   p->fixed_hour = fixed_hour;
   pthread_mutex_init(&p->alloc_lock, NULL);
-  p4p_topology_init(&p->topo);
-  if (p4p_provider_load(config_path, &p->prov, err, errlen))
+  prov_topology_init(&p->topo);
+  if (prov_load(config_path, &p->prov, err, errlen))
     goto fail;
   char terr[P4P_TEXT_MAX];
-  if (p4p_provider_topology(&p->prov, &p->topo, terr, sizeof terr)) {
+  if (prov_build_topology(&p->prov, &p->topo, terr, sizeof terr)) {
     snprintf(err, errlen, "%s: topology: %s", config_path, terr);
-    p4p_topology_init(&p->topo); /* freed by the builder on error */
+    prov_topology_init(&p->topo); /* freed by the builder on error */
     goto fail;
   }
-  p4p_provider_mean_access(&p->prov, &p->mean_down_kbps, &p->mean_up_kbps);
+  prov_mean_access(&p->prov, &p->mean_down_kbps, &p->mean_up_kbps);
   p->pop_npids = calloc(p->prov.npops, sizeof *p->pop_npids);
   p->server_swarms = calloc(p->prov.nservers + 1, sizeof *p->server_swarms);
   if (!p->pop_npids || !p->server_swarms) {
@@ -208,8 +208,8 @@ fail:
 }
 
 void portal_free(struct portal *p) {
-  p4p_provider_free(&p->prov);
-  p4p_topology_free(&p->topo);
+  prov_free(&p->prov);
+  prov_topology_free(&p->topo);
   free(p->pop_npids);
   free(p->pidmap_xml);
   for (int h = 0; h < 24; h++) {
@@ -235,7 +235,7 @@ void portal_lookup(const struct portal *p, const char *body, size_t len,
                    struct itr_reply *r) {
   struct p4p_lookup_request q;
   char perr[P4P_TEXT_MAX];
-  if (p4p_xml_parse_lookup_request(body, len, "request", &q, perr,
+  if (proto_xml_parse_lookup_request(body, len, "request", &q, perr,
                                    sizeof perr)) {
     itr_reply_error(r, 400, "%s", perr);
     return;
@@ -243,25 +243,25 @@ void portal_lookup(const struct portal *p, const char *body, size_t len,
   struct p4p_lookup_msg m = {.n = q.n};
   m.entries = calloc(q.n ? q.n : 1, sizeof *m.entries);
   if (!m.entries) {
-    p4p_lookup_request_free(&q);
+    proto_lookup_request_free(&q);
     itr_reply_error(r, 503, "out of memory");
     return;
   }
   for (size_t i = 0; i < q.n; i++) {
     struct p4p_lookup_entry *e = &m.entries[i];
     memcpy(e->addr, q.addrs[i], 16);
-    long pid = p4p_provider_lookup(&p->prov, q.addrs[i]);
+    long pid = prov_lookup(&p->prov, q.addrs[i]);
     if (pid < 0)
       continue;
-    const struct p4p_provider_pid *P = &p->prov.pids[pid];
+    const struct prov_pid_config *P = &p->prov.pids[pid];
     e->found = 1;
     snprintf(e->pid, sizeof e->pid, "%s", P->name);
     e->asid = p->prov.asid;
     snprintf(e->loc, sizeof e->loc, "%s", p->prov.pops[P->pop].loc);
   }
-  p4p_lookup_request_free(&q);
-  r->body = p4p_xml_write_lookup(&m, &r->len);
-  p4p_lookup_msg_free(&m);
+  proto_lookup_request_free(&q);
+  r->body = proto_xml_write_lookup(&m, &r->len);
+  proto_lookup_msg_free(&m);
   if (!r->body) {
     itr_reply_error(r, 503, "cannot write the lookup answer");
     return;
@@ -311,13 +311,13 @@ void portal_allocate(struct portal *p, const char *body, size_t len,
                      struct itr_reply *r) {
   struct p4p_capability_request q;
   char perr[P4P_TEXT_MAX];
-  if (p4p_xml_parse_capability_request(body, len, "request", &q, perr,
+  if (proto_xml_parse_capability_request(body, len, "request", &q, perr,
                                        sizeof perr)) {
     itr_reply_error(r, 400, "%s", perr);
     return;
   }
-  const struct p4p_provider *pr = &p->prov;
-  if (q.pid[0] && p4p_provider_pid_index(pr, q.pid) < 0) {
+  const struct prov_config *pr = &p->prov;
+  if (q.pid[0] && prov_pid_index(pr, q.pid) < 0) {
     itr_reply_error(r, 400, "unknown PID '%s'", q.pid);
     return;
   }
@@ -394,7 +394,7 @@ void portal_allocate(struct portal *p, const char *body, size_t len,
     itr_reply_error(r, 503, "server allocation table is full");
     return;
   }
-  r->body = p4p_xml_write_capability(&m, &r->len);
+  r->body = proto_xml_write_capability(&m, &r->len);
   free(m.servers);
   if (!r->body) {
     itr_reply_error(r, 503, "cannot write the allocation answer");

@@ -13,9 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "msg.h"
-#include "provider.h"
-#include "topology.h"
+#include "proto/msg.h"
+#include "provider/provider.h"
+#include "provider/topology.h"
 
 /* Normalized cost of an unreachable PID pair: v1 costs are finite. */
 #define ITR_COST_UNREACHABLE 1e6
@@ -39,8 +39,8 @@ struct itr_allocation {
 };
 
 struct portal {
-  struct p4p_provider prov;
-  struct p4p_topology topo;
+  struct prov_config prov;
+  struct prov_topology topo;
   int                 fixed_hour;   /* -1: follow the UTC clock */
   double              mean_down_kbps, mean_up_kbps;
   size_t             *pop_npids;    /* PIDs per PoP */

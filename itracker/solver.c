@@ -10,8 +10,8 @@
 
 #include <glpk.h>
 
-#include "optimize.h"
-#include "xml.h"
+#include "provider/optimize.h"
+#include "proto/xml.h"
 
 struct swarm_entry {
   uint8_t             hash[P4P_HASH_SIZE];
@@ -53,7 +53,7 @@ struct solver {
   size_t          nbuckets, nentries;
   struct swarm_entry **buckets;
   struct snapshot     *snap;
-  struct p4p_optimizer *opt; /* solver thread only */
+  struct prov_optimizer *opt; /* solver thread only */
 };
 
 static size_t hash_bucket(const struct solver *s, const uint8_t *h) {
@@ -140,7 +140,7 @@ static void expire_swarms(struct solver *s, time_t now) {
  * so the solve itself runs without the lock. */
 static struct snapshot *pick_swarms(struct solver *s, double **ups,
                                     double **downs) {
-  const struct p4p_provider *pr = &s->p->prov;
+  const struct prov_config *pr = &s->p->prov;
   size_t np = pr->npops, k = 0;
   struct swarm_entry **all = malloc((s->nentries + 1) * sizeof *all);
   struct snapshot *sn = calloc(1, sizeof *sn);
@@ -204,7 +204,7 @@ static int solve_snapshot(struct solver *s, struct snapshot *sn,
   sn->hour = portal_hour(p);
   if (ns == 0)
     return 0;
-  struct p4p_swarm_input *in = calloc(ns, sizeof *in);
+  struct prov_swarm_input *in = calloc(ns, sizeof *in);
   double *mult = malloc((2 * p->prov.nlinks + 1) * sizeof *mult);
   if (!in || !mult) {
     free(in);
@@ -217,11 +217,11 @@ static int solve_snapshot(struct solver *s, struct snapshot *sn,
     in[i].down_kbps = downs + i * np;
   }
   /* time-of-day avoidance also steers the optimum off avoided links */
-  p4p_provider_link_mults(&p->prov, sn->hour, mult);
-  struct p4p_opt_params prm = {.link_mult = mult};
-  struct p4p_opt_result res;
+  prov_link_mults(&p->prov, sn->hour, mult);
+  struct prov_opt_params prm = {.link_mult = mult};
+  struct prov_opt_result res;
   memset(&res, 0, sizeof res);
-  int rc = p4p_optimizer_solve(s->opt, &p->topo, in, (int)ns, &prm, &res, err,
+  int rc = prov_optimizer_solve(s->opt, &p->topo, in, (int)ns, &prm, &res, err,
                                errlen);
   if (rc == 0) {
     sn->mlu = res.mlu;
@@ -237,10 +237,10 @@ static int solve_snapshot(struct solver *s, struct snapshot *sn,
       }
       /* the optimizer's rows count traffic both ways and keep local
        * traffic on the diagonal, so demand-only PoPs get rows too */
-      p4p_weights_from_plan(&p->topo, &in[i], res.swarms[i].t, w->w);
+      prov_weights_from_plan(&p->topo, &in[i], res.swarms[i].t, w->w);
     }
   }
-  p4p_opt_result_free(&res);
+  prov_opt_result_free(&res);
   free(in);
   free(mult);
   qsort(sn->swarms, ns, sizeof *sn->swarms, cmp_hash);
@@ -295,7 +295,7 @@ static void *solver_main(void *arg) {
   pthread_mutex_unlock(&s->mu);
   /* GLPK keeps a per-thread environment: release it, and everything the
    * optimizer built in it, on the thread that made them */
-  p4p_optimizer_free(s->opt);
+  prov_optimizer_free(s->opt);
   s->opt = NULL;
   glp_free_env();
   return NULL;
@@ -314,7 +314,7 @@ struct solver *solver_start(struct portal *p, int verbose, char *err,
   while (s->nbuckets < want && s->nbuckets < (1u << 20))
     s->nbuckets <<= 1;
   s->buckets = calloc(s->nbuckets, sizeof *s->buckets);
-  s->opt = p4p_optimizer_new();
+  s->opt = prov_optimizer_new();
   if (!s->buckets || !s->opt)
     goto oom;
   pthread_mutex_init(&s->mu, NULL);
@@ -336,7 +336,7 @@ fail:
   if (s) {
     free(s->buckets);
     if (s->opt)
-      p4p_optimizer_free(s->opt);
+      prov_optimizer_free(s->opt);
     free(s);
   }
   return NULL;
@@ -371,7 +371,7 @@ void solver_stop(struct solver *s) {
  * has no peers or peers is NULL.  Rows stay probability rows. */
 static void expand_to_pids(const struct portal *p, const double *w,
                            const double *pid_peers, struct p4p_matrix *m) {
-  const struct p4p_provider *pr = &p->prov;
+  const struct prov_config *pr = &p->prov;
   size_t np = pr->npops, n = pr->npids;
   double pop_peers[np ? np : 1];
   memset(pop_peers, 0, sizeof pop_peers);
@@ -392,7 +392,7 @@ static void expand_to_pids(const struct portal *p, const double *w,
 static int default_rows(const struct portal *p, int hour,
                         const double *presence, double *w) {
   char err[P4P_TEXT_MAX];
-  return p4p_default_weights(&p->topo, p->pop_cost[hour],
+  return prov_default_weights(&p->topo, p->pop_cost[hour],
                              ITR_DEFAULT_TEMPERATURE, presence, w, err,
                              sizeof err);
 }
@@ -402,7 +402,7 @@ static int add_default_matrix(const struct portal *p, int hour,
   size_t np = p->prov.npops;
   double *w = malloc((np * np + 1) * sizeof *w);
   if (!w || default_rows(p, hour, NULL, w) ||
-      p4p_matrix_alloc(&g->default_weights, p->prov.npids)) {
+      proto_matrix_alloc(&g->default_weights, p->prov.npids)) {
     free(w);
     return -1;
   }
@@ -419,7 +419,7 @@ static int fill_swarm(const struct portal *p, struct p4p_swarm_guidance *sg,
                       const uint8_t *hash, const double *pop_w,
                       const double *pid_peers) {
   memcpy(sg->info_hash, hash, P4P_HASH_SIZE);
-  if (p4p_matrix_alloc(&sg->weights, p->prov.npids))
+  if (proto_matrix_alloc(&sg->weights, p->prov.npids))
     return -1;
   for (size_t i = 0; i < p->prov.npids; i++)
     snprintf(sg->weights.pids[i], P4P_NAME_MAX, "%s", p->prov.pids[i].name);
@@ -430,8 +430,8 @@ static int fill_swarm(const struct portal *p, struct p4p_swarm_guidance *sg,
 static void reply_guidance(struct itr_reply *r, struct p4p_guidance_msg *g,
                            const struct snapshot *sn, size_t optimized,
                            int max_age) {
-  r->body = p4p_xml_write_guidance(g, &r->len);
-  p4p_guidance_msg_free(g);
+  r->body = proto_xml_write_guidance(g, &r->len);
+  proto_guidance_msg_free(g);
   if (!r->body) {
     itr_reply_error(r, 503, "cannot write guidance");
     return;
@@ -462,7 +462,7 @@ void solver_guidance(struct solver *s, struct itr_reply *r) {
     g.nswarms = i + 1;
   }
   if (bad) {
-    p4p_guidance_msg_free(&g);
+    proto_guidance_msg_free(&g);
     itr_reply_error(r, 503, "out of memory");
   } else {
     reply_guidance(r, &g, sn, n, (int)p->prov.daemon.resolve_interval_s);
@@ -490,12 +490,12 @@ static void free_posted(struct posted *ps, size_t n) {
 static int convert_stats(const struct portal *p,
                          const struct p4p_stats_msg *m, struct posted *ps,
                          struct itr_reply *r) {
-  const struct p4p_provider *pr = &p->prov;
+  const struct prov_config *pr = &p->prov;
   char hex[2 * P4P_HASH_SIZE + 1];
   char seen[pr->npids + 1];
   for (size_t k = 0; k < m->nswarms; k++) {
     const struct p4p_swarm_stats *sw = &m->swarms[k];
-    p4p_hash_format_hex(sw->info_hash, hex);
+    proto_hash_format_hex(sw->info_hash, hex);
     for (size_t j = 0; j < k; j++)
       if (!memcmp(m->swarms[j].info_hash, sw->info_hash, P4P_HASH_SIZE)) {
         itr_reply_error(r, 400, "swarm %s reported twice", hex);
@@ -512,7 +512,7 @@ static int convert_stats(const struct portal *p,
     }
     for (size_t i = 0; i < sw->npids; i++) {
       const struct p4p_pid_stats *st = &sw->pids[i];
-      long pid = p4p_provider_pid_index(pr, st->pid);
+      long pid = prov_pid_index(pr, st->pid);
       if (pid < 0) {
         itr_reply_error(r, 400, "unknown PID '%s' in swarm %s", st->pid, hex);
         return -1;
@@ -564,22 +564,22 @@ static void timespec_after_ms(struct timespec *ts, unsigned ms) {
 void solver_post_stats(struct solver *s, const char *body, size_t len,
                        struct itr_reply *r) {
   const struct portal *p = s->p;
-  const struct p4p_provider *pr = &p->prov;
+  const struct prov_config *pr = &p->prov;
   struct p4p_stats_msg m;
   char perr[P4P_TEXT_MAX];
-  if (p4p_xml_parse_stats(body, len, "request", &m, perr, sizeof perr)) {
+  if (proto_xml_parse_stats(body, len, "request", &m, perr, sizeof perr)) {
     itr_reply_error(r, 400, "%s", perr);
     return;
   }
   struct posted *ps = calloc(m.nswarms + 1, sizeof *ps);
   if (!ps) {
-    p4p_stats_msg_free(&m);
+    proto_stats_msg_free(&m);
     itr_reply_error(r, 503, "out of memory");
     return;
   }
   if (convert_stats(p, &m, ps, r)) {
     free_posted(ps, m.nswarms);
-    p4p_stats_msg_free(&m);
+    proto_stats_msg_free(&m);
     return;
   }
 
@@ -590,7 +590,7 @@ void solver_post_stats(struct solver *s, const char *body, size_t len,
   if (s->nentries + fresh > pr->daemon.max_tracked_swarms) {
     pthread_mutex_unlock(&s->mu);
     free_posted(ps, m.nswarms);
-    p4p_stats_msg_free(&m);
+    proto_stats_msg_free(&m);
     itr_reply_error(r, 503, "swarm table full (%zu swarms tracked)",
                     pr->daemon.max_tracked_swarms);
     return;
@@ -640,7 +640,7 @@ void solver_post_stats(struct solver *s, const char *body, size_t len,
   pthread_mutex_unlock(&s->mu);
   free_posted(ps, m.nswarms);
   if (oom) {
-    p4p_stats_msg_free(&m);
+    proto_stats_msg_free(&m);
     snapshot_release(sn);
     itr_reply_error(r, 503, "out of memory");
     return;
@@ -664,7 +664,7 @@ void solver_post_stats(struct solver *s, const char *body, size_t len,
     memset(peers, 0, pr->npids * sizeof *peers);
     memset(presence, 0, np * sizeof *presence);
     for (size_t i = 0; i < sw->npids; i++) {
-      long pid = p4p_provider_pid_index(pr, sw->pids[i].pid);
+      long pid = prov_pid_index(pr, sw->pids[i].pid);
       peers[pid] = (double)sw->pids[i].seeders + (double)sw->pids[i].leechers;
       if (peers[pid] > 0)
         presence[pr->pids[pid].pop] = 1;
@@ -682,9 +682,9 @@ void solver_post_stats(struct solver *s, const char *body, size_t len,
   free(w);
   free(presence);
   free(peers);
-  p4p_stats_msg_free(&m);
+  proto_stats_msg_free(&m);
   if (bad) {
-    p4p_guidance_msg_free(&g);
+    proto_guidance_msg_free(&g);
     itr_reply_error(r, 503, "out of memory");
   } else {
     reply_guidance(r, &g, sn, optimized, -1);

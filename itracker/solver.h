@@ -5,7 +5,7 @@
  * previous report and wake the solver thread.  The thread re-solves on new
  * statistics and every resolve-interval seconds: it ranks swarms by demand,
  * optimizes the heaviest max-optimized-swarms of them with the fast solver
- * (p4p_optimizer_solve, warm-started across solves) and publishes an
+ * (prov_optimizer_solve, warm-started across solves) and publishes an
  * immutable snapshot by swapping one pointer.  Requests answer from the
  * latest snapshot; a request that brings a swarm the snapshot has never
  * seen waits for the next solve, at most first-solve-wait-ms. */

@@ -70,9 +70,12 @@ $(BUILD)/opentracker-stock: $(BUILD)/src/stock/.unpacked $(OWFAT_LIB)
 	@set -o pipefail; $(OT_MAKE) -C $(BUILD)/src/stock FEATURES="$(OT_FEATURES)" CFLAGS="$(OT_CFLAGS)" LDFLAGS="$(OT_LIBS)" 2>&1 | $(OT_QUIET)
 	@cp $(BUILD)/src/stock/opentracker $@.tmp && mv -f $@.tmp $@
 
-$(BUILD)/opentracker-p4p: $(BUILD)/src/p4p/.patched $(BUILD)/libp4p.a $(OWFAT_LIB)
+# upstream's make runs in its own tree: our archives by absolute path
+OT_P4P_LINK = $(TOP)/$(P4P_LIB) $(TOP)/$(PROTO_LIB) $(XML_LIBS) $(CURL_LIBS) -lm -pthread
+
+$(BUILD)/opentracker-p4p: $(BUILD)/src/p4p/.patched $(P4P_LIB) $(PROTO_LIB) $(OWFAT_LIB)
 	@echo "  CC      $@"
 	@rm -f $(BUILD)/src/p4p/opentracker # upstream's rule does not know libp4p.a: relink
 	@set -o pipefail; $(OT_MAKE) -C $(BUILD)/src/p4p FEATURES="$(OT_FEATURES) -DWANT_P4P" \
-	  CFLAGS="$(OT_CFLAGS) -I$(TOP)/p4p" LDFLAGS="$(TOP)/$(BUILD)/libp4p.a $(P4P_LIBS) $(OT_LIBS)" 2>&1 | $(OT_QUIET)
+	  CFLAGS="$(OT_CFLAGS) -I$(TOP)/p4p" LDFLAGS="$(OT_P4P_LINK) $(OT_LIBS)" 2>&1 | $(OT_QUIET)
 	@cp $(BUILD)/src/p4p/opentracker $@.tmp && mv -f $@.tmp $@

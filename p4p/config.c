@@ -21,9 +21,9 @@ static struct p4p_config g_config = {
     .report_interval  = 60,
 };
 
-const struct p4p_config *config_get(void) { return &g_config; }
+const struct p4p_config *p4p_config_get(void) { return &g_config; }
 
-void config_reset(void) {
+void p4p_config_reset(void) {
   free(g_config.pidmap_file);
   free(g_config.guidance_file);
   memset(&g_config, 0, sizeof g_config);
@@ -222,7 +222,7 @@ static int provider_option(const char *key, const char *v, const char *file, int
   return 0;
 }
 
-int config_set(const char *line, const char *file, int lineno, char *err, size_t errlen) {
+int p4p_config_set(const char *line, const char *file, int lineno, char *err, size_t errlen) {
   char        key[128];
   const char *p = line;
   size_t      klen = 0;
@@ -298,7 +298,7 @@ int config_set(const char *line, const char *file, int lineno, char *err, size_t
   return 0;
 }
 
-int config_check(char *err, size_t errlen) {
+int p4p_config_check(char *err, size_t errlen) {
   if (g_config.enable && !g_config.pidmap_file && !g_config.nproviders) {
     snprintf(err, errlen, "p4p.enable is yes but neither p4p.pidmap nor a p4p.provider is given");
     return -1;

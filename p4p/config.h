@@ -53,10 +53,10 @@ struct p4p_config {
 };
 
 /* 0, or -1 with "file:line: reason" in err. */
-int                      config_set(const char *line, const char *file, int lineno, char *err, size_t errlen);
+int                      p4p_config_set(const char *line, const char *file, int lineno, char *err, size_t errlen);
 /* Checks the keys fit together (e.g. enable without a PID map). */
-int                      config_check(char *err, size_t errlen);
-const struct p4p_config *config_get(void);
-void                     config_reset(void);
+int                      p4p_config_check(char *err, size_t errlen);
+const struct p4p_config *p4p_config_get(void);
+void                     p4p_config_reset(void);
 
 #endif

@@ -30,13 +30,13 @@ static void hash_hex(const uint8_t *hash, char out[41]) {
 static uint16_t slot_of(const struct pidmap *map, const char *ns, const char *name) {
   char full[2 * P4P_NAME_MAX];
   if (!*ns)
-    return pidmap_slot_by_name(map, name);
+    return p4p_pidmap_slot_by_name(map, name);
   snprintf(full, sizeof full, "%s/%s", ns, name);
-  return pidmap_slot_by_name(map, full);
+  return p4p_pidmap_slot_by_name(map, full);
 }
 
 /* Adds a named matrix into w (P x P, slot order).  Rows are normalized by
- * guidance_finish, once every provider has added its block. */
+ * p4p_guidance_finish, once every provider has added its block. */
 static int add_matrix(float *w, size_t P, const struct p4p_matrix *m, const struct pidmap *map, const char *ns, const char *what, char *err,
                       size_t errlen) {
   uint16_t *slot = malloc((m->n ? m->n : 1) * sizeof *slot);
@@ -66,10 +66,10 @@ static int add_matrix(float *w, size_t P, const struct p4p_matrix *m, const stru
 
 static float *new_matrix(size_t P) { return calloc(P ? P * P : 1, sizeof(float)); }
 
-struct guidance *guidance_new(const struct pidmap *map) {
+struct guidance *p4p_guidance_new(const struct pidmap *map) {
   struct guidance *g = calloc(1, sizeof *g);
   if (g) {
-    g->npids = pidmap_npids(map);
+    g->npids = p4p_pidmap_npids(map);
     g->map   = map;
   }
   return g;
@@ -95,7 +95,7 @@ static struct swarm_matrix *swarm_slot(struct guidance *g, const uint8_t *hash) 
   return m;
 }
 
-int guidance_add(struct guidance *g, const struct p4p_guidance_msg *msg, const char *ns, char *err, size_t errlen) {
+int p4p_guidance_add(struct guidance *g, const struct p4p_guidance_msg *msg, const char *ns, char *err, size_t errlen) {
   char what[128];
   if (msg->has_default) {
     if (!g->default_w && !(g->default_w = new_matrix(g->npids))) {
@@ -125,7 +125,7 @@ int guidance_add(struct guidance *g, const struct p4p_guidance_msg *msg, const c
   return 0;
 }
 
-int guidance_add_costs(struct guidance *g, const struct p4p_costs_msg *costs, const char *ns, char *err, size_t errlen) {
+int p4p_guidance_add_costs(struct guidance *g, const struct p4p_costs_msg *costs, const char *ns, char *err, size_t errlen) {
   const struct p4p_matrix *c = &costs->costs;
   struct p4p_matrix        w = {0};
   double                   sum = 0;
@@ -137,7 +137,7 @@ int guidance_add_costs(struct guidance *g, const struct p4p_costs_msg *costs, co
       if (i != j && isfinite(c->v[i * c->n + j]) && c->v[i * c->n + j] > 0)
         sum += c->v[i * c->n + j], ++finite;
   double t = finite && sum > 0 ? sum / finite : 1;
-  if (p4p_matrix_alloc(&w, c->n)) {
+  if (proto_matrix_alloc(&w, c->n)) {
     snprintf(err, errlen, "out of memory");
     return -1;
   }
@@ -150,8 +150,8 @@ int guidance_add_costs(struct guidance *g, const struct p4p_costs_msg *costs, co
     }
   }
   struct p4p_guidance_msg msg = {.has_default = 1, .default_weights = w};
-  rc                          = guidance_add(g, &msg, ns, err, errlen);
-  p4p_matrix_free(&w);
+  rc                          = p4p_guidance_add(g, &msg, ns, err, errlen);
+  proto_matrix_free(&w);
   return rc;
 }
 
@@ -166,7 +166,7 @@ static void normalize(float *w, size_t P) {
   }
 }
 
-void guidance_finish(struct guidance *g) {
+void p4p_guidance_finish(struct guidance *g) {
   if (g->default_w)
     normalize(g->default_w, g->npids);
   for (size_t k = 0; k < g->nswarms; ++k)
@@ -175,21 +175,21 @@ void guidance_finish(struct guidance *g) {
     qsort(g->swarms, g->nswarms, sizeof *g->swarms, hash_cmp);
 }
 
-struct guidance *guidance_from_msg(const struct p4p_guidance_msg *msg, const struct pidmap *map, char *err, size_t errlen) {
-  struct guidance *g = guidance_new(map);
+struct guidance *p4p_guidance_from_msg(const struct p4p_guidance_msg *msg, const struct pidmap *map, char *err, size_t errlen) {
+  struct guidance *g = p4p_guidance_new(map);
   if (!g) {
     snprintf(err, errlen, "out of memory");
     return NULL;
   }
-  if (guidance_add(g, msg, "", err, errlen)) {
-    guidance_free(g);
+  if (p4p_guidance_add(g, msg, "", err, errlen)) {
+    p4p_guidance_free(g);
     return NULL;
   }
-  guidance_finish(g);
+  p4p_guidance_finish(g);
   return g;
 }
 
-void guidance_free(struct guidance *g) {
+void p4p_guidance_free(struct guidance *g) {
   if (!g)
     return;
   for (size_t k = 0; k < g->nswarms; ++k)
@@ -207,7 +207,7 @@ static const float *nonzero_row(const float *w, size_t P, uint16_t from) {
   return NULL;
 }
 
-const float *guidance_row(const struct guidance *g, const uint8_t info_hash[20], uint16_t from, enum guidance_kind *kind) {
+const float *p4p_guidance_row(const struct guidance *g, const uint8_t info_hash[20], uint16_t from, enum guidance_kind *kind) {
   const float *row = NULL;
   *kind            = GUIDANCE_NONE;
   if (!g || from == 0 || from > g->npids)
@@ -224,5 +224,5 @@ const float *guidance_row(const struct guidance *g, const uint8_t info_hash[20],
   return row;
 }
 
-size_t guidance_nswarms(const struct guidance *g) { return g->nswarms; }
-int    guidance_has_default(const struct guidance *g) { return g->default_w != NULL; }
+size_t p4p_guidance_nswarms(const struct guidance *g) { return g->nswarms; }
+int    p4p_guidance_has_default(const struct guidance *g) { return g->default_w != NULL; }

@@ -10,7 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "msg.h"
+#include "proto/msg.h"
 
 struct pidmap;
 struct guidance;
@@ -22,26 +22,26 @@ enum guidance_kind { GUIDANCE_NONE = 0, GUIDANCE_DEFAULT, GUIDANCE_SWARM };
  * empty).  An unknown PID, a negative or non-finite weight, or a swarm given
  * twice in one message is an error; matrices of different providers for one
  * swarm fill different blocks of it. */
-struct guidance *guidance_new(const struct pidmap *map);
-int              guidance_add(struct guidance *g, const struct p4p_guidance_msg *msg, const char *ns, char *err, size_t errlen);
+struct guidance *p4p_guidance_new(const struct pidmap *map);
+int              p4p_guidance_add(struct guidance *g, const struct p4p_guidance_msg *msg, const char *ns, char *err, size_t errlen);
 /* A default matrix from inter-PID costs (p-distances), for a provider that
  * sends costs but no default weights: w_ij = exp(-c_ij / t), t = the mean
  * finite off-diagonal cost (so a PID at average distance weighs 1/e of one
  * at distance 0); a cost of 0 between two different PIDs means "undefined"
  * in portals' data and gives weight 0. */
-int              guidance_add_costs(struct guidance *g, const struct p4p_costs_msg *costs, const char *ns, char *err, size_t errlen);
+int              p4p_guidance_add_costs(struct guidance *g, const struct p4p_costs_msg *costs, const char *ns, char *err, size_t errlen);
 /* Normalizes rows and indexes swarms; the guidance is read-only after. */
-void             guidance_finish(struct guidance *g);
+void             p4p_guidance_finish(struct guidance *g);
 /* new + add(msg, "") + finish. */
-struct guidance *guidance_from_msg(const struct p4p_guidance_msg *msg, const struct pidmap *map, char *err, size_t errlen);
-void             guidance_free(struct guidance *g);
+struct guidance *p4p_guidance_from_msg(const struct p4p_guidance_msg *msg, const struct pidmap *map, char *err, size_t errlen);
+void             p4p_guidance_free(struct guidance *g);
 
 /* Row of PID slot `from` (1..P) for the swarm: its own matrix if it has one,
  * else the default.  Entry j-1 is the weight of slot j.  NULL when neither
  * gives this PID a row; *kind says which matrix answered. */
-const float     *guidance_row(const struct guidance *g, const uint8_t info_hash[20], uint16_t from, enum guidance_kind *kind);
+const float     *p4p_guidance_row(const struct guidance *g, const uint8_t info_hash[20], uint16_t from, enum guidance_kind *kind);
 
-size_t           guidance_nswarms(const struct guidance *g);
-int              guidance_has_default(const struct guidance *g);
+size_t           p4p_guidance_nswarms(const struct guidance *g);
+int              p4p_guidance_has_default(const struct guidance *g);
 
 #endif

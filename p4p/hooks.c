@@ -38,7 +38,7 @@ static p4p_swarm_walker      g_walker;
 
 int p4p_config_line(const char *line, const char *file, int lineno) {
   char err[600];
-  if (config_set(line, file, lineno, err, sizeof err)) {
+  if (p4p_config_set(line, file, lineno, err, sizeof err)) {
     fprintf(stderr, "%s\n", err);
     return -1;
   }
@@ -50,7 +50,7 @@ int p4p_config_line(const char *line, const char *file, int lineno) {
  * a portal update reuses the last good ones.  A failure keeps the old
  * snapshot (and the old files). */
 static int rebuild(int reread) {
-  const struct p4p_config *cfg = config_get();
+  const struct p4p_config *cfg = p4p_config_get();
   char                     err[1024];
   struct loader_local      fresh;
   struct loader_source     src[1 + CONFIG_MAX_PROVIDERS];
@@ -59,9 +59,9 @@ static int rebuild(int reread) {
   struct p4p_state        *s;
 
   if (reread) {
-    if (cfg->enable && loader_read_local(cfg, &fresh, err, sizeof err)) {
+    if (cfg->enable && p4p_loader_read_local(cfg, &fresh, err, sizeof err)) {
       fprintf(stderr, "p4p: reload failed, keeping the previous data: %s\n", err);
-      stats_note_reload(0, err);
+      p4p_stats_note_reload(0, err);
       return -1;
     }
     if (!cfg->enable)
@@ -78,7 +78,7 @@ static int rebuild(int reread) {
     };
   memset(data, 0, sizeof data);
   for (size_t i = 0; g_portals && i < cfg->nproviders; ++i) {
-    portal_client_data(g_portals, i, &data[i]);
+    p4p_portal_data(g_portals, i, &data[i]);
     src[n++] = (struct loader_source){
         .ns             = cfg->providers[i].name,
         .pidmap         = data[i].has_pidmap ? &data[i].pidmap : NULL,
@@ -88,32 +88,32 @@ static int rebuild(int reread) {
         .pidmap_version = data[i].has_pidmap ? data[i].pidmap.version : NULL,
     };
   }
-  const struct p4p_state *current = state_current();
-  s = loader_assemble(cfg, src, n, current ? current->map : NULL, err, sizeof err);
+  const struct p4p_state *current = p4p_state_current();
+  s = p4p_loader_assemble(cfg, src, n, current ? current->map : NULL, err, sizeof err);
   for (size_t i = 0; i < cfg->nproviders; ++i)
-    portal_data_free(&data[i]);
+    p4p_portal_data_free(&data[i]);
   if (!s) {
     fprintf(stderr, "p4p: %s, keeping the previous data: %s\n", reread ? "reload failed" : "new portal data refused", err);
-    stats_note_reload(0, err);
+    p4p_stats_note_reload(0, err);
     if (reread)
-      loader_local_free(&fresh);
+      p4p_loader_local_free(&fresh);
     return -1;
   }
   s->local_sources = local->has_pidmap ? 1 : 0;
   if (reread) {
-    loader_local_free(&g_local);
+    p4p_loader_local_free(&g_local);
     g_local = fresh;
   }
-  state_publish(s);
-  stats_note_reload(1, NULL);
+  p4p_state_publish(s);
+  p4p_stats_note_reload(1, NULL);
   return 0;
 }
 
 /* Statistics of the heaviest swarms to every provider with a guidance
  * interface, so its next guidance round optimizes them. */
 static void report_swarms(void) {
-  const struct p4p_config *cfg = config_get();
-  const struct p4p_state  *s   = state_current();
+  const struct p4p_config *cfg = p4p_config_get();
+  const struct p4p_state  *s   = p4p_state_current();
   struct p4p_stats_msg     msg[1 + CONFIG_MAX_PROVIDERS];
   size_t                   top = 0;
 
@@ -122,7 +122,7 @@ static void report_swarms(void) {
   for (size_t i = 0; i < cfg->nproviders; ++i)
     if ((cfg->providers[i].interfaces & IFACE_GUIDANCE) && !cfg->providers[i].legacy && cfg->providers[i].report_swarms > top)
       top = cfg->providers[i].report_swarms;
-  if (!top || swarmstats_collect(g_walker, s, top, msg))
+  if (!top || p4p_swarmstats_collect(g_walker, s, top, msg))
     return;
   for (size_t i = 0; i < cfg->nproviders; ++i) {
     size_t                sp = s->local_sources + i; /* the provider's index in the snapshot */
@@ -132,20 +132,20 @@ static void report_swarms(void) {
     struct p4p_stats_msg view = *m; /* the heaviest first: send this provider's cap of them */
     if (view.nswarms > cfg->providers[i].report_swarms)
       view.nswarms = cfg->providers[i].report_swarms;
-    portal_client_post_stats(g_portals, i, &view);
+    p4p_portal_post_stats(g_portals, i, &view);
   }
   for (size_t i = 0; i < s->nproviders; ++i)
-    p4p_stats_msg_free(&msg[i]);
+    proto_stats_msg_free(&msg[i]);
 }
 
 static void *reloader(void *arg) {
-  time_t next_report = time(NULL) + config_get()->report_interval;
+  time_t next_report = time(NULL) + p4p_config_get()->report_interval;
   (void)arg;
   pthread_mutex_lock(&g_wake_lock);
   while (!g_stopping) {
     struct timespec until;
     clock_gettime(CLOCK_REALTIME, &until);
-    until.tv_sec += config_get()->report_interval < HOUSEKEEP_EVERY ? config_get()->report_interval : HOUSEKEEP_EVERY;
+    until.tv_sec += p4p_config_get()->report_interval < HOUSEKEEP_EVERY ? p4p_config_get()->report_interval : HOUSEKEEP_EVERY;
     if (!g_reload_pending && !g_update_pending)
       pthread_cond_timedwait(&g_wake, &g_wake_lock, &until);
     int reread       = g_reload_pending, update = g_update_pending;
@@ -159,9 +159,9 @@ static void *reloader(void *arg) {
     }
     if (time(NULL) >= next_report) {
       report_swarms();
-      next_report = time(NULL) + config_get()->report_interval;
+      next_report = time(NULL) + p4p_config_get()->report_interval;
     }
-    state_collect(time(NULL), GRACE_SECONDS);
+    p4p_state_collect(time(NULL), GRACE_SECONDS);
     pthread_mutex_lock(&g_wake_lock);
   }
   pthread_mutex_unlock(&g_wake_lock);
@@ -178,7 +178,7 @@ static void portal_updated(void *ctx) {
 }
 
 static struct portal_client *start_portals(char *err, size_t errlen) {
-  const struct p4p_config *cfg = config_get();
+  const struct p4p_config *cfg = p4p_config_get();
   struct portal_source     src[CONFIG_MAX_PROVIDERS];
   memset(src, 0, sizeof src);
   for (size_t i = 0; i < cfg->nproviders; ++i) {
@@ -196,7 +196,7 @@ static struct portal_client *start_portals(char *err, size_t errlen) {
     src[i].backoff_max_s   = p->backoff_max_s;
     snprintf(src[i].ca_file, sizeof src[i].ca_file, "%s", p->ca_file);
   }
-  return portal_client_start(src, cfg->nproviders, portal_updated, NULL, err, errlen);
+  return p4p_portal_start(src, cfg->nproviders, portal_updated, NULL, err, errlen);
 }
 
 /* SIGHUP is blocked in every tracker thread; this one takes it synchronously. */
@@ -215,7 +215,7 @@ static void *sighup_waiter(void *arg) {
 int p4p_start(int own_sighup) {
   char err[1024];
 
-  if (config_check(err, sizeof err)) {
+  if (p4p_config_check(err, sizeof err)) {
     fprintf(stderr, "p4p: %s\n", err);
     return -1;
   }
@@ -223,18 +223,18 @@ int p4p_start(int own_sighup) {
    * background and join the snapshot when they answer. */
   if (rebuild(1))
     return -1;
-  const struct p4p_state *s = state_current();
+  const struct p4p_state *s = p4p_state_current();
   if (s->map)
-    fprintf(stderr, "p4p: PID map %s: %zu PIDs, %zu address ranges; guidance: %s\n", config_get()->pidmap_file, pidmap_npids(s->map),
-            pidmap_nranges(s->map), s->guidance && config_get()->guidance_file ? config_get()->guidance_file : "none");
-  if (config_get()->enable && config_get()->nproviders) {
+    fprintf(stderr, "p4p: PID map %s: %zu PIDs, %zu address ranges; guidance: %s\n", p4p_config_get()->pidmap_file, p4p_pidmap_npids(s->map),
+            p4p_pidmap_nranges(s->map), s->guidance && p4p_config_get()->guidance_file ? p4p_config_get()->guidance_file : "none");
+  if (p4p_config_get()->enable && p4p_config_get()->nproviders) {
     if (!(g_portals = start_portals(err, sizeof err))) {
       fprintf(stderr, "p4p: %s\n", err);
       return -1;
     }
-    for (size_t i = 0; i < config_get()->nproviders; ++i)
-      fprintf(stderr, "p4p: provider %s at %s%s\n", config_get()->providers[i].name, config_get()->providers[i].url,
-              config_get()->providers[i].legacy ? " (legacy protocol)" : "");
+    for (size_t i = 0; i < p4p_config_get()->nproviders; ++i)
+      fprintf(stderr, "p4p: provider %s at %s%s\n", p4p_config_get()->providers[i].name, p4p_config_get()->providers[i].url,
+              p4p_config_get()->providers[i].legacy ? " (legacy protocol)" : "");
   }
   if (pthread_create(&g_reloader, NULL, reloader, NULL)) {
     fprintf(stderr, "p4p: cannot start the reload thread\n");
@@ -269,22 +269,22 @@ void p4p_stop(void) {
     }
     g_started = 0;
   }
-  portal_client_stop(g_portals);
+  p4p_portal_stop(g_portals);
   g_portals = NULL;
-  loader_local_free(&g_local);
-  state_shutdown();
-  config_reset();
+  p4p_loader_local_free(&g_local);
+  p4p_state_shutdown();
+  p4p_config_reset();
 }
 
 void p4p_note_announce(const uint8_t *requester6) {
-  const struct p4p_state *s = state_current();
+  const struct p4p_state *s = p4p_state_current();
   if (!s || !s->map) {
     if (s && s->enabled) /* configured, but no source has data now */
-      stats_note_announce(0);
+      p4p_stats_note_announce(0);
     return;
   }
   /* pidmap remembers this lookup for the bucket choice and the selection */
-  stats_note_announce(pidmap_lookup(s->map, requester6) != 0);
+  p4p_stats_note_announce(p4p_pidmap_lookup(s->map, requester6) != 0);
 }
 
 static int is_v4_mapped(const uint8_t *a) {
@@ -319,7 +319,7 @@ static size_t offer_servers(const struct p4p_provider_info *prov, uint16_t slot,
 
 size_t p4p_select_peers(const struct p4p_vector *peers, const struct p4p_layout *layout, size_t peer_count, size_t peer_size,
                         const uint8_t *requester6, const uint8_t *info_hash, size_t amount, unsigned short rand48[3], char *reply) {
-  const struct p4p_state *s = state_current();
+  const struct p4p_state *s = p4p_state_current();
   enum guidance_kind      kind;
   struct select_tally     tally;
   const float            *row;
@@ -331,14 +331,14 @@ size_t p4p_select_peers(const struct p4p_vector *peers, const struct p4p_layout 
     return 0; /* P4P off: stock, and not worth counting */
   /* A list still laid out with an older map is rebuilt on its next
    * announce; until then its groups do not match this snapshot's slots. */
-  if (layout->map != s->map || !(slot = pidmap_lookup(s->map, requester6)) ||
-      !(row = guidance_row(s->guidance, info_hash, slot, &kind))) {
-    stats_note_selection(STATS_SEL_STOCK, NULL);
+  if (layout->map != s->map || !(slot = p4p_pidmap_lookup(s->map, requester6)) ||
+      !(row = p4p_guidance_row(s->guidance, info_hash, slot, &kind))) {
+    p4p_stats_note_selection(STATS_SEL_STOCK, NULL);
     return 0;
   }
 
   static const struct p4p_provider_info none;
-  uint16_t                               pi   = pidmap_provider_of(s->map, slot);
+  uint16_t                               pi   = p4p_pidmap_provider_of(s->map, slot);
   const struct p4p_provider_info        *prov = pi < s->nproviders ? &s->providers[pi] : &none;
   /* Provider servers take the last slots of the answer, as seeders; at
    * least one slot is always left to the swarm. */
@@ -364,24 +364,24 @@ size_t p4p_select_peers(const struct p4p_vector *peers, const struct p4p_layout 
       .provider_last   = s->nproviders > 1 ? prov->last : 0,
       .intra_share     = s->intra_share,
   };
-  size_t written = select_peers(&req, rand48, reply, &tally);
+  size_t written = p4p_select_guided(&req, rand48, reply, &tally);
   if (!written && amount > servers) {
-    stats_note_selection(STATS_SEL_STOCK, NULL);
+    p4p_stats_note_selection(STATS_SEL_STOCK, NULL);
     return 0;
   }
   tally.capability = servers;
-  stats_note_selection(kind == GUIDANCE_SWARM ? STATS_SEL_GUIDED : STATS_SEL_DEFAULT, &tally);
+  p4p_stats_note_selection(kind == GUIDANCE_SWARM ? STATS_SEL_GUIDED : STATS_SEL_DEFAULT, &tally);
   return written + servers * compare_size;
 }
 
 /* Per provider: where its data stands, for operators. */
 static size_t render_providers(const struct p4p_state *s, char *out, size_t cap) {
-  const struct p4p_config *cfg = config_get();
+  const struct p4p_config *cfg = p4p_config_get();
   size_t                   n   = 0;
   time_t                   now = time(NULL);
   for (size_t i = 0; g_portals && i < cfg->nproviders && n < cap; ++i) {
     struct portal_status st; /* status, not the data: no deep copy per /stats */
-    if (portal_client_status(g_portals, i, &st))
+    if (p4p_portal_status(g_portals, i, &st))
       continue;
     size_t sp     = s ? s->local_sources + i : 0;
     int    mapped = s && sp < s->nproviders && s->providers[sp].first;
@@ -419,8 +419,8 @@ static size_t render_providers(const struct p4p_state *s, char *out, size_t cap)
 }
 
 size_t p4p_stats_render(char *reply, size_t cap) {
-  const struct p4p_state *s = state_current();
-  size_t                  n = stats_render(s, reply, cap);
+  const struct p4p_state *s = p4p_state_current();
+  size_t                  n = p4p_stats_write(s, reply, cap);
   return n + render_providers(s, reply + n, cap - n);
 }
 

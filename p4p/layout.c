@@ -10,18 +10,18 @@
 #define PEER_COMPARE_SIZE(peer_size) ((peer_size) - 2)
 #define MIN_MEMBERS                  2 /* upstream's OT_VECTOR_MIN_MEMBERS */
 
-unsigned layout_per_group_for(size_t n, unsigned current) {
+unsigned p4p_layout_per_group_for(size_t n, unsigned current) {
   /* Upstream splits at 512 peers into 16 or 64 hash buckets; a PID group is
    * already a split, so fewer buckets per group do.  Shrink only when the
    * list has fallen well below a threshold, so a list near one does not
    * rebuild on every clean. */
   unsigned want = n < 2048 ? 1 : n < 32768 ? 4 : 16;
-  if (want < current && layout_per_group_for(2 * n, 0) >= current)
+  if (want < current && p4p_layout_per_group_for(2 * n, 0) >= current)
     return current;
   return want;
 }
 
-unsigned layout_sub_bucket(const uint8_t *peer, size_t compare_size, unsigned per_group) {
+unsigned p4p_layout_sub_bucket(const uint8_t *peer, size_t compare_size, unsigned per_group) {
   if (per_group <= 1)
     return 0;
   unsigned hash = 5381; /* djb2, as upstream's vector_hash_peer */
@@ -31,8 +31,8 @@ unsigned layout_sub_bucket(const uint8_t *peer, size_t compare_size, unsigned pe
 }
 
 size_t p4p_peer_bucket(const struct p4p_layout *layout, const uint8_t *peer, size_t compare_size) {
-  uint16_t slot = pidmap_lookup_peer(layout->map, peer, compare_size);
-  return (size_t)slot * layout->per_group + layout_sub_bucket(peer, compare_size, layout->per_group);
+  uint16_t slot = p4p_pidmap_lookup_peer(layout->map, peer, compare_size);
+  return (size_t)slot * layout->per_group + p4p_layout_sub_bucket(peer, compare_size, layout->per_group);
 }
 
 /* qsort has no context argument, and lists rebuild concurrently in several
@@ -40,12 +40,12 @@ size_t p4p_peer_bucket(const struct p4p_layout *layout, const uint8_t *peer, siz
 static _Thread_local size_t tl_compare_size;
 static int                  peer_cmp_tl(const void *a, const void *b) { return memcmp(a, b, tl_compare_size); }
 
-int layout_rebuild(struct p4p_vector *peers, struct p4p_layout *layout, struct pidmap *map, unsigned per_group, size_t peer_size) {
+int p4p_layout_rebuild(struct p4p_vector *peers, struct p4p_layout *layout, struct pidmap *map, unsigned per_group, size_t peer_size) {
   size_t             compare_size = PEER_COMPARE_SIZE(peer_size);
   int                old_buckets  = peers->size > peers->space;
   size_t             nold         = old_buckets ? peers->size : 1;
   struct p4p_vector *old          = old_buckets ? peers->data : peers;
-  size_t             total = 0, groups = map ? pidmap_npids(map) + 1 : 1;
+  size_t             total = 0, groups = map ? p4p_pidmap_npids(map) + 1 : 1;
   size_t             nnew = map ? groups * per_group : 1;
   struct p4p_vector *fresh;
   uint32_t          *dest = NULL;
@@ -104,8 +104,8 @@ int layout_rebuild(struct p4p_vector *peers, struct p4p_layout *layout, struct p
     *peers = fresh[0];
     free(fresh);
   }
-  pidmap_ref(map);
-  pidmap_unref(layout->map);
+  p4p_pidmap_ref(map);
+  p4p_pidmap_unref(layout->map);
   layout->map       = map;
   layout->groups    = (uint16_t)(map ? groups : 0);
   layout->per_group = (uint16_t)(map ? per_group : 0);
@@ -121,22 +121,22 @@ fail:
 }
 
 int p4p_peerlist_refresh(struct p4p_vector *peers, struct p4p_layout *layout, size_t peer_count, size_t peer_size) {
-  const struct p4p_state *s    = state_current();
+  const struct p4p_state *s    = p4p_state_current();
   struct pidmap          *want = s ? s->map : NULL;
 
   if (!want) {
     /* P4P switched off: hand the list back to upstream's rules. */
     if (layout->map)
-      layout_rebuild(peers, layout, NULL, 0, peer_size);
+      p4p_layout_rebuild(peers, layout, NULL, 0, peer_size);
     return layout->map != NULL;
   }
-  unsigned per_group = layout_per_group_for(peer_count, layout->map == want ? layout->per_group : 0);
+  unsigned per_group = p4p_layout_per_group_for(peer_count, layout->map == want ? layout->per_group : 0);
   if (layout->map != want || layout->per_group != per_group)
-    layout_rebuild(peers, layout, want, per_group, peer_size);
+    p4p_layout_rebuild(peers, layout, want, per_group, peer_size);
   return layout->map != NULL;
 }
 
 void p4p_peerlist_release(struct p4p_layout *layout) {
-  pidmap_unref(layout->map);
+  p4p_pidmap_unref(layout->map);
   layout->map = NULL;
 }

@@ -19,14 +19,14 @@
 struct pidmap;
 
 /* Buckets per PID group for a list of n peers. */
-unsigned layout_per_group_for(size_t n, unsigned current);
+unsigned p4p_layout_per_group_for(size_t n, unsigned current);
 
 /* Bucket (0 .. per_group-1) of a peer inside its group. */
-unsigned layout_sub_bucket(const uint8_t *peer, size_t compare_size, unsigned per_group);
+unsigned p4p_layout_sub_bucket(const uint8_t *peer, size_t compare_size, unsigned per_group);
 
 /* Re-arranges the list for `map` (NULL: one flat sorted vector, upstream's
  * small-list form).  Takes a reference on map, drops the old one.  0, or -1
  * on allocation failure with the list untouched. */
-int      layout_rebuild(struct p4p_vector *peers, struct p4p_layout *layout, struct pidmap *map, unsigned per_group, size_t peer_size);
+int      p4p_layout_rebuild(struct p4p_vector *peers, struct p4p_layout *layout, struct pidmap *map, unsigned per_group, size_t peer_size);
 
 #endif

@@ -1,5 +1,5 @@
 /* Parsers for the Yale P4P portal's plain-text answers (legacy_portal.h). */
-#include "errbuf.h"
+#include "proto/errbuf.h"
 #include "legacy_portal.h"
 
 #include <errno.h>
@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "xml.h"
+#include "proto/xml.h"
 
 #define MAX_TOKENS_PER_LINE (2 * P4P_XML_MAX_MATRIX_PIDS * 3 + 3)
 
@@ -18,9 +18,9 @@
 static int refuse_answer(const char *buf, size_t len, const char *source, char *err, size_t errlen)
 {
   if (len > P4P_XML_MAX_BYTES)
-    return p4p_fail(err, errlen, "%s: larger than %u bytes", source, (unsigned)P4P_XML_MAX_BYTES);
+    return proto_fail(err, errlen, "%s: larger than %u bytes", source, (unsigned)P4P_XML_MAX_BYTES);
   if (buf && memchr(buf, '\0', len))
-    return p4p_fail(err, errlen, "%s: NUL byte in answer", source);
+    return proto_fail(err, errlen, "%s: NUL byte in answer", source);
   return 0;
 }
 
@@ -295,7 +295,7 @@ int p4p_legacy_parse_pidmap(const char *buf, size_t len, const char *source,
       cap = ncap;
     }
     for (size_t i = 0; i < n; i++) {
-      int r = p4p_prefix_parse(l.tok[2 + i], &e->prefixes[i]);
+      int r = proto_prefix_parse(l.tok[2 + i], &e->prefixes[i]);
       if (r < 0) {
         snprintf(why, sizeof why, "PID %s: %s prefix \"%.60s\"", e->name,
                  r == -2 ? "host bits set in" : "bad", l.tok[2 + i]);
@@ -308,7 +308,7 @@ int p4p_legacy_parse_pidmap(const char *buf, size_t len, const char *source,
     }
   }
   if (out->npids == 0) {
-    p4p_fail(err, errlen, "%s: no PIDs", source);
+    proto_fail(err, errlen, "%s: no PIDs", source);
     goto fail;
   }
 
@@ -324,7 +324,7 @@ int p4p_legacy_parse_pidmap(const char *buf, size_t len, const char *source,
   qsort(names, out->npids, sizeof *names, cmp_name_ref);
   for (size_t i = 1; i < out->npids; i++)
     if (!strcmp(names[i].name, names[i - 1].name)) {
-      p4p_fail(err, errlen, "%s:%u: PID %s listed twice", source,
+      proto_fail(err, errlen, "%s:%u: PID %s listed twice", source,
               names[i].line, names[i].name);
       goto fail;
     }
@@ -333,8 +333,8 @@ int p4p_legacy_parse_pidmap(const char *buf, size_t len, const char *source,
     if (all[i].p.bits == all[i - 1].p.bits &&
         !memcmp(all[i].p.addr, all[i - 1].p.addr, 16)) {
       char t[P4P_ADDR_TEXT_MAX];
-      p4p_prefix_format(&all[i].p, t);
-      p4p_fail(err, errlen, "%s:%u: prefix %s listed twice", source,
+      proto_prefix_format(&all[i].p, t);
+      proto_fail(err, errlen, "%s:%u: prefix %s listed twice", source,
               all[i].line, t);
       goto fail;
     }
@@ -347,13 +347,13 @@ int p4p_legacy_parse_pidmap(const char *buf, size_t len, const char *source,
 oom:
   snprintf(why, sizeof why, "out of memory");
 fail_why:
-  p4p_fail(err, errlen, "%s:%u: %s", source, c.lineno, why);
+  proto_fail(err, errlen, "%s:%u: %s", source, c.lineno, why);
 fail:
   free(names);
   free(all);
   free(pid_line);
   line_free(&l);
-  p4p_pidmap_msg_free(out);
+  proto_pidmap_msg_free(out);
   return -1;
 }
 
@@ -505,12 +505,12 @@ int p4p_legacy_parse_pdistance(const char *buf, size_t len, const char *source,
     }
   }
   if (t->n == 0) {
-    p4p_fail(err, errlen, "%s: no PIDs", source);
+    proto_fail(err, errlen, "%s: no PIDs", source);
     goto fail;
   }
 
   size_t np = t->n;
-  if (p4p_matrix_alloc(&out->costs, np) < 0)
+  if (proto_matrix_alloc(&out->costs, np) < 0)
     goto oom;
   given = calloc(np * np, 1); /* 0 none, 1 by a reverse column, 2 direct */
   if (!given)
@@ -560,7 +560,7 @@ int p4p_legacy_parse_pdistance(const char *buf, size_t len, const char *source,
 oom:
   snprintf(why, sizeof why, "out of memory");
 fail_why:
-  p4p_fail(err, errlen, "%s:%u: %s", source, c.lineno, why);
+  proto_fail(err, errlen, "%s:%u: %s", source, c.lineno, why);
 fail:
   free(given);
   free(cells);
@@ -568,6 +568,6 @@ fail:
     free(t->name);
   free(t);
   line_free(&l);
-  p4p_costs_msg_free(out);
+  proto_costs_msg_free(out);
   return -1;
 }

@@ -20,7 +20,7 @@
 
 #include <stddef.h>
 
-#include "msg.h"
+#include "proto/msg.h"
 
 /* PID map.  PIDs keep their order; ASID is 0 and LOC "" (the text format
  * has neither).  Prefixes may overlap across PIDs (longest prefix wins in

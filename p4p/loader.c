@@ -8,9 +8,9 @@
 #include "loader.h"
 #include "pidmap.h"
 #include "state.h"
-#include "xml.h"
+#include "proto/xml.h"
 
-int loader_read_local(const struct p4p_config *cfg, struct loader_local *out, char *err, size_t errlen) {
+int p4p_loader_read_local(const struct p4p_config *cfg, struct loader_local *out, char *err, size_t errlen) {
   char  *buf;
   size_t len;
   int    rc;
@@ -18,33 +18,33 @@ int loader_read_local(const struct p4p_config *cfg, struct loader_local *out, ch
   memset(out, 0, sizeof *out);
   if (!cfg->pidmap_file)
     return 0;
-  if (p4p_xml_read_file(cfg->pidmap_file, LOADER_MAX_FILE_BYTES, &buf, &len, err, errlen))
+  if (proto_xml_read_file(cfg->pidmap_file, LOADER_MAX_FILE_BYTES, &buf, &len, err, errlen))
     return -1;
-  rc = p4p_xml_parse_pidmap(buf, len, cfg->pidmap_file, &out->pidmap, err, errlen);
+  rc = proto_xml_parse_pidmap(buf, len, cfg->pidmap_file, &out->pidmap, err, errlen);
   free(buf);
   if (rc)
     return -1;
   out->has_pidmap = 1;
   if (!cfg->guidance_file)
     return 0;
-  if (p4p_xml_read_file(cfg->guidance_file, LOADER_MAX_FILE_BYTES, &buf, &len, err, errlen))
+  if (proto_xml_read_file(cfg->guidance_file, LOADER_MAX_FILE_BYTES, &buf, &len, err, errlen))
     goto fail;
-  rc = p4p_xml_parse_guidance(buf, len, cfg->guidance_file, &out->guidance, err, errlen);
+  rc = proto_xml_parse_guidance(buf, len, cfg->guidance_file, &out->guidance, err, errlen);
   free(buf);
   if (rc)
     goto fail;
   out->has_guidance = 1;
   return 0;
 fail:
-  loader_local_free(out);
+  p4p_loader_local_free(out);
   return -1;
 }
 
-void loader_local_free(struct loader_local *l) {
+void p4p_loader_local_free(struct loader_local *l) {
   if (l->has_pidmap)
-    p4p_pidmap_msg_free(&l->pidmap);
+    proto_pidmap_msg_free(&l->pidmap);
   if (l->has_guidance)
-    p4p_guidance_msg_free(&l->guidance);
+    proto_guidance_msg_free(&l->guidance);
   memset(l, 0, sizeof *l);
 }
 
@@ -60,22 +60,22 @@ static struct pidmap *combined_map(const struct loader_source *src, size_t n, ch
   for (size_t i = 0; i < n; ++i)
     if (src[i].pidmap)
       total += src[i].pidmap->npids;
-  if (total > PIDMAP_MAX_PIDS || !(map = pidmap_new(total))) {
+  if (total > PIDMAP_MAX_PIDS || !(map = p4p_pidmap_new(total))) {
     snprintf(err, errlen, "%zu PIDs in all, at most %d supported", total, PIDMAP_MAX_PIDS);
     return NULL;
   }
   for (size_t i = 0; i < n; ++i) {
     if (!src[i].pidmap)
       continue;
-    if (pidmap_add_msg(map, src[i].pidmap, (uint16_t)(slot + 1), src[i].ns, (uint16_t)i, why, sizeof why)) {
+    if (p4p_pidmap_add_msg(map, src[i].pidmap, (uint16_t)(slot + 1), src[i].ns, (uint16_t)i, why, sizeof why)) {
       snprintf(err, errlen, "%s: %s", label(&src[i]), why);
-      pidmap_unref(map);
+      p4p_pidmap_unref(map);
       return NULL;
     }
     slot = (uint16_t)(slot + src[i].pidmap->npids);
   }
-  if (pidmap_finish(map, err, errlen)) {
-    pidmap_unref(map);
+  if (p4p_pidmap_finish(map, err, errlen)) {
+    p4p_pidmap_unref(map);
     return NULL;
   }
   return map;
@@ -94,7 +94,7 @@ static int add_servers(struct p4p_provider_info *p, const struct p4p_capability_
     else
       snprintf(name, sizeof name, "%s", cap->servers[i].pid);
     /* A server must sit in one of its provider's PIDs to be offered. */
-    if (!(slot = pidmap_slot_by_name(map, name)) || slot < p->first || slot > p->last)
+    if (!(slot = p4p_pidmap_slot_by_name(map, name)) || slot < p->first || slot > p->last)
       continue;
     struct p4p_cap_server *s = &p->servers[p->nservers++];
     memcpy(s->addr, cap->servers[i].addr, 16);
@@ -104,7 +104,7 @@ static int add_servers(struct p4p_provider_info *p, const struct p4p_capability_
   return 0;
 }
 
-struct p4p_state *loader_assemble(const struct p4p_config *cfg, const struct loader_source *src, size_t n, struct pidmap *previous,
+struct p4p_state *p4p_loader_assemble(const struct p4p_config *cfg, const struct loader_source *src, size_t n, struct pidmap *previous,
                                   char *err, size_t errlen) {
   struct p4p_state *s = calloc(1, sizeof *s);
   char              why[600];
@@ -125,12 +125,12 @@ struct p4p_state *loader_assemble(const struct p4p_config *cfg, const struct loa
 
   if (!(s->map = combined_map(src, n, err, errlen)))
     goto fail;
-  if (pidmap_equal(s->map, previous)) {
-    pidmap_unref(s->map);
-    s->map = pidmap_ref(previous);
+  if (p4p_pidmap_equal(s->map, previous)) {
+    p4p_pidmap_unref(s->map);
+    s->map = p4p_pidmap_ref(previous);
   }
   s->map_loaded = time(NULL);
-  if (!(s->providers = calloc(n, sizeof *s->providers)) || !(s->guidance = guidance_new(s->map))) {
+  if (!(s->providers = calloc(n, sizeof *s->providers)) || !(s->guidance = p4p_guidance_new(s->map))) {
     snprintf(err, errlen, "out of memory");
     goto fail;
   }
@@ -138,15 +138,15 @@ struct p4p_state *loader_assemble(const struct p4p_config *cfg, const struct loa
   for (size_t i = 0; i < n; ++i) {
     struct p4p_provider_info *p = &s->providers[i];
     snprintf(p->name, sizeof p->name, "%s", *src[i].ns ? src[i].ns : "local");
-    pidmap_provider_slots(s->map, (uint16_t)i, &p->first, &p->last);
+    p4p_pidmap_provider_slots(s->map, (uint16_t)i, &p->first, &p->last);
     if (!src[i].pidmap)
       continue;
-    if (src[i].guidance && guidance_add(s->guidance, src[i].guidance, src[i].ns, why, sizeof why)) {
+    if (src[i].guidance && p4p_guidance_add(s->guidance, src[i].guidance, src[i].ns, why, sizeof why)) {
       snprintf(err, errlen, "%s: %s", *src[i].ns ? src[i].ns : cfg->guidance_file, why);
       goto fail;
     }
     if (src[i].costs && !(src[i].guidance && src[i].guidance->has_default) &&
-        guidance_add_costs(s->guidance, src[i].costs, src[i].ns, why, sizeof why)) {
+        p4p_guidance_add_costs(s->guidance, src[i].costs, src[i].ns, why, sizeof why)) {
       snprintf(err, errlen, "%s: costs: %s", label(&src[i]), why);
       goto fail;
     }
@@ -157,7 +157,7 @@ struct p4p_state *loader_assemble(const struct p4p_config *cfg, const struct loa
     if (src[i].guidance)
       s->guidance_loaded = time(NULL);
   }
-  guidance_finish(s->guidance);
+  p4p_guidance_finish(s->guidance);
   /* Versions shown in /stats: the first source's, which is the local files
    * when there are any. */
   for (size_t i = 0; i < n; ++i) {
@@ -168,14 +168,14 @@ struct p4p_state *loader_assemble(const struct p4p_config *cfg, const struct loa
   }
   return s;
 fail:
-  state_free(s);
+  p4p_state_free(s);
   return NULL;
 }
 
-struct p4p_state *loader_build(const struct p4p_config *cfg, char *err, size_t errlen) {
+struct p4p_state *p4p_loader_build(const struct p4p_config *cfg, char *err, size_t errlen) {
   struct loader_local local;
   struct p4p_state   *s;
-  if (cfg->enable && loader_read_local(cfg, &local, err, errlen))
+  if (cfg->enable && p4p_loader_read_local(cfg, &local, err, errlen))
     return NULL;
   if (!cfg->enable)
     memset(&local, 0, sizeof local);
@@ -186,7 +186,7 @@ struct p4p_state *loader_build(const struct p4p_config *cfg, char *err, size_t e
       .pidmap_version   = local.has_pidmap ? local.pidmap.version : NULL,
       .guidance_version = local.has_guidance ? local.guidance.version : NULL,
   };
-  s = loader_assemble(cfg, &src, 1, NULL, err, errlen);
-  loader_local_free(&local);
+  s = p4p_loader_assemble(cfg, &src, 1, NULL, err, errlen);
+  p4p_loader_local_free(&local);
   return s;
 }

@@ -11,7 +11,7 @@
 
 #include <stddef.h>
 
-#include "msg.h"
+#include "proto/msg.h"
 
 struct p4p_config;
 struct p4p_state;
@@ -28,22 +28,22 @@ struct loader_source {
   const char                      *guidance_version;
 };
 
-/* The local files' messages; free with loader_local_free. */
+/* The local files' messages; free with p4p_loader_local_free. */
 struct loader_local {
   struct p4p_pidmap_msg   pidmap;
   struct p4p_guidance_msg guidance;
   int                     has_pidmap, has_guidance;
 };
-int               loader_read_local(const struct p4p_config *cfg, struct loader_local *out, char *err, size_t errlen);
-void              loader_local_free(struct loader_local *l);
+int               p4p_loader_read_local(const struct p4p_config *cfg, struct loader_local *out, char *err, size_t errlen);
+void              p4p_loader_local_free(struct loader_local *l);
 
 /* The snapshot for these sources (none enabled: an empty snapshot, which
  * means stock behaviour).  When the sources give a map equal to `previous`
  * (the current snapshot's, may be NULL), the snapshot shares it. */
-struct p4p_state *loader_assemble(const struct p4p_config *cfg, const struct loader_source *src, size_t n, struct pidmap *previous,
+struct p4p_state *p4p_loader_assemble(const struct p4p_config *cfg, const struct loader_source *src, size_t n, struct pidmap *previous,
                                   char *err, size_t errlen);
 
 /* Reads the local files and assembles them alone (no portals). */
-struct p4p_state *loader_build(const struct p4p_config *cfg, char *err, size_t errlen);
+struct p4p_state *p4p_loader_build(const struct p4p_config *cfg, char *err, size_t errlen);
 
 #endif

@@ -1,7 +1,7 @@
 /* pidmap: longest-prefix match by flattening.
  *
  * Prefixes nest (a /16 inside a /8) and may overlap across PIDs; the longest
- * one wins.  Instead of walking a trie on every announce, pidmap_finish()
+ * one wins.  Instead of walking a trie on every announce, p4p_pidmap_finish()
  * turns the prefix set into sorted, disjoint address ranges, each carrying
  * the slot of the longest prefix covering it.  A lookup is then one binary
  * search over 128-bit range starts: O(log ranges), no pointer chasing, and
@@ -36,7 +36,7 @@ struct pidmap {
   /* while building */
   struct prefix_in *in;
   size_t            nin, cap;
-  /* after pidmap_finish: ranges sorted by start, disjoint */
+  /* after p4p_pidmap_finish: ranges sorted by start, disjoint */
   u128             *starts;
   u128             *ends;
   uint16_t         *slots;
@@ -53,7 +53,7 @@ static u128 u128_from_bytes(const uint8_t b[16]) {
 
 static u128 prefix_mask(unsigned bits) { return bits == 0 ? 0 : ~(u128)0 << (128 - bits); }
 
-struct pidmap *pidmap_new(size_t npids) {
+struct pidmap *p4p_pidmap_new(size_t npids) {
   struct pidmap *map;
   if (npids > PIDMAP_MAX_PIDS || !(map = calloc(1, sizeof *map)))
     return NULL;
@@ -68,7 +68,7 @@ struct pidmap *pidmap_new(size_t npids) {
   return map;
 }
 
-int pidmap_set_pid(struct pidmap *map, uint16_t slot, const char *name, uint32_t asid, const char *loc) {
+int p4p_pidmap_set_pid(struct pidmap *map, uint16_t slot, const char *name, uint32_t asid, const char *loc) {
   if (slot == 0 || slot > map->npids)
     return -1;
   snprintf(map->pids[slot].name, sizeof map->pids[slot].name, "%s", name);
@@ -77,14 +77,14 @@ int pidmap_set_pid(struct pidmap *map, uint16_t slot, const char *name, uint32_t
   return 0;
 }
 
-int pidmap_set_provider(struct pidmap *map, uint16_t slot, uint16_t provider) {
+int p4p_pidmap_set_provider(struct pidmap *map, uint16_t slot, uint16_t provider) {
   if (slot == 0 || slot > map->npids)
     return -1;
   map->pids[slot].provider = provider;
   return 0;
 }
 
-int pidmap_add_prefix(struct pidmap *map, const uint8_t addr[16], unsigned bits, uint16_t slot) {
+int p4p_pidmap_add_prefix(struct pidmap *map, const uint8_t addr[16], unsigned bits, uint16_t slot) {
   if (bits > 128 || slot == 0 || slot > map->npids || map->nin >= PIDMAP_MAX_PREFIXES)
     return -1;
   if (map->nin == map->cap) {
@@ -128,7 +128,7 @@ static int emit_range(struct pidmap *map, u128 start, u128 end, uint16_t slot) {
   return 0;
 }
 
-int pidmap_finish(struct pidmap *map, char *err, size_t errlen) {
+int p4p_pidmap_finish(struct pidmap *map, char *err, size_t errlen) {
   /* Each prefix contributes at most two range boundaries, so 2n+1 ranges. */
   size_t            max = 2 * map->nin + 1;
   struct prefix_in *stack;
@@ -193,7 +193,7 @@ int pidmap_finish(struct pidmap *map, char *err, size_t errlen) {
   return 0;
 }
 
-int pidmap_add_msg(struct pidmap *map, const struct p4p_pidmap_msg *msg, uint16_t first_slot, const char *ns, uint16_t provider, char *err,
+int p4p_pidmap_add_msg(struct pidmap *map, const struct p4p_pidmap_msg *msg, uint16_t first_slot, const char *ns, uint16_t provider, char *err,
                    size_t errlen) {
   char name[2 * P4P_NAME_MAX];
   if (first_slot == 0 || first_slot - 1 + msg->npids > map->npids) {
@@ -207,10 +207,10 @@ int pidmap_add_msg(struct pidmap *map, const struct p4p_pidmap_msg *msg, uint16_
       snprintf(name, sizeof name, "%s/%s", ns, pid->name);
     else
       snprintf(name, sizeof name, "%s", pid->name);
-    pidmap_set_pid(map, slot, name, pid->asid, pid->loc);
-    pidmap_set_provider(map, slot, provider);
+    p4p_pidmap_set_pid(map, slot, name, pid->asid, pid->loc);
+    p4p_pidmap_set_provider(map, slot, provider);
     for (size_t j = 0; j < pid->nprefixes; ++j)
-      if (pidmap_add_prefix(map, pid->prefixes[j].addr, pid->prefixes[j].bits, slot)) {
+      if (p4p_pidmap_add_prefix(map, pid->prefixes[j].addr, pid->prefixes[j].bits, slot)) {
         snprintf(err, errlen, "PID '%s': bad prefix or too many prefixes", pid->name);
         return -1;
       }
@@ -218,18 +218,18 @@ int pidmap_add_msg(struct pidmap *map, const struct p4p_pidmap_msg *msg, uint16_
   return 0;
 }
 
-struct pidmap *pidmap_from_msg(const struct p4p_pidmap_msg *msg, char *err, size_t errlen) {
+struct pidmap *p4p_pidmap_from_msg(const struct p4p_pidmap_msg *msg, char *err, size_t errlen) {
   struct pidmap *map;
   if (msg->npids > PIDMAP_MAX_PIDS) {
     snprintf(err, errlen, "%zu PIDs, at most %d supported", msg->npids, PIDMAP_MAX_PIDS);
     return NULL;
   }
-  if (!(map = pidmap_new(msg->npids))) {
+  if (!(map = p4p_pidmap_new(msg->npids))) {
     snprintf(err, errlen, "out of memory building the PID map");
     return NULL;
   }
-  if (pidmap_add_msg(map, msg, 1, "", 0, err, errlen) || pidmap_finish(map, err, errlen)) {
-    pidmap_unref(map);
+  if (p4p_pidmap_add_msg(map, msg, 1, "", 0, err, errlen) || p4p_pidmap_finish(map, err, errlen)) {
+    p4p_pidmap_unref(map);
     return NULL;
   }
   return map;
@@ -243,7 +243,7 @@ static _Thread_local uint64_t tl_id;
 static _Thread_local uint8_t  tl_addr[16];
 static _Thread_local uint16_t tl_slot;
 
-uint16_t pidmap_lookup(const struct pidmap *map, const uint8_t addr[16]) {
+uint16_t p4p_pidmap_lookup(const struct pidmap *map, const uint8_t addr[16]) {
   if (tl_id == map->id && !memcmp(tl_addr, addr, 16))
     return tl_slot;
   u128   key = u128_from_bytes(addr);
@@ -262,21 +262,21 @@ uint16_t pidmap_lookup(const struct pidmap *map, const uint8_t addr[16]) {
   return tl_slot;
 }
 
-uint16_t pidmap_lookup_peer(const struct pidmap *map, const uint8_t *peer, size_t compare_size) {
+uint16_t p4p_pidmap_lookup_peer(const struct pidmap *map, const uint8_t *peer, size_t compare_size) {
   if (compare_size == 6) {
     uint8_t addr[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     memcpy(addr + 12, peer, 4);
-    return pidmap_lookup(map, addr);
+    return p4p_pidmap_lookup(map, addr);
   }
-  return pidmap_lookup(map, peer);
+  return p4p_pidmap_lookup(map, peer);
 }
 
-size_t pidmap_npids(const struct pidmap *map) { return map->npids; }
-size_t pidmap_shadowed(const struct pidmap *map) { return map->shadowed; }
+size_t p4p_pidmap_npids(const struct pidmap *map) { return map->npids; }
+size_t p4p_pidmap_shadowed(const struct pidmap *map) { return map->shadowed; }
 
-uint16_t pidmap_provider_of(const struct pidmap *map, uint16_t slot) { return slot && slot <= map->npids ? map->pids[slot].provider : 0; }
+uint16_t p4p_pidmap_provider_of(const struct pidmap *map, uint16_t slot) { return slot && slot <= map->npids ? map->pids[slot].provider : 0; }
 
-int pidmap_provider_slots(const struct pidmap *map, uint16_t provider, uint16_t *first, uint16_t *last) {
+int p4p_pidmap_provider_slots(const struct pidmap *map, uint16_t provider, uint16_t *first, uint16_t *last) {
   *first = *last = 0;
   for (size_t s = 1; s <= map->npids; ++s)
     if (map->pids[s].provider == provider) {
@@ -286,18 +286,18 @@ int pidmap_provider_slots(const struct pidmap *map, uint16_t provider, uint16_t 
     }
   return *first ? 0 : -1;
 }
-size_t pidmap_nranges(const struct pidmap *map) { return map->nranges; }
+size_t p4p_pidmap_nranges(const struct pidmap *map) { return map->nranges; }
 
-const char *pidmap_pid_name(const struct pidmap *map, uint16_t slot) { return slot && slot <= map->npids ? map->pids[slot].name : ""; }
+const char *p4p_pidmap_pid_name(const struct pidmap *map, uint16_t slot) { return slot && slot <= map->npids ? map->pids[slot].name : ""; }
 
-uint16_t pidmap_slot_by_name(const struct pidmap *map, const char *name) {
+uint16_t p4p_pidmap_slot_by_name(const struct pidmap *map, const char *name) {
   for (size_t s = 1; s <= map->npids; ++s)
     if (!strcmp(map->pids[s].name, name))
       return (uint16_t)s;
   return 0;
 }
 
-int pidmap_equal(const struct pidmap *a, const struct pidmap *b) {
+int p4p_pidmap_equal(const struct pidmap *a, const struct pidmap *b) {
   if (!a || !b || a->npids != b->npids || a->nranges != b->nranges)
     return 0;
   for (size_t s = 1; s <= a->npids; ++s)
@@ -308,13 +308,13 @@ int pidmap_equal(const struct pidmap *a, const struct pidmap *b) {
          !memcmp(a->slots, b->slots, a->nranges * sizeof *a->slots);
 }
 
-struct pidmap *pidmap_ref(struct pidmap *map) {
+struct pidmap *p4p_pidmap_ref(struct pidmap *map) {
   if (map)
     atomic_fetch_add_explicit(&map->refs, 1, memory_order_relaxed);
   return map;
 }
 
-void pidmap_unref(struct pidmap *map) {
+void p4p_pidmap_unref(struct pidmap *map) {
   if (!map || atomic_fetch_sub_explicit(&map->refs, 1, memory_order_acq_rel) != 1)
     return;
   free(map->pids);

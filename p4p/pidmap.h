@@ -1,6 +1,6 @@
 /* pidmap: address -> PID slot by longest-prefix match, IPv4 and IPv6.
  *
- * A map is built once (pidmap_new, pidmap_add_prefix, pidmap_finish) and is
+ * A map is built once (p4p_pidmap_new, p4p_pidmap_add_prefix, p4p_pidmap_finish) and is
  * immutable afterwards, so any number of threads may look up in it without
  * locks.  PIDs are numbered by slot 1..npids in the order they were given;
  * slot 0 means "in no PID".  Maps are reference counted: a snapshot and every
@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "msg.h"
+#include "proto/msg.h"
 
 #define PIDMAP_MAX_PIDS     1024
 #define PIDMAP_MAX_PREFIXES (1u << 20)
@@ -19,46 +19,46 @@
 struct pidmap;
 
 /* A map for npids PIDs, holding one reference.  NULL on allocation failure. */
-struct pidmap *pidmap_new(size_t npids);
+struct pidmap *p4p_pidmap_new(size_t npids);
 /* Names slot (1..npids) for reporting. */
-int            pidmap_set_pid(struct pidmap *map, uint16_t slot, const char *name, uint32_t asid, const char *loc);
+int            p4p_pidmap_set_pid(struct pidmap *map, uint16_t slot, const char *name, uint32_t asid, const char *loc);
 /* Slots of one provider are contiguous; provider ids count from 0 in the
  * order providers were added.  Default: every slot in provider 0. */
-int            pidmap_set_provider(struct pidmap *map, uint16_t slot, uint16_t provider);
+int            p4p_pidmap_set_provider(struct pidmap *map, uint16_t slot, uint16_t provider);
 /* addr is 16 bytes (IPv4 as ::ffff:a.b.c.d, bits 96..128).  Host bits are
  * ignored.  The same prefix twice within one provider is an error, reported
- * by pidmap_finish; across providers the earlier provider keeps it. */
-int            pidmap_add_prefix(struct pidmap *map, const uint8_t addr[16], unsigned bits, uint16_t slot);
+ * by p4p_pidmap_finish; across providers the earlier provider keeps it. */
+int            p4p_pidmap_add_prefix(struct pidmap *map, const uint8_t addr[16], unsigned bits, uint16_t slot);
 /* Flattens the prefixes into disjoint ranges.  -1 with a reason in err. */
-int            pidmap_finish(struct pidmap *map, char *err, size_t errlen);
+int            p4p_pidmap_finish(struct pidmap *map, char *err, size_t errlen);
 
 /* Adds a parsed PID-map message's PIDs at slots first_slot.., named
  * "<ns>/<name>" (plain name when ns is ""), all of one provider. */
-int            pidmap_add_msg(struct pidmap *map, const struct p4p_pidmap_msg *msg, uint16_t first_slot, const char *ns, uint16_t provider,
+int            p4p_pidmap_add_msg(struct pidmap *map, const struct p4p_pidmap_msg *msg, uint16_t first_slot, const char *ns, uint16_t provider,
                               char *err, size_t errlen);
 /* Builds a finished map from one parsed PID-map message. */
-struct pidmap *pidmap_from_msg(const struct p4p_pidmap_msg *msg, char *err, size_t errlen);
+struct pidmap *p4p_pidmap_from_msg(const struct p4p_pidmap_msg *msg, char *err, size_t errlen);
 
-uint16_t       pidmap_lookup(const struct pidmap *map, const uint8_t addr[16]);
+uint16_t       p4p_pidmap_lookup(const struct pidmap *map, const uint8_t addr[16]);
 /* The same for a peer record's address: compare_size 6 (IPv4) or 18 (IPv6). */
-uint16_t       pidmap_lookup_peer(const struct pidmap *map, const uint8_t *peer, size_t compare_size);
+uint16_t       p4p_pidmap_lookup_peer(const struct pidmap *map, const uint8_t *peer, size_t compare_size);
 
-size_t         pidmap_npids(const struct pidmap *map);
-uint16_t       pidmap_provider_of(const struct pidmap *map, uint16_t slot);
+size_t         p4p_pidmap_npids(const struct pidmap *map);
+uint16_t       p4p_pidmap_provider_of(const struct pidmap *map, uint16_t slot);
 /* First and last slot of a provider; 0 when it has none. */
-int            pidmap_provider_slots(const struct pidmap *map, uint16_t provider, uint16_t *first, uint16_t *last);
-/* Prefixes dropped by pidmap_finish because an earlier provider had them. */
-size_t         pidmap_shadowed(const struct pidmap *map);
-size_t         pidmap_nranges(const struct pidmap *map);
-const char    *pidmap_pid_name(const struct pidmap *map, uint16_t slot);
+int            p4p_pidmap_provider_slots(const struct pidmap *map, uint16_t provider, uint16_t *first, uint16_t *last);
+/* Prefixes dropped by p4p_pidmap_finish because an earlier provider had them. */
+size_t         p4p_pidmap_shadowed(const struct pidmap *map);
+size_t         p4p_pidmap_nranges(const struct pidmap *map);
+const char    *p4p_pidmap_pid_name(const struct pidmap *map, uint16_t slot);
 /* Slot of a PID by name, 0 when unknown. */
-uint16_t       pidmap_slot_by_name(const struct pidmap *map, const char *name);
+uint16_t       p4p_pidmap_slot_by_name(const struct pidmap *map, const char *name);
 
 /* Same PIDs (names, ASIDs, providers) and the same ranges: a reload that
  * changed nothing keeps the old map, so no peer list is rebuilt. */
-int            pidmap_equal(const struct pidmap *a, const struct pidmap *b);
+int            p4p_pidmap_equal(const struct pidmap *a, const struct pidmap *b);
 
-struct pidmap *pidmap_ref(struct pidmap *map);
-void           pidmap_unref(struct pidmap *map);
+struct pidmap *p4p_pidmap_ref(struct pidmap *map);
+void           p4p_pidmap_unref(struct pidmap *map);
 
 #endif

@@ -3,7 +3,7 @@
  * Threads: the caller's threads only take the lock to copy data out, read
  * status or leave stats; everything else (curl handles, schedules, ETags)
  * belongs to the fetch thread and is touched by it alone. */
-#include "errbuf.h"
+#include "proto/errbuf.h"
 #include "portal_client.h"
 
 #include <curl/curl.h>
@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "legacy_portal.h"
-#include "xml.h"
+#include "proto/xml.h"
 
 enum { IF_PIDMAP, IF_COSTS, IF_GUIDANCE, IF_CAPABILITY, IF_N };
 
@@ -114,7 +114,7 @@ static double rand01(uint64_t *s)
   return (double)((*s * 2685821657736338717ull) >> 11) / 9007199254740992.0;
 }
 
-long portal_cache_max_age(const char *value)
+long p4p_portal_cache_max_age(const char *value)
 {
   long age = -1;
   const char *p = value;
@@ -146,7 +146,7 @@ long portal_cache_max_age(const char *value)
 
 static int copy_matrix(struct p4p_matrix *dst, const struct p4p_matrix *src)
 {
-  if (p4p_matrix_alloc(dst, src->n) < 0)
+  if (proto_matrix_alloc(dst, src->n) < 0)
     return -1;
   if (src->n) {
     memcpy(dst->pids, src->pids, src->n * sizeof *src->pids);
@@ -182,7 +182,7 @@ static int copy_pidmap(struct p4p_pidmap_msg *dst,
   }
   return 0;
 fail:
-  p4p_pidmap_msg_free(dst);
+  proto_pidmap_msg_free(dst);
   return -1;
 }
 
@@ -216,7 +216,7 @@ static int copy_guidance(struct p4p_guidance_msg *dst,
   }
   return 0;
 fail:
-  p4p_guidance_msg_free(dst);
+  proto_guidance_msg_free(dst);
   return -1;
 }
 
@@ -234,14 +234,14 @@ static int copy_capability(struct p4p_capability_msg *dst,
   return 0;
 }
 
-void portal_data_free(struct portal_data *d)
+void p4p_portal_data_free(struct portal_data *d)
 {
   if (!d)
     return;
-  p4p_pidmap_msg_free(&d->pidmap);
-  p4p_costs_msg_free(&d->costs);
-  p4p_guidance_msg_free(&d->guidance);
-  p4p_capability_msg_free(&d->capability);
+  proto_pidmap_msg_free(&d->pidmap);
+  proto_costs_msg_free(&d->costs);
+  proto_guidance_msg_free(&d->guidance);
+  proto_capability_msg_free(&d->capability);
   memset(d, 0, sizeof *d);
 }
 
@@ -257,10 +257,10 @@ union parsed {
 static void parsed_free(int iface, union parsed *m)
 {
   switch (iface) {
-  case IF_PIDMAP: p4p_pidmap_msg_free(&m->pidmap); break;
-  case IF_COSTS: p4p_costs_msg_free(&m->costs); break;
-  case IF_GUIDANCE: p4p_guidance_msg_free(&m->guidance); break;
-  default: p4p_capability_msg_free(&m->capability); break;
+  case IF_PIDMAP: proto_pidmap_msg_free(&m->pidmap); break;
+  case IF_COSTS: proto_costs_msg_free(&m->costs); break;
+  case IF_GUIDANCE: proto_guidance_msg_free(&m->guidance); break;
+  default: proto_capability_msg_free(&m->capability); break;
   }
 }
 
@@ -277,21 +277,21 @@ static int parse_answer(const struct fetch *f, union parsed *m, char *err,
     return p4p_legacy_parse_pdistance(b, n, "response", f->version_new,
                                       &m->costs, err, errlen);
   }
-  if (p4p_xml_kind_of(b, n) == P4P_XML_ERROR) {
+  if (proto_xml_kind_of(b, n) == P4P_XML_ERROR) {
     struct p4p_error_msg e;
-    if (p4p_xml_parse_error(b, n, "response", &e, err, errlen) == 0)
-      p4p_fail(err, errlen, "portal answered an error: %s", e.text);
+    if (proto_xml_parse_error(b, n, "response", &e, err, errlen) == 0)
+      proto_fail(err, errlen, "portal answered an error: %s", e.text);
     return -1;
   }
   switch (f->iface) {
   case IF_PIDMAP:
-    return p4p_xml_parse_pidmap(b, n, "response", &m->pidmap, err, errlen);
+    return proto_xml_parse_pidmap(b, n, "response", &m->pidmap, err, errlen);
   case IF_COSTS:
-    return p4p_xml_parse_costs(b, n, "response", &m->costs, err, errlen);
+    return proto_xml_parse_costs(b, n, "response", &m->costs, err, errlen);
   case IF_GUIDANCE:
-    return p4p_xml_parse_guidance(b, n, "response", &m->guidance, err, errlen);
+    return proto_xml_parse_guidance(b, n, "response", &m->guidance, err, errlen);
   default:
-    return p4p_xml_parse_capability(b, n, "response", &m->capability, err,
+    return proto_xml_parse_capability(b, n, "response", &m->capability, err,
                                     errlen);
   }
 }
@@ -310,10 +310,10 @@ static int *slot_has(struct portal_data *d, int iface, time_t **at)
 static void slot_free(struct portal_data *d, int iface)
 {
   switch (iface) {
-  case IF_PIDMAP: p4p_pidmap_msg_free(&d->pidmap); break;
-  case IF_COSTS: p4p_costs_msg_free(&d->costs); break;
-  case IF_GUIDANCE: p4p_guidance_msg_free(&d->guidance); break;
-  default: p4p_capability_msg_free(&d->capability); break;
+  case IF_PIDMAP: proto_pidmap_msg_free(&d->pidmap); break;
+  case IF_COSTS: proto_costs_msg_free(&d->costs); break;
+  case IF_GUIDANCE: proto_guidance_msg_free(&d->guidance); break;
+  default: proto_capability_msg_free(&d->capability); break;
   }
 }
 
@@ -389,7 +389,7 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
   char tmp[256];
   if (kn == 13 && !strncasecmp(ptr, "Cache-Control", kn)) {
     header_value(v, vn, tmp, sizeof tmp);
-    f->max_age = portal_cache_max_age(tmp);
+    f->max_age = p4p_portal_cache_max_age(tmp);
   } else if (kn == 4 && !strncasecmp(ptr, "ETag", kn)) {
     header_value(v, vn, f->etag_new, sizeof f->etag_new);
   } else if ((kn == 13 && !strncasecmp(ptr, "X-P4P-Version", kn)) ||
@@ -424,7 +424,7 @@ static void fetch_release(struct portal_client *c, struct fetch *f)
   f->len = f->cap = 0;
 }
 
-int64_t portal_backoff_delay_ms(unsigned fails, int cap_s, double u)
+int64_t p4p_portal_backoff_delay_ms(unsigned fails, int cap_s, double u)
 {
   if (!fails)
     return 0;
@@ -439,7 +439,7 @@ static void record_failure(struct portal_client *c, struct fetch *f,
 {
   struct provider *p = f->prov;
   f->fails++;
-  f->due_ms = mono_ms() + portal_backoff_delay_ms(f->fails, p->src.backoff_max_s,
+  f->due_ms = mono_ms() + p4p_portal_backoff_delay_ms(f->fails, p->src.backoff_max_s,
                                                   rand01(&c->rng));
   pthread_mutex_lock(&c->lock);
   p->st.fetches++;
@@ -610,8 +610,8 @@ static int finish_fetch(struct portal_client *c, struct fetch *f,
     struct p4p_error_msg em;
     char perr[64];
     if (!p->src.legacy && f->body &&
-        p4p_xml_kind_of(f->body, f->len) == P4P_XML_ERROR &&
-        p4p_xml_parse_error(f->body, f->len, "response", &em, perr,
+        proto_xml_kind_of(f->body, f->len) == P4P_XML_ERROR &&
+        proto_xml_parse_error(f->body, f->len, "response", &em, perr,
                             sizeof perr) == 0)
       snprintf(why, sizeof why, ": %.180s", em.text);
     snprintf(text, sizeof text, "HTTP %ld%s%s", code, status_hint(code), why);
@@ -763,14 +763,14 @@ static int valid_source(const struct portal_source *s, char *err, size_t errlen)
 {
   size_t nl = strnlen(s->name, sizeof s->name);
   if (nl == 0 || nl == sizeof s->name) {
-    p4p_fail(err, errlen, "provider name missing or too long");
+    proto_fail(err, errlen, "provider name missing or too long");
     return -1;
   }
   for (size_t i = 0; i < nl; i++) {
     char ch = s->name[i];
     if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
           (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' || ch == '.')) {
-      p4p_fail(err, errlen, "provider %s: name may hold only A-Z a-z 0-9 . _ -",
+      proto_fail(err, errlen, "provider %s: name may hold only A-Z a-z 0-9 . _ -",
               s->name);
       return -1;
     }
@@ -778,52 +778,52 @@ static int valid_source(const struct portal_source *s, char *err, size_t errlen)
   size_t ul = strnlen(s->base_url, sizeof s->base_url);
   if (ul == sizeof s->base_url ||
       (strncmp(s->base_url, "http://", 7) && strncmp(s->base_url, "https://", 8))) {
-    p4p_fail(err, errlen, "provider %s: base URL must start with http:// or "
+    proto_fail(err, errlen, "provider %s: base URL must start with http:// or "
             "https://", s->name);
     return -1;
   }
   for (size_t i = 0; i < ul; i++)
     if ((unsigned char)s->base_url[i] <= 0x20 || s->base_url[i] == 0x7f) {
-      p4p_fail(err, errlen, "provider %s: blank or control character in base URL",
+      proto_fail(err, errlen, "provider %s: blank or control character in base URL",
               s->name);
       return -1;
     }
   size_t tl = strnlen(s->token, sizeof s->token);
   if (tl == sizeof s->token) {
-    p4p_fail(err, errlen, "provider %s: token too long", s->name);
+    proto_fail(err, errlen, "provider %s: token too long", s->name);
     return -1;
   }
   for (size_t i = 0; i < tl; i++)
     if (s->token[i] <= 0x20 || s->token[i] >= 0x7f) {
       /* it goes into a header line: no blanks, controls or CR LF */
-      p4p_fail(err, errlen, "provider %s: token must be printable ASCII "
+      proto_fail(err, errlen, "provider %s: token must be printable ASCII "
               "without blanks", s->name);
       return -1;
     }
   if (strnlen(s->ca_file, sizeof s->ca_file) == sizeof s->ca_file) {
-    p4p_fail(err, errlen, "provider %s: CA file name too long", s->name);
+    proto_fail(err, errlen, "provider %s: CA file name too long", s->name);
     return -1;
   }
   if (s->interfaces & ~PORTAL_ALL) {
-    p4p_fail(err, errlen, "provider %s: unknown interface bits 0x%x", s->name,
+    proto_fail(err, errlen, "provider %s: unknown interface bits 0x%x", s->name,
             s->interfaces);
     return -1;
   }
   if (s->refresh_s < 0 || s->max_staleness_s < 0 || s->timeout_ms < 0 ||
       s->backoff_max_s < 0) {
-    p4p_fail(err, errlen, "provider %s: negative period", s->name);
+    proto_fail(err, errlen, "provider %s: negative period", s->name);
     return -1;
   }
   return 0;
 }
 
-struct portal_client *portal_client_start(const struct portal_source *src,
+struct portal_client *p4p_portal_start(const struct portal_source *src,
                                           size_t n,
                                           void (*on_update)(void *ctx),
                                           void *ctx, char *err, size_t errlen)
 {
   if (!src || n == 0 || n > PORTAL_MAX_SOURCES) {
-    p4p_fail(err, errlen, "need 1 to %d portal sources, got %zu",
+    proto_fail(err, errlen, "need 1 to %d portal sources, got %zu",
             PORTAL_MAX_SOURCES, n);
     return NULL;
   }
@@ -832,12 +832,12 @@ struct portal_client *portal_client_start(const struct portal_source *src,
       return NULL;
     for (size_t j = 0; j < i; j++)
       if (!strcmp(src[i].name, src[j].name)) {
-        p4p_fail(err, errlen, "provider %s named twice", src[i].name);
+        proto_fail(err, errlen, "provider %s named twice", src[i].name);
         return NULL;
       }
   }
   if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-    p4p_fail(err, errlen, "libcurl initialisation failed");
+    proto_fail(err, errlen, "libcurl initialisation failed");
     return NULL;
   }
   struct portal_client *c = calloc(1, sizeof *c);
@@ -893,7 +893,7 @@ struct portal_client *portal_client_start(const struct portal_source *src,
     goto oom;
   }
   if (pthread_create(&c->thread, NULL, fetch_thread, c)) {
-    p4p_fail(err, errlen, "cannot start the portal thread: %s", strerror(errno));
+    proto_fail(err, errlen, "cannot start the portal thread: %s", strerror(errno));
     pthread_mutex_destroy(&c->lock);
     curl_multi_cleanup(c->multi);
     free(c->p);
@@ -903,7 +903,7 @@ struct portal_client *portal_client_start(const struct portal_source *src,
   }
   return c;
 oom:
-  p4p_fail(err, errlen, "out of memory");
+  proto_fail(err, errlen, "out of memory");
   if (c)
     free(c->p);
   free(c);
@@ -911,7 +911,7 @@ oom:
   return NULL;
 }
 
-void portal_client_stop(struct portal_client *c)
+void p4p_portal_stop(struct portal_client *c)
 {
   if (!c)
     return;
@@ -920,7 +920,7 @@ void portal_client_stop(struct portal_client *c)
   pthread_join(c->thread, NULL);
   curl_multi_cleanup(c->multi);
   for (size_t i = 0; i < c->n; i++) {
-    portal_data_free(&c->p[i].data);
+    p4p_portal_data_free(&c->p[i].data);
     free(c->p[i].stats_doc);
   }
   pthread_mutex_destroy(&c->lock);
@@ -929,7 +929,7 @@ void portal_client_stop(struct portal_client *c)
   curl_global_cleanup();
 }
 
-int portal_client_data(struct portal_client *c, size_t i,
+int p4p_portal_data(struct portal_client *c, size_t i,
                        struct portal_data *out)
 {
   memset(out, 0, sizeof *out);
@@ -960,13 +960,13 @@ int portal_client_data(struct portal_client *c, size_t i,
   }
   pthread_mutex_unlock(&c->lock);
   if (rc) {
-    portal_data_free(out);
+    p4p_portal_data_free(out);
     return -1;
   }
   return 0;
 }
 
-int portal_client_status(struct portal_client *c, size_t i,
+int p4p_portal_status(struct portal_client *c, size_t i,
                          struct portal_status *out)
 {
   memset(out, 0, sizeof *out);
@@ -985,13 +985,13 @@ int portal_client_status(struct portal_client *c, size_t i,
   return 0;
 }
 
-int portal_client_post_stats(struct portal_client *c, size_t i,
+int p4p_portal_post_stats(struct portal_client *c, size_t i,
                              const struct p4p_stats_msg *stats)
 {
   if (!c || i >= c->n || !stats || !c->p[i].f[IF_GUIDANCE].enabled)
     return -1;
   size_t len;
-  char *doc = p4p_xml_write_stats(stats, &len);
+  char *doc = proto_xml_write_stats(stats, &len);
   if (!doc)
     return -1;
   pthread_mutex_lock(&c->lock);

@@ -3,13 +3,13 @@
  * One thread drives every configured provider through one libcurl multi
  * handle, so transfers never block each other and never touch the
  * announce path: the tracker reads the latest good data with
- * portal_client_data() (a deep copy taken under a short lock) when
+ * p4p_portal_data() (a deep copy taken under a short lock) when
  * on_update tells it something changed.
  *
  * Per provider and interface:
  *   - our portal (docs/ITRACKER.md): GET /p4p/v1/pidmap, /costs,
  *     /capability; guidance is POST /p4p/v1/guidance with the last <stats>
- *     given to portal_client_post_stats(), GET when none was given;
+ *     given to p4p_portal_post_stats(), GET when none was given;
  *   - a legacy Yale portal (legacy = 1): GET /pid/map and /pdistance
  *     (legacy_portal.h); it has no guidance or capability interface.
  *
@@ -43,7 +43,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "msg.h"
+#include "proto/msg.h"
 
 #define PORTAL_PIDMAP     0x1u
 #define PORTAL_COSTS      0x2u
@@ -89,7 +89,7 @@ struct portal_status {
   unsigned long not_modified;   /* 304 answers among the fetches */
   int           backoff_s;      /* largest current backoff step, 0 = healthy */
   char          version[64];    /* last X-P4P-Version / X-P4P-PIDMap seen */
-  /* what portal_client_data would return, without copying it (for /stats):
+  /* what p4p_portal_data would return, without copying it (for /stats):
    * *_at = 0 when that data is not held */
   time_t        pidmap_at, costs_at, guidance_at, capability_at;
   size_t        guidance_swarms; /* swarms with a matrix in the guidance */
@@ -102,41 +102,41 @@ struct portal_client;
  * starts the thread; every interface is fetched at once.  on_update (may be
  * NULL) is called from that thread, without locks held, whenever some
  * provider's good data changed or expired.  NULL with a reason in err. */
-struct portal_client *portal_client_start(const struct portal_source *src,
+struct portal_client *p4p_portal_start(const struct portal_source *src,
                                           size_t n,
                                           void (*on_update)(void *ctx),
                                           void *ctx, char *err, size_t errlen);
 
 /* Stops the thread and frees everything; prompt even while transfers hang
  * (they are aborted).  NULL is ignored. */
-void portal_client_stop(struct portal_client *c);
+void p4p_portal_stop(struct portal_client *c);
 
 /* Deep copy of provider i's good data into *out (free with
- * portal_data_free).  0, or -1 when i is out of range or memory ran out
+ * p4p_portal_data_free).  0, or -1 when i is out of range or memory ran out
  * (*out is then zeroed). */
-int  portal_client_data(struct portal_client *c, size_t i,
+int  p4p_portal_data(struct portal_client *c, size_t i,
                         struct portal_data *out);
-void portal_data_free(struct portal_data *d);
+void p4p_portal_data_free(struct portal_data *d);
 
 /* Provider i's fetch status.  0, or -1 when i is out of range. */
-int  portal_client_status(struct portal_client *c, size_t i,
+int  p4p_portal_status(struct portal_client *c, size_t i,
                           struct portal_status *out);
 
 /* Copies stats; provider i's guidance rounds POST it from now on (replacing
  * what was posted before) and the next round starts now unless the
  * interface is backing off.  0, or -1 (bad i, no guidance interface,
  * stats not writable as v1, out of memory). */
-int  portal_client_post_stats(struct portal_client *c, size_t i,
+int  p4p_portal_post_stats(struct portal_client *c, size_t i,
                               const struct p4p_stats_msg *stats);
 
 /* The wait before the next attempt after `fails` consecutive failures:
  * min(2^(fails-1), cap_s) seconds times (0.5 + u), u uniform in [0, 1)
  * (the jitter keeps providers and trackers from retrying in lockstep).
  * 0 when fails is 0.  Exposed for the tests. */
-int64_t portal_backoff_delay_ms(unsigned fails, int cap_s, double u);
+int64_t p4p_portal_backoff_delay_ms(unsigned fails, int cap_s, double u);
 
 /* Seconds of a Cache-Control header value's max-age, -1 when it has none
  * (as with no-store or no-cache).  Exposed for the tests. */
-long portal_cache_max_age(const char *value);
+long p4p_portal_cache_max_age(const char *value);
 
 #endif

@@ -200,7 +200,7 @@ static const uint8_t *peer_at(const struct select_request *req, size_t g, size_t
   return (const uint8_t *)b->data + index * req->peer_size;
 }
 
-size_t select_peers(const struct select_request *req, unsigned short rand48[3], char *reply, struct select_tally *tally) {
+size_t p4p_select_guided(const struct select_request *req, unsigned short rand48[3], char *reply, struct select_tally *tally) {
   size_t         compare_size = req->peer_size - 2;
   size_t         count[MAX_GROUPS], start[MAX_GROUPS + 1], k[MAX_GROUPS];
   uint16_t       active[MAX_GROUPS];
@@ -221,7 +221,7 @@ size_t select_peers(const struct select_request *req, unsigned short rand48[3], 
   /* Take the requester out of its group's index range. */
   if (req->self_key && req->self_slot && req->self_slot < req->groups) {
     size_t                   g   = req->self_slot;
-    size_t                   sub = layout_sub_bucket(req->self_key, compare_size, (unsigned)req->per_group);
+    size_t                   sub = p4p_layout_sub_bucket(req->self_key, compare_size, (unsigned)req->per_group);
     const struct p4p_vector *b   = req->buckets + g * req->per_group + sub;
     size_t                   lo = 0, hi = b->size;
     while (lo < hi) {

@@ -49,6 +49,6 @@ struct select_request {
  * upstream does: leechers from the front of reply, seeders from the back of
  * the amount * compare_size bytes.  Returns the bytes written; 0 when amount
  * exceeds SELECT_MAX_AMOUNT (the caller falls back to stock). */
-size_t select_peers(const struct select_request *req, unsigned short rand48[3], char *reply, struct select_tally *tally);
+size_t p4p_select_guided(const struct select_request *req, unsigned short rand48[3], char *reply, struct select_tally *tally);
 
 #endif

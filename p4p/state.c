@@ -13,18 +13,18 @@ static pthread_mutex_t             g_retire_lock = PTHREAD_MUTEX_INITIALIZER;
 static struct p4p_state           *g_retired;
 static uint64_t                    g_next_gen    = 1;
 
-void state_free(struct p4p_state *s) {
+void p4p_state_free(struct p4p_state *s) {
   if (!s)
     return;
-  guidance_free(s->guidance);
-  pidmap_unref(s->map);
+  p4p_guidance_free(s->guidance);
+  p4p_pidmap_unref(s->map);
   for (size_t i = 0; i < s->nproviders; ++i)
     free(s->providers[i].servers);
   free(s->providers);
   free(s);
 }
 
-void state_publish(struct p4p_state *s) {
+void p4p_state_publish(struct p4p_state *s) {
   pthread_mutex_lock(&g_retire_lock);
   s->gen                 = g_next_gen++;
   struct p4p_state *old  = atomic_exchange_explicit(&g_current, s, memory_order_acq_rel);
@@ -36,26 +36,26 @@ void state_publish(struct p4p_state *s) {
   pthread_mutex_unlock(&g_retire_lock);
 }
 
-const struct p4p_state *state_current(void) { return atomic_load_explicit(&g_current, memory_order_acquire); }
+const struct p4p_state *p4p_state_current(void) { return atomic_load_explicit(&g_current, memory_order_acquire); }
 
-void state_collect(time_t now, int grace_seconds) {
+void p4p_state_collect(time_t now, int grace_seconds) {
   pthread_mutex_lock(&g_retire_lock);
   struct p4p_state **link = &g_retired;
   while (*link) {
     struct p4p_state *s = *link;
     if (grace_seconds < 0 || now - s->retired_at >= grace_seconds) {
       *link = s->retired_next;
-      state_free(s);
+      p4p_state_free(s);
     } else
       link = &s->retired_next;
   }
   pthread_mutex_unlock(&g_retire_lock);
 }
 
-void state_shutdown(void) {
-  state_collect(0, -1);
+void p4p_state_shutdown(void) {
+  p4p_state_collect(0, -1);
   pthread_mutex_lock(&g_retire_lock);
   struct p4p_state *s = atomic_exchange_explicit(&g_current, NULL, memory_order_acq_rel);
   pthread_mutex_unlock(&g_retire_lock);
-  state_free(s);
+  p4p_state_free(s);
 }

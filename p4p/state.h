@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "msg.h"
+#include "proto/msg.h"
 
 struct pidmap;
 struct guidance;
@@ -43,7 +43,7 @@ struct p4p_state {
   unsigned         capability_peers;/* provider servers per answer, at most */
   size_t           nproviders;
   size_t           local_sources;   /* 1 when providers[0] is the local files */
-  struct p4p_provider_info *providers; /* indexed like pidmap_provider_of() */
+  struct p4p_provider_info *providers; /* indexed like p4p_pidmap_provider_of() */
   char             map_version[P4P_NAME_MAX];
   char             guidance_version[P4P_NAME_MAX];
   time_t           map_loaded;      /* when the data was read */
@@ -54,14 +54,14 @@ struct p4p_state {
 };
 
 /* Takes ownership of s (and of its map reference and guidance). */
-void                    state_publish(struct p4p_state *s);
+void                    p4p_state_publish(struct p4p_state *s);
 /* The current snapshot; NULL before the first publish. */
-const struct p4p_state *state_current(void);
+const struct p4p_state *p4p_state_current(void);
 /* Frees retired snapshots older than grace_seconds (all when < 0). */
-void                    state_collect(time_t now, int grace_seconds);
+void                    p4p_state_collect(time_t now, int grace_seconds);
 /* Frees everything, the current snapshot included (shutdown, tests). */
-void                    state_shutdown(void);
+void                    p4p_state_shutdown(void);
 
-void                    state_free(struct p4p_state *s);
+void                    p4p_state_free(struct p4p_state *s);
 
 #endif

@@ -23,9 +23,9 @@ static time_t          g_last_error_at;
 #define BUMP(counter, n) atomic_fetch_add_explicit(&(counter), (n), memory_order_relaxed)
 #define READ(counter)    atomic_load_explicit(&(counter), memory_order_relaxed)
 
-void stats_note_announce(int has_pid) { BUMP(*(has_pid ? &g_announce_pid : &g_announce_nopid), 1); }
+void p4p_stats_note_announce(int has_pid) { BUMP(*(has_pid ? &g_announce_pid : &g_announce_nopid), 1); }
 
-void stats_note_selection(enum stats_selection kind, const struct select_tally *tally) {
+void p4p_stats_note_selection(enum stats_selection kind, const struct select_tally *tally) {
   BUMP(g_sel[kind], 1);
   if (tally) {
     BUMP(g_peers_same, tally->same_pid);
@@ -36,7 +36,7 @@ void stats_note_selection(enum stats_selection kind, const struct select_tally *
   }
 }
 
-void stats_note_reload(int ok, const char *error) {
+void p4p_stats_note_reload(int ok, const char *error) {
   BUMP(*(ok ? &g_reload_ok : &g_reload_failed), 1);
   if (!ok) {
     pthread_mutex_lock(&g_error_lock);
@@ -48,7 +48,7 @@ void stats_note_reload(int ok, const char *error) {
 
 static long age(time_t then, time_t now) { return then ? (long)(now - then) : -1; }
 
-size_t stats_render(const struct p4p_state *s, char *reply, size_t cap) {
+size_t p4p_stats_write(const struct p4p_state *s, char *reply, size_t cap) {
   time_t now = time(NULL);
   char   error[512];
   long   error_age;
@@ -90,10 +90,10 @@ size_t stats_render(const struct p4p_state *s, char *reply, size_t cap) {
                s && s->enabled ? "yes" : "no", s && s->map ? "yes" : "no", READ(g_announce_pid), READ(g_announce_nopid), READ(g_sel[STATS_SEL_GUIDED]),
                READ(g_sel[STATS_SEL_DEFAULT]), READ(g_sel[STATS_SEL_STOCK]), READ(g_peers_same), READ(g_peers_other), READ(g_peers_random),
                READ(g_peers_outside), READ(g_peers_capability),
-               s ? s->random_fraction : 0.0, s && s->map ? s->map_version : "-", s && s->map ? pidmap_npids(s->map) : 0,
-               s && s->map ? pidmap_nranges(s->map) : 0, s && s->map ? pidmap_shadowed(s->map) : 0, s && s->map ? age(s->map_loaded, now) : -1,
-               s && s->guidance ? s->guidance_version : "-", s && s->guidance && guidance_has_default(s->guidance) ? "yes" : "no",
-               s && s->guidance ? guidance_nswarms(s->guidance) : 0, s && s->guidance ? age(s->guidance_loaded, now) : -1,
+               s ? s->random_fraction : 0.0, s && s->map ? s->map_version : "-", s && s->map ? p4p_pidmap_npids(s->map) : 0,
+               s && s->map ? p4p_pidmap_nranges(s->map) : 0, s && s->map ? p4p_pidmap_shadowed(s->map) : 0, s && s->map ? age(s->map_loaded, now) : -1,
+               s && s->guidance ? s->guidance_version : "-", s && s->guidance && p4p_guidance_has_default(s->guidance) ? "yes" : "no",
+               s && s->guidance ? p4p_guidance_nswarms(s->guidance) : 0, s && s->guidance ? age(s->guidance_loaded, now) : -1,
                s ? (unsigned long)s->gen : 0UL, READ(g_reload_ok), READ(g_reload_failed), error[0] ? error : "-", error_age);
   if (n < 0)
     return 0;

@@ -13,9 +13,9 @@ struct p4p_state;
 
 enum stats_selection { STATS_SEL_GUIDED, STATS_SEL_DEFAULT, STATS_SEL_STOCK };
 
-void   stats_note_announce(int has_pid);
-void   stats_note_selection(enum stats_selection kind, const struct select_tally *tally);
-void   stats_note_reload(int ok, const char *error);
-size_t stats_render(const struct p4p_state *s, char *reply, size_t cap);
+void   p4p_stats_note_announce(int has_pid);
+void   p4p_stats_note_selection(enum stats_selection kind, const struct select_tally *tally);
+void   p4p_stats_note_reload(int ok, const char *error);
+size_t p4p_stats_write(const struct p4p_state *s, char *reply, size_t cap);
 
 #endif

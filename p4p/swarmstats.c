@@ -116,7 +116,7 @@ static const char *own_name(const char *full, const char *provider_ns) {
   return n && !strncmp(full, provider_ns, n) && full[n] == '/' ? full + n + 1 : full;
 }
 
-int swarmstats_collect(p4p_swarm_walker walk, const struct p4p_state *s, size_t top_k, struct p4p_stats_msg *out) {
+int p4p_swarmstats_collect(p4p_swarm_walker walk, const struct p4p_state *s, size_t top_k, struct p4p_stats_msg *out) {
   struct walk_state w = {.s = s, .cap = top_k};
   int               rc = -1;
 
@@ -124,7 +124,7 @@ int swarmstats_collect(p4p_swarm_walker walk, const struct p4p_state *s, size_t 
     memset(&out[i], 0, sizeof out[i]);
   if (!walk || !s->map || !top_k)
     return 0;
-  w.groups = pidmap_npids(s->map) + 1;
+  w.groups = p4p_pidmap_npids(s->map) + 1;
   if (!(w.top = calloc(top_k, sizeof *w.top)))
     return -1;
   walk(rank_visit, &w);
@@ -158,7 +158,7 @@ int swarmstats_collect(p4p_swarm_walker walk, const struct p4p_state *s, size_t 
         if (!w.top[k].seeders[g] && !w.top[k].leechers[g])
           continue;
         struct p4p_pid_stats *ps = &sw->pids[sw->npids++];
-        snprintf(ps->pid, sizeof ps->pid, "%s", own_name(pidmap_pid_name(s->map, (uint16_t)g), strcmp(ns, "local") ? ns : ""));
+        snprintf(ps->pid, sizeof ps->pid, "%s", own_name(p4p_pidmap_pid_name(s->map, (uint16_t)g), strcmp(ns, "local") ? ns : ""));
         ps->seeders   = w.top[k].seeders[g];
         ps->leechers  = w.top[k].leechers[g];
         ps->up_kbps   = -1; /* the tracker does not know access rates */
@@ -176,6 +176,6 @@ done:
   free(w.top);
   if (rc)
     for (size_t i = 0; i < s->nproviders; ++i)
-      p4p_stats_msg_free(&out[i]);
+      proto_stats_msg_free(&out[i]);
   return rc;
 }

@@ -11,13 +11,13 @@
 
 #include <stddef.h>
 
-#include "msg.h"
+#include "proto/msg.h"
 #include "p4p.h"
 
 struct p4p_state;
 
 /* out[i] for provider i of the snapshot (s->nproviders messages); free each
- * with p4p_stats_msg_free.  0, or -1 on allocation failure. */
-int swarmstats_collect(p4p_swarm_walker walk, const struct p4p_state *s, size_t top_k, struct p4p_stats_msg *out);
+ * with proto_stats_msg_free.  0, or -1 on allocation failure. */
+int p4p_swarmstats_collect(p4p_swarm_walker walk, const struct p4p_state *s, size_t top_k, struct p4p_stats_msg *out);
 
 #endif

@@ -281,16 +281,16 @@ def write_report(a, results, runs, seeds, sizes, big, sweep, wall, M):
       "each at a uniformly random PoP (then a random PID of it), access links from the Bharambe mix "
       "(20%% 784/128 kb/s, 40%% 1.5/0.384 Mb/s, 25%% 3/1 Mb/s, 15%% 10/5 Mb/s), file 256 MB." %
       ", ".join(str(n) for n in sizes))
-    w("- **Selection (our code)**: every peer list is `select_peers()` (`p4p/select.h`) over the swarm kept in "
+    w("- **Selection (our code)**: every peer list is `p4p_select_guided()` (`p4p/select.h`) over the swarm kept in "
       "PID layout with `p4p/peerlist.h`, exactly as the tracker stores it.")
-    w("  - *native* = stock random selection: `select_peers` with random fraction 1.0 (uniform over the swarm, "
+    w("  - *native* = stock random selection: `p4p_select_guided` with random fraction 1.0 (uniform over the swarm, "
       "never the requester, no duplicates);")
     w("  - *P4P* = per-swarm guidance rows from the optimizer plus the tracker's default random fraction 0.2;")
     w("  - *localized* = a guidance row with weight only on the requester's own PID, random fraction 0.2.")
     w("- **Optimizer (our code)**: every 30 simulated seconds (and at t = 0) the simulator gives "
-      "`p4p_optimizer_solve()` (`p4p/optimize.h`, the iTracker's fast solver, warm-started) each swarm's per-PoP "
+      "`prov_optimizer_solve()` (`p4p/optimize.h`, the iTracker's fast solver, warm-started) each swarm's per-PoP "
       "ũ (uplinks of all registered peers, seeds included) and d̃ (downlinks of leechers), takes the PoP weight "
-      "rows of `p4p_weights_from_plan` and expands them to PID rows as the iTracker does (PID q of PoP Q gets "
+      "rows of `prov_weights_from_plan` and expands them to PID rows as the iTracker does (PID q of PoP Q gets "
       "w[P][Q] × q's share of the swarm's peers in Q).")
     w("")
 

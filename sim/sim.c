@@ -18,13 +18,13 @@
 #include "maxmin.h"
 #include "sim.h"
 
-#include "layout.h"
-#include "optimize.h"
+#include "p4p/layout.h"
+#include "provider/optimize.h"
 #include "peerlist.h"
-#include "pidmap.h"
-#include "provider.h"
-#include "select.h"
-#include "topology.h"
+#include "p4p/pidmap.h"
+#include "provider/provider.h"
+#include "p4p/select.h"
+#include "provider/topology.h"
 
 #define PEER_SIZE    8    /* upstream's IPv4 record: address, port, flag, time */
 #define COMPARE_SIZE 6
@@ -82,8 +82,8 @@ struct swarm {
 
 struct sim {
   const struct sim_config *cfg;
-  struct p4p_provider      prov;
-  struct p4p_topology      topo;
+  struct prov_config      prov;
+  struct prov_topology      topo;
   struct pidmap           *map;
   size_t                   npids;
   int                      npops, nlinks;
@@ -112,7 +112,7 @@ struct sim {
   size_t                   leechers_done, nleechers;
   unsigned short           rng_run[3], rng_sel[3];
   unsigned                 rechoke_tick;
-  struct p4p_optimizer    *opt;
+  struct prov_optimizer    *opt;
   uint32_t                *ip_keys;       /* open addressing ip -> peer */
   long                    *ip_vals;
   size_t                   ip_cap;
@@ -179,10 +179,10 @@ static void schedule(struct sim *s, double t, int type, long arg) {
 
 static int setup_network(struct sim *s) {
   const struct sim_config *c = s->cfg;
-  if (p4p_provider_load(c->provider_path, &s->prov, s->err, s->errlen))
+  if (prov_load(c->provider_path, &s->prov, s->err, s->errlen))
     return -1;
-  p4p_topology_init(&s->topo);
-  if (p4p_provider_topology(&s->prov, &s->topo, s->err, s->errlen))
+  prov_topology_init(&s->topo);
+  if (prov_build_topology(&s->prov, &s->topo, s->err, s->errlen))
     return -1;
   s->npops  = s->topo.npops;
   s->nlinks = s->topo.nlinks;
@@ -202,13 +202,13 @@ static int setup_network(struct sim *s) {
     return -1;
   }
   for (int e = 0; e < s->nlinks; ++e) {
-    struct p4p_link       *l = &s->topo.links[e];
-    const struct p4p_pop *a = &s->topo.pops[l->from], *b = &s->topo.pops[l->to];
+    struct prov_link       *l = &s->topo.links[e];
+    const struct prov_pop *a = &s->topo.pops[l->from], *b = &s->topo.pops[l->to];
     ldelay[e]                = l->delay_ms > 0 ? l->delay_ms
                                : a->has_location && b->has_location ? haversine_km(a->lat, a->lon, b->lat, b->lon) / P4P_FIBRE_KM_PER_MS
                                                                       : 0;
     if (c->background_frac > 0 &&
-        p4p_topology_set_background(&s->topo, e, l->background_kbps + c->background_frac * l->capacity_kbps, s->err, s->errlen)) {
+        prov_topology_set_background(&s->topo, e, l->background_kbps + c->background_frac * l->capacity_kbps, s->err, s->errlen)) {
       free(ldelay);
       return -1;
     }
@@ -218,39 +218,39 @@ static int setup_network(struct sim *s) {
   }
   for (int i = 0; i < s->npops; ++i)
     for (int j = 0; j < s->npops; ++j) {
-      const struct p4p_route *r = p4p_topology_route(&s->topo, i, j);
+      const struct prov_route *r = prov_topology_route(&s->topo, i, j);
       double                  d = 0;
       if (r)
         for (int k = 0; k < r->nlinks; ++k)
-          d += ldelay[p4p_route_links(&s->topo, r)[k]];
+          d += ldelay[prov_route_links(&s->topo, r)[k]];
       s->pop_delay_ms[i * s->npops + j] = d;
     }
   free(ldelay);
 
   /* The tracker's PID map, built from the provider's own PIDs so that slot
    * s is provider PID s-1. */
-  s->map = pidmap_new(s->npids);
+  s->map = p4p_pidmap_new(s->npids);
   if (!s->map) {
     snprintf(s->err, s->errlen, "out of memory");
     return -1;
   }
   for (size_t i = 0; i < s->npids; ++i) {
-    const struct p4p_provider_pid *pid = &s->prov.pids[i];
-    pidmap_set_pid(s->map, (uint16_t)(i + 1), pid->name, s->prov.asid, s->prov.pops[pid->pop].loc);
+    const struct prov_pid_config *pid = &s->prov.pids[i];
+    p4p_pidmap_set_pid(s->map, (uint16_t)(i + 1), pid->name, s->prov.asid, s->prov.pops[pid->pop].loc);
     for (size_t k = 0; k < pid->nprefixes; ++k)
-      if (pidmap_add_prefix(s->map, pid->prefixes[k].addr, pid->prefixes[k].bits, (uint16_t)(i + 1))) {
+      if (p4p_pidmap_add_prefix(s->map, pid->prefixes[k].addr, pid->prefixes[k].bits, (uint16_t)(i + 1))) {
         snprintf(s->err, s->errlen, "PID %s: prefix rejected by the PID map", pid->name);
         return -1;
       }
   }
-  if (pidmap_finish(s->map, s->err, s->errlen))
+  if (p4p_pidmap_finish(s->map, s->err, s->errlen))
     return -1;
   return 0;
 }
 
 /* The first IPv4 prefix of a PID: base address and number of host
  * addresses, or 0 when it has none. */
-static uint32_t pid_v4_block(const struct p4p_provider_pid *pid, uint32_t *base) {
+static uint32_t pid_v4_block(const struct prov_pid_config *pid, uint32_t *base) {
   for (size_t k = 0; k < pid->nprefixes; ++k) {
     const struct p4p_prefix *pf = &pid->prefixes[k];
     static const uint8_t     mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
@@ -265,7 +265,7 @@ static uint32_t pid_v4_block(const struct p4p_provider_pid *pid, uint32_t *base)
   return 0;
 }
 
-static const struct p4p_access_class paper_mix[] = {
+static const struct prov_access_class paper_mix[] = {
   {"dsl-low", 784, 128, 0.20}, {"dsl", 1500, 384, 0.40}, {"cable", 3000, 1000, 0.25}, {"fiber", 10000, 5000, 0.15}};
 
 static int setup_peers(struct sim *s) {
@@ -323,7 +323,7 @@ static int setup_peers(struct sim *s) {
     return -1;
   }
 
-  const struct p4p_access_class *classes  = s->prov.nclasses ? s->prov.classes : paper_mix;
+  const struct prov_access_class *classes  = s->prov.nclasses ? s->prov.classes : paper_mix;
   size_t                         nclasses = s->prov.nclasses ? s->prov.nclasses : sizeof paper_mix / sizeof *paper_mix;
   double                         share_sum = 0;
   for (size_t k = 0; k < nclasses; ++k)
@@ -345,7 +345,7 @@ static int setup_peers(struct sim *s) {
       break;
     }
     p->ip   = base + 1 + next_host[pid]++;
-    p->slot = pidmap_lookup_peer(s->map, (const uint8_t[]){(uint8_t)(p->ip >> 24), (uint8_t)(p->ip >> 16),
+    p->slot = p4p_pidmap_lookup_peer(s->map, (const uint8_t[]){(uint8_t)(p->ip >> 24), (uint8_t)(p->ip >> 16),
                                                            (uint8_t)(p->ip >> 8), (uint8_t)p->ip, 0x1a, 0xe1}, COMPARE_SIZE);
     if (p->slot != pid + 1) {
       snprintf(s->err, s->errlen, "PID %s: a more specific prefix of another PID covers its first IPv4 block",
@@ -396,7 +396,7 @@ static int setup_peers(struct sim *s) {
     w->rows         = calloc(s->npids * s->npids, sizeof *w->rows);
     w->pid_count    = calloc(s->npids, sizeof *w->pid_count);
     if (!w->rows || !w->pid_count ||
-        peerlist_init(&w->list, &w->layout, s->map, layout_per_group_for(per / s->npids + 1, 0)))
+        peerlist_init(&w->list, &w->layout, s->map, p4p_layout_per_group_for(per / s->npids + 1, 0)))
       goto oom;
     /* until the first solve (and always for localized): own PID only */
     for (size_t i = 0; i < s->npids; ++i)
@@ -426,7 +426,7 @@ static void account(struct sim *s, struct flow *f, double kbit) {
     return;
   struct sim_result      *r    = s->res;
   const struct peer      *a    = &s->peers[f->from], *b = &s->peers[f->to];
-  const struct p4p_route *rt   = p4p_topology_route(&s->topo, a->pop, b->pop);
+  const struct prov_route *rt   = prov_topology_route(&s->topo, a->pop, b->pop);
   double                  bytes = kbit * 1000 / 8;
   s->conns[f->conn].d[f->dir].bytes_period += bytes;
   r->bytes_total += bytes;
@@ -440,7 +440,7 @@ static void account(struct sim *s, struct flow *f, double kbit) {
     r->bytes_backbone += bytes;
     r->byte_hops      += bytes * rt->nlinks;
     for (int k = 0; k < rt->nlinks; ++k)
-      r->link_bytes[p4p_route_links(&s->topo, rt)[k]] += bytes;
+      r->link_bytes[prov_route_links(&s->topo, rt)[k]] += bytes;
   }
 }
 
@@ -592,7 +592,7 @@ static void recompute_rates(struct sim *s, double now) {
   for (size_t id = 0; id < s->nflows; ++id)
     if (s->flows[id].active) {
       const struct peer      *a  = &s->peers[s->flows[id].from], *b = &s->peers[s->flows[id].to];
-      const struct p4p_route *rt = p4p_topology_route(&s->topo, a->pop, b->pop);
+      const struct prov_route *rt = prov_topology_route(&s->topo, a->pop, b->pop);
       nf++;
       ninc += 2 + (size_t)(rt && rt->nlinks > 0 ? rt->nlinks : 0);
     }
@@ -618,12 +618,12 @@ static void recompute_rates(struct sim *s, double now) {
     struct flow *f = &s->flows[id];
     if (!f->active)
       continue;
-    const struct p4p_route *rt = p4p_topology_route(&s->topo, s->peers[f->from].pop, s->peers[f->to].pop);
+    const struct prov_route *rt = prov_topology_route(&s->topo, s->peers[f->from].pop, s->peers[f->to].pop);
     s->mm_off[nf]     = (uint32_t)ninc;
     s->mm_res[ninc++] = (uint32_t)f->from;
     s->mm_res[ninc++] = (uint32_t)(n + (size_t)f->to);
     for (int k = 0; rt && k < rt->nlinks; ++k)
-      s->mm_res[ninc++] = (uint32_t)(2 * n + (size_t)p4p_route_links(&s->topo, rt)[k]);
+      s->mm_res[ninc++] = (uint32_t)(2 * n + (size_t)prov_route_links(&s->topo, rt)[k]);
     s->mm_fcap[nf]  = f->cap;
     s->mm_flow[nf++] = (long)id;
   }
@@ -754,7 +754,7 @@ static void announce(struct sim *s, int id, double now) {
       .amount          = s->cfg->numwant,
     };
     struct select_tally tally;
-    size_t              got = select_peers(&req, s->rng_sel, reply, &tally);
+    size_t              got = p4p_select_guided(&req, s->rng_sel, reply, &tally);
     s->res->select_same_pid += tally.same_pid;
     s->res->select_other_pid += tally.other_pid;
     s->res->select_random += tally.random;
@@ -801,8 +801,8 @@ static void optimize(struct sim *s) {
   const struct sim_config *c  = s->cfg;
   size_t                   np = (size_t)s->npops, P = s->npids;
   double                  *up = calloc(np * (size_t)c->nswarms, sizeof *up), *down = calloc(np * (size_t)c->nswarms, sizeof *down);
-  struct p4p_swarm_input  *in = calloc((size_t)c->nswarms, sizeof *in);
-  struct p4p_opt_result    r;
+  struct prov_swarm_input  *in = calloc((size_t)c->nswarms, sizeof *in);
+  struct prov_opt_result    r;
   char                     err[256];
   if (!up || !down || !in) {
     free(up);
@@ -820,9 +820,9 @@ static void optimize(struct sim *s) {
       down[(size_t)p->swarm * np + (size_t)p->pop] += p->down_kbps;
   }
   for (int k = 0; k < c->nswarms; ++k)
-    in[k] = (struct p4p_swarm_input){up + (size_t)k * np, down + (size_t)k * np};
+    in[k] = (struct prov_swarm_input){up + (size_t)k * np, down + (size_t)k * np};
   memset(&r, 0, sizeof r);
-  if (p4p_optimizer_solve(s->opt, &s->topo, in, c->nswarms, NULL, &r, err, sizeof err)) {
+  if (prov_optimizer_solve(s->opt, &s->topo, in, c->nswarms, NULL, &r, err, sizeof err)) {
     fail(s, err);
   } else {
     s->res->optimizer_solves++;
@@ -846,7 +846,7 @@ static void optimize(struct sim *s) {
       }
     }
   }
-  p4p_opt_result_free(&r);
+  prov_opt_result_free(&r);
   free(up);
   free(down);
   free(in);
@@ -1086,7 +1086,7 @@ static void find_watch(struct sim *s) {
     return;
   snprintf(a, sizeof a, "%.*s", (int)(dash - s->cfg->watch_link), s->cfg->watch_link);
   snprintf(b, sizeof b, "%s", dash + 1);
-  int ia = p4p_topology_find_pop(&s->topo, a), ib = p4p_topology_find_pop(&s->topo, b);
+  int ia = prov_topology_find_pop(&s->topo, a), ib = prov_topology_find_pop(&s->topo, b);
   for (int e = 0; e < s->nlinks; ++e) {
     if (s->topo.links[e].from == ia && s->topo.links[e].to == ib)
       s->res->watch_ab = e;
@@ -1131,12 +1131,12 @@ static void free_sim(struct sim *s) {
   free(s->ip_keys);
   free(s->ip_vals);
   if (s->opt)
-    p4p_optimizer_free(s->opt);
+    prov_optimizer_free(s->opt);
   if (s->map)
-    pidmap_unref(s->map);
+    p4p_pidmap_unref(s->map);
   if (s->topo.finished || s->topo.pops)
-    p4p_topology_free(&s->topo);
-  p4p_provider_free(&s->prov);
+    prov_topology_free(&s->topo);
+  prov_free(&s->prov);
 }
 
 void sim_result_free(struct sim_result *r) {
@@ -1201,7 +1201,7 @@ int sim_run(const struct sim_config *cfg, struct sim_result *res, sim_progress_f
   res->link_names   = calloc((size_t)s.nlinks + 1, sizeof *res->link_names);
   s.link_load       = calloc((size_t)s.nlinks + 1, sizeof *s.link_load);
   s.link_area       = calloc((size_t)s.nlinks + 1, sizeof *s.link_area);
-  s.opt             = p4p_optimizer_new();
+  s.opt             = prov_optimizer_new();
   if (!res->completion_s || !res->link_bytes || !res->link_names || !s.link_load || !s.link_area || !s.opt) {
     snprintf(err, errlen, "out of memory");
     free_sim(&s);

@@ -5,9 +5,9 @@
  * transfer is a flow whose rate is its max-min fair share of the sender's
  * uplink, the receiver's downlink and each backbone link on the IGP route,
  * capped by a TCP window / RTT limit.  Rates are re-solved only when the
- * flow set changes.  Peer lists come from select_peers() over each swarm
+ * flow set changes.  Peer lists come from p4p_select_guided() over each swarm
  * kept in PID layout (peerlist.h); P4P guidance rows come from
- * p4p_optimizer_solve() fed with the live swarms' per-PoP capacities. */
+ * prov_optimizer_solve() fed with the live swarms' per-PoP capacities. */
 #ifndef SIM_SIM_H
 #define SIM_SIM_H
 

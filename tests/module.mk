@@ -1,17 +1,35 @@
-# Tests.  tests/unit/test_*.c are cmocka programs linked with libp4p.a, one
-# binary each; tests/integration/test_*.py run under Debian's pytest against
-# the real binaries.  Parts with tests of their own add to TEST_TARGETS.
+# Tests.  tests/unit/test_*.c are cmocka programs, one binary each, linked
+# with every library (they test internals); tests/integration/test_*.py run
+# under Debian's pytest against the real binaries.  Parts with tests of their
+# own add to TEST_TARGETS.
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 UNIT_HDRS  := $(wildcard tests/unit/*.h)
+UNIT_LIBS  := $(P4P_LIB) $(PROV_LIB) $(PROTO_LIB)
+UNIT_LINK   = $(P4P_LINK) $(PROV_LINK) -lcmocka
+
+# The exact LP in GLPK: the optimizer's reference answer, for tests and the
+# optimizer benchmark only (no daemon links GLPK).
+GLPK_LIBS  := -lglpk
+ORACLE_OBJ := $(BUILD)/obj/tests/oracle/lp_exact.o
 
 ALL_TARGETS  += $(UNIT_BINS)
 TEST_TARGETS += unit-tests integration-tests
 
-$(BUILD)/tests/%: tests/unit/%.c $(UNIT_HDRS) $(BUILD)/libp4p.a
+$(ORACLE_OBJ): tests/oracle/lp_exact.c $(OUR_HDRS)
+	@mkdir -p $(@D)
+	@echo "  CC      $<"
+	@$(CC) $(CFLAGS) $(BASEFLAGS) -I$(TOP) -c -o $@ $<
+
+$(BUILD)/tests/%: tests/unit/%.c $(UNIT_HDRS) $(UNIT_LIBS)
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
-	@$(CC) $(CFLAGS) $(BASEFLAGS) $(XML_CFLAGS) -Ip4p -Itests/unit -o $@ $< $(BUILD)/libp4p.a -lcmocka $(P4P_LIBS)
+	@$(CC) $(CFLAGS) $(BASEFLAGS) $(XML_CFLAGS) -I$(TOP) -Itests/unit -o $@ $< $(UNIT_LINK)
+
+$(BUILD)/tests/test_optimize: tests/unit/test_optimize.c $(UNIT_HDRS) $(UNIT_LIBS) $(ORACLE_OBJ)
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	@$(CC) $(CFLAGS) $(BASEFLAGS) -I$(TOP) -Itests/unit -o $@ $< $(ORACLE_OBJ) $(UNIT_LINK) $(GLPK_LIBS)
 
 .PHONY: unit-tests integration-tests
 unit-tests: $(UNIT_BINS)
@@ -20,3 +38,10 @@ unit-tests: $(UNIT_BINS)
 # BUILD_DIR tells the tests which binaries to start
 integration-tests: all
 	@cd tests/integration && BUILD_DIR=$(TOP)/$(BUILD) $(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) .
+
+# The selection test stores its swarms the way the simulator does
+# (sim/peerlist.h: upstream's sorted vectors, emulated).
+$(BUILD)/tests/test_select: tests/unit/test_select.c $(UNIT_HDRS) $(UNIT_LIBS) $(BUILD)/libp4psim.a
+	@mkdir -p $(@D)
+	@echo "  CC      $@"
+	@$(CC) $(CFLAGS) $(BASEFLAGS) -I$(TOP) -Isim -Itests/unit -o $@ $< $(BUILD)/libp4psim.a $(UNIT_LINK)

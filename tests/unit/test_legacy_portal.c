@@ -11,9 +11,9 @@
 
 #include <cmocka.h>
 
-#include "legacy_portal.h"
-#include "pidmap.h"
-#include "xml.h"
+#include "p4p/legacy_portal.h"
+#include "p4p/pidmap.h"
+#include "proto/xml.h"
 
 /* |got - want| <= tol, with both numbers in the failure message */
 #define assert_near(got, want, tol) assert_near_at((got), (want), (tol), __FILE__, __LINE__)
@@ -35,7 +35,7 @@ static char *capture_body(const char *name, size_t *len)
   size_t n;
   snprintf(path, sizeof path, "%s/yale-portal/%s", dir ? dir : "tests/data",
            name);
-  assert_int_equal(p4p_xml_read_file(path, 1 << 20, &buf, &n, err, sizeof err),
+  assert_int_equal(proto_xml_read_file(path, 1 << 20, &buf, &n, err, sizeof err),
                    0);
   char *sep = strstr(buf, "\r\n\r\n");
   assert_non_null(sep);
@@ -59,7 +59,7 @@ static const struct p4p_pid_entry *find_pid(const struct p4p_pidmap_msg *m,
 static void assert_prefix(const struct p4p_prefix *p, const char *text)
 {
   char t[P4P_ADDR_TEXT_MAX];
-  p4p_prefix_format(p, t);
+  proto_prefix_format(p, t);
   assert_string_equal(t, text);
 }
 
@@ -109,7 +109,7 @@ static void test_pid_map_capture_parses_every_pid_and_prefix(void **state)
   for (size_t i = 0; i < m.npids; i++)
     total += m.pids[i].nprefixes;
   assert_int_equal(total, 2 + 3 + 1 + 1 + 2 + 1 + 2 + 1 + 3 + 1 + 1 + 1 + 1);
-  p4p_pidmap_msg_free(&m);
+  proto_pidmap_msg_free(&m);
   free(body);
 }
 
@@ -126,7 +126,7 @@ static void test_pid_map_capture_longest_prefix_matches_post_pid(void **state)
   char err[256] = "";
   assert_int_equal(p4p_legacy_parse_pidmap(body, len, "pid/map", "1", &m, err,
                                            sizeof err), 0);
-  struct pidmap *map = pidmap_from_msg(&m, err, sizeof err);
+  struct pidmap *map = p4p_pidmap_from_msg(&m, err, sizeof err);
   assert_non_null(map);
   static const struct { const char *addr, *pid; } want[] = {
     { "128.36.1.1", "0.i.internet2" },
@@ -137,16 +137,16 @@ static void test_pid_map_capture_longest_prefix_matches_post_pid(void **state)
   };
   for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
     uint8_t a[16];
-    assert_int_equal(p4p_addr_parse(want[i].addr, a), 0);
-    uint16_t slot = pidmap_lookup(map, a);
+    assert_int_equal(proto_addr_parse(want[i].addr, a), 0);
+    uint16_t slot = p4p_pidmap_lookup(map, a);
     assert_true(slot > 0);
-    assert_string_equal(pidmap_pid_name(map, slot), want[i].pid);
+    assert_string_equal(p4p_pidmap_pid_name(map, slot), want[i].pid);
   }
   uint8_t a[16];
-  assert_int_equal(p4p_addr_parse("8.8.8.8", a), 0);
-  assert_int_equal(pidmap_lookup(map, a), 0);
-  pidmap_unref(map);
-  p4p_pidmap_msg_free(&m);
+  assert_int_equal(proto_addr_parse("8.8.8.8", a), 0);
+  assert_int_equal(p4p_pidmap_lookup(map, a), 0);
+  p4p_pidmap_unref(map);
+  proto_pidmap_msg_free(&m);
   free(body);
 }
 
@@ -186,10 +186,10 @@ static void test_pdistance_capture_scales_and_fills_undefined(void **state)
   assert_near(cost(&c, "100.e.internet2", "100.e.internet2"), 0, 0);
   /* every value is a valid v1 cost: the XML writer accepts the message */
   size_t xlen;
-  char *xml = p4p_xml_write_costs(&c, &xlen);
+  char *xml = proto_xml_write_costs(&c, &xlen);
   assert_non_null(xml);
   free(xml);
-  p4p_costs_msg_free(&c);
+  proto_costs_msg_free(&c);
   free(body);
 }
 
@@ -217,7 +217,7 @@ static void test_pdistance_inc_reverse_fills_reverse_column(void **state)
                       6500.0 / 97, 1e-12);
   assert_near(cost(&c, "1.i.internet2", "2.i.internet2"), 100, 0);
   assert_near(cost(&c, "1.i.internet2", "1.i.internet2"), 0, 0);
-  p4p_costs_msg_free(&c);
+  proto_costs_msg_free(&c);
   free(body);
 }
 
@@ -237,7 +237,7 @@ static void test_pdistance_direct_cost_beats_reverse_column(void **state)
   assert_near(cost(&c, "a", "b"), 100, 0);
   assert_near(cost(&c, "b", "a"), 50, 0);
   assert_string_equal(c.version, "v7");
-  p4p_costs_msg_free(&c);
+  proto_costs_msg_free(&c);
 }
 
 static void test_lf_only_and_blank_separated_lines_are_read(void **state)
@@ -251,7 +251,7 @@ static void test_lf_only_and_blank_separated_lines_are_read(void **state)
   assert_int_equal(m.npids, 2);
   assert_int_equal(m.pids[1].nprefixes, 0);
   assert_string_equal(m.version, ""); /* a version with a space is dropped */
-  p4p_pidmap_msg_free(&m);
+  proto_pidmap_msg_free(&m);
 }
 
 static void expect_pidmap_error(const char *text, size_t len, const char *want)

@@ -13,45 +13,46 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "optimize.h"
-#include "topology.h"
-#include "transport.h"
+#include "provider/optimize.h"
+#include "tests/oracle/lp_exact.h"
+#include "provider/topology.h"
+#include "provider/transport.h"
 
 #define TOL 1e-6
 
-static void add_pops(struct p4p_topology *t, int n)
+static void add_pops(struct prov_topology *t, int n)
 {
   char err[128], name[16];
-  p4p_topology_init(t);
+  prov_topology_init(t);
   for (int i = 0; i < n; i++) {
     snprintf(name, sizeof name, "P%d", i);
-    assert_int_equal(p4p_topology_add_pop(t, name, 0, 0, 0, err, sizeof err), i);
+    assert_int_equal(prov_topology_add_pop(t, name, 0, 0, 0, err, sizeof err), i);
   }
 }
 
 /* a -> b then b -> a; returns the index of a -> b */
-static int duplex(struct p4p_topology *t, int a, int b, double cap)
+static int duplex(struct prov_topology *t, int a, int b, double cap)
 {
   char err[128];
-  struct p4p_link_spec s = { .capacity_kbps = cap, .igp_weight = 1,
+  struct prov_link_spec s = { .capacity_kbps = cap, .igp_weight = 1,
                              .delay_ms = 1, .length_km = -1 };
-  int e = p4p_topology_add_duplex(t, a, b, &s, err, sizeof err);
+  int e = prov_topology_add_duplex(t, a, b, &s, err, sizeof err);
   assert_true(e >= 0);
   return e;
 }
 
-static void finish(struct p4p_topology *t)
+static void finish(struct prov_topology *t)
 {
   char err[128];
-  assert_int_equal(p4p_topology_finish(t, err, sizeof err), 0);
+  assert_int_equal(prov_topology_finish(t, err, sizeof err), 0);
 }
 
 /* Every plan must: be >= 0 with zero diagonal; use only routed pairs;
  * meet the supply and demand bounds; move exactly T_opt (1e-9 relative);
  * and every weight row must be a probability row. */
-static void assert_valid(const struct p4p_topology *t,
-                         const struct p4p_swarm_input *sw, int nswarms,
-                         const struct p4p_opt_result *r)
+static void assert_valid(const struct prov_topology *t,
+                         const struct prov_swarm_input *sw, int nswarms,
+                         const struct prov_opt_result *r)
 {
   int n = t->npops;
   assert_int_equal(r->nswarms, nswarms);
@@ -65,7 +66,7 @@ static void assert_valid(const struct p4p_topology *t,
       for (int j = 0; j < n; j++) {
         double x = tij[i * n + j];
         assert_true(x >= 0);
-        if (i == j || !p4p_topology_route(t, i, j))
+        if (i == j || !prov_topology_route(t, i, j))
           assert_true(x == 0);
         out += x;
         in += tij[j * n + i];
@@ -87,20 +88,20 @@ static void assert_valid(const struct p4p_topology *t,
 
 /* Solves with both solvers (fast to a 1e-9 gap, so it must reach the
  * hand-worked optimum), checks validity, and returns both results. */
-static void solve_both(const struct p4p_topology *t,
-                       const struct p4p_swarm_input *sw, int nswarms,
-                       const double *mult, struct p4p_opt_result *fast,
-                       struct p4p_opt_result *exact)
+static void solve_both(const struct prov_topology *t,
+                       const struct prov_swarm_input *sw, int nswarms,
+                       const double *mult, struct prov_opt_result *fast,
+                       struct prov_opt_result *exact)
 {
   char err[256] = "";
-  struct p4p_opt_params prm = { .link_mult = mult, .rel_gap = 1e-9 };
-  struct p4p_optimizer *o = p4p_optimizer_new();
+  struct prov_opt_params prm = { .link_mult = mult, .rel_gap = 1e-9 };
+  struct prov_optimizer *o = prov_optimizer_new();
   assert_non_null(o);
-  int rc = p4p_optimizer_solve(o, t, sw, nswarms, &prm, fast, err, sizeof err);
+  int rc = prov_optimizer_solve(o, t, sw, nswarms, &prm, fast, err, sizeof err);
   if (rc)
     fail_msg("fast: %s", err);
-  p4p_optimizer_free(o);
-  rc = p4p_optimize_exact(t, sw, nswarms, &prm, exact, err, sizeof err);
+  prov_optimizer_free(o);
+  rc = lp_exact_optimize(t, sw, nswarms, &prm, exact, err, sizeof err);
   if (rc)
     fail_msg("exact: %s", err);
   assert_valid(t, sw, nswarms, fast);
@@ -122,27 +123,27 @@ static void solve_both(const struct p4p_topology *t,
 static void test_line_of_three(void **state)
 {
   (void)state;
-  struct p4p_topology t;
+  struct prov_topology t;
   add_pops(&t, 3);
   int ab = duplex(&t, 0, 1, 1000);
   duplex(&t, 1, 2, 1000);
   finish(&t);
   double up[3] = { 600, 0, 0 }, down[3] = { 0, 300, 400 };
-  struct p4p_swarm_input sw = { up, down };
-  struct p4p_opt_result f, x;
+  struct prov_swarm_input sw = { up, down };
+  struct prov_opt_result f, x;
   solve_both(&t, &sw, 1, NULL, &f, &x);
-  struct p4p_opt_result *rs[2] = { &f, &x };
+  struct prov_opt_result *rs[2] = { &f, &x };
   for (int s = 0; s < 2; s++) {
-    struct p4p_opt_result *r = rs[s];
+    struct prov_opt_result *r = rs[s];
     NEAR(r->swarms[0].t_opt, 600);
     NEAR(r->mlu, 0.6);
     NEAR(r->link_load_kbps[ab], 600);
     NEAR(r->swarms[0].t[0 * 3 + 1] + r->swarms[0].t[0 * 3 + 2], 600);
     assert_true(r->swarms[0].t[0 * 3 + 2] >= 300 - TOL);
   }
-  p4p_opt_result_free(&f);
-  p4p_opt_result_free(&x);
-  p4p_topology_free(&t);
+  prov_opt_result_free(&f);
+  prov_opt_result_free(&x);
+  prov_topology_free(&t);
 }
 
 /*
@@ -162,23 +163,23 @@ static void test_line_of_three(void **state)
 static void test_max_throughput_level_binds(void **state)
 {
   (void)state;
-  struct p4p_topology t;
+  struct prov_topology t;
   char err[64];
   add_pops(&t, 3);
   duplex(&t, 0, 1, 1000);
-  struct p4p_link_spec s = { .capacity_kbps = 500, .igp_weight = 1,
+  struct prov_link_spec s = { .capacity_kbps = 500, .igp_weight = 1,
                              .background_kbps = 300, .length_km = -1 };
-  int bc = p4p_topology_add_link(&t, 1, 2, &s, err, sizeof err);
+  int bc = prov_topology_add_link(&t, 1, 2, &s, err, sizeof err);
   s.background_kbps = 0;
-  p4p_topology_add_link(&t, 2, 1, &s, err, sizeof err);
+  prov_topology_add_link(&t, 2, 1, &s, err, sizeof err);
   finish(&t);
   double up[3] = { 600, 100, 0 }, down[3] = { 0, 400, 400 };
-  struct p4p_swarm_input sw = { up, down };
-  struct p4p_opt_result f, x;
+  struct prov_swarm_input sw = { up, down };
+  struct prov_opt_result f, x;
   solve_both(&t, &sw, 1, NULL, &f, &x);
-  struct p4p_opt_result *rs[2] = { &f, &x };
+  struct prov_opt_result *rs[2] = { &f, &x };
   for (int k = 0; k < 2; k++) {
-    struct p4p_opt_result *r = rs[k];
+    struct prov_opt_result *r = rs[k];
     const double *tij = r->swarms[0].t, *w = r->swarms[0].w;
     NEAR(r->swarms[0].t_opt, 600);
     NEAR(r->mlu, 1.2);
@@ -191,9 +192,9 @@ static void test_max_throughput_level_binds(void **state)
     NEAR(w[3], 0.75); NEAR(w[4], 0.25); NEAR(w[5], 0);
     NEAR(w[6], 1); NEAR(w[7], 0); NEAR(w[8], 0);
   }
-  p4p_opt_result_free(&f);
-  p4p_opt_result_free(&x);
-  p4p_topology_free(&t);
+  prov_opt_result_free(&f);
+  prov_opt_result_free(&x);
+  prov_topology_free(&t);
 }
 
 /*
@@ -212,17 +213,17 @@ static void test_max_throughput_level_binds(void **state)
 static void test_triangle_optimum_avoids_tight_link(void **state)
 {
   (void)state;
-  struct p4p_topology t;
+  struct prov_topology t;
   add_pops(&t, 3);
   duplex(&t, 0, 1, 100);
   duplex(&t, 0, 2, 1000);
   duplex(&t, 1, 2, 1000);
   finish(&t);
   double up[3] = { 400, 0, 0 }, down[3] = { 0, 400, 400 };
-  struct p4p_swarm_input sw = { up, down };
-  struct p4p_opt_result f, x;
+  struct prov_swarm_input sw = { up, down };
+  struct prov_opt_result f, x;
   solve_both(&t, &sw, 1, NULL, &f, &x);
-  struct p4p_opt_result *rs[2] = { &f, &x };
+  struct prov_opt_result *rs[2] = { &f, &x };
   for (int k = 0; k < 2; k++) {
     NEAR(rs[k]->mlu, 4.0 / 11);
     NEAR(rs[k]->swarms[0].t[1], 400.0 / 11);
@@ -230,9 +231,9 @@ static void test_triangle_optimum_avoids_tight_link(void **state)
     /* the tight link's capacity row is the binding one: positive price */
     assert_true(rs[k]->link_price[0] > 0);
   }
-  p4p_opt_result_free(&f);
-  p4p_opt_result_free(&x);
-  p4p_topology_free(&t);
+  prov_opt_result_free(&f);
+  prov_opt_result_free(&x);
+  prov_topology_free(&t);
 }
 
 /*
@@ -245,7 +246,7 @@ static void test_triangle_optimum_avoids_tight_link(void **state)
 static void test_swarms_share_links(void **state)
 {
   (void)state;
-  struct p4p_topology t;
+  struct prov_topology t;
   add_pops(&t, 3);
   duplex(&t, 0, 1, 1000);
   duplex(&t, 0, 2, 1000);
@@ -253,18 +254,18 @@ static void test_swarms_share_links(void **state)
   finish(&t);
   double up1[3] = { 400, 0, 0 }, down1[3] = { 0, 400, 0 };
   double up2[3] = { 400, 0, 0 }, down2[3] = { 0, 400, 400 };
-  struct p4p_swarm_input sw[2] = { { up1, down1 }, { up2, down2 } };
-  struct p4p_opt_result f, x;
+  struct prov_swarm_input sw[2] = { { up1, down1 }, { up2, down2 } };
+  struct prov_opt_result f, x;
   solve_both(&t, sw, 2, NULL, &f, &x);
-  struct p4p_opt_result *rs[2] = { &f, &x };
+  struct prov_opt_result *rs[2] = { &f, &x };
   for (int k = 0; k < 2; k++) {
     NEAR(rs[k]->mlu, 0.4);
     NEAR(rs[k]->swarms[1].t[1], 0);
     NEAR(rs[k]->swarms[1].t[2], 400);
   }
-  p4p_opt_result_free(&f);
-  p4p_opt_result_free(&x);
-  p4p_topology_free(&t);
+  prov_opt_result_free(&f);
+  prov_opt_result_free(&x);
+  prov_topology_free(&t);
 }
 
 /*
@@ -277,34 +278,34 @@ static void test_swarms_share_links(void **state)
 static void test_link_multiplier_moves_traffic_off_a_link(void **state)
 {
   (void)state;
-  struct p4p_topology t;
+  struct prov_topology t;
   add_pops(&t, 3);
   int ab = duplex(&t, 0, 1, 1000);
   duplex(&t, 0, 2, 1000);
   duplex(&t, 1, 2, 1000);
   finish(&t);
   double up[3] = { 400, 0, 0 }, down[3] = { 0, 400, 400 };
-  struct p4p_swarm_input sw = { up, down };
-  struct p4p_opt_result f, x;
+  struct prov_swarm_input sw = { up, down };
+  struct prov_opt_result f, x;
   solve_both(&t, &sw, 1, NULL, &f, &x);
   NEAR(f.mlu, 0.2);
   NEAR(x.mlu, 0.2);
   NEAR(f.swarms[0].t[1], 200);
-  p4p_opt_result_free(&f);
-  p4p_opt_result_free(&x);
+  prov_opt_result_free(&f);
+  prov_opt_result_free(&x);
   double mult[6] = { 1, 1, 1, 1, 1, 1 };
   mult[ab] = 3;
   solve_both(&t, &sw, 1, mult, &f, &x);
-  struct p4p_opt_result *rs[2] = { &f, &x };
+  struct prov_opt_result *rs[2] = { &f, &x };
   for (int k = 0; k < 2; k++) {
     NEAR(rs[k]->objective, 0.3);
     NEAR(rs[k]->mlu, 0.3);
     NEAR(rs[k]->swarms[0].t[1], 100);
     NEAR(rs[k]->swarms[0].t[2], 300);
   }
-  p4p_opt_result_free(&f);
-  p4p_opt_result_free(&x);
-  p4p_topology_free(&t);
+  prov_opt_result_free(&f);
+  prov_opt_result_free(&x);
+  prov_topology_free(&t);
 }
 
 /*
@@ -316,24 +317,24 @@ static void test_link_multiplier_moves_traffic_off_a_link(void **state)
 static void test_all_links_free_takes_least_utilization_plan(void **state)
 {
   (void)state;
-  struct p4p_topology t;
+  struct prov_topology t;
   add_pops(&t, 3);
   duplex(&t, 0, 1, 100);
   duplex(&t, 0, 2, 1000);
   duplex(&t, 1, 2, 1000);
   finish(&t);
   double up[3] = { 400, 0, 0 }, down[3] = { 0, 400, 400 };
-  struct p4p_swarm_input sw = { up, down };
+  struct prov_swarm_input sw = { up, down };
   double mult[6] = { 0 };
-  struct p4p_opt_result f, x;
+  struct prov_opt_result f, x;
   solve_both(&t, &sw, 1, mult, &f, &x);
   assert_true(f.objective == 0);
   assert_true(x.objective == 0);
   NEAR(f.swarms[0].t[2], 400);
   NEAR(f.mlu, 0.4);
-  p4p_opt_result_free(&f);
-  p4p_opt_result_free(&x);
-  p4p_topology_free(&t);
+  prov_opt_result_free(&f);
+  prov_opt_result_free(&x);
+  prov_topology_free(&t);
 }
 
 /*
@@ -345,18 +346,18 @@ static void test_all_links_free_takes_least_utilization_plan(void **state)
 static void test_no_demand(void **state)
 {
   (void)state;
-  struct p4p_topology t;
+  struct prov_topology t;
   char err[64];
   add_pops(&t, 3);
   int ab = duplex(&t, 0, 1, 1000);
   duplex(&t, 1, 2, 1000);
   finish(&t);
-  assert_int_equal(p4p_topology_set_background(&t, ab, 100, err, sizeof err), 0);
+  assert_int_equal(prov_topology_set_background(&t, ab, 100, err, sizeof err), 0);
   double up[3] = { 500, 500, 0 }, down[3] = { 0, 0, 0 };
-  struct p4p_swarm_input sw = { up, down };
-  struct p4p_opt_result f, x;
+  struct prov_swarm_input sw = { up, down };
+  struct prov_opt_result f, x;
   solve_both(&t, &sw, 1, NULL, &f, &x);
-  struct p4p_opt_result *rs[2] = { &f, &x };
+  struct prov_opt_result *rs[2] = { &f, &x };
   for (int k = 0; k < 2; k++) {
     assert_true(rs[k]->swarms[0].t_opt == 0);
     NEAR(rs[k]->mlu, 0.1);
@@ -366,9 +367,9 @@ static void test_no_demand(void **state)
       NEAR(rs[k]->swarms[0].w[i * 3 + 2], 0);
     }
   }
-  p4p_opt_result_free(&f);
-  p4p_opt_result_free(&x);
-  p4p_topology_free(&t);
+  prov_opt_result_free(&f);
+  prov_opt_result_free(&x);
+  prov_topology_free(&t);
 }
 
 /*
@@ -378,16 +379,16 @@ static void test_no_demand(void **state)
 static void test_no_supply(void **state)
 {
   (void)state;
-  struct p4p_topology t;
+  struct prov_topology t;
   add_pops(&t, 3);
   duplex(&t, 0, 1, 1000);
   duplex(&t, 1, 2, 1000);
   finish(&t);
   double up[3] = { 0, 0, 0 }, down[3] = { 100, 0, 200 };
-  struct p4p_swarm_input sw = { up, down };
-  struct p4p_opt_result f, x;
+  struct prov_swarm_input sw = { up, down };
+  struct prov_opt_result f, x;
   solve_both(&t, &sw, 1, NULL, &f, &x);
-  struct p4p_opt_result *rs[2] = { &f, &x };
+  struct prov_opt_result *rs[2] = { &f, &x };
   for (int k = 0; k < 2; k++) {
     assert_true(rs[k]->swarms[0].t_opt == 0);
     assert_true(rs[k]->mlu == 0);
@@ -396,9 +397,9 @@ static void test_no_supply(void **state)
       NEAR(rs[k]->swarms[0].w[i * 3 + 2], 0.5);
     }
   }
-  p4p_opt_result_free(&f);
-  p4p_opt_result_free(&x);
-  p4p_topology_free(&t);
+  prov_opt_result_free(&f);
+  prov_opt_result_free(&x);
+  prov_topology_free(&t);
 }
 
 /*
@@ -411,18 +412,18 @@ static void test_no_supply(void **state)
 static void test_disconnected_pop(void **state)
 {
   (void)state;
-  struct p4p_topology t;
+  struct prov_topology t;
   char err[64];
   add_pops(&t, 4);
   duplex(&t, 0, 1, 1000);
   duplex(&t, 1, 2, 1000);
   finish(&t);
   double up[4] = { 500, 0, 0, 0 }, down[4] = { 0, 200, 0, 600 };
-  struct p4p_swarm_input sw = { up, down };
-  NEAR(p4p_swarm_t_opt(&t, &sw, err, sizeof err), 200);
-  struct p4p_opt_result f, x;
+  struct prov_swarm_input sw = { up, down };
+  NEAR(prov_swarm_t_opt(&t, &sw, err, sizeof err), 200);
+  struct prov_opt_result f, x;
   solve_both(&t, &sw, 1, NULL, &f, &x);
-  struct p4p_opt_result *rs[2] = { &f, &x };
+  struct prov_opt_result *rs[2] = { &f, &x };
   for (int k = 0; k < 2; k++) {
     NEAR(rs[k]->swarms[0].t_opt, 200);
     NEAR(rs[k]->swarms[0].t[0 * 4 + 1], 200);
@@ -430,9 +431,9 @@ static void test_disconnected_pop(void **state)
     NEAR(rs[k]->mlu, 0.2);
     NEAR(rs[k]->swarms[0].w[3 * 4 + 3], 1);
   }
-  p4p_opt_result_free(&f);
-  p4p_opt_result_free(&x);
-  p4p_topology_free(&t);
+  prov_opt_result_free(&f);
+  prov_opt_result_free(&x);
+  prov_topology_free(&t);
 }
 
 /*
@@ -443,30 +444,30 @@ static void test_disconnected_pop(void **state)
 static void test_zero_capacity_link_carries_no_swarm_traffic(void **state)
 {
   (void)state;
-  struct p4p_topology t;
+  struct prov_topology t;
   char err[64];
   add_pops(&t, 3);
   duplex(&t, 0, 1, 1000);
-  struct p4p_link_spec s = { .capacity_kbps = 0, .igp_weight = 1,
+  struct prov_link_spec s = { .capacity_kbps = 0, .igp_weight = 1,
                              .background_kbps = 50, .length_km = -1 };
-  p4p_topology_add_link(&t, 1, 2, &s, err, sizeof err);
+  prov_topology_add_link(&t, 1, 2, &s, err, sizeof err);
   s.capacity_kbps = 1000;
   s.background_kbps = 0;
-  p4p_topology_add_link(&t, 2, 1, &s, err, sizeof err);
+  prov_topology_add_link(&t, 2, 1, &s, err, sizeof err);
   finish(&t);
   double up[3] = { 500, 0, 0 }, down[3] = { 0, 100, 400 };
-  struct p4p_swarm_input sw = { up, down };
-  struct p4p_opt_result f, x;
+  struct prov_swarm_input sw = { up, down };
+  struct prov_opt_result f, x;
   solve_both(&t, &sw, 1, NULL, &f, &x);
-  struct p4p_opt_result *rs[2] = { &f, &x };
+  struct prov_opt_result *rs[2] = { &f, &x };
   for (int k = 0; k < 2; k++) {
     NEAR(rs[k]->swarms[0].t_opt, 100);
     assert_true(rs[k]->swarms[0].t[2] == 0);
     NEAR(rs[k]->mlu, 0.1);
   }
-  p4p_opt_result_free(&f);
-  p4p_opt_result_free(&x);
-  p4p_topology_free(&t);
+  prov_opt_result_free(&f);
+  prov_opt_result_free(&x);
+  prov_topology_free(&t);
 }
 
 /* ---- random instances (fixed seed) ---- */
@@ -489,7 +490,7 @@ static int below(int n)
 
 /* n PoPs on a ring plus random chords, random capacities, weights and
  * background; with isolate set, PoP n-1 gets no links. */
-static void random_topology(struct p4p_topology *t, int n, int isolate)
+static void random_topology(struct prov_topology *t, int n, int isolate)
 {
   char err[128];
   add_pops(t, n);
@@ -500,11 +501,11 @@ static void random_topology(struct p4p_topology *t, int n, int isolate)
       break;
     for (int dir = 0; dir < 2; dir++) {
       double cap = 200 + 1800 * unit();
-      struct p4p_link_spec s = { .capacity_kbps = cap,
+      struct prov_link_spec s = { .capacity_kbps = cap,
                                  .igp_weight = 1 + (uint32_t)below(5),
                                  .background_kbps = 0.5 * cap * unit(),
                                  .length_km = -1 };
-      assert_true(p4p_topology_add_link(t, dir ? j : i, dir ? i : j, &s, err,
+      assert_true(prov_topology_add_link(t, dir ? j : i, dir ? i : j, &s, err,
                                         sizeof err) >= 0);
     }
   }
@@ -514,11 +515,11 @@ static void random_topology(struct p4p_topology *t, int n, int isolate)
     if (a == b)
       continue;
     double cap = 200 + 1800 * unit();
-    struct p4p_link_spec s = { .capacity_kbps = cap,
+    struct prov_link_spec s = { .capacity_kbps = cap,
                                .igp_weight = 1 + (uint32_t)below(5),
                                .background_kbps = 0.5 * cap * unit(),
                                .length_km = -1 };
-    assert_true(p4p_topology_add_duplex(t, a, b, &s, err, sizeof err) >= 0);
+    assert_true(prov_topology_add_duplex(t, a, b, &s, err, sizeof err) >= 0);
   }
   finish(t);
 }
@@ -533,7 +534,7 @@ static void random_swarm(int n, double *up, double *down)
 }
 
 /* On a connected topology every supply-demand pair is usable, so level 2
- * is min(sum u, sum d) (proof at p4p_opt_prepare, which uses the formula
+ * is min(sum u, sum d) (proof at prov_opt_prepare, which uses the formula
  * then).  Checked against an independent maximum flow: the transportation
  * solver over the complete supply x demand table. */
 static void test_t_opt_is_min_of_supply_and_demand_when_connected(void **s)
@@ -541,7 +542,7 @@ static void test_t_opt_is_min_of_supply_and_demand_when_connected(void **s)
   (void)s;
   rng_state = 12345;
   for (int rep = 0; rep < 50; rep++) {
-    struct p4p_topology t;
+    struct prov_topology t;
     int n = 2 + below(8);
     random_topology(&t, n, 0);
     double up[10], down[10], su = 0, sd = 0;
@@ -558,16 +559,16 @@ static void test_t_opt_is_min_of_supply_and_demand_when_connected(void **s)
     }
     for (int q = 0; q < ns * nd; q++)
       cost[q] = unit(); /* any costs: the flow value is the maximum */
-    struct p4p_transport_ws ws;
-    p4p_transport_ws_init(&ws);
-    double mf = p4p_transport_solve(&ws, ns, nd, sup, dem, cost, flow);
-    p4p_transport_ws_free(&ws);
+    struct prov_transport_ws ws;
+    prov_transport_ws_init(&ws);
+    double mf = prov_transport_solve(&ws, ns, nd, sup, dem, cost, flow);
+    prov_transport_ws_free(&ws);
     assert_true(fabs(mf - fmin(su, sd)) <= 1e-12 * fmax(su, 1));
-    struct p4p_swarm_input sw = { up, down };
+    struct prov_swarm_input sw = { up, down };
     char err[64];
-    double v = p4p_swarm_t_opt(&t, &sw, err, sizeof err);
+    double v = prov_swarm_t_opt(&t, &sw, err, sizeof err);
     assert_true(fabs(v - fmin(su, sd)) <= 1e-12 * fmax(su, 1));
-    p4p_topology_free(&t);
+    prov_topology_free(&t);
   }
 }
 
@@ -587,12 +588,12 @@ static void test_fast_solver_matches_exact_on_random_instances(void **s)
   rng_state = 2008;
   double worst = 0;
   for (int rep = 0; rep < 60; rep++) {
-    struct p4p_topology t;
+    struct prov_topology t;
     int n = 3 + below(7);
     random_topology(&t, n, rep % 5 == 4);
     int K = 1 + below(8);
     double up[8][9], down[8][9];
-    struct p4p_swarm_input sw[8];
+    struct prov_swarm_input sw[8];
     for (int k = 0; k < K; k++) {
       random_swarm(n, up[k], down[k]);
       sw[k].up_kbps = up[k];
@@ -604,13 +605,13 @@ static void test_fast_solver_matches_exact_on_random_instances(void **s)
       for (int e = 0; e < t.nlinks; e++)
         mult[e] = unit() < 0.2 ? 0 : 0.5 + 2 * unit();
     }
-    struct p4p_opt_params prm = { .link_mult = mult };
-    struct p4p_opt_result f, x;
+    struct prov_opt_params prm = { .link_mult = mult };
+    struct prov_opt_result f, x;
     char err[256];
-    struct p4p_optimizer *o = p4p_optimizer_new();
-    if (p4p_optimizer_solve(o, &t, sw, K, &prm, &f, err, sizeof err))
+    struct prov_optimizer *o = prov_optimizer_new();
+    if (prov_optimizer_solve(o, &t, sw, K, &prm, &f, err, sizeof err))
       fail_msg("fast: %s", err);
-    if (p4p_optimize_exact(&t, sw, K, &prm, &x, err, sizeof err))
+    if (lp_exact_optimize(&t, sw, K, &prm, &x, err, sizeof err))
       fail_msg("exact: %s", err);
     assert_valid(&t, sw, K, &f);
     assert_valid(&t, sw, K, &x);
@@ -623,17 +624,17 @@ static void test_fast_solver_matches_exact_on_random_instances(void **s)
     if (x.objective > 0)
       worst = fmax(worst, f.objective / x.objective - 1);
     /* a warm re-solve of the same instance reaches the same optimum */
-    struct p4p_opt_result w;
-    if (p4p_optimizer_solve(o, &t, sw, K, &prm, &w, err, sizeof err))
+    struct prov_opt_result w;
+    if (prov_optimizer_solve(o, &t, sw, K, &prm, &w, err, sizeof err))
       fail_msg("warm: %s", err);
     assert_true(w.objective >= x.objective * (1 - 1e-7) - 1e-12);
     assert_true(w.objective <= x.objective * (1 + 1e-3) + 1e-12);
-    p4p_opt_result_free(&w);
-    p4p_optimizer_free(o);
-    p4p_opt_result_free(&f);
-    p4p_opt_result_free(&x);
+    prov_opt_result_free(&w);
+    prov_optimizer_free(o);
+    prov_opt_result_free(&f);
+    prov_opt_result_free(&x);
     free(mult);
-    p4p_topology_free(&t);
+    prov_topology_free(&t);
   }
   print_message("worst relative gap fast vs exact: %.3g\n", worst);
 }
@@ -649,14 +650,14 @@ static void test_fast_solver_matches_exact_on_random_instances(void **s)
 static void test_default_weights_prefer_cheap_pids(void **state)
 {
   (void)state;
-  struct p4p_topology t;
+  struct prov_topology t;
   char err[64];
   add_pops(&t, 4);
   duplex(&t, 0, 1, 1000);
   duplex(&t, 1, 2, 1000);
   finish(&t);
   double w[16];
-  assert_int_equal(p4p_default_weights(&t, NULL, 1.0, NULL, w, err,
+  assert_int_equal(prov_default_weights(&t, NULL, 1.0, NULL, w, err,
                                        sizeof err), 0);
   double z = 1 + exp(-1) + exp(-2);
   NEAR(w[0], 1 / z);
@@ -665,7 +666,7 @@ static void test_default_weights_prefer_cheap_pids(void **state)
   assert_true(w[3] == 0);
   NEAR(w[15], 1);
   double pres[4] = { 1, 0, 2, 1 };
-  assert_int_equal(p4p_default_weights(&t, NULL, 1.0, pres, w, err,
+  assert_int_equal(prov_default_weights(&t, NULL, 1.0, pres, w, err,
                                        sizeof err), 0);
   z = 1 + 2 * exp(-2);
   NEAR(w[0], 1 / z);
@@ -677,40 +678,40 @@ static void test_default_weights_prefer_cheap_pids(void **state)
       sum += w[i * 4 + j];
     NEAR(sum, 1);
   }
-  assert_int_equal(p4p_default_weights(&t, NULL, 0, NULL, w, err,
+  assert_int_equal(prov_default_weights(&t, NULL, 0, NULL, w, err,
                                        sizeof err), -1);
-  p4p_topology_free(&t);
+  prov_topology_free(&t);
 }
 
 static void test_bad_input_is_rejected_with_a_reason(void **state)
 {
   (void)state;
-  struct p4p_topology t;
+  struct prov_topology t;
   add_pops(&t, 2);
   duplex(&t, 0, 1, 1000);
   double up[2] = { 100, -1 }, down[2] = { 0, 50 };
-  struct p4p_swarm_input sw = { up, down };
-  struct p4p_opt_result r;
+  struct prov_swarm_input sw = { up, down };
+  struct prov_opt_result r;
   char err[128] = "";
   /* not finished */
-  assert_int_equal(p4p_optimize_exact(&t, &sw, 1, NULL, &r, err, sizeof err), -1);
+  assert_int_equal(lp_exact_optimize(&t, &sw, 1, NULL, &r, err, sizeof err), -1);
   assert_true(err[0] != 0);
   finish(&t);
   err[0] = 0;
-  assert_int_equal(p4p_optimizer_solve(NULL, &t, &sw, 1, NULL, &r, err,
+  assert_int_equal(prov_optimizer_solve(NULL, &t, &sw, 1, NULL, &r, err,
                                        sizeof err), -1);
   assert_true(strstr(err, "swarm 0") != NULL);
   up[1] = 0;
   double mult[2] = { 1, -2 };
-  struct p4p_opt_params prm = { .link_mult = mult };
-  assert_int_equal(p4p_optimizer_solve(NULL, &t, &sw, 1, &prm, &r, err,
+  struct prov_opt_params prm = { .link_mult = mult };
+  assert_int_equal(prov_optimizer_solve(NULL, &t, &sw, 1, &prm, &r, err,
                                        sizeof err), -1);
   /* a NULL optimizer (no warm start) is fine */
-  assert_int_equal(p4p_optimizer_solve(NULL, &t, &sw, 1, NULL, &r, err,
+  assert_int_equal(prov_optimizer_solve(NULL, &t, &sw, 1, NULL, &r, err,
                                        sizeof err), 0);
   NEAR(r.swarms[0].t_opt, 50);
-  p4p_opt_result_free(&r);
-  p4p_topology_free(&t);
+  prov_opt_result_free(&r);
+  prov_topology_free(&t);
 }
 
 /*
@@ -726,27 +727,27 @@ static void test_bad_input_is_rejected_with_a_reason(void **state)
 static void test_transport_min_cost_max_flow_by_hand(void **state)
 {
   (void)state;
-  struct p4p_transport_ws ws;
-  p4p_transport_ws_init(&ws);
+  struct prov_transport_ws ws;
+  prov_transport_ws_init(&ws);
   double sup[2] = { 10, 5 }, dem[2] = { 8, 7 }, flow[4];
   double cost[4] = { 1, 3, 2, 1 };
-  NEAR(p4p_transport_solve(&ws, 2, 2, sup, dem, cost, flow), 15);
+  NEAR(prov_transport_solve(&ws, 2, 2, sup, dem, cost, flow), 15);
   NEAR(flow[0], 8); NEAR(flow[1], 2); NEAR(flow[2], 0); NEAR(flow[3], 5);
   cost[1] = INFINITY;
-  NEAR(p4p_transport_solve(&ws, 2, 2, sup, dem, cost, flow), 13);
+  NEAR(prov_transport_solve(&ws, 2, 2, sup, dem, cost, flow), 13);
   NEAR(flow[0], 8); NEAR(flow[1], 0); NEAR(flow[2], 0); NEAR(flow[3], 5);
   /* one source of 10, sinks (4, 3, 5) at costs (2, 1, 2): the cheap sink
    * takes 3, then the tie at cost 2 goes to the lower index, 4, and the
    * last sink gets the remaining 3 */
   double one[1] = { 10 }, sinks[3] = { 4, 3, 5 }, c3[3] = { 2, 1, 2 }, f3[3];
-  NEAR(p4p_transport_solve(&ws, 1, 3, one, sinks, c3, f3), 10);
+  NEAR(prov_transport_solve(&ws, 1, 3, one, sinks, c3, f3), 10);
   NEAR(f3[0], 4); NEAR(f3[1], 3); NEAR(f3[2], 3);
   /* one sink of 6, sources (2, 5, 1) at costs (3, forbidden, 1): 1 from
    * the cheap source, 2 from source 0, nothing from source 1: total 3 */
   double srcs[3] = { 2, 5, 1 }, sink[1] = { 6 }, c31[3] = { 3, INFINITY, 1 };
-  NEAR(p4p_transport_solve(&ws, 3, 1, srcs, sink, c31, f3), 3);
+  NEAR(prov_transport_solve(&ws, 3, 1, srcs, sink, c31, f3), 3);
   NEAR(f3[0], 2); NEAR(f3[1], 0); NEAR(f3[2], 1);
-  p4p_transport_ws_free(&ws);
+  prov_transport_ws_free(&ws);
 }
 
 int main(void)

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "pidmap.h"
+#include "p4p/pidmap.h"
 
 /* Parses "a.b.c.d" or an IPv6 text into the 16-byte form (IPv4-mapped). */
 static void addr16(const char *text, uint8_t out[16]) {
@@ -25,24 +25,24 @@ static void addr16(const char *text, uint8_t out[16]) {
 static void add(struct pidmap *map, const char *text, unsigned bits, uint16_t slot) {
   uint8_t a[16];
   addr16(text, a);
-  assert_int_equal(pidmap_add_prefix(map, a, strchr(text, ':') ? bits : 96 + bits, slot), 0);
+  assert_int_equal(p4p_pidmap_add_prefix(map, a, strchr(text, ':') ? bits : 96 + bits, slot), 0);
 }
 
 static uint16_t lookup(const struct pidmap *map, const char *text) {
   uint8_t a[16];
   addr16(text, a);
-  return pidmap_lookup(map, a);
+  return p4p_pidmap_lookup(map, a);
 }
 
 static struct pidmap *finished(struct pidmap *map) {
   char err[256];
-  assert_int_equal(pidmap_finish(map, err, sizeof err), 0);
+  assert_int_equal(p4p_pidmap_finish(map, err, sizeof err), 0);
   return map;
 }
 
 static void test_ipv4_prefixes_and_gaps(void **state) {
   (void)state;
-  struct pidmap *map = pidmap_new(2);
+  struct pidmap *map = p4p_pidmap_new(2);
   add(map, "10.1.0.0", 16, 1);
   add(map, "192.168.4.0", 22, 2);
   finished(map);
@@ -53,14 +53,14 @@ static void test_ipv4_prefixes_and_gaps(void **state) {
   assert_int_equal(lookup(map, "192.168.7.255"), 2);
   assert_int_equal(lookup(map, "192.168.8.0"), 0);
   assert_int_equal(lookup(map, "::1"), 0);
-  pidmap_unref(map);
+  p4p_pidmap_unref(map);
 }
 
 /* 10/8 -> 1, 10.1/16 -> 2, 10.1.2/24 -> 3, 10.1.2.3/32 -> 1 (host route back
  * to the outer PID): each address takes the longest prefix containing it. */
 static void test_nested_prefixes_longest_wins(void **state) {
   (void)state;
-  struct pidmap *map = pidmap_new(3);
+  struct pidmap *map = p4p_pidmap_new(3);
   add(map, "10.1.2.3", 32, 1); /* given first on purpose: order must not matter */
   add(map, "10.1.0.0", 16, 2);
   add(map, "10.0.0.0", 8, 1);
@@ -74,14 +74,14 @@ static void test_nested_prefixes_longest_wins(void **state) {
   assert_int_equal(lookup(map, "10.1.3.0"), 2);
   assert_int_equal(lookup(map, "10.2.0.0"), 1);
   assert_int_equal(lookup(map, "11.0.0.0"), 0);
-  pidmap_unref(map);
+  p4p_pidmap_unref(map);
 }
 
 /* The Yale portal's map overlaps internal 172.16/12 with external 10/8-style
  * catch-alls; a /0 under everything catches the rest of the space. */
 static void test_default_route_and_ipv6(void **state) {
   (void)state;
-  struct pidmap *map = pidmap_new(4);
+  struct pidmap *map = p4p_pidmap_new(4);
   add(map, "::", 0, 4);             /* everything, both families */
   add(map, "0.0.0.0", 0, 3);        /* all of IPv4 (::ffff:0:0/96) */
   add(map, "2001:db8::", 32, 1);
@@ -96,44 +96,44 @@ static void test_default_route_and_ipv6(void **state) {
   assert_int_equal(lookup(map, "2001:db9::"), 4);
   assert_int_equal(lookup(map, "::"), 4);
   assert_int_equal(lookup(map, "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"), 4);
-  pidmap_unref(map);
+  p4p_pidmap_unref(map);
 }
 
 static void test_host_bits_are_ignored_and_peer_lookup(void **state) {
   (void)state;
-  struct pidmap *map = pidmap_new(1);
+  struct pidmap *map = p4p_pidmap_new(1);
   add(map, "127.0.2.77", 24, 1); /* host bits set: treated as 127.0.2.0/24 */
   finished(map);
   uint8_t peer4[6] = {127, 0, 2, 200, 0x1a, 0xe1}; /* address, port */
-  assert_int_equal(pidmap_lookup_peer(map, peer4, 6), 1);
+  assert_int_equal(p4p_pidmap_lookup_peer(map, peer4, 6), 1);
   peer4[2] = 3;
-  assert_int_equal(pidmap_lookup_peer(map, peer4, 6), 0);
-  pidmap_unref(map);
+  assert_int_equal(p4p_pidmap_lookup_peer(map, peer4, 6), 0);
+  p4p_pidmap_unref(map);
 }
 
 static void test_same_prefix_twice_is_an_error(void **state) {
   (void)state;
   char           err[256];
-  struct pidmap *map = pidmap_new(2);
-  pidmap_set_pid(map, 1, "east", 1, "");
-  pidmap_set_pid(map, 2, "west", 1, "");
+  struct pidmap *map = p4p_pidmap_new(2);
+  p4p_pidmap_set_pid(map, 1, "east", 1, "");
+  p4p_pidmap_set_pid(map, 2, "west", 1, "");
   add(map, "10.0.0.0", 8, 1);
   add(map, "10.0.0.0", 8, 2);
-  assert_int_equal(pidmap_finish(map, err, sizeof err), -1);
+  assert_int_equal(p4p_pidmap_finish(map, err, sizeof err), -1);
   assert_non_null(strstr(err, "east"));
   assert_non_null(strstr(err, "west"));
-  pidmap_unref(map);
+  p4p_pidmap_unref(map);
 }
 
 static void test_adjacent_ranges_of_one_pid_merge(void **state) {
   (void)state;
-  struct pidmap *map = pidmap_new(1);
+  struct pidmap *map = p4p_pidmap_new(1);
   add(map, "10.0.0.0", 24, 1);
   add(map, "10.0.1.0", 24, 1);
   finished(map);
-  assert_int_equal(pidmap_nranges(map), 1);
+  assert_int_equal(p4p_pidmap_nranges(map), 1);
   assert_int_equal(lookup(map, "10.0.1.255"), 1);
-  pidmap_unref(map);
+  p4p_pidmap_unref(map);
 }
 
 /* A reload that changes nothing must be recognised, or every peer list is
@@ -142,26 +142,26 @@ static void test_equal_maps_are_recognised(void **state) {
   (void)state;
   struct pidmap *m[4];
   for (int i = 0; i < 4; ++i) {
-    m[i] = pidmap_new(2);
-    pidmap_set_pid(m[i], 1, i == 3 ? "renamed" : "a", 1, "");
-    pidmap_set_pid(m[i], 2, "b", 1, "");
+    m[i] = p4p_pidmap_new(2);
+    p4p_pidmap_set_pid(m[i], 1, i == 3 ? "renamed" : "a", 1, "");
+    p4p_pidmap_set_pid(m[i], 2, "b", 1, "");
     add(m[i], "10.0.0.0", 8, 1);
     add(m[i], i == 2 ? "10.2.0.0" : "10.1.0.0", 16, 2);
     finished(m[i]);
   }
-  assert_true(pidmap_equal(m[0], m[1]));
-  assert_false(pidmap_equal(m[0], m[2])); /* a prefix moved */
-  assert_false(pidmap_equal(m[0], m[3])); /* a PID renamed */
-  assert_false(pidmap_equal(m[0], NULL));
+  assert_true(p4p_pidmap_equal(m[0], m[1]));
+  assert_false(p4p_pidmap_equal(m[0], m[2])); /* a prefix moved */
+  assert_false(p4p_pidmap_equal(m[0], m[3])); /* a PID renamed */
+  assert_false(p4p_pidmap_equal(m[0], NULL));
   for (int i = 0; i < 4; ++i)
-    pidmap_unref(m[i]);
+    p4p_pidmap_unref(m[i]);
 }
 
 /* Lookups remember the last answer of the thread; alternating maps, and a
  * map built where a freed one lived, must still get their own answers. */
 static void test_lookup_cache_never_mixes_maps(void **state) {
   (void)state;
-  struct pidmap *a = pidmap_new(2), *b = pidmap_new(2);
+  struct pidmap *a = p4p_pidmap_new(2), *b = p4p_pidmap_new(2);
   add(a, "10.0.0.0", 8, 1);
   add(b, "10.0.0.0", 8, 2);
   finished(a);
@@ -171,14 +171,14 @@ static void test_lookup_cache_never_mixes_maps(void **state) {
     assert_int_equal(lookup(b, "10.1.2.3"), 2);
   }
   assert_int_equal(lookup(a, "10.1.2.3"), 1);
-  pidmap_unref(a); /* its memory may well hold the next map */
-  struct pidmap *c = pidmap_new(2);
+  p4p_pidmap_unref(a); /* its memory may well hold the next map */
+  struct pidmap *c = p4p_pidmap_new(2);
   add(c, "10.0.0.0", 8, 2);
   finished(c);
   assert_int_equal(lookup(c, "10.1.2.3"), 2);
   assert_int_equal(lookup(c, "11.1.2.3"), 0);
-  pidmap_unref(b);
-  pidmap_unref(c);
+  p4p_pidmap_unref(b);
+  p4p_pidmap_unref(c);
 }
 
 /* A brute-force check: random nested prefixes, every lookup compared with a
@@ -187,7 +187,7 @@ static void test_matches_linear_scan_on_random_maps(void **state) {
   (void)state;
   unsigned short rs[3] = {1, 2, 3};
   for (int round = 0; round < 20; ++round) {
-    struct pidmap *map = pidmap_new(8);
+    struct pidmap *map = p4p_pidmap_new(8);
     uint8_t        pa[64][16];
     unsigned       pb[64];
     uint16_t       ps[64];
@@ -208,7 +208,7 @@ static void test_matches_linear_scan_on_random_maps(void **state) {
       memcpy(pa[n], a, 16);
       pb[n] = bits;
       ps[n] = (uint16_t)(1 + nrand48(rs) % 8);
-      assert_int_equal(pidmap_add_prefix(map, a, bits, ps[n]), 0);
+      assert_int_equal(p4p_pidmap_add_prefix(map, a, bits, ps[n]), 0);
       ++n;
     }
     finished(map);
@@ -226,9 +226,9 @@ static void test_matches_linear_scan_on_random_maps(void **state) {
         if (in && pb[j] >= best)
           best = pb[j], want = ps[j];
       }
-      assert_int_equal(pidmap_lookup(map, q), want);
+      assert_int_equal(p4p_pidmap_lookup(map, q), want);
     }
-    pidmap_unref(map);
+    p4p_pidmap_unref(map);
   }
 }
 

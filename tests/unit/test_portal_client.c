@@ -23,8 +23,8 @@
 
 #include <cmocka.h>
 
-#include "portal_client.h"
-#include "xml.h"
+#include "p4p/portal_client.h"
+#include "proto/xml.h"
 
 /* ---- the fake portal as a subprocess ------------------------------------ */
 
@@ -197,12 +197,12 @@ static int has_all(struct portal_client *c, size_t i, void *arg)
 {
   unsigned want = *(unsigned *)arg;
   struct portal_data d;
-  assert_int_equal(portal_client_data(c, i, &d), 0);
+  assert_int_equal(p4p_portal_data(c, i, &d), 0);
   unsigned have = (d.has_pidmap ? PORTAL_PIDMAP : 0) |
                   (d.has_costs ? PORTAL_COSTS : 0) |
                   (d.has_guidance ? PORTAL_GUIDANCE : 0) |
                   (d.has_capability ? PORTAL_CAPABILITY : 0);
-  portal_data_free(&d);
+  p4p_portal_data_free(&d);
   return (have & want) == want;
 }
 
@@ -210,23 +210,23 @@ static int has_no_pidmap(struct portal_client *c, size_t i, void *arg)
 {
   (void)arg;
   struct portal_data d;
-  assert_int_equal(portal_client_data(c, i, &d), 0);
+  assert_int_equal(p4p_portal_data(c, i, &d), 0);
   int none = !d.has_pidmap;
-  portal_data_free(&d);
+  p4p_portal_data_free(&d);
   return none;
 }
 
 static int failures_at_least(struct portal_client *c, size_t i, void *arg)
 {
   struct portal_status st;
-  assert_int_equal(portal_client_status(c, i, &st), 0);
+  assert_int_equal(p4p_portal_status(c, i, &st), 0);
   return st.failures >= *(unsigned long *)arg;
 }
 
 static int not_modified_at_least(struct portal_client *c, size_t i, void *arg)
 {
   struct portal_status st;
-  assert_int_equal(portal_client_status(c, i, &st), 0);
+  assert_int_equal(p4p_portal_status(c, i, &st), 0);
   return st.not_modified >= *(unsigned long *)arg;
 }
 
@@ -234,7 +234,7 @@ static int healthy_again(struct portal_client *c, size_t i, void *arg)
 {
   (void)arg;
   struct portal_status st;
-  assert_int_equal(portal_client_status(c, i, &st), 0);
+  assert_int_equal(p4p_portal_status(c, i, &st), 0);
   return st.backoff_s == 0 && st.last_success >= st.last_error_at &&
          st.failures > 0;
 }
@@ -256,7 +256,7 @@ static int fake_count_at_least(struct portal_client *c, size_t i, void *arg)
 static struct portal_status status_of(struct portal_client *c, size_t i)
 {
   struct portal_status st;
-  assert_int_equal(portal_client_status(c, i, &st), 0);
+  assert_int_equal(p4p_portal_status(c, i, &st), 0);
   return st;
 }
 
@@ -279,14 +279,14 @@ static double matrix_at(const struct p4p_matrix *m, const char *from,
 static void test_cache_control_max_age(void **state)
 {
   (void)state;
-  assert_int_equal(portal_cache_max_age("max-age=300"), 300);
-  assert_int_equal(portal_cache_max_age("public, Max-Age=5"), 5);
-  assert_int_equal(portal_cache_max_age("no-store"), -1);
-  assert_int_equal(portal_cache_max_age("no-cache, max-age=7"), 7);
-  assert_int_equal(portal_cache_max_age("max-age=0"), 0);
-  assert_int_equal(portal_cache_max_age(""), -1);
-  assert_int_equal(portal_cache_max_age("max-age=abc"), -1);
-  assert_int_equal(portal_cache_max_age("private"), -1);
+  assert_int_equal(p4p_portal_cache_max_age("max-age=300"), 300);
+  assert_int_equal(p4p_portal_cache_max_age("public, Max-Age=5"), 5);
+  assert_int_equal(p4p_portal_cache_max_age("no-store"), -1);
+  assert_int_equal(p4p_portal_cache_max_age("no-cache, max-age=7"), 7);
+  assert_int_equal(p4p_portal_cache_max_age("max-age=0"), 0);
+  assert_int_equal(p4p_portal_cache_max_age(""), -1);
+  assert_int_equal(p4p_portal_cache_max_age("max-age=abc"), -1);
+  assert_int_equal(p4p_portal_cache_max_age("private"), -1);
 }
 
 /* 1 s doubling to the cap, times a jitter factor in [0.5, 1.5):
@@ -295,18 +295,18 @@ static void test_cache_control_max_age(void **state)
 static void test_backoff_doubles_to_cap_with_half_jitter(void **state)
 {
   (void)state;
-  assert_int_equal(portal_backoff_delay_ms(0, 300, 0.7), 0);
-  assert_int_equal(portal_backoff_delay_ms(1, 300, 0.0), 500);
-  assert_int_equal(portal_backoff_delay_ms(1, 300, 0.5), 1000);
-  assert_true(portal_backoff_delay_ms(1, 300, 0.999999) < 1500);
-  assert_int_equal(portal_backoff_delay_ms(2, 300, 0.5), 2000);
-  assert_int_equal(portal_backoff_delay_ms(4, 300, 0.0), 4000);
-  assert_int_equal(portal_backoff_delay_ms(4, 300, 0.5), 8000);
-  assert_int_equal(portal_backoff_delay_ms(9, 300, 0.5), 256000);
-  assert_int_equal(portal_backoff_delay_ms(10, 300, 0.5), 300000);
-  assert_int_equal(portal_backoff_delay_ms(12, 300, 0.0), 150000);
-  assert_int_equal(portal_backoff_delay_ms(4000000000u, 300, 0.5), 300000);
-  assert_int_equal(portal_backoff_delay_ms(3, 2, 0.5), 2000);
+  assert_int_equal(p4p_portal_backoff_delay_ms(0, 300, 0.7), 0);
+  assert_int_equal(p4p_portal_backoff_delay_ms(1, 300, 0.0), 500);
+  assert_int_equal(p4p_portal_backoff_delay_ms(1, 300, 0.5), 1000);
+  assert_true(p4p_portal_backoff_delay_ms(1, 300, 0.999999) < 1500);
+  assert_int_equal(p4p_portal_backoff_delay_ms(2, 300, 0.5), 2000);
+  assert_int_equal(p4p_portal_backoff_delay_ms(4, 300, 0.0), 4000);
+  assert_int_equal(p4p_portal_backoff_delay_ms(4, 300, 0.5), 8000);
+  assert_int_equal(p4p_portal_backoff_delay_ms(9, 300, 0.5), 256000);
+  assert_int_equal(p4p_portal_backoff_delay_ms(10, 300, 0.5), 300000);
+  assert_int_equal(p4p_portal_backoff_delay_ms(12, 300, 0.0), 150000);
+  assert_int_equal(p4p_portal_backoff_delay_ms(4000000000u, 300, 0.5), 300000);
+  assert_int_equal(p4p_portal_backoff_delay_ms(3, 2, 0.5), 2000);
 }
 
 static void test_start_refuses_bad_sources(void **state)
@@ -315,21 +315,21 @@ static void test_start_refuses_bad_sources(void **state)
   char err[256];
   struct portal_source s[2];
   s[0] = source("a", "ftp://127.0.0.1:1", PORTAL_ALL);
-  assert_null(portal_client_start(s, 1, NULL, NULL, err, sizeof err));
+  assert_null(p4p_portal_start(s, 1, NULL, NULL, err, sizeof err));
   assert_string_equal(err, "provider a: base URL must start with http:// or https://");
   s[0] = source("", "http://127.0.0.1:1", PORTAL_ALL);
-  assert_null(portal_client_start(s, 1, NULL, NULL, err, sizeof err));
+  assert_null(p4p_portal_start(s, 1, NULL, NULL, err, sizeof err));
   assert_string_equal(err, "provider name missing or too long");
   s[0] = source("a", "http://127.0.0.1:1", PORTAL_ALL);
   strcpy(s[0].token, "abc\r\nX-Evil: 1");
-  assert_null(portal_client_start(s, 1, NULL, NULL, err, sizeof err));
+  assert_null(p4p_portal_start(s, 1, NULL, NULL, err, sizeof err));
   assert_string_equal(err, "provider a: token must be printable ASCII without blanks");
   s[0] = source("a", "http://127.0.0.1:1", PORTAL_ALL);
   s[1] = source("a", "http://127.0.0.1:2", PORTAL_ALL);
-  assert_null(portal_client_start(s, 2, NULL, NULL, err, sizeof err));
+  assert_null(p4p_portal_start(s, 2, NULL, NULL, err, sizeof err));
   assert_string_equal(err, "provider a named twice");
-  assert_null(portal_client_start(s, 0, NULL, NULL, err, sizeof err));
-  assert_int_equal(portal_client_data(NULL, 0, &(struct portal_data){ 0 }), -1);
+  assert_null(p4p_portal_start(s, 0, NULL, NULL, err, sizeof err));
+  assert_int_equal(p4p_portal_data(NULL, 0, &(struct portal_data){ 0 }), -1);
 }
 
 /* The fake serves docs/PROTOCOL.md's examples: 4 PIDs; cost 0.i -> 2.i is
@@ -343,13 +343,13 @@ static void test_fetches_and_parses_every_v1_interface(void **state)
   strcpy(s.token, "sixteen-byte-token");
   struct updates u = { 0 };
   char err[256];
-  struct portal_client *c = portal_client_start(&s, 1, count_update, &u, err,
+  struct portal_client *c = p4p_portal_start(&s, 1, count_update, &u, err,
                                                 sizeof err);
   assert_non_null(c);
   unsigned all = PORTAL_ALL;
   assert_true(wait_for(c, 0, has_all, &all, 10));
   struct portal_data d;
-  assert_int_equal(portal_client_data(c, 0, &d), 0);
+  assert_int_equal(p4p_portal_data(c, 0, &d), 0);
   assert_int_equal(d.pidmap.npids, 4);
   assert_string_equal(d.pidmap.pids[0].name, "0.i.example");
   assert_string_equal(d.pidmap.version, "fake-1");
@@ -368,13 +368,13 @@ static void test_fetches_and_parses_every_v1_interface(void **state)
   assert_true(st.pidmap_at >= d.pidmap_at && st.capability_at > 0);
   assert_int_equal(st.servers, 2);
   assert_int_equal(st.guidance_swarms, 0);
-  portal_data_free(&d);
+  p4p_portal_data_free(&d);
   assert_int_equal(st.failures, 0);
   assert_true(st.fetches >= 4);
   assert_string_equal(st.last_error, "");
   assert_string_equal(st.version, "fake-1");
   assert_true(atomic_load(&u.n) >= 1);
-  portal_client_stop(c);
+  p4p_portal_stop(c);
   fake_stop(&f);
 }
 
@@ -388,7 +388,7 @@ static void test_not_modified_keeps_data_without_update(void **state)
   fake_start(&f, "healthy", 1, NULL);
   struct portal_source s = source("example", f.url, PORTAL_PIDMAP);
   struct updates u = { 0 };
-  struct portal_client *c = portal_client_start(&s, 1, count_update, &u, NULL,
+  struct portal_client *c = p4p_portal_start(&s, 1, count_update, &u, NULL,
                                                 0);
   assert_non_null(c);
   unsigned long one = 1;
@@ -397,10 +397,10 @@ static void test_not_modified_keeps_data_without_update(void **state)
   fake_control(&f, "/_header?path=/p4p/v1/pidmap&name=If-None-Match", etag);
   assert_true(!strncmp(etag, "\"pidmap-", 8));
   struct portal_data d;
-  assert_int_equal(portal_client_data(c, 0, &d), 0);
+  assert_int_equal(p4p_portal_data(c, 0, &d), 0);
   assert_true(d.has_pidmap);
   assert_int_equal(d.pidmap.npids, 4);
-  portal_data_free(&d);
+  p4p_portal_data_free(&d);
   assert_int_equal(atomic_load(&u.n), 1);
   assert_int_equal(status_of(c, 0).failures, 0);
   /* a new version changes the body and ETag: a 200 and one more update */
@@ -408,10 +408,10 @@ static void test_not_modified_keeps_data_without_update(void **state)
   for (int i = 0; i < 500 && atomic_load(&u.n) < 2; i++)
     usleep(20000);
   assert_int_equal(atomic_load(&u.n), 2);
-  assert_int_equal(portal_client_data(c, 0, &d), 0);
+  assert_int_equal(p4p_portal_data(c, 0, &d), 0);
   assert_string_equal(d.pidmap.version, "fake-2");
-  portal_data_free(&d);
-  portal_client_stop(c);
+  p4p_portal_data_free(&d);
+  p4p_portal_stop(c);
   fake_stop(&f);
 }
 
@@ -425,27 +425,27 @@ static void test_newer_version_elsewhere_refetches_pid_map(void **state)
   fake_start(&f, "healthy", 300, NULL);
   struct portal_source s = source("example", f.url,
                                   PORTAL_PIDMAP | PORTAL_GUIDANCE);
-  struct portal_client *c = portal_client_start(&s, 1, NULL, NULL, NULL, 0);
+  struct portal_client *c = p4p_portal_start(&s, 1, NULL, NULL, NULL, 0);
   assert_non_null(c);
   unsigned both = PORTAL_PIDMAP | PORTAL_GUIDANCE;
   assert_true(wait_for(c, 0, has_all, &both, 10));
   assert_int_equal(fake_count(&f, "/p4p/v1/pidmap"), 1);
   fake_control(&f, "/_version?v=fake-2", NULL);
   struct p4p_stats_msg none = { 0 };
-  assert_int_equal(portal_client_post_stats(c, 0, &none), 0);
+  assert_int_equal(p4p_portal_post_stats(c, 0, &none), 0);
   struct count_arg a = { &f, "/p4p/v1/pidmap", 2 };
   assert_true(wait_for(c, 0, fake_count_at_least, &a, 10));
   struct portal_data d = { 0 };
   for (int i = 0; i < 500; i++) {
-    assert_int_equal(portal_client_data(c, 0, &d), 0);
+    assert_int_equal(p4p_portal_data(c, 0, &d), 0);
     if (!strcmp(d.pidmap.version, "fake-2"))
       break;
-    portal_data_free(&d);
+    p4p_portal_data_free(&d);
     usleep(20000);
   }
   assert_string_equal(d.pidmap.version, "fake-2");
-  portal_data_free(&d);
-  portal_client_stop(c);
+  p4p_portal_data_free(&d);
+  p4p_portal_stop(c);
   fake_stop(&f);
 }
 
@@ -460,14 +460,14 @@ static void test_max_age_schedules_next_fetch(void **state)
   fake_start(&slow, "healthy", 300, NULL);
   struct portal_source s[2] = { source("fast", fast.url, PORTAL_COSTS),
                                 source("slow", slow.url, PORTAL_COSTS) };
-  struct portal_client *c = portal_client_start(s, 2, NULL, NULL, NULL, 0);
+  struct portal_client *c = p4p_portal_start(s, 2, NULL, NULL, NULL, 0);
   assert_non_null(c);
   struct count_arg a = { &fast, "/p4p/v1/costs", 2 };
   assert_true(wait_for(c, 0, fake_count_at_least, &a, 10));
   struct count_arg b = { &slow, "/p4p/v1/costs", 1 };
   assert_true(wait_for(c, 1, fake_count_at_least, &b, 10));
   assert_int_equal(fake_count(&slow, "/p4p/v1/costs"), 1);
-  portal_client_stop(c);
+  p4p_portal_stop(c);
   fake_stop(&fast);
   fake_stop(&slow);
 }
@@ -480,7 +480,7 @@ static void test_guidance_posts_stats_and_stores_swarm_matrix(void **state)
   struct fake f;
   fake_start(&f, "healthy", 300, NULL);
   struct portal_source s = source("example", f.url, PORTAL_GUIDANCE);
-  struct portal_client *c = portal_client_start(&s, 1, NULL, NULL, NULL, 0);
+  struct portal_client *c = p4p_portal_start(&s, 1, NULL, NULL, NULL, 0);
   assert_non_null(c);
   unsigned g = PORTAL_GUIDANCE;
   assert_true(wait_for(c, 0, has_all, &g, 10));
@@ -490,14 +490,14 @@ static void test_guidance_posts_stats_and_stores_swarm_matrix(void **state)
   struct p4p_swarm_stats sw = { .npids = 1, .pids = &ps };
   memset(sw.info_hash, 0xab, sizeof sw.info_hash);
   struct p4p_stats_msg stats = { .nswarms = 1, .swarms = &sw };
-  assert_int_equal(portal_client_post_stats(c, 0, &stats), 0);
+  assert_int_equal(p4p_portal_post_stats(c, 0, &stats), 0);
 
   struct portal_data d = { 0 };
   for (int i = 0; i < 500; i++) {
-    assert_int_equal(portal_client_data(c, 0, &d), 0);
+    assert_int_equal(p4p_portal_data(c, 0, &d), 0);
     if (d.guidance.nswarms == 1)
       break;
-    portal_data_free(&d);
+    p4p_portal_data_free(&d);
     usleep(20000);
   }
   assert_int_equal(d.guidance.nswarms, 1);
@@ -505,13 +505,13 @@ static void test_guidance_posts_stats_and_stores_swarm_matrix(void **state)
   assert_int_equal(status_of(c, 0).guidance_swarms, 1);
   assert_true(matrix_at(&d.guidance.swarms[0].weights, "0.i.example",
                         "2.i.example") == 1);
-  portal_data_free(&d);
+  p4p_portal_data_free(&d);
   char body[4096];
   fake_control(&f, "/_last?path=/p4p/v1/guidance", body);
   assert_non_null(strstr(body, "<stats"));
   assert_non_null(strstr(body, "abababababababababababababababababababab"));
   assert_non_null(strstr(body, "leechers=\"40\""));
-  portal_client_stop(c);
+  p4p_portal_stop(c);
   fake_stop(&f);
 }
 
@@ -526,7 +526,7 @@ static void test_failures_back_off_and_keep_last_good_data(void **state)
   struct portal_source s = source("example", f.url, PORTAL_PIDMAP);
   s.max_staleness_s = 60;
   s.backoff_max_s = 2;
-  struct portal_client *c = portal_client_start(&s, 1, NULL, NULL, NULL, 0);
+  struct portal_client *c = p4p_portal_start(&s, 1, NULL, NULL, NULL, 0);
   assert_non_null(c);
   unsigned pm = PORTAL_PIDMAP;
   assert_true(wait_for(c, 0, has_all, &pm, 10));
@@ -542,7 +542,7 @@ static void test_failures_back_off_and_keep_last_good_data(void **state)
   assert_true(has_all(c, 0, &pm)); /* last good data still served */
   fake_control(&f, "/_mode?m=healthy", NULL);
   assert_true(wait_for(c, 0, healthy_again, NULL, 10));
-  portal_client_stop(c);
+  p4p_portal_stop(c);
   fake_stop(&f);
 }
 
@@ -557,7 +557,7 @@ static void test_stale_data_is_dropped(void **state)
   s.max_staleness_s = 2;
   s.timeout_ms = 500;
   struct updates u = { 0 };
-  struct portal_client *c = portal_client_start(&s, 1, count_update, &u, NULL,
+  struct portal_client *c = p4p_portal_start(&s, 1, count_update, &u, NULL,
                                                 0);
   assert_non_null(c);
   unsigned pm = PORTAL_PIDMAP;
@@ -566,13 +566,13 @@ static void test_stale_data_is_dropped(void **state)
   assert_true(wait_for(c, 0, has_no_pidmap, NULL, 10));
   assert_int_equal(atomic_load(&u.n), 2); /* arrival, then expiry */
   struct portal_data d;
-  assert_int_equal(portal_client_data(c, 0, &d), 0);
+  assert_int_equal(p4p_portal_data(c, 0, &d), 0);
   assert_int_equal(d.pidmap_at, 0);
   assert_int_equal(d.pidmap.npids, 0);
-  portal_data_free(&d);
+  p4p_portal_data_free(&d);
   assert_int_equal(status_of(c, 0).pidmap_at, 0);
   assert_true(status_of(c, 0).failures >= 1);
-  portal_client_stop(c);
+  p4p_portal_stop(c);
   fake_stop(&f);
 }
 
@@ -583,14 +583,14 @@ static void test_endless_body_is_cut_at_max_body(void **state)
   fake_start(&f, "huge", 300, NULL);
   struct portal_source s = source("example", f.url, PORTAL_PIDMAP);
   s.max_body = 65536;
-  struct portal_client *c = portal_client_start(&s, 1, NULL, NULL, NULL, 0);
+  struct portal_client *c = p4p_portal_start(&s, 1, NULL, NULL, NULL, 0);
   assert_non_null(c);
   unsigned long one = 1;
   assert_true(wait_for(c, 0, failures_at_least, &one, 10));
   assert_string_equal(status_of(c, 0).last_error,
                       "pidmap: response larger than max_body (65536 bytes)");
   assert_true(has_no_pidmap(c, 0, NULL));
-  portal_client_stop(c);
+  p4p_portal_stop(c);
   fake_stop(&f);
 }
 
@@ -608,7 +608,7 @@ static void test_hang_and_slow_are_cut_and_block_nobody(void **state)
                                 source("slow", slow.url, PORTAL_PIDMAP),
                                 source("ok", ok.url, PORTAL_PIDMAP) };
   s[0].timeout_ms = s[1].timeout_ms = 800;
-  struct portal_client *c = portal_client_start(s, 3, NULL, NULL, NULL, 0);
+  struct portal_client *c = p4p_portal_start(s, 3, NULL, NULL, NULL, 0);
   assert_non_null(c);
   unsigned pm = PORTAL_PIDMAP;
   unsigned long one = 1;
@@ -622,7 +622,7 @@ static void test_hang_and_slow_are_cut_and_block_nobody(void **state)
     assert_true(has_no_pidmap(c, i, NULL));
   }
   assert_int_equal(status_of(c, 2).failures, 0);
-  portal_client_stop(c);
+  p4p_portal_stop(c);
   fake_stop(&hang);
   fake_stop(&slow);
   fake_stop(&ok);
@@ -637,12 +637,12 @@ static void test_stop_is_prompt_while_a_transfer_hangs(void **state)
   fake_start(&f, "hang", 300, NULL);
   struct portal_source s = source("example", f.url, PORTAL_ALL);
   s.timeout_ms = 60000;
-  struct portal_client *c = portal_client_start(&s, 1, NULL, NULL, NULL, 0);
+  struct portal_client *c = p4p_portal_start(&s, 1, NULL, NULL, NULL, 0);
   assert_non_null(c);
   struct count_arg a = { &f, "/p4p/v1/pidmap", 1 };
   assert_true(wait_for(c, 0, fake_count_at_least, &a, 10));
   double t0 = now_s();
-  portal_client_stop(c);
+  p4p_portal_stop(c);
   /* stop waits for nothing but the thread's next wakeup; 60 s would mean
    * it waited for the transfer */
   assert_true(now_s() - t0 < 10);
@@ -663,7 +663,7 @@ static void expect_first_error(const struct fake *f, const char *mode,
   struct portal_source s = source("example", f->url, PORTAL_PIDMAP);
   snprintf(s.token, sizeof s.token, "%s", token);
   s.timeout_ms = 2000;
-  struct portal_client *c = portal_client_start(&s, 1, NULL, NULL, NULL, 0);
+  struct portal_client *c = p4p_portal_start(&s, 1, NULL, NULL, NULL, 0);
   assert_non_null(c);
   unsigned long one = 1;
   assert_true(wait_for(c, 0, failures_at_least, &one, 10));
@@ -675,7 +675,7 @@ static void expect_first_error(const struct fake *f, const char *mode,
              st.last_error, prefix, contains ? contains : "");
   assert_true(st.last_error_at > 0);
   assert_true(has_no_pidmap(c, 0, NULL));
-  portal_client_stop(c);
+  p4p_portal_stop(c);
 }
 
 static void test_every_failure_is_named(void **state)
@@ -730,7 +730,7 @@ static void test_https_trusts_only_the_given_ca(void **state)
   struct portal_source s[2] = { source("trusted", url, PORTAL_PIDMAP),
                                 source("untrusted", url, PORTAL_PIDMAP) };
   snprintf(s[0].ca_file, sizeof s[0].ca_file, "%s", cert);
-  struct portal_client *c = portal_client_start(s, 2, NULL, NULL, NULL, 0);
+  struct portal_client *c = p4p_portal_start(s, 2, NULL, NULL, NULL, 0);
   assert_non_null(c);
   unsigned pm = PORTAL_PIDMAP;
   unsigned long one = 1;
@@ -740,7 +740,7 @@ static void test_https_trusts_only_the_given_ca(void **state)
   assert_non_null(strstr(st.last_error, "certificate"));
   assert_true(has_no_pidmap(c, 1, NULL));
   assert_int_equal(status_of(c, 0).failures, 0);
-  portal_client_stop(c);
+  p4p_portal_stop(c);
   fake_stop(&f);
   unlink(cert);
   unlink(key);
@@ -759,12 +759,12 @@ static void test_legacy_portal_is_fetched_and_converted(void **state)
   snprintf(url, sizeof url, "%s//", f.url); /* slashes dropped, no 406 */
   struct portal_source s = source("internet2", url, PORTAL_ALL);
   s.legacy = 1;
-  struct portal_client *c = portal_client_start(&s, 1, NULL, NULL, NULL, 0);
+  struct portal_client *c = p4p_portal_start(&s, 1, NULL, NULL, NULL, 0);
   assert_non_null(c);
   unsigned both = PORTAL_PIDMAP | PORTAL_COSTS;
   assert_true(wait_for(c, 0, has_all, &both, 10));
   struct portal_data d;
-  assert_int_equal(portal_client_data(c, 0, &d), 0);
+  assert_int_equal(p4p_portal_data(c, 0, &d), 0);
   assert_int_equal(d.pidmap.npids, 13);
   assert_string_equal(d.pidmap.version, "7");
   assert_string_equal(d.costs.version, "7");
@@ -772,11 +772,11 @@ static void test_legacy_portal_is_fetched_and_converted(void **state)
   double v = matrix_at(&d.costs.costs, "0.i.internet2", "1.i.internet2");
   assert_true(v > 9.2783 && v < 9.2784);
   assert_false(d.has_guidance || d.has_capability);
-  portal_data_free(&d);
+  p4p_portal_data_free(&d);
   assert_int_equal(fake_count(&f, "/p4p/v1/guidance"), 0);
   assert_int_equal(fake_count(&f, "/p4p/v1/pidmap"), 0);
   assert_int_equal(fake_count(&f, "/pid/map"), 1);
-  portal_client_stop(c);
+  p4p_portal_stop(c);
   fake_stop(&f);
 }
 

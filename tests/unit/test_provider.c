@@ -10,9 +10,9 @@
 
 #include <cmocka.h>
 
-#include "provider.h"
-#include "topology.h"
-#include "xml.h"
+#include "provider/provider.h"
+#include "provider/topology.h"
+#include "proto/xml.h"
 
 static const char small[] =
   "# a tiny provider\n"
@@ -35,18 +35,18 @@ static const char small[] =
   "max-optimized-swarms 7\n"
   "listen ::1 8080\n";
 
-static void parse_ok(const char *text, struct p4p_provider *p) {
+static void parse_ok(const char *text, struct prov_config *p) {
   char err[256] = "";
-  int  rc = p4p_provider_parse(text, strlen(text), "t.conf", p, err,
+  int  rc = prov_parse(text, strlen(text), "t.conf", p, err,
                                sizeof err);
   if (rc)
     fail_msg("unexpected error: %s", err);
 }
 
 static void expect_error(const char *text, const char *want) {
-  struct p4p_provider p;
+  struct prov_config p;
   char err[256] = "";
-  assert_int_equal(p4p_provider_parse(text, strlen(text), "bad.conf", &p, err,
+  assert_int_equal(prov_parse(text, strlen(text), "bad.conf", &p, err,
                                       sizeof err), -1);
   if (!strstr(err, want))
     fail_msg("error '%s' does not contain '%s'", err, want);
@@ -57,7 +57,7 @@ static void expect_error(const char *text, const char *want) {
 
 static void test_valid_file_is_read_completely(void **state) {
   (void)state;
-  struct p4p_provider p;
+  struct prov_config p;
   parse_ok(small, &p);
   assert_string_equal(p.name, "tiny");
   assert_int_equal(p.asid, 64500);
@@ -92,64 +92,64 @@ static void test_valid_file_is_read_completely(void **state) {
   assert_string_equal(p.daemon.listen_addr, "::1");
   assert_int_equal(p.daemon.port, 8080);
   assert_int_equal(p.daemon.resolve_interval_s, 30); /* default */
-  p4p_provider_free(&p);
-  p4p_provider_free(&p); /* freeing a zeroed struct is allowed */
+  prov_free(&p);
+  prov_free(&p); /* freeing a zeroed struct is allowed */
 }
 
 static void test_lookup_is_longest_prefix_match(void **state) {
   (void)state;
-  struct p4p_provider p;
+  struct prov_config p;
   parse_ok(small, &p);
   uint8_t a[16];
   /* 10.1.2.3 is in 10.0.0.0/8 (p1) and 10.1.0.0/16 (p2): /16 wins */
-  assert_int_equal(p4p_addr_parse("10.1.2.3", a), 0);
-  assert_int_equal(p4p_provider_lookup(&p, a), 1);
-  assert_int_equal(p4p_addr_parse("10.2.0.1", a), 0);
-  assert_int_equal(p4p_provider_lookup(&p, a), 0);
-  assert_int_equal(p4p_addr_parse("2001:db8:5::1", a), 0);
-  assert_int_equal(p4p_provider_lookup(&p, a), 0);
+  assert_int_equal(proto_addr_parse("10.1.2.3", a), 0);
+  assert_int_equal(prov_lookup(&p, a), 1);
+  assert_int_equal(proto_addr_parse("10.2.0.1", a), 0);
+  assert_int_equal(prov_lookup(&p, a), 0);
+  assert_int_equal(proto_addr_parse("2001:db8:5::1", a), 0);
+  assert_int_equal(prov_lookup(&p, a), 0);
   /* the /32 boundary: 2001:db9:: is outside 2001:db8::/32 */
-  assert_int_equal(p4p_addr_parse("2001:db9::1", a), 0);
-  assert_int_equal(p4p_provider_lookup(&p, a), -1);
-  assert_int_equal(p4p_addr_parse("198.51.100.1", a), 0);
-  assert_int_equal(p4p_provider_lookup(&p, a), -1);
-  assert_int_equal(p4p_provider_pid_index(&p, "p3"), 2);
-  assert_int_equal(p4p_provider_pid_index(&p, "nope"), -1);
-  p4p_provider_free(&p);
+  assert_int_equal(proto_addr_parse("2001:db9::1", a), 0);
+  assert_int_equal(prov_lookup(&p, a), -1);
+  assert_int_equal(proto_addr_parse("198.51.100.1", a), 0);
+  assert_int_equal(prov_lookup(&p, a), -1);
+  assert_int_equal(prov_pid_index(&p, "p3"), 2);
+  assert_int_equal(prov_pid_index(&p, "nope"), -1);
+  prov_free(&p);
 }
 
 static void test_avoidance_factor_follows_the_clock(void **state) {
   (void)state;
-  struct p4p_provider p;
+  struct prov_config p;
   parse_ok(small, &p);
   /* link 0 has 22-4 (x4, wraps midnight) and 3-5 (x2.5):
    * 23h: 4; 3h: both, 4 * 2.5 = 10; 4h: only 3-5, 2.5; 12h: 1 */
-  assert_true(p4p_provider_link_factor(&p, 0, 23) == 4);
-  assert_true(p4p_provider_link_factor(&p, 0, 0) == 4);
-  assert_true(p4p_provider_link_factor(&p, 0, 3) == 10);
-  assert_true(p4p_provider_link_factor(&p, 0, 4) == 2.5);
-  assert_true(p4p_provider_link_factor(&p, 0, 12) == 1);
-  assert_true(p4p_provider_link_factor(&p, 0, 22) == 4);
-  assert_true(p4p_provider_link_factor(&p, 0, 21) == 1);
-  assert_true(p4p_provider_link_factor(&p, 1, 23) == 1); /* other link */
-  p4p_provider_free(&p);
+  assert_true(prov_link_factor(&p, 0, 23) == 4);
+  assert_true(prov_link_factor(&p, 0, 0) == 4);
+  assert_true(prov_link_factor(&p, 0, 3) == 10);
+  assert_true(prov_link_factor(&p, 0, 4) == 2.5);
+  assert_true(prov_link_factor(&p, 0, 12) == 1);
+  assert_true(prov_link_factor(&p, 0, 22) == 4);
+  assert_true(prov_link_factor(&p, 0, 21) == 1);
+  assert_true(prov_link_factor(&p, 1, 23) == 1); /* other link */
+  prov_free(&p);
 }
 
 static void test_mean_access_weights_classes_by_share(void **state) {
   (void)state;
-  struct p4p_provider p;
+  struct prov_config p;
   parse_ok(small, &p);
   double down, up;
   /* shares 3:1 -> down (3*1000 + 5000)/4 = 2000, up (300 + 2000)/4 = 575 */
-  p4p_provider_mean_access(&p, &down, &up);
+  prov_mean_access(&p, &down, &up);
   assert_float_equal(down, 2000, 1e-9);
   assert_float_equal(up, 575, 1e-9);
-  p4p_provider_free(&p);
+  prov_free(&p);
   /* no classes: the paper's mix, down .2*784+.4*1500+.25*3000+.15*10000
    * = 3006.8, up .2*128+.4*384+.25*1000+.15*5000 = 1179.2 */
-  struct p4p_provider none;
+  struct prov_config none;
   memset(&none, 0, sizeof none);
-  p4p_provider_mean_access(&none, &down, &up);
+  prov_mean_access(&none, &down, &up);
   assert_float_equal(down, 3006.8, 1e-9);
   assert_float_equal(up, 1179.2, 1e-9);
 }
@@ -199,51 +199,51 @@ static void test_bad_files_name_file_and_line(void **state) {
 
 static void test_missing_file_is_an_error(void **state) {
   (void)state;
-  struct p4p_provider p;
+  struct prov_config p;
   char err[256];
-  assert_int_equal(p4p_provider_load("/nonexistent/x.conf", &p, err,
+  assert_int_equal(prov_load("/nonexistent/x.conf", &p, err,
                                      sizeof err), -1);
   assert_non_null(strstr(err, "/nonexistent/x.conf"));
 }
 
-static void load_deploy(const char *name, struct p4p_provider *p) {
+static void load_deploy(const char *name, struct prov_config *p) {
   char path[1024], err[256];
   const char *data = getenv("TEST_DATA");
   snprintf(path, sizeof path, "%s/../../deploy/providers/%s",
            data ? data : "tests/data", name);
-  if (p4p_provider_load(path, p, err, sizeof err))
+  if (prov_load(path, p, err, sizeof err))
     fail_msg("%s", err);
 }
 
 static void test_shipped_providers_match_the_data_sets(void **state) {
   (void)state;
-  struct p4p_provider p;
+  struct prov_config p;
   load_deploy("abilene.conf", &p);
   assert_int_equal(p.npops, 11);
   assert_int_equal(p.nlinks, 14);
   assert_int_equal(p.asid, 11537);
   /* every server's address lies in its own PID */
   for (size_t i = 0; i < p.nservers; i++)
-    assert_int_equal(p4p_provider_lookup(&p, p.servers[i].addr),
-                     p4p_provider_pid_index(&p, p.servers[i].pid));
-  p4p_provider_free(&p);
+    assert_int_equal(prov_lookup(&p, p.servers[i].addr),
+                     prov_pid_index(&p, p.servers[i].pid));
+  prov_free(&p);
   load_deploy("attmpls.conf", &p);
   assert_int_equal(p.npops, 25);
   assert_int_equal(p.nlinks, 56);
   for (size_t i = 0; i < p.nservers; i++)
-    assert_int_equal(p4p_provider_lookup(&p, p.servers[i].addr),
-                     p4p_provider_pid_index(&p, p.servers[i].pid));
-  p4p_provider_free(&p);
+    assert_int_equal(prov_lookup(&p, p.servers[i].addr),
+                     prov_pid_index(&p, p.servers[i].pid));
+  prov_free(&p);
 }
 
 static void test_costs_follow_routes_and_the_clock(void **state) {
   (void)state;
-  struct p4p_provider p;
-  struct p4p_topology t;
+  struct prov_config p;
+  struct prov_topology t;
   char err[256];
   parse_ok(small, &p);
-  p4p_topology_init(&t);
-  if (p4p_provider_topology(&p, &t, err, sizeof err))
+  prov_topology_init(&t);
+  if (prov_build_topology(&p, &t, err, sizeof err))
     fail_msg("%s", err);
   assert_int_equal(t.npops, 3);
   assert_int_equal(t.nlinks, 4); /* two duplex links */
@@ -251,48 +251,48 @@ static void test_costs_follow_routes_and_the_clock(void **state) {
    * 12h: A->C = 10 + 7 = 17;  23h: A-B x4 -> 40 + 7 = 47;
    * 3h: A-B x4 x2.5 -> 100 + 7 = 107;  B->C never changes. */
   double c[9];
-  assert_int_equal(p4p_provider_pop_costs(&p, &t, 12, c, err, sizeof err), 0);
+  assert_int_equal(prov_pop_costs(&p, &t, 12, c, err, sizeof err), 0);
   assert_float_equal(c[0 * 3 + 2], 17, 1e-9);
   assert_float_equal(c[2 * 3 + 0], 17, 1e-9);
   assert_float_equal(c[0 * 3 + 0], 0, 1e-9);
-  assert_int_equal(p4p_provider_pop_costs(&p, &t, 23, c, err, sizeof err), 0);
+  assert_int_equal(prov_pop_costs(&p, &t, 23, c, err, sizeof err), 0);
   assert_float_equal(c[0 * 3 + 2], 47, 1e-9);
   assert_float_equal(c[1 * 3 + 2], 7, 1e-9);
-  assert_int_equal(p4p_provider_pop_costs(&p, &t, 3, c, err, sizeof err), 0);
+  assert_int_equal(prov_pop_costs(&p, &t, 3, c, err, sizeof err), 0);
   assert_float_equal(c[2 * 3 + 0], 107, 1e-9);
   double m[4];
-  p4p_provider_link_mults(&p, 3, m);
+  prov_link_mults(&p, 3, m);
   assert_float_equal(m[0], 10, 1e-9);
   assert_float_equal(m[1], 10, 1e-9);
   assert_float_equal(m[2], 1, 1e-9);
-  p4p_topology_free(&t);
-  p4p_provider_free(&p);
+  prov_topology_free(&t);
+  prov_free(&p);
 }
 
 static void test_abilene_routes_follow_ospf_weights(void **state) {
   (void)state;
-  struct p4p_provider p;
-  struct p4p_topology t;
+  struct prov_config p;
+  struct prov_topology t;
   char err[256];
   load_deploy("abilene.conf", &p);
-  p4p_topology_init(&t);
-  if (p4p_provider_topology(&p, &t, err, sizeof err))
+  prov_topology_init(&t);
+  if (prov_build_topology(&p, &t, err, sizeof err))
     fail_msg("%s", err);
   /* from the Abilene OSPF path table: ATLA-IPLS-CHIN, 587 + 260 = 847;
    * ATLA-IPLS-KSCY-DNVR, 587 + 548 + 639 = 1774 */
-  int atla = p4p_topology_find_pop(&t, "ATLA");
-  int chin = p4p_topology_find_pop(&t, "CHIN");
-  int dnvr = p4p_topology_find_pop(&t, "DNVR");
-  const struct p4p_route *r = p4p_topology_route(&t, atla, chin);
+  int atla = prov_topology_find_pop(&t, "ATLA");
+  int chin = prov_topology_find_pop(&t, "CHIN");
+  int dnvr = prov_topology_find_pop(&t, "DNVR");
+  const struct prov_route *r = prov_topology_route(&t, atla, chin);
   assert_non_null(r);
   assert_int_equal(r->nlinks, 2);
   assert_int_equal(r->igp_cost, 847);
-  r = p4p_topology_route(&t, atla, dnvr);
+  r = prov_topology_route(&t, atla, dnvr);
   assert_non_null(r);
   assert_int_equal(r->nlinks, 3);
   assert_int_equal(r->igp_cost, 1774);
-  p4p_topology_free(&t);
-  p4p_provider_free(&p);
+  prov_topology_free(&t);
+  prov_free(&p);
 }
 
 int main(void) {

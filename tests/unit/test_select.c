@@ -16,8 +16,8 @@
 #include <cmocka.h>
 
 #include "peerlist.h"
-#include "pidmap.h"
-#include "select.h"
+#include "p4p/pidmap.h"
+#include "p4p/select.h"
 
 #define PEER_SIZE    8
 #define COMPARE_SIZE 6
@@ -43,12 +43,12 @@ static void peer_record(uint8_t out[PEER_SIZE], unsigned pid, unsigned i, int se
 /* counts[j] peers in PID j (1..npids), counts[0] peers in no PID (11.x). */
 static void swarm_build(struct swarm *s, size_t npids, const unsigned *counts, unsigned per_group) {
   char err[128];
-  s->map = pidmap_new(npids);
+  s->map = p4p_pidmap_new(npids);
   for (unsigned j = 1; j <= npids; ++j) {
     uint8_t a[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, (uint8_t)j, 0, 0};
-    assert_int_equal(pidmap_add_prefix(s->map, a, 96 + 16, (uint16_t)j), 0);
+    assert_int_equal(p4p_pidmap_add_prefix(s->map, a, 96 + 16, (uint16_t)j), 0);
   }
-  assert_int_equal(pidmap_finish(s->map, err, sizeof err), 0);
+  assert_int_equal(p4p_pidmap_finish(s->map, err, sizeof err), 0);
   assert_int_equal(peerlist_init(&s->peers, &s->layout, s->map, per_group), 0);
   for (unsigned j = 0; j <= npids; ++j)
     for (unsigned i = 0; i < counts[j]; ++i) {
@@ -62,7 +62,7 @@ static void swarm_build(struct swarm *s, size_t npids, const unsigned *counts, u
 
 static void swarm_free(struct swarm *s) {
   peerlist_free(&s->peers, &s->layout);
-  pidmap_unref(s->map);
+  p4p_pidmap_unref(s->map);
 }
 
 static struct select_request request(const struct swarm *s, uint16_t self_slot, const uint8_t *self_key, const float *row, double eps,
@@ -109,7 +109,7 @@ static void test_selection_follows_guidance_weights(void **state) {
   for (size_t t = 0; t < T; ++t) {
     struct select_tally tally;
     unsigned            k[5] = {0};
-    assert_int_equal(select_peers(&req, seed, reply, &tally), N * COMPARE_SIZE);
+    assert_int_equal(p4p_select_guided(&req, seed, reply, &tally), N * COMPARE_SIZE);
     assert_int_equal(tally.random, 0);
     for (size_t p = 0; p < N; ++p)
       k[pid_of((uint8_t *)reply + p * COMPARE_SIZE)]++;
@@ -146,7 +146,7 @@ static void test_selection_respects_random_fraction_exactly(void **state) {
     struct select_request req = request(&s, 1, NULL, row, eps[e], 50);
     for (int t = 0; t < 200; ++t) {
       struct select_tally tally;
-      assert_int_equal(select_peers(&req, seed, reply, &tally), 50 * COMPARE_SIZE);
+      assert_int_equal(p4p_select_guided(&req, seed, reply, &tally), 50 * COMPARE_SIZE);
       assert_int_equal(tally.random, want[e]);
       assert_int_equal(tally.same_pid + tally.other_pid, 50 - want[e]);
       assert_distinct(reply, 50);
@@ -172,7 +172,7 @@ static void test_selection_never_returns_the_requester(void **state) {
     for (int t = 0; t < 300; ++t) {
       struct select_tally   tally;
       struct select_request req = request(&s, 1, self, row, 0.2, amount);
-      assert_int_equal(select_peers(&req, seed, reply, &tally), amount * COMPARE_SIZE);
+      assert_int_equal(p4p_select_guided(&req, seed, reply, &tally), amount * COMPARE_SIZE);
       for (size_t p = 0; p < amount; ++p)
         assert_memory_not_equal(reply + p * COMPARE_SIZE, self, COMPARE_SIZE);
       assert_distinct(reply, amount);
@@ -198,14 +198,14 @@ static void test_small_pid_gives_its_share_to_the_others(void **state) {
     struct select_tally   tally;
     unsigned              k[4] = {0};
     struct select_request req  = request(&s, 1, NULL, half, 0.0, 40);
-    select_peers(&req, seed, reply, &tally);
+    p4p_select_guided(&req, seed, reply, &tally);
     for (size_t p = 0; p < 40; ++p)
       k[pid_of((uint8_t *)reply + p * COMPARE_SIZE)]++;
     assert_int_equal(k[2], 3);
     assert_int_equal(k[1], 37);
 
     req = request(&s, 1, NULL, only3, 0.0, 20);
-    select_peers(&req, seed, reply, &tally);
+    p4p_select_guided(&req, seed, reply, &tally);
     memset(k, 0, sizeof k);
     for (size_t p = 0; p < 20; ++p)
       k[pid_of((uint8_t *)reply + p * COMPARE_SIZE)]++;
@@ -245,7 +245,7 @@ static void test_picks_are_uniform_inside_a_pid(void **state) {
   struct select_request req = request(&s, 1, NULL, row, 0.0, 20);
   for (int t = 0; t < T; ++t) {
     struct select_tally tally;
-    select_peers(&req, seed, reply, &tally);
+    p4p_select_guided(&req, seed, reply, &tally);
     for (size_t p = 0; p < 20; ++p) {
       const uint8_t *c = (uint8_t *)reply + p * COMPARE_SIZE;
       if (pid_of(c) == 2)
@@ -274,7 +274,7 @@ static void test_random_part_is_uniform_over_the_whole_swarm(void **state) {
   struct select_request req = request(&s, 1, self, row, 1.0, 10);
   for (int t = 0; t < T; ++t) {
     struct select_tally tally;
-    select_peers(&req, seed, reply, &tally);
+    p4p_select_guided(&req, seed, reply, &tally);
     for (size_t p = 0; p < 10; ++p) {
       const uint8_t *c = (uint8_t *)reply + p * COMPARE_SIZE;
       hits[pid_of(c)][c[3]]++;
@@ -311,7 +311,7 @@ static void test_seeders_fill_from_the_back(void **state) {
   struct select_request req = request(&s, 2, NULL, row, 0.0, 5);
   for (int t = 0; t < 50; ++t) {
     struct select_tally tally;
-    select_peers(&req, seed, reply, &tally);
+    p4p_select_guided(&req, seed, reply, &tally);
     int seen_seeder = 0;
     for (size_t p = 0; p < 5; ++p) {
       int is_seeder = ((uint8_t *)reply)[p * COMPARE_SIZE + 3] < 3;
@@ -339,8 +339,8 @@ static void test_intra_provider_share_sends_the_rest_outside(void **state) {
   char           reply[SELECT_MAX_AMOUNT * COMPARE_SIZE];
 
   swarm_build(&s, 4, counts, 1);
-  pidmap_set_provider(s.map, 3, 1);
-  pidmap_set_provider(s.map, 4, 1);
+  p4p_pidmap_set_provider(s.map, 3, 1);
+  p4p_pidmap_set_provider(s.map, 4, 1);
   struct select_request req = request(&s, 1, NULL, row, 0.0, 40);
   req.provider_first        = 1;
   req.provider_last         = 2;
@@ -348,7 +348,7 @@ static void test_intra_provider_share_sends_the_rest_outside(void **state) {
   for (int t = 0; t < T; ++t) {
     struct select_tally tally;
     unsigned            k[5] = {0};
-    assert_int_equal(select_peers(&req, seed, reply, &tally), 40 * COMPARE_SIZE);
+    assert_int_equal(p4p_select_guided(&req, seed, reply, &tally), 40 * COMPARE_SIZE);
     assert_int_equal(tally.outside, 10);
     assert_int_equal(tally.same_pid + tally.other_pid, 30);
     for (size_t p = 0; p < 40; ++p)
@@ -376,7 +376,7 @@ static void test_oversized_amount_is_declined(void **state) {
 
   swarm_build(&s, 1, counts, 1);
   struct select_request req = request(&s, 1, NULL, row, 0.2, SELECT_MAX_AMOUNT + 1);
-  assert_int_equal(select_peers(&req, seed, reply, &tally), 0);
+  assert_int_equal(p4p_select_guided(&req, seed, reply, &tally), 0);
   swarm_free(&s);
 }
 

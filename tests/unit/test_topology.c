@@ -9,7 +9,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "topology.h"
+#include "provider/topology.h"
 
 /*
  * The hand-drawn graph (IGP weights on the links):
@@ -31,14 +31,14 @@
  */
 enum { A, B, C, D, E, F, G };
 
-static struct p4p_topology topo;
+static struct prov_topology topo;
 
 static void add(int a, int b, uint32_t w, double delay_ms, double km)
 {
   char err[128];
-  struct p4p_link_spec s = { .capacity_kbps = 1000, .igp_weight = w,
+  struct prov_link_spec s = { .capacity_kbps = 1000, .igp_weight = w,
                              .delay_ms = delay_ms, .length_km = km };
-  assert_true(p4p_topology_add_duplex(&topo, a, b, &s, err, sizeof err) >= 0);
+  assert_true(prov_topology_add_duplex(&topo, a, b, &s, err, sizeof err) >= 0);
 }
 
 static int setup(void **state)
@@ -46,9 +46,9 @@ static int setup(void **state)
   (void)state;
   char err[128];
   const char *names[] = { "A", "B", "C", "D", "E", "F", "G" };
-  p4p_topology_init(&topo);
+  prov_topology_init(&topo);
   for (int i = 0; i < 7; i++)
-    assert_int_equal(p4p_topology_add_pop(&topo, names[i], 0, 0, 0, err,
+    assert_int_equal(prov_topology_add_pop(&topo, names[i], 0, 0, 0, err,
                                           sizeof err), i);
   add(A, C, 1, 1.0, -1);   /* 0/1 */
   add(A, B, 1, 1.0, -1);   /* 2/3 */
@@ -58,28 +58,28 @@ static int setup(void **state)
   add(A, F, 10, 5.0, -1);  /* 10/11 */
   add(F, B, 1, 0.5, -1);   /* 12/13 */
   add(C, D, 1, 1.0, -1);   /* 14/15 parallel to 6/7 */
-  struct p4p_link_spec s = { .capacity_kbps = 1000, .igp_weight = 1,
+  struct prov_link_spec s = { .capacity_kbps = 1000, .igp_weight = 1,
                              .delay_ms = 1, .length_km = -1 };
-  assert_int_equal(p4p_topology_add_link(&topo, A, G, &s, err, sizeof err), 16);
+  assert_int_equal(prov_topology_add_link(&topo, A, G, &s, err, sizeof err), 16);
   s.igp_weight = 5;
-  assert_int_equal(p4p_topology_add_link(&topo, G, A, &s, err, sizeof err), 17);
-  assert_int_equal(p4p_topology_finish(&topo, err, sizeof err), 0);
+  assert_int_equal(prov_topology_add_link(&topo, G, A, &s, err, sizeof err), 17);
+  assert_int_equal(prov_topology_finish(&topo, err, sizeof err), 0);
   return 0;
 }
 
 static int teardown(void **state)
 {
   (void)state;
-  p4p_topology_free(&topo);
+  prov_topology_free(&topo);
   return 0;
 }
 
 static void assert_route(int i, int j, int n, const int *want)
 {
-  const struct p4p_route *r = p4p_topology_route(&topo, i, j);
+  const struct prov_route *r = prov_topology_route(&topo, i, j);
   assert_non_null(r);
   assert_int_equal(r->nlinks, n);
-  const int *links = p4p_route_links(&topo, r);
+  const int *links = prov_route_links(&topo, r);
   for (int h = 0; h < n; h++)
     assert_int_equal(links[h], want[h]);
 }
@@ -90,7 +90,7 @@ static void test_equal_cost_prefers_fewest_hops(void **state)
 {
   (void)state;
   assert_route(A, D, 1, (int[]){ 8 });
-  assert_int_equal(p4p_topology_route(&topo, A, D)->igp_cost, 2);
+  assert_int_equal(prov_topology_route(&topo, A, D)->igp_cost, 2);
 }
 
 /* B->C: B-A-C and B-D-C both cost 2 in 2 hops; the next hop with the
@@ -107,7 +107,7 @@ static void test_cheaper_multi_hop_path_beats_expensive_direct_link(void **s)
 {
   (void)s;
   assert_route(A, F, 2, (int[]){ 2, 13 }); /* A->B, B->F */
-  const struct p4p_route *r = p4p_topology_route(&topo, A, F);
+  const struct prov_route *r = prov_topology_route(&topo, A, F);
   assert_int_equal(r->igp_cost, 2);
   /* delay 1.0 (A->B) + 0.5 (B->F) */
   assert_true(fabs(r->delay_ms - 1.5) < 1e-12);
@@ -132,12 +132,12 @@ static void test_routes_are_destination_based(void **state)
 static void test_isolated_pop_has_no_routes_but_reaches_itself(void **s)
 {
   (void)s;
-  assert_null(p4p_topology_route(&topo, A, E));
-  assert_null(p4p_topology_route(&topo, E, A));
-  const struct p4p_route *r = p4p_topology_route(&topo, E, E);
+  assert_null(prov_topology_route(&topo, A, E));
+  assert_null(prov_topology_route(&topo, E, A));
+  const struct prov_route *r = prov_topology_route(&topo, E, E);
   assert_non_null(r);
   assert_int_equal(r->nlinks, 0);
-  assert_int_equal(p4p_topology_link_on_route(&topo, 0, A, E), 0);
+  assert_int_equal(prov_topology_link_on_route(&topo, 0, A, E), 0);
 }
 
 /* A->G costs 1 but G->A costs 5 over the direct link (the detour
@@ -145,17 +145,17 @@ static void test_isolated_pop_has_no_routes_but_reaches_itself(void **s)
 static void test_directed_links_are_asymmetric(void **state)
 {
   (void)state;
-  assert_int_equal(p4p_topology_route(&topo, A, G)->igp_cost, 1);
-  assert_int_equal(p4p_topology_route(&topo, G, A)->igp_cost, 5);
+  assert_int_equal(prov_topology_route(&topo, A, G)->igp_cost, 1);
+  assert_int_equal(prov_topology_route(&topo, G, A)->igp_cost, 5);
   /* G->D: G->A (5) then A->D (2) */
   assert_route(G, D, 2, (int[]){ 17, 8 });
-  assert_int_equal(p4p_topology_route(&topo, G, D)->igp_cost, 7);
+  assert_int_equal(prov_topology_route(&topo, G, D)->igp_cost, 7);
 }
 
 static void test_delay_derived_from_length_in_fibre(void **state)
 {
   (void)state;
-  const struct p4p_route *r = p4p_topology_route(&topo, A, D);
+  const struct prov_route *r = prov_topology_route(&topo, A, D);
   assert_true(fabs(r->delay_ms - 2.0) < 1e-12);
   assert_true(fabs(r->length_km - 400.0) < 1e-12);
 }
@@ -164,10 +164,10 @@ static void test_link_on_route_indicator(void **state)
 {
   (void)state;
   /* B->C is 3 then 0 */
-  assert_int_equal(p4p_topology_link_on_route(&topo, 3, B, C), 1);
-  assert_int_equal(p4p_topology_link_on_route(&topo, 0, B, C), 1);
-  assert_int_equal(p4p_topology_link_on_route(&topo, 4, B, C), 0);
-  assert_int_equal(p4p_topology_link_on_route(&topo, 6, B, C), 0);
+  assert_int_equal(prov_topology_link_on_route(&topo, 3, B, C), 1);
+  assert_int_equal(prov_topology_link_on_route(&topo, 0, B, C), 1);
+  assert_int_equal(prov_topology_link_on_route(&topo, 4, B, C), 0);
+  assert_int_equal(prov_topology_link_on_route(&topo, 6, B, C), 0);
 }
 
 static void test_route_costs_matrix(void **state)
@@ -175,7 +175,7 @@ static void test_route_costs_matrix(void **state)
   (void)state;
   double c[49];
   char err[64];
-  assert_int_equal(p4p_topology_route_costs(&topo, NULL, c, err, sizeof err), 0);
+  assert_int_equal(prov_topology_route_costs(&topo, NULL, c, err, sizeof err), 0);
   assert_true(c[A * 7 + F] == 2);
   assert_true(c[F * 7 + C] == 3);
   assert_true(c[A * 7 + A] == 0);
@@ -183,7 +183,7 @@ static void test_route_costs_matrix(void **state)
   /* per-link prices: cost 0.5 on link 3 (B->A) only; B->C uses it */
   double price[18] = { 0 };
   price[3] = 0.5;
-  assert_int_equal(p4p_topology_route_costs(&topo, price, c, err, sizeof err), 0);
+  assert_int_equal(prov_topology_route_costs(&topo, price, c, err, sizeof err), 0);
   assert_true(c[B * 7 + C] == 0.5);
   assert_true(c[C * 7 + B] == 0.0);
 }
@@ -191,38 +191,38 @@ static void test_route_costs_matrix(void **state)
 static void test_builder_rejects_bad_input(void **state)
 {
   (void)state;
-  struct p4p_topology t;
+  struct prov_topology t;
   char err[128] = "";
-  p4p_topology_init(&t);
-  assert_int_equal(p4p_topology_add_pop(&t, "X", 0, 0, 0, err, sizeof err), 0);
-  assert_int_equal(p4p_topology_add_pop(&t, "X", 0, 0, 0, err, sizeof err), -1);
+  prov_topology_init(&t);
+  assert_int_equal(prov_topology_add_pop(&t, "X", 0, 0, 0, err, sizeof err), 0);
+  assert_int_equal(prov_topology_add_pop(&t, "X", 0, 0, 0, err, sizeof err), -1);
   assert_true(strstr(err, "duplicate") != NULL);
-  assert_int_equal(p4p_topology_add_pop(&t, "Y", 1, 95, 0, err, sizeof err), -1);
-  assert_int_equal(p4p_topology_add_pop(&t, "Y", 1, 41.8, -87.6, err,
+  assert_int_equal(prov_topology_add_pop(&t, "Y", 1, 95, 0, err, sizeof err), -1);
+  assert_int_equal(prov_topology_add_pop(&t, "Y", 1, 41.8, -87.6, err,
                                         sizeof err), 1);
-  struct p4p_link_spec s = { .capacity_kbps = 10, .igp_weight = 0 };
+  struct prov_link_spec s = { .capacity_kbps = 10, .igp_weight = 0 };
   err[0] = 0;
-  assert_int_equal(p4p_topology_add_link(&t, 0, 1, &s, err, sizeof err), -1);
+  assert_int_equal(prov_topology_add_link(&t, 0, 1, &s, err, sizeof err), -1);
   assert_true(err[0] != 0);
   s.igp_weight = 1;
-  assert_int_equal(p4p_topology_add_link(&t, 0, 0, &s, err, sizeof err), -1);
-  assert_int_equal(p4p_topology_add_link(&t, 0, 2, &s, err, sizeof err), -1);
+  assert_int_equal(prov_topology_add_link(&t, 0, 0, &s, err, sizeof err), -1);
+  assert_int_equal(prov_topology_add_link(&t, 0, 2, &s, err, sizeof err), -1);
   s.capacity_kbps = -1;
-  assert_int_equal(p4p_topology_add_link(&t, 0, 1, &s, err, sizeof err), -1);
+  assert_int_equal(prov_topology_add_link(&t, 0, 1, &s, err, sizeof err), -1);
   s.capacity_kbps = 10;
-  assert_int_equal(p4p_topology_add_duplex(&t, 0, 1, &s, err, sizeof err), 0);
+  assert_int_equal(prov_topology_add_duplex(&t, 0, 1, &s, err, sizeof err), 0);
   assert_int_equal(t.nlinks, 2);
-  assert_int_equal(p4p_topology_find_pop(&t, "Y"), 1);
-  assert_int_equal(p4p_topology_find_pop(&t, "Z"), -1);
-  assert_null(p4p_topology_route(&t, 0, 1)); /* not finished yet */
-  assert_int_equal(p4p_topology_finish(&t, err, sizeof err), 0);
-  assert_non_null(p4p_topology_route(&t, 0, 1));
-  assert_int_equal(p4p_topology_add_pop(&t, "Z", 0, 0, 0, err, sizeof err), -1);
-  assert_int_equal(p4p_topology_finish(&t, err, sizeof err), -1);
-  assert_int_equal(p4p_topology_set_background(&t, 1, 5, err, sizeof err), 0);
+  assert_int_equal(prov_topology_find_pop(&t, "Y"), 1);
+  assert_int_equal(prov_topology_find_pop(&t, "Z"), -1);
+  assert_null(prov_topology_route(&t, 0, 1)); /* not finished yet */
+  assert_int_equal(prov_topology_finish(&t, err, sizeof err), 0);
+  assert_non_null(prov_topology_route(&t, 0, 1));
+  assert_int_equal(prov_topology_add_pop(&t, "Z", 0, 0, 0, err, sizeof err), -1);
+  assert_int_equal(prov_topology_finish(&t, err, sizeof err), -1);
+  assert_int_equal(prov_topology_set_background(&t, 1, 5, err, sizeof err), 0);
   assert_true(t.links[1].background_kbps == 5);
-  assert_int_equal(p4p_topology_set_background(&t, 2, 5, err, sizeof err), -1);
-  p4p_topology_free(&t);
+  assert_int_equal(prov_topology_set_background(&t, 2, 5, err, sizeof err), -1);
+  prov_topology_free(&t);
 }
 
 /* Every route is a shortest path: a route's IGP cost never exceeds the
@@ -234,10 +234,10 @@ static void test_routes_satisfy_bellman_equation(void **state)
   int n = topo.npops;
   for (int i = 0; i < n; i++)
     for (int j = 0; j < n; j++) {
-      const struct p4p_route *r = p4p_topology_route(&topo, i, j);
+      const struct prov_route *r = prov_topology_route(&topo, i, j);
       if (!r)
         continue;
-      const int *links = p4p_route_links(&topo, r);
+      const int *links = prov_route_links(&topo, r);
       int v = i;
       uint64_t c = 0;
       for (int h = 0; h < r->nlinks; h++) {
@@ -250,8 +250,8 @@ static void test_routes_satisfy_bellman_equation(void **state)
       for (int e = 0; e < topo.nlinks; e++) {
         if (topo.links[e].from != i)
           continue;
-        const struct p4p_route *rn =
-          p4p_topology_route(&topo, topo.links[e].to, j);
+        const struct prov_route *rn =
+          prov_topology_route(&topo, topo.links[e].to, j);
         if (rn)
           assert_true(r->igp_cost <= topo.links[e].igp_weight + rn->igp_cost);
       }
@@ -287,32 +287,32 @@ static void test_abilene_routes_match_published_ospf_paths(void **state)
   };
   static const char *pops[] = { "ATLA", "CHIN", "DNVR", "HSTN", "IPLS", "KSCY",
                                 "LOSA", "NYCM", "SNVA", "STTL", "WASH" };
-  struct p4p_topology t;
+  struct prov_topology t;
   char err[128];
-  p4p_topology_init(&t);
+  prov_topology_init(&t);
   for (int i = 0; i < 11; i++)
-    assert_int_equal(p4p_topology_add_pop(&t, pops[i], 0, 0, 0, err,
+    assert_int_equal(prov_topology_add_pop(&t, pops[i], 0, 0, 0, err,
                                           sizeof err), i);
   for (size_t l = 0; l < sizeof links / sizeof *links; l++) {
-    struct p4p_link_spec s = { .capacity_kbps = 10e6,
+    struct prov_link_spec s = { .capacity_kbps = 10e6,
                                .igp_weight = links[l].w,
                                .delay_ms = -1, .length_km = -1 };
-    assert_true(p4p_topology_add_duplex(&t, p4p_topology_find_pop(&t, links[l].a),
-                                        p4p_topology_find_pop(&t, links[l].b),
+    assert_true(prov_topology_add_duplex(&t, prov_topology_find_pop(&t, links[l].a),
+                                        prov_topology_find_pop(&t, links[l].b),
                                         &s, err, sizeof err) >= 0);
   }
-  assert_int_equal(p4p_topology_finish(&t, err, sizeof err), 0);
+  assert_int_equal(prov_topology_finish(&t, err, sizeof err), 0);
   for (size_t q = 0; q < sizeof want / sizeof *want; q++) {
     char buf[128];
     strcpy(buf, want[q].path);
-    int src = p4p_topology_find_pop(&t, strtok(buf, "-")), dst = src;
+    int src = prov_topology_find_pop(&t, strtok(buf, "-")), dst = src;
     for (char *tok; (tok = strtok(NULL, "-"));)
-      dst = p4p_topology_find_pop(&t, tok);
-    const struct p4p_route *r = p4p_topology_route(&t, src, dst);
+      dst = prov_topology_find_pop(&t, tok);
+    const struct prov_route *r = prov_topology_route(&t, src, dst);
     assert_non_null(r);
     char got[128];
     strcpy(got, t.pops[src].name);
-    const int *l = p4p_route_links(&t, r);
+    const int *l = prov_route_links(&t, r);
     for (int h = 0; h < r->nlinks; h++) {
       strcat(got, "-");
       strcat(got, t.pops[t.links[l[h]].to].name);
@@ -320,7 +320,7 @@ static void test_abilene_routes_match_published_ospf_paths(void **state)
     assert_string_equal(got, want[q].path);
     assert_int_equal(r->igp_cost, want[q].cost);
   }
-  p4p_topology_free(&t);
+  prov_topology_free(&t);
 }
 
 int main(void)

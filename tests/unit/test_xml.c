@@ -20,8 +20,8 @@
 #include <libxml/parser.h>
 #include <libxml/xmlschemas.h>
 
-#include "msg.h"
-#include "xml.h"
+#include "proto/msg.h"
+#include "proto/xml.h"
 
 /* ------------------------------------------------------------------ */
 /* helpers                                                             */
@@ -40,7 +40,7 @@ static char *path_in(const char *rel)
 static char *slurp(const char *rel, size_t *len)
 {
   char *buf = NULL, err[512];
-  if (p4p_xml_read_file(path_in(rel), P4P_XML_MAX_BYTES, &buf, len, err,
+  if (proto_xml_read_file(path_in(rel), P4P_XML_MAX_BYTES, &buf, len, err,
                         sizeof err) != 0)
     fail_msg("%s", err);
   return buf;
@@ -135,7 +135,7 @@ static const char *const doc_examples[] = {
 static void test_examples_validate_against_xsd(void **state)
 {
   (void)state;
-  static const enum p4p_xml_kind kinds[] = {
+  static const enum proto_xml_kind kinds[] = {
       P4P_XML_PIDMAP, P4P_XML_LOOKUP_REQUEST, P4P_XML_LOOKUP,
       P4P_XML_COSTS,  P4P_XML_STATS,          P4P_XML_GUIDANCE,
       P4P_XML_CAPABILITY_REQUEST, P4P_XML_CAPABILITY, P4P_XML_ERROR,
@@ -146,7 +146,7 @@ static void test_examples_validate_against_xsd(void **state)
     snprintf(rel, sizeof rel, "../../docs/examples/%s", doc_examples[i]);
     char *buf = slurp(rel, &len);
     assert_xsd_valid(buf, len, rel);
-    assert_int_equal(p4p_xml_kind_of(buf, len), kinds[i]);
+    assert_int_equal(proto_xml_kind_of(buf, len), kinds[i]);
     free(buf);
   }
   const char *deploy[] = {"../../deploy/example/pidmap.xml",
@@ -166,7 +166,7 @@ static void test_example_pidmap_parses_to_its_values(void **state)
   char *buf = slurp("../../docs/examples/pidmap.xml", &len);
   struct p4p_pidmap_msg m;
   char err[512];
-  assert_int_equal(p4p_xml_parse_pidmap(buf, len, "pidmap.xml", &m, err,
+  assert_int_equal(proto_xml_parse_pidmap(buf, len, "pidmap.xml", &m, err,
                                         sizeof err), 0);
   assert_string_equal(m.version, "2026-11-25.1");
   assert_int_equal(m.npids, 4);
@@ -187,7 +187,7 @@ static void test_example_pidmap_parses_to_its_values(void **state)
   assert_string_equal(m.pids[3].loc, "");
   assert_int_equal(m.pids[3].prefixes[0].bits, 96);
   assert_int_equal(m.pids[3].prefixes[1].bits, 0);
-  p4p_pidmap_msg_free(&m);
+  proto_pidmap_msg_free(&m);
   free(buf);
 }
 
@@ -198,7 +198,7 @@ static void test_example_matrices_parse_to_their_values(void **state)
   char err[512];
   char *buf = slurp("../../docs/examples/costs.xml", &len);
   struct p4p_costs_msg c;
-  assert_int_equal(p4p_xml_parse_costs(buf, len, "costs.xml", &c, err,
+  assert_int_equal(proto_xml_parse_costs(buf, len, "costs.xml", &c, err,
                                        sizeof err), 0);
   free(buf);
   assert_int_equal(c.costs.n, 3);
@@ -208,11 +208,11 @@ static void test_example_matrices_parse_to_their_values(void **state)
   assert_true(c.costs.v[2 * 3 + 1] == 14);
   for (int i = 0; i < 3; i++)
     assert_true(c.costs.v[i * 3 + i] == 0);
-  p4p_costs_msg_free(&c);
+  proto_costs_msg_free(&c);
 
   buf = slurp("../../docs/examples/guidance.xml", &len);
   struct p4p_guidance_msg g;
-  assert_int_equal(p4p_xml_parse_guidance(buf, len, "guidance.xml", &g, err,
+  assert_int_equal(proto_xml_parse_guidance(buf, len, "guidance.xml", &g, err,
                                           sizeof err), 0);
   free(buf);
   assert_true(g.has_default);
@@ -225,11 +225,11 @@ static void test_example_matrices_parse_to_their_values(void **state)
   assert_true(g.swarms[0].weights.v[0] == 20000);
   assert_int_equal(g.swarms[0].info_hash[0], 0x01);
   assert_int_equal(g.swarms[0].info_hash[19], 0x67);
-  p4p_guidance_msg_free(&g);
+  proto_guidance_msg_free(&g);
 
   /* deploy example: 0.7 own PID, 0.1 each other; swarm 0.9 own */
   buf = slurp("../../deploy/example/guidance.xml", &len);
-  assert_int_equal(p4p_xml_parse_guidance(buf, len, "guidance.xml", &g, err,
+  assert_int_equal(proto_xml_parse_guidance(buf, len, "guidance.xml", &g, err,
                                           sizeof err), 0);
   free(buf);
   assert_int_equal(g.default_weights.n, 4);
@@ -241,7 +241,7 @@ static void test_example_matrices_parse_to_their_values(void **state)
     assert_true(fabs(sum - 1.0) < 1e-12);
     assert_true(g.swarms[0].weights.v[i * 4 + i] == 0.9);
   }
-  p4p_guidance_msg_free(&g);
+  proto_guidance_msg_free(&g);
 }
 
 static void test_example_deploy_pidmap_covers_loopback(void **state)
@@ -251,7 +251,7 @@ static void test_example_deploy_pidmap_covers_loopback(void **state)
   char err[512];
   char *buf = slurp("../../deploy/example/pidmap.xml", &len);
   struct p4p_pidmap_msg m;
-  assert_int_equal(p4p_xml_parse_pidmap(buf, len, "pidmap.xml", &m, err,
+  assert_int_equal(proto_xml_parse_pidmap(buf, len, "pidmap.xml", &m, err,
                                         sizeof err), 0);
   free(buf);
   assert_int_equal(m.npids, 4);
@@ -268,7 +268,7 @@ static void test_example_deploy_pidmap_covers_loopback(void **state)
   assert_int_equal(m.pids[0].nprefixes, 2);
   assert_memory_equal(m.pids[0].prefixes[1].addr, one, 16);
   assert_int_equal(m.pids[0].prefixes[1].bits, 128);
-  p4p_pidmap_msg_free(&m);
+  proto_pidmap_msg_free(&m);
 }
 
 static void test_example_other_kinds_parse_to_their_values(void **state)
@@ -280,30 +280,30 @@ static void test_example_other_kinds_parse_to_their_values(void **state)
 
   buf = slurp("../../docs/examples/lookup-request.xml", &len);
   struct p4p_lookup_request q;
-  assert_int_equal(p4p_xml_parse_lookup_request(buf, len, "x", &q, err,
+  assert_int_equal(proto_xml_parse_lookup_request(buf, len, "x", &q, err,
                                                 sizeof err), 0);
   free(buf);
   assert_int_equal(q.n, 3);
   assert_true(q.has_info_hash);
   uint8_t a[16];
-  assert_int_equal(p4p_addr_parse("2001:db8:2::17", a), 0);
+  assert_int_equal(proto_addr_parse("2001:db8:2::17", a), 0);
   assert_memory_equal(q.addrs[1], a, 16);
-  p4p_lookup_request_free(&q);
+  proto_lookup_request_free(&q);
 
   buf = slurp("../../docs/examples/lookup.xml", &len);
   struct p4p_lookup_msg l;
-  assert_int_equal(p4p_xml_parse_lookup(buf, len, "x", &l, err, sizeof err),
+  assert_int_equal(proto_xml_parse_lookup(buf, len, "x", &l, err, sizeof err),
                    0);
   free(buf);
   assert_int_equal(l.n, 3);
   assert_true(l.entries[0].found);
   assert_string_equal(l.entries[0].pid, "1.i.example");
   assert_false(l.entries[2].found);
-  p4p_lookup_msg_free(&l);
+  proto_lookup_msg_free(&l);
 
   buf = slurp("../../docs/examples/stats.xml", &len);
   struct p4p_stats_msg s;
-  assert_int_equal(p4p_xml_parse_stats(buf, len, "x", &s, err, sizeof err), 0);
+  assert_int_equal(proto_xml_parse_stats(buf, len, "x", &s, err, sizeof err), 0);
   free(buf);
   assert_int_equal(s.nswarms, 2);
   assert_int_equal(s.swarms[0].npids, 3);
@@ -312,22 +312,22 @@ static void test_example_other_kinds_parse_to_their_values(void **state)
   /* rates left out read as unknown (negative) */
   assert_true(s.swarms[0].pids[2].up_kbps < 0);
   assert_true(s.swarms[0].pids[2].down_kbps < 0);
-  p4p_stats_msg_free(&s);
+  proto_stats_msg_free(&s);
 
   buf = slurp("../../docs/examples/capability.xml", &len);
   struct p4p_capability_msg c;
-  assert_int_equal(p4p_xml_parse_capability(buf, len, "x", &c, err,
+  assert_int_equal(proto_xml_parse_capability(buf, len, "x", &c, err,
                                             sizeof err), 0);
   free(buf);
   assert_int_equal(c.nservers, 2);
   assert_string_equal(c.servers[1].kind, "seed");
   assert_int_equal(c.servers[1].port, 51413);
   assert_int_equal(c.servers[0].capacity_kbps, 1000000);
-  p4p_capability_msg_free(&c);
+  proto_capability_msg_free(&c);
 
   buf = slurp("../../docs/examples/capability-request.xml", &len);
   struct p4p_capability_request r;
-  assert_int_equal(p4p_xml_parse_capability_request(buf, len, "x", &r, err,
+  assert_int_equal(proto_xml_parse_capability_request(buf, len, "x", &r, err,
                                                     sizeof err), 0);
   free(buf);
   assert_int_equal(r.count, 2);
@@ -335,14 +335,14 @@ static void test_example_other_kinds_parse_to_their_values(void **state)
 
   buf = slurp("../../docs/examples/error.xml", &len);
   struct p4p_error_msg e;
-  assert_int_equal(p4p_xml_parse_error(buf, len, "x", &e, err, sizeof err), 0);
+  assert_int_equal(proto_xml_parse_error(buf, len, "x", &e, err, sizeof err), 0);
   assert_int_equal(e.status, 400);
   /* &lt; &gt; come back as the characters */
   assert_string_equal(e.text, "line 3: <addr> '192.0.2.300': not an IPv4 "
                               "or IPv6 address");
   /* a client expecting a PID map is told what the portal said */
   struct p4p_pidmap_msg m;
-  assert_int_equal(p4p_xml_parse_pidmap(buf, len, "response", &m, err,
+  assert_int_equal(proto_xml_parse_pidmap(buf, len, "response", &m, err,
                                         sizeof err), -1);
   assert_contains(err, "response:2: expected <pidmap>, got <error "
                        "status=\"400\">: line 3: <addr>");
@@ -358,13 +358,13 @@ static void test_example_other_kinds_parse_to_their_values(void **state)
   do {                                                                         \
     size_t len1, len2;                                                         \
     char err[512];                                                             \
-    char *x1 = p4p_xml_write_##kind(&(m), &len1);                              \
+    char *x1 = proto_xml_write_##kind(&(m), &len1);                              \
     assert_non_null(x1);                                                       \
     assert_int_equal(strlen(x1), len1);                                        \
     assert_xsd_valid(x1, len1, #kind " written");                              \
-    if (p4p_xml_parse_##kind(x1, len1, #kind, &(back), err, sizeof err))       \
+    if (proto_xml_parse_##kind(x1, len1, #kind, &(back), err, sizeof err))       \
       fail_msg("%s\n%s", err, x1);                                             \
-    char *x2 = p4p_xml_write_##kind(&(back), &len2);                           \
+    char *x2 = proto_xml_write_##kind(&(back), &len2);                           \
     assert_non_null(x2);                                                       \
     assert_string_equal(x1, x2);                                               \
     free(x1);                                                                  \
@@ -400,17 +400,17 @@ static void test_roundtrip_pidmap(void **state)
     assert_memory_equal(back.pids[i].prefixes, pids[i].prefixes,
                         pids[i].nprefixes * sizeof(struct p4p_prefix));
   }
-  p4p_pidmap_msg_free(&back);
-  p4p_pidmap_msg_free(&back); /* second free of a zeroed struct is harmless */
+  proto_pidmap_msg_free(&back);
+  proto_pidmap_msg_free(&back); /* second free of a zeroed struct is harmless */
 }
 
 static void test_roundtrip_lookup_and_request(void **state)
 {
   (void)state;
   uint8_t addrs[3][16];
-  assert_int_equal(p4p_addr_parse("127.0.1.5", addrs[0]), 0);
-  assert_int_equal(p4p_addr_parse("::1", addrs[1]), 0);
-  assert_int_equal(p4p_addr_parse("fe80::1:2", addrs[2]), 0);
+  assert_int_equal(proto_addr_parse("127.0.1.5", addrs[0]), 0);
+  assert_int_equal(proto_addr_parse("::1", addrs[1]), 0);
+  assert_int_equal(proto_addr_parse("fe80::1:2", addrs[2]), 0);
   struct p4p_lookup_request q = {.has_info_hash = 1, .n = 3, .addrs = addrs};
   hash_of(q.info_hash, 3);
   struct p4p_lookup_request qb;
@@ -419,7 +419,7 @@ static void test_roundtrip_lookup_and_request(void **state)
   assert_true(qb.has_info_hash);
   assert_memory_equal(qb.info_hash, q.info_hash, 20);
   assert_memory_equal(qb.addrs, addrs, sizeof addrs);
-  p4p_lookup_request_free(&qb);
+  proto_lookup_request_free(&qb);
 
   struct p4p_lookup_entry e[2] = {
       {.found = 1, .pid = "pid-a", .asid = 64512, .loc = "x"},
@@ -432,12 +432,12 @@ static void test_roundtrip_lookup_and_request(void **state)
   ROUND_TRIP(lookup, struct p4p_lookup_msg, l, lb);
   assert_int_equal(lb.n, 2);
   assert_memory_equal(lb.entries, e, sizeof e);
-  p4p_lookup_msg_free(&lb);
+  proto_lookup_msg_free(&lb);
 }
 
 static void fill_matrix(struct p4p_matrix *m, size_t n, unsigned seed)
 {
-  assert_int_equal(p4p_matrix_alloc(m, n), 0);
+  assert_int_equal(proto_matrix_alloc(m, n), 0);
   srand(seed);
   for (size_t i = 0; i < n; i++)
     snprintf(m->pids[i], P4P_NAME_MAX, "%zu.i.net", i);
@@ -471,8 +471,8 @@ static void test_roundtrip_costs_and_guidance_exact_values(void **state)
   ROUND_TRIP(costs, struct p4p_costs_msg, c, cb);
   assert_string_equal(cb.version, "7");
   assert_matrix_equal(&c.costs, &cb.costs);
-  p4p_costs_msg_free(&cb);
-  p4p_costs_msg_free(&c);
+  proto_costs_msg_free(&cb);
+  proto_costs_msg_free(&c);
 
   struct p4p_guidance_msg g = {.version = "g1", .has_default = 1};
   fill_matrix(&g.default_weights, 5, 2);
@@ -491,15 +491,15 @@ static void test_roundtrip_costs_and_guidance_exact_values(void **state)
     assert_memory_equal(gb.swarms[k].info_hash, g.swarms[k].info_hash, 20);
     assert_matrix_equal(&g.swarms[k].weights, &gb.swarms[k].weights);
   }
-  p4p_guidance_msg_free(&gb);
+  proto_guidance_msg_free(&gb);
 
   /* no default matrix: has_default stays 0 */
   g.has_default = 0;
   ROUND_TRIP(guidance, struct p4p_guidance_msg, g, gb);
   assert_false(gb.has_default);
   assert_int_equal(gb.default_weights.n, 0);
-  p4p_guidance_msg_free(&gb);
-  p4p_guidance_msg_free(&g);
+  proto_guidance_msg_free(&gb);
+  proto_guidance_msg_free(&g);
 }
 
 static void test_roundtrip_stats(void **state)
@@ -521,7 +521,7 @@ static void test_roundtrip_stats(void **state)
   assert_int_equal(sb.swarms[1].npids, 0);
   assert_memory_equal(sb.swarms[1].info_hash, sw[1].info_hash, 20);
   assert_memory_equal(sb.swarms[0].pids, p0, sizeof p0);
-  p4p_stats_msg_free(&sb);
+  proto_stats_msg_free(&sb);
 }
 
 static void test_roundtrip_capability_request_error(void **state)
@@ -532,14 +532,14 @@ static void test_roundtrip_capability_request_error(void **state)
       {.pid = "pid-b", .kind = "seed", .port = 65535,
        .capacity_kbps = UINT64_MAX},
   };
-  assert_int_equal(p4p_addr_parse("127.0.1.10", sv[0].addr), 0);
-  assert_int_equal(p4p_addr_parse("2001:db8::a", sv[1].addr), 0);
+  assert_int_equal(proto_addr_parse("127.0.1.10", sv[0].addr), 0);
+  assert_int_equal(proto_addr_parse("2001:db8::a", sv[1].addr), 0);
   struct p4p_capability_msg c = {.nservers = 2, .servers = sv};
   struct p4p_capability_msg cb;
   ROUND_TRIP(capability, struct p4p_capability_msg, c, cb);
   assert_int_equal(cb.nservers, 2);
   assert_memory_equal(cb.servers, sv, sizeof sv);
-  p4p_capability_msg_free(&cb);
+  proto_capability_msg_free(&cb);
 
   struct p4p_capability_request r = {.pid = "", .count = 4096};
   hash_of(r.info_hash, 0xfe);
@@ -566,11 +566,11 @@ static void test_error_writer_makes_any_text_carriable(void **state)
   struct p4p_error_msg e = {.status = 500, .text = "a\x01" "b\tcaf\xc3"};
   size_t len;
   char err[512];
-  char *x = p4p_xml_write_error(&e, &len);
+  char *x = proto_xml_write_error(&e, &len);
   assert_non_null(x);
   assert_xsd_valid(x, len, "error with bad text");
   struct p4p_error_msg back;
-  assert_int_equal(p4p_xml_parse_error(x, len, "e", &back, err, sizeof err), 0);
+  assert_int_equal(proto_xml_parse_error(x, len, "e", &back, err, sizeof err), 0);
   assert_string_equal(back.text, "a?b\tcaf");
   free(x);
 }
@@ -584,27 +584,27 @@ static void test_writers_refuse_invalid_structs(void **state)
   struct p4p_costs_msg c = {.version = "1"};
   fill_matrix(&c.costs, 2, 5);
   c.costs.v[1] = NAN;
-  assert_null(p4p_xml_write_costs(&c, &len));
+  assert_null(proto_xml_write_costs(&c, &len));
   c.costs.v[1] = -1;
-  assert_null(p4p_xml_write_costs(&c, &len));
+  assert_null(proto_xml_write_costs(&c, &len));
   c.costs.v[1] = 1;
   strcpy(c.costs.pids[0], "has space");
-  assert_null(p4p_xml_write_costs(&c, &len));
+  assert_null(proto_xml_write_costs(&c, &len));
   strcpy(c.costs.pids[0], "ok");
-  char *x = p4p_xml_write_costs(&c, &len);
+  char *x = proto_xml_write_costs(&c, &len);
   assert_non_null(x);
   free(x);
-  p4p_costs_msg_free(&c);
+  proto_costs_msg_free(&c);
 
   struct p4p_capability_request r = {.count = 0};
-  assert_null(p4p_xml_write_capability_request(&r, &len));
+  assert_null(proto_xml_write_capability_request(&r, &len));
   struct p4p_error_msg e = {.status = 200, .text = "ok"};
-  assert_null(p4p_xml_write_error(&e, &len));
+  assert_null(proto_xml_write_error(&e, &len));
   struct p4p_prefix bad;
   set_prefix4(&bad, 10, 1, 0, 0, 8); /* host bits set */
   struct p4p_pid_entry pe = {.name = "p", .nprefixes = 1, .prefixes = &bad};
   struct p4p_pidmap_msg m = {.npids = 1, .pids = &pe};
-  assert_null(p4p_xml_write_pidmap(&m, &len));
+  assert_null(proto_xml_write_pidmap(&m, &len));
 }
 
 /* ------------------------------------------------------------------ */
@@ -618,26 +618,26 @@ static int parse_with(enum parser which, const char *buf, size_t len,
   int rc;
   if (which == PIDMAP) {
     struct p4p_pidmap_msg m;
-    rc = p4p_xml_parse_pidmap(buf, len, source, &m, err, errlen);
+    rc = proto_xml_parse_pidmap(buf, len, source, &m, err, errlen);
     static const struct p4p_pidmap_msg zero;
     /* on error nothing is left to free */
     if (rc)
       assert_memory_equal(&m, &zero, sizeof m);
-    p4p_pidmap_msg_free(&m);
+    proto_pidmap_msg_free(&m);
   } else if (which == COSTS) {
     struct p4p_costs_msg m;
-    rc = p4p_xml_parse_costs(buf, len, source, &m, err, errlen);
+    rc = proto_xml_parse_costs(buf, len, source, &m, err, errlen);
     static const struct p4p_costs_msg zero;
     if (rc)
       assert_memory_equal(&m, &zero, sizeof m);
-    p4p_costs_msg_free(&m);
+    proto_costs_msg_free(&m);
   } else {
     struct p4p_guidance_msg m;
-    rc = p4p_xml_parse_guidance(buf, len, source, &m, err, errlen);
+    rc = proto_xml_parse_guidance(buf, len, source, &m, err, errlen);
     static const struct p4p_guidance_msg zero;
     if (rc)
       assert_memory_equal(&m, &zero, sizeof m);
-    p4p_guidance_msg_free(&m);
+    proto_guidance_msg_free(&m);
   }
   return rc;
 }
@@ -732,7 +732,7 @@ static void test_char_refs_and_cdata_read_as_text(void **state)
       "<![CDATA[<b>]]></error>";
   struct p4p_error_msg e;
   char err[512];
-  assert_int_equal(p4p_xml_parse_error(ok, sizeof ok - 1, "m", &e, err,
+  assert_int_equal(proto_xml_parse_error(ok, sizeof ok - 1, "m", &e, err,
                                        sizeof err), 0);
   assert_string_equal(e.text, "aA&<b>");
 }
@@ -747,12 +747,12 @@ static void test_size_and_count_caps(void **state)
   char *buf = malloc(big);
   assert_non_null(buf);
   memset(buf, ' ', big);
-  assert_int_equal(p4p_xml_parse_error(buf, big, "huge.xml", &e, err,
+  assert_int_equal(proto_xml_parse_error(buf, big, "huge.xml", &e, err,
                                        sizeof err), -1);
   assert_contains(err, "huge.xml: document is 16777217 bytes, over the limit "
                        "of 16777216 bytes");
   free(buf);
-  assert_int_equal(p4p_xml_parse_error("", 0, "empty", &e, err, sizeof err),
+  assert_int_equal(proto_xml_parse_error("", 0, "empty", &e, err, sizeof err),
                    -1);
   assert_string_equal(err, "empty: empty document");
 
@@ -765,7 +765,7 @@ static void test_size_and_count_caps(void **state)
     n += (size_t)snprintf(buf + n, cap - n, " p%d", i);
   n += (size_t)snprintf(buf + n, cap - n, "</pids></costs>");
   struct p4p_costs_msg c;
-  assert_int_equal(p4p_xml_parse_costs(buf, n, "many.xml", &c, err,
+  assert_int_equal(proto_xml_parse_costs(buf, n, "many.xml", &c, err,
                                        sizeof err), -1);
   assert_string_equal(err, "many.xml:2: <pids> lists 2049 PIDs, at most 2048 "
                            "allowed");
@@ -785,7 +785,7 @@ static void test_size_and_count_caps(void **state)
   }
   n += (size_t)snprintf(buf + n, cap - n, "</guidance>");
   struct p4p_guidance_msg g;
-  assert_int_equal(p4p_xml_parse_guidance(buf, n, "cells.xml", &g, err,
+  assert_int_equal(proto_xml_parse_guidance(buf, n, "cells.xml", &g, err,
                                           sizeof err), -1);
   assert_string_equal(err, "cells.xml:4: matrices of this message exceed "
                            "8388608 cells in all");
@@ -794,10 +794,10 @@ static void test_size_and_count_caps(void **state)
                             "000000000002'>");
   assert_non_null(third);
   strcpy(third, "</guidance>");
-  assert_int_equal(p4p_xml_parse_guidance(buf, strlen(buf), "cells.xml", &g,
+  assert_int_equal(proto_xml_parse_guidance(buf, strlen(buf), "cells.xml", &g,
                                           err, sizeof err), 0);
   assert_int_equal(g.nswarms, 2);
-  p4p_guidance_msg_free(&g);
+  proto_guidance_msg_free(&g);
   free(buf);
 }
 
@@ -825,24 +825,24 @@ static void test_writer_stays_under_the_read_cap(void **state)
   fill_big_pidmap(&pe, 450000);
   struct p4p_pidmap_msg m = {.npids = 1, .pids = &pe};
   size_t len;
-  char *x = p4p_xml_write_pidmap(&m, &len);
+  char *x = proto_xml_write_pidmap(&m, &len);
   assert_non_null(x);
   assert_true(len <= P4P_XML_MAX_BYTES);
   assert_null(strstr(x, "\n    <prefix>"));
   struct p4p_pidmap_msg back;
   char err[512];
-  assert_int_equal(p4p_xml_parse_pidmap(x, len, "big", &back, err,
+  assert_int_equal(proto_xml_parse_pidmap(x, len, "big", &back, err,
                                         sizeof err), 0);
   assert_int_equal(back.pids[0].nprefixes, 450000);
   assert_memory_equal(back.pids[0].prefixes, pe.prefixes,
                       450000 * sizeof *pe.prefixes);
-  p4p_pidmap_msg_free(&back);
+  proto_pidmap_msg_free(&back);
   free(x);
   free(pe.prefixes);
 
   /* 500000 prefixes: 17.5 MB even compact: refused */
   fill_big_pidmap(&pe, 500000);
-  assert_null(p4p_xml_write_pidmap(&m, &len));
+  assert_null(proto_xml_write_pidmap(&m, &len));
   free(pe.prefixes);
 }
 
@@ -862,7 +862,7 @@ static void test_tag_with_too_many_attributes_refused_early(void **state)
   n += (size_t)snprintf(buf + n, cap - n, "/></pidmap>");
   struct p4p_pidmap_msg m;
   char err[512];
-  assert_int_equal(p4p_xml_parse_pidmap(buf, n, "attrs.xml", &m, err,
+  assert_int_equal(proto_xml_parse_pidmap(buf, n, "attrs.xml", &m, err,
                                         sizeof err), -1);
   assert_string_equal(err, "attrs.xml:4: a tag has more than 32 attributes");
   free(buf);
@@ -874,7 +874,7 @@ static void test_tag_with_too_many_attributes_refused_early(void **state)
                     "a=b=c=d=e=f=g=h=i=j=k=l=m=n=o=p=q=r=s=t=u=v=w=x=y=z=0=1="
                     "2=3=4=5=6=7</error>";
   struct p4p_error_msg e;
-  assert_int_equal(p4p_xml_parse_error(ok, sizeof ok - 1, "ok", &e, err,
+  assert_int_equal(proto_xml_parse_error(ok, sizeof ok - 1, "ok", &e, err,
                                        sizeof err), 0);
 }
 
@@ -888,17 +888,17 @@ static void test_read_file_cap(void **state)
   close(fd);
   char *buf, err[512];
   size_t len;
-  assert_int_equal(p4p_xml_read_file(path, 10, &buf, &len, err, sizeof err),
+  assert_int_equal(proto_xml_read_file(path, 10, &buf, &len, err, sizeof err),
                    0);
   assert_int_equal(len, 10);
   assert_string_equal(buf, "0123456789");
   free(buf);
-  assert_int_equal(p4p_xml_read_file(path, 9, &buf, &len, err, sizeof err),
+  assert_int_equal(proto_xml_read_file(path, 9, &buf, &len, err, sizeof err),
                    -1);
   assert_null(buf);
   assert_contains(err, "larger than the limit of 9 bytes");
   unlink(path);
-  assert_int_equal(p4p_xml_read_file(path, 9, &buf, &len, err, sizeof err),
+  assert_int_equal(proto_xml_read_file(path, 9, &buf, &len, err, sizeof err),
                    -1);
   assert_contains(err, "cannot open");
 }
@@ -949,13 +949,13 @@ static void *work(void *arg)
   for (int i = 0; i < 300; i++) {
     char err[512];
     struct p4p_pidmap_msg m;
-    int rc = p4p_xml_parse_pidmap(w->buf, w->len, w->good ? "good" : "bad",
+    int rc = proto_xml_parse_pidmap(w->buf, w->len, w->good ? "good" : "bad",
                                   &m, err, sizeof err);
     if (w->good && (rc != 0 || m.npids != 4))
       w->failures++;
     if (!w->good && (rc != -1 || strncmp(err, "bad:9: duplicate", 16) != 0))
       w->failures++;
-    p4p_pidmap_msg_free(&m);
+    proto_pidmap_msg_free(&m);
   }
   return NULL;
 }
@@ -988,44 +988,44 @@ static void test_prefix_and_address_forms(void **state)
   (void)state;
   struct p4p_prefix p;
   char t[P4P_ADDR_TEXT_MAX];
-  assert_int_equal(p4p_prefix_parse("10.0.0.0/8", &p), 0);
+  assert_int_equal(proto_prefix_parse("10.0.0.0/8", &p), 0);
   assert_int_equal(p.bits, 104);
-  p4p_prefix_format(&p, t);
+  proto_prefix_format(&p, t);
   assert_string_equal(t, "10.0.0.0/8");
-  assert_int_equal(p4p_prefix_parse("10.0.0.1/8", &p), -2);
-  assert_int_equal(p4p_prefix_parse("10.0.0.0/33", &p), -1);
-  assert_int_equal(p4p_prefix_parse("10.0.0.0", &p), -1);    /* length needed */
-  assert_int_equal(p4p_prefix_parse("10.0.0.0/08", &p), -1);
-  assert_int_equal(p4p_prefix_parse("010.0.0.0/8", &p), -1);
-  assert_int_equal(p4p_prefix_parse("10.0.0.0/8 ", &p), -1);
-  assert_int_equal(p4p_prefix_parse("::1/129", &p), -1);
-  assert_int_equal(p4p_prefix_parse("fe80::%eth0/64", &p), -1);
-  assert_int_equal(p4p_prefix_parse("2001:DB8::/32", &p), 0);
-  p4p_prefix_format(&p, t);
+  assert_int_equal(proto_prefix_parse("10.0.0.1/8", &p), -2);
+  assert_int_equal(proto_prefix_parse("10.0.0.0/33", &p), -1);
+  assert_int_equal(proto_prefix_parse("10.0.0.0", &p), -1);    /* length needed */
+  assert_int_equal(proto_prefix_parse("10.0.0.0/08", &p), -1);
+  assert_int_equal(proto_prefix_parse("010.0.0.0/8", &p), -1);
+  assert_int_equal(proto_prefix_parse("10.0.0.0/8 ", &p), -1);
+  assert_int_equal(proto_prefix_parse("::1/129", &p), -1);
+  assert_int_equal(proto_prefix_parse("fe80::%eth0/64", &p), -1);
+  assert_int_equal(proto_prefix_parse("2001:DB8::/32", &p), 0);
+  proto_prefix_format(&p, t);
   assert_string_equal(t, "2001:db8::/32");
   /* an IPv4-mapped IPv6 prefix is the IPv4 prefix */
-  assert_int_equal(p4p_prefix_parse("::ffff:192.0.2.0/120", &p), 0);
-  p4p_prefix_format(&p, t);
+  assert_int_equal(proto_prefix_parse("::ffff:192.0.2.0/120", &p), 0);
+  proto_prefix_format(&p, t);
   assert_string_equal(t, "192.0.2.0/24");
 
   uint8_t a[16];
-  assert_int_equal(p4p_addr_parse("1.2.3.256", a), -1);
-  assert_int_equal(p4p_addr_parse("", a), -1);
-  assert_int_equal(p4p_addr_parse("::ffff:1.2.3.4", a), 0);
-  p4p_addr_format(a, t);
+  assert_int_equal(proto_addr_parse("1.2.3.256", a), -1);
+  assert_int_equal(proto_addr_parse("", a), -1);
+  assert_int_equal(proto_addr_parse("::ffff:1.2.3.4", a), 0);
+  proto_addr_format(a, t);
   assert_string_equal(t, "1.2.3.4");
 
   uint8_t h[20];
   char hx[41];
-  assert_int_equal(p4p_hash_parse_hex("0123456789ABCDEF0123456789abcdef01234567",
+  assert_int_equal(proto_hash_parse_hex("0123456789ABCDEF0123456789abcdef01234567",
                                       h), 0);
-  p4p_hash_format_hex(h, hx);
+  proto_hash_format_hex(h, hx);
   assert_string_equal(hx, "0123456789abcdef0123456789abcdef01234567");
-  assert_int_equal(p4p_hash_parse_hex("0123456789abcdef0123456789abcdef0123456",
+  assert_int_equal(proto_hash_parse_hex("0123456789abcdef0123456789abcdef0123456",
                                       h), -1);
-  assert_int_equal(p4p_hash_parse_hex("0123456789abcdef0123456789abcdef012345678",
+  assert_int_equal(proto_hash_parse_hex("0123456789abcdef0123456789abcdef012345678",
                                       h), -1);
-  assert_int_equal(p4p_hash_parse_hex("g123456789abcdef0123456789abcdef01234567",
+  assert_int_equal(proto_hash_parse_hex("g123456789abcdef0123456789abcdef01234567",
                                       h), -1);
 }
 
@@ -1035,9 +1035,9 @@ static void test_kind_of(void **state)
   const char a[] = "<stats xmlns='urn:opentracker-p4p:p4p:1'/>";
   const char b[] = "<stats xmlns='urn:other'/>";
   const char c[] = "<stats xmlns='urn:opentracker-p4p:p4p:1'>";
-  assert_int_equal(p4p_xml_kind_of(a, sizeof a - 1), P4P_XML_STATS);
-  assert_int_equal(p4p_xml_kind_of(b, sizeof b - 1), P4P_XML_UNKNOWN);
-  assert_int_equal(p4p_xml_kind_of(c, sizeof c - 1), P4P_XML_UNKNOWN);
+  assert_int_equal(proto_xml_kind_of(a, sizeof a - 1), P4P_XML_STATS);
+  assert_int_equal(proto_xml_kind_of(b, sizeof b - 1), P4P_XML_UNKNOWN);
+  assert_int_equal(proto_xml_kind_of(c, sizeof c - 1), P4P_XML_UNKNOWN);
 }
 
 /* Field-level checks the fixtures do not cover. */
@@ -1048,7 +1048,7 @@ static void test_semantic_checks_on_other_kinds(void **state)
   struct p4p_lookup_msg l;
   const char l1[] = "<lookup xmlns='urn:opentracker-p4p:p4p:1'>\n"
                     "<result addr='10.0.0.1' asid='5'/></lookup>";
-  assert_int_equal(p4p_xml_parse_lookup(l1, sizeof l1 - 1, "r", &l, err,
+  assert_int_equal(proto_xml_parse_lookup(l1, sizeof l1 - 1, "r", &l, err,
                                         sizeof err), -1);
   assert_contains(err, "r:2: <result>: 'asid' and 'loc' need a 'pid'");
 
@@ -1056,13 +1056,13 @@ static void test_semantic_checks_on_other_kinds(void **state)
   const char c1[] = "<capability xmlns='urn:opentracker-p4p:p4p:1'>\n\n"
                     "<server pid='a' kind='cache' addr='10.0.0.1' port='0' "
                     "capacity-kbps='1'/></capability>";
-  assert_int_equal(p4p_xml_parse_capability(c1, sizeof c1 - 1, "r", &c, err,
+  assert_int_equal(proto_xml_parse_capability(c1, sizeof c1 - 1, "r", &c, err,
                                             sizeof err), -1);
   assert_contains(err, "r:3: <server port=\"0\">: not an integer in 1..65535");
   const char c2[] = "<capability xmlns='urn:opentracker-p4p:p4p:1'>"
                     "<server pid='a' kind='router' addr='10.0.0.1' port='1' "
                     "capacity-kbps='1'/></capability>";
-  assert_int_equal(p4p_xml_parse_capability(c2, sizeof c2 - 1, "r", &c, err,
+  assert_int_equal(proto_xml_parse_capability(c2, sizeof c2 - 1, "r", &c, err,
                                             sizeof err), -1);
   assert_contains(err, "r:1: <server kind=\"router\">: kind is");
 
@@ -1070,7 +1070,7 @@ static void test_semantic_checks_on_other_kinds(void **state)
   const char r1[] = "<capability-request xmlns='urn:opentracker-p4p:p4p:1' "
                     "info-hash='0123456789abcdef0123456789abcdef01234567' "
                     "count='4097'/>";
-  assert_int_equal(p4p_xml_parse_capability_request(r1, sizeof r1 - 1, "r",
+  assert_int_equal(proto_xml_parse_capability_request(r1, sizeof r1 - 1, "r",
                                                     &r, err, sizeof err), -1);
   assert_contains(err, "count=\"4097\">: not an integer in 1..4096");
 
@@ -1078,14 +1078,14 @@ static void test_semantic_checks_on_other_kinds(void **state)
   const char s1[] = "<stats xmlns='urn:opentracker-p4p:p4p:1'>\n"
                     "<swarm info-hash='0123456789abcdef0123456789abcdef01234567'>"
                     "<pid name='a' seeders='1' leechers='-1'/></swarm></stats>";
-  assert_int_equal(p4p_xml_parse_stats(s1, sizeof s1 - 1, "r", &s, err,
+  assert_int_equal(proto_xml_parse_stats(s1, sizeof s1 - 1, "r", &s, err,
                                        sizeof err), -1);
   assert_contains(err, "r:2: <pid leechers=\"-1\">");
   const char s2[] = "<stats xmlns='urn:opentracker-p4p:p4p:1'>\n"
                     "<swarm info-hash='0123456789abcdef0123456789abcdef01234567'/>\n"
                     "<swarm info-hash='0123456789ABCDEF0123456789abcdef01234567'/>"
                     "</stats>";
-  assert_int_equal(p4p_xml_parse_stats(s2, sizeof s2 - 1, "r", &s, err,
+  assert_int_equal(proto_xml_parse_stats(s2, sizeof s2 - 1, "r", &s, err,
                                        sizeof err), -1);
   assert_contains(err, "r:3: duplicate swarm info-hash "
                        "'0123456789abcdef0123456789abcdef01234567' (first at "
@@ -1093,7 +1093,7 @@ static void test_semantic_checks_on_other_kinds(void **state)
 
   struct p4p_error_msg e;
   const char e1[] = "<error xmlns='urn:opentracker-p4p:p4p:1' status='200'/>";
-  assert_int_equal(p4p_xml_parse_error(e1, sizeof e1 - 1, "r", &e, err,
+  assert_int_equal(proto_xml_parse_error(e1, sizeof e1 - 1, "r", &e, err,
                                        sizeof err), -1);
   assert_contains(err, "not an integer in 400..599");
 
@@ -1102,7 +1102,7 @@ static void test_semantic_checks_on_other_kinds(void **state)
                     "<swarm info-hash='0123456789abcdef0123456789abcdef01234567'>"
                     "<pids>a</pids></swarm>\n<default><pids>a</pids></default>"
                     "</guidance>";
-  assert_int_equal(p4p_xml_parse_guidance(g1, sizeof g1 - 1, "r", &g, err,
+  assert_int_equal(proto_xml_parse_guidance(g1, sizeof g1 - 1, "r", &g, err,
                                           sizeof err), -1);
   assert_contains(err, "r:2: <default> must come before the first <swarm>");
 }

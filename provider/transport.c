@@ -5,19 +5,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-void p4p_transport_ws_init(struct p4p_transport_ws *ws)
+void prov_transport_ws_init(struct prov_transport_ws *ws)
 {
   memset(ws, 0, sizeof *ws);
 }
 
-void p4p_transport_ws_free(struct p4p_transport_ws *ws)
+void prov_transport_ws_free(struct prov_transport_ws *ws)
 {
   free(ws->buf);
   free(ws->ibuf);
-  p4p_transport_ws_init(ws);
+  prov_transport_ws_init(ws);
 }
 
-static int ws_reserve(struct p4p_transport_ws *ws, size_t nodes)
+static int ws_reserve(struct prov_transport_ws *ws, size_t nodes)
 {
   if (nodes <= ws->cap_nodes)
     return 0;
@@ -37,7 +37,7 @@ static int ws_reserve(struct p4p_transport_ws *ws, size_t nodes)
  * first (a fractional knapsack, for which greedy is optimal).  cost[q *
  * stride] is the pair cost of other-side node q; ties go to the lower
  * index. */
-static double solve_single(struct p4p_transport_ws *ws, int m, double amount,
+static double solve_single(struct prov_transport_ws *ws, int m, double amount,
                            const double *cap, const double *cost,
                            size_t stride, double *flow)
 {
@@ -66,7 +66,7 @@ static double solve_single(struct p4p_transport_ws *ws, int m, double amount,
   return total;
 }
 
-double p4p_transport_solve(struct p4p_transport_ws *ws, int ns, int nd,
+double prov_transport_solve(struct prov_transport_ws *ws, int ns, int nd,
                            const double *supply, const double *demand,
                            const double *cost, double *flow)
 {

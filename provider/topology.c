@@ -1,6 +1,6 @@
 /* PoP-level topology and IGP routing (see topology.h for units and the
  * equal-cost tie rule). */
-#include "errbuf.h"
+#include "proto/errbuf.h"
 #include "topology.h"
 
 #include <math.h>
@@ -10,21 +10,21 @@
 #include <string.h>
 
 
-void p4p_topology_init(struct p4p_topology *t)
+void prov_topology_init(struct prov_topology *t)
 {
   memset(t, 0, sizeof *t);
 }
 
-void p4p_topology_free(struct p4p_topology *t)
+void prov_topology_free(struct prov_topology *t)
 {
   free(t->pops);
   free(t->links);
   free(t->routes);
   free(t->route_links);
-  p4p_topology_init(t);
+  prov_topology_init(t);
 }
 
-int p4p_topology_find_pop(const struct p4p_topology *t, const char *name)
+int prov_topology_find_pop(const struct prov_topology *t, const char *name)
 {
   for (int i = 0; i < t->npops; i++)
     if (strcmp(t->pops[i].name, name) == 0)
@@ -32,31 +32,31 @@ int p4p_topology_find_pop(const struct p4p_topology *t, const char *name)
   return -1;
 }
 
-int p4p_topology_add_pop(struct p4p_topology *t, const char *name,
+int prov_topology_add_pop(struct prov_topology *t, const char *name,
                          int has_location, double lat, double lon,
                          char *err, size_t errlen)
 {
   if (t->finished)
-    return p4p_fail(err, errlen, "topology is finished; cannot add PoP %s", name);
+    return proto_fail(err, errlen, "topology is finished; cannot add PoP %s", name);
   if (!name || !*name)
-    return p4p_fail(err, errlen, "PoP name is empty");
+    return proto_fail(err, errlen, "PoP name is empty");
   if (strlen(name) >= P4P_POP_NAME_MAX)
-    return p4p_fail(err, errlen, "PoP name %.20s... longer than %d bytes", name,
+    return proto_fail(err, errlen, "PoP name %.20s... longer than %d bytes", name,
                 P4P_POP_NAME_MAX - 1);
-  if (p4p_topology_find_pop(t, name) >= 0)
-    return p4p_fail(err, errlen, "duplicate PoP %s", name);
+  if (prov_topology_find_pop(t, name) >= 0)
+    return proto_fail(err, errlen, "duplicate PoP %s", name);
   if (has_location && (!isfinite(lat) || !isfinite(lon) || fabs(lat) > 90 ||
                        fabs(lon) > 180))
-    return p4p_fail(err, errlen, "PoP %s: bad location %g,%g", name, lat, lon);
+    return proto_fail(err, errlen, "PoP %s: bad location %g,%g", name, lat, lon);
   if (t->npops == t->cap_pops) {
     int cap = t->cap_pops ? 2 * t->cap_pops : 16;
-    struct p4p_pop *p = realloc(t->pops, (size_t)cap * sizeof *p);
+    struct prov_pop *p = realloc(t->pops, (size_t)cap * sizeof *p);
     if (!p)
-      return p4p_fail(err, errlen, "out of memory");
+      return proto_fail(err, errlen, "out of memory");
     t->pops = p;
     t->cap_pops = cap;
   }
-  struct p4p_pop *p = &t->pops[t->npops];
+  struct prov_pop *p = &t->pops[t->npops];
   memset(p, 0, sizeof *p);
   strcpy(p->name, name);
   p->has_location = has_location != 0;
@@ -65,36 +65,36 @@ int p4p_topology_add_pop(struct p4p_topology *t, const char *name,
   return t->npops++;
 }
 
-int p4p_topology_add_link(struct p4p_topology *t, int from, int to,
-                          const struct p4p_link_spec *spec,
+int prov_topology_add_link(struct prov_topology *t, int from, int to,
+                          const struct prov_link_spec *spec,
                           char *err, size_t errlen)
 {
   if (t->finished)
-    return p4p_fail(err, errlen, "topology is finished; cannot add a link");
+    return proto_fail(err, errlen, "topology is finished; cannot add a link");
   if (from < 0 || from >= t->npops || to < 0 || to >= t->npops)
-    return p4p_fail(err, errlen, "link %d->%d: no such PoP", from, to);
+    return proto_fail(err, errlen, "link %d->%d: no such PoP", from, to);
   if (from == to)
-    return p4p_fail(err, errlen, "link %s->%s is a self loop",
+    return proto_fail(err, errlen, "link %s->%s is a self loop",
                 t->pops[from].name, t->pops[to].name);
   if (spec->igp_weight == 0)
-    return p4p_fail(err, errlen, "link %s->%s: IGP weight must be >= 1",
+    return proto_fail(err, errlen, "link %s->%s: IGP weight must be >= 1",
                 t->pops[from].name, t->pops[to].name);
   if (!isfinite(spec->capacity_kbps) || spec->capacity_kbps < 0 ||
       !isfinite(spec->background_kbps) || spec->background_kbps < 0)
-    return p4p_fail(err, errlen, "link %s->%s: capacity and background must be "
+    return proto_fail(err, errlen, "link %s->%s: capacity and background must be "
                 "finite and >= 0", t->pops[from].name, t->pops[to].name);
   if (!isfinite(spec->delay_ms) || !isfinite(spec->length_km))
-    return p4p_fail(err, errlen, "link %s->%s: delay and length must be finite",
+    return proto_fail(err, errlen, "link %s->%s: delay and length must be finite",
                 t->pops[from].name, t->pops[to].name);
   if (t->nlinks == t->cap_links) {
     int cap = t->cap_links ? 2 * t->cap_links : 32;
-    struct p4p_link *l = realloc(t->links, (size_t)cap * sizeof *l);
+    struct prov_link *l = realloc(t->links, (size_t)cap * sizeof *l);
     if (!l)
-      return p4p_fail(err, errlen, "out of memory");
+      return proto_fail(err, errlen, "out of memory");
     t->links = l;
     t->cap_links = cap;
   }
-  struct p4p_link *l = &t->links[t->nlinks];
+  struct prov_link *l = &t->links[t->nlinks];
   l->from = from;
   l->to = to;
   l->capacity_kbps = spec->capacity_kbps;
@@ -108,14 +108,14 @@ int p4p_topology_add_link(struct p4p_topology *t, int from, int to,
   return t->nlinks++;
 }
 
-int p4p_topology_add_duplex(struct p4p_topology *t, int a, int b,
-                            const struct p4p_link_spec *spec,
+int prov_topology_add_duplex(struct prov_topology *t, int a, int b,
+                            const struct prov_link_spec *spec,
                             char *err, size_t errlen)
 {
-  int e = p4p_topology_add_link(t, a, b, spec, err, errlen);
+  int e = prov_topology_add_link(t, a, b, spec, err, errlen);
   if (e < 0)
     return -1;
-  if (p4p_topology_add_link(t, b, a, spec, err, errlen) < 0) {
+  if (prov_topology_add_link(t, b, a, spec, err, errlen) < 0) {
     t->nlinks--; /* keep the pair atomic */
     return -1;
   }
@@ -136,7 +136,7 @@ static int label_less(struct label a, struct label b)
 /* Labels of every PoP toward destination dst, by Dijkstra on the reversed
  * links (O(n^2): PoP-level graphs have tens of nodes).  Unreachable PoPs
  * keep hops = -1. */
-static void labels_to(const struct p4p_topology *t, int dst,
+static void labels_to(const struct prov_topology *t, int dst,
                       struct label *lab, char *done)
 {
   int n = t->npops;
@@ -157,7 +157,7 @@ static void labels_to(const struct p4p_topology *t, int dst,
       break;
     done[best] = 1;
     for (int e = 0; e < t->nlinks; e++) {
-      const struct p4p_link *l = &t->links[e];
+      const struct prov_link *l = &t->links[e];
       if (l->to != best || done[l->from])
         continue;
       struct label c = { lab[best].cost + l->igp_weight, lab[best].hops + 1 };
@@ -170,14 +170,14 @@ static void labels_to(const struct p4p_topology *t, int dst,
 /* The next-hop link of v toward the destination whose labels are lab,
  * following the tie rule in topology.h; -1 if v is the destination or
  * cannot reach it. */
-static int next_hop(const struct p4p_topology *t, const struct label *lab,
+static int next_hop(const struct prov_topology *t, const struct label *lab,
                     int v)
 {
   if (lab[v].hops <= 0)
     return -1;
   int best = -1;
   for (int e = 0; e < t->nlinks; e++) {
-    const struct p4p_link *l = &t->links[e];
+    const struct prov_link *l = &t->links[e];
     if (l->from != v || lab[l->to].hops < 0)
       continue;
     if (lab[l->to].cost + l->igp_weight != lab[v].cost ||
@@ -191,12 +191,12 @@ static int next_hop(const struct p4p_topology *t, const struct label *lab,
   return best;
 }
 
-int p4p_topology_finish(struct p4p_topology *t, char *err, size_t errlen)
+int prov_topology_finish(struct prov_topology *t, char *err, size_t errlen)
 {
   if (t->finished)
-    return p4p_fail(err, errlen, "topology is already finished");
+    return proto_fail(err, errlen, "topology is already finished");
   if (t->npops == 0)
-    return p4p_fail(err, errlen, "topology has no PoPs");
+    return proto_fail(err, errlen, "topology has no PoPs");
   int n = t->npops;
   size_t npairs = (size_t)n * (size_t)n;
   struct label *lab = malloc((size_t)n * sizeof *lab);
@@ -208,7 +208,7 @@ int p4p_topology_finish(struct p4p_topology *t, char *err, size_t errlen)
     free(lab); free(done); free(nh); free(all);
     free(t->routes);
     t->routes = NULL;
-    return p4p_fail(err, errlen, "out of memory");
+    return proto_fail(err, errlen, "out of memory");
   }
   size_t total = 0;
   for (int dst = 0; dst < n; dst++) {
@@ -225,12 +225,12 @@ int p4p_topology_finish(struct p4p_topology *t, char *err, size_t errlen)
     free(lab); free(done); free(nh); free(all);
     free(t->routes);
     t->routes = NULL;
-    return p4p_fail(err, errlen, "out of memory");
+    return proto_fail(err, errlen, "out of memory");
   }
   size_t off = 0;
   for (int i = 0; i < n; i++) {
     for (int j = 0; j < n; j++) {
-      struct p4p_route *r = &t->routes[(size_t)i * n + j];
+      struct prov_route *r = &t->routes[(size_t)i * n + j];
       struct label li = all[(size_t)i * n + j];
       r->first = off;
       r->nlinks = li.hops;
@@ -241,7 +241,7 @@ int p4p_topology_finish(struct p4p_topology *t, char *err, size_t errlen)
        * walk ends at j after exactly li.hops links */
       for (int v = i; v != j;) {
         int e = nh[(size_t)v * n + j];
-        const struct p4p_link *l = &t->links[e];
+        const struct prov_link *l = &t->links[e];
         t->route_links[off++] = e;
         r->delay_ms += l->delay_ms;
         if (l->length_km > 0)
@@ -256,54 +256,54 @@ int p4p_topology_finish(struct p4p_topology *t, char *err, size_t errlen)
   return 0;
 }
 
-int p4p_topology_set_background(struct p4p_topology *t, int e, double kbps,
+int prov_topology_set_background(struct prov_topology *t, int e, double kbps,
                                 char *err, size_t errlen)
 {
   if (e < 0 || e >= t->nlinks)
-    return p4p_fail(err, errlen, "no link %d", e);
+    return proto_fail(err, errlen, "no link %d", e);
   if (!isfinite(kbps) || kbps < 0)
-    return p4p_fail(err, errlen, "background traffic must be finite and >= 0");
+    return proto_fail(err, errlen, "background traffic must be finite and >= 0");
   t->links[e].background_kbps = kbps;
   return 0;
 }
 
-const struct p4p_route *p4p_topology_route(const struct p4p_topology *t,
+const struct prov_route *prov_topology_route(const struct prov_topology *t,
                                            int i, int j)
 {
   if (!t->finished || i < 0 || j < 0 || i >= t->npops || j >= t->npops)
     return NULL;
-  const struct p4p_route *r = &t->routes[(size_t)i * t->npops + j];
+  const struct prov_route *r = &t->routes[(size_t)i * t->npops + j];
   return r->nlinks >= 0 ? r : NULL;
 }
 
-int p4p_topology_link_on_route(const struct p4p_topology *t, int e,
+int prov_topology_link_on_route(const struct prov_topology *t, int e,
                                int i, int j)
 {
-  const struct p4p_route *r = p4p_topology_route(t, i, j);
+  const struct prov_route *r = prov_topology_route(t, i, j);
   if (!r)
     return 0;
-  const int *links = p4p_route_links(t, r);
+  const int *links = prov_route_links(t, r);
   for (int h = 0; h < r->nlinks; h++)
     if (links[h] == e)
       return 1;
   return 0;
 }
 
-int p4p_topology_route_costs(const struct p4p_topology *t,
+int prov_topology_route_costs(const struct prov_topology *t,
                              const double *link_cost, double *out,
                              char *err, size_t errlen)
 {
   if (!t->finished)
-    return p4p_fail(err, errlen, "topology is not finished");
+    return proto_fail(err, errlen, "topology is not finished");
   int n = t->npops;
   for (int i = 0; i < n; i++)
     for (int j = 0; j < n; j++) {
-      const struct p4p_route *r = p4p_topology_route(t, i, j);
+      const struct prov_route *r = prov_topology_route(t, i, j);
       double c = 0;
       if (!r) {
         c = INFINITY;
       } else {
-        const int *links = p4p_route_links(t, r);
+        const int *links = prov_route_links(t, r);
         for (int h = 0; h < r->nlinks; h++)
           c += link_cost ? link_cost[links[h]]
                          : (double)t->links[links[h]].igp_weight;

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "p4p.h"
+#include "p4p/p4p.h"
 
 struct pidmap;
 

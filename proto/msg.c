@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void p4p_pidmap_msg_free(struct p4p_pidmap_msg *m)
+void proto_pidmap_msg_free(struct p4p_pidmap_msg *m)
 {
   if (!m)
     return;
@@ -19,7 +19,7 @@ void p4p_pidmap_msg_free(struct p4p_pidmap_msg *m)
   memset(m, 0, sizeof *m);
 }
 
-void p4p_lookup_msg_free(struct p4p_lookup_msg *m)
+void proto_lookup_msg_free(struct p4p_lookup_msg *m)
 {
   if (!m)
     return;
@@ -27,7 +27,7 @@ void p4p_lookup_msg_free(struct p4p_lookup_msg *m)
   memset(m, 0, sizeof *m);
 }
 
-void p4p_lookup_request_free(struct p4p_lookup_request *m)
+void proto_lookup_request_free(struct p4p_lookup_request *m)
 {
   if (!m)
     return;
@@ -35,7 +35,7 @@ void p4p_lookup_request_free(struct p4p_lookup_request *m)
   memset(m, 0, sizeof *m);
 }
 
-void p4p_matrix_free(struct p4p_matrix *m)
+void proto_matrix_free(struct p4p_matrix *m)
 {
   if (!m)
     return;
@@ -44,7 +44,7 @@ void p4p_matrix_free(struct p4p_matrix *m)
   memset(m, 0, sizeof *m);
 }
 
-int p4p_matrix_alloc(struct p4p_matrix *m, size_t n)
+int proto_matrix_alloc(struct p4p_matrix *m, size_t n)
 {
   memset(m, 0, sizeof *m);
   if (n == 0)
@@ -55,33 +55,33 @@ int p4p_matrix_alloc(struct p4p_matrix *m, size_t n)
   m->pids = calloc(n, sizeof *m->pids);
   m->v = calloc(n * n, sizeof *m->v);
   if (!m->pids || !m->v) {
-    p4p_matrix_free(m);
+    proto_matrix_free(m);
     return -1;
   }
   m->n = n;
   return 0;
 }
 
-void p4p_costs_msg_free(struct p4p_costs_msg *m)
+void proto_costs_msg_free(struct p4p_costs_msg *m)
 {
   if (!m)
     return;
-  p4p_matrix_free(&m->costs);
+  proto_matrix_free(&m->costs);
   memset(m, 0, sizeof *m);
 }
 
-void p4p_guidance_msg_free(struct p4p_guidance_msg *m)
+void proto_guidance_msg_free(struct p4p_guidance_msg *m)
 {
   if (!m)
     return;
-  p4p_matrix_free(&m->default_weights);
+  proto_matrix_free(&m->default_weights);
   for (size_t i = 0; m->swarms && i < m->nswarms; i++)
-    p4p_matrix_free(&m->swarms[i].weights);
+    proto_matrix_free(&m->swarms[i].weights);
   free(m->swarms);
   memset(m, 0, sizeof *m);
 }
 
-void p4p_stats_msg_free(struct p4p_stats_msg *m)
+void proto_stats_msg_free(struct p4p_stats_msg *m)
 {
   if (!m)
     return;
@@ -91,7 +91,7 @@ void p4p_stats_msg_free(struct p4p_stats_msg *m)
   memset(m, 0, sizeof *m);
 }
 
-void p4p_capability_msg_free(struct p4p_capability_msg *m)
+void proto_capability_msg_free(struct p4p_capability_msg *m)
 {
   if (!m)
     return;

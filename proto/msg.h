@@ -4,8 +4,8 @@
  * one struct here.  p4p_xml.c parses XML into these and writes them back;
  * nothing else in the project touches XML.  Each struct owns its arrays:
  * free it with the matching p4p_*_msg_free(), which accepts a zeroed struct. */
-#ifndef P4P_MSG_H
-#define P4P_MSG_H
+#ifndef PROTO_MSG_H
+#define PROTO_MSG_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -132,14 +132,14 @@ struct p4p_error_msg {
   char text[P4P_TEXT_MAX];
 };
 
-void p4p_pidmap_msg_free(struct p4p_pidmap_msg *m);
-void p4p_lookup_msg_free(struct p4p_lookup_msg *m);
-void p4p_lookup_request_free(struct p4p_lookup_request *m);
-void p4p_matrix_free(struct p4p_matrix *m);
-int  p4p_matrix_alloc(struct p4p_matrix *m, size_t n); /* zeroed; 0 or -1 */
-void p4p_costs_msg_free(struct p4p_costs_msg *m);
-void p4p_guidance_msg_free(struct p4p_guidance_msg *m);
-void p4p_stats_msg_free(struct p4p_stats_msg *m);
-void p4p_capability_msg_free(struct p4p_capability_msg *m);
+void proto_pidmap_msg_free(struct p4p_pidmap_msg *m);
+void proto_lookup_msg_free(struct p4p_lookup_msg *m);
+void proto_lookup_request_free(struct p4p_lookup_request *m);
+void proto_matrix_free(struct p4p_matrix *m);
+int  proto_matrix_alloc(struct p4p_matrix *m, size_t n); /* zeroed; 0 or -1 */
+void proto_costs_msg_free(struct p4p_costs_msg *m);
+void proto_guidance_msg_free(struct p4p_guidance_msg *m);
+void proto_stats_msg_free(struct p4p_stats_msg *m);
+void proto_capability_msg_free(struct p4p_capability_msg *m);
 
 #endif

@@ -16,22 +16,22 @@
 /* ------------------------------------------------------------------ */
 /* Preparation shared by both solvers                                  */
 
-static int check_swarm(const struct p4p_topology *t,
-                       const struct p4p_swarm_input *sw, int k,
+static int check_swarm(const struct prov_topology *t,
+                       const struct prov_swarm_input *sw, int k,
                        char *err, size_t errlen)
 {
   if (!sw->up_kbps || !sw->down_kbps)
-    return p4p_fail(err, errlen, "swarm %d: missing capacities", k);
+    return proto_fail(err, errlen, "swarm %d: missing capacities", k);
   for (int i = 0; i < t->npops; i++) {
     double u = sw->up_kbps[i], d = sw->down_kbps[i];
     if (!isfinite(u) || !isfinite(d) || u < 0 || d < 0)
-      return p4p_fail(err, errlen, "swarm %d, PoP %s: capacities must be "
+      return proto_fail(err, errlen, "swarm %d, PoP %s: capacities must be "
                           "finite and >= 0", k, t->pops[i].name);
   }
   return 0;
 }
 
-void p4p_opt_prep_free(struct p4p_opt_prep *p)
+void prov_opt_prep_free(struct prov_opt_prep *p)
 {
   if (p->swarms)
     for (int k = 0; k < p->nswarms; k++) {
@@ -44,16 +44,16 @@ void p4p_opt_prep_free(struct p4p_opt_prep *p)
   memset(p, 0, sizeof *p);
 }
 
-int p4p_opt_prepare(const struct p4p_topology *t,
-                    const struct p4p_swarm_input *swarms, int nswarms,
-                    const struct p4p_opt_params *params,
-                    struct p4p_opt_prep *p, char *err, size_t errlen)
+int prov_opt_prepare(const struct prov_topology *t,
+                    const struct prov_swarm_input *swarms, int nswarms,
+                    const struct prov_opt_params *params,
+                    struct prov_opt_prep *p, char *err, size_t errlen)
 {
   memset(p, 0, sizeof *p);
   if (!t->finished)
-    return p4p_fail(err, errlen, "topology is not finished");
+    return proto_fail(err, errlen, "topology is not finished");
   if (nswarms < 0 || (nswarms > 0 && !swarms))
-    return p4p_fail(err, errlen, "bad swarm list");
+    return proto_fail(err, errlen, "bad swarm list");
   int n = t->npops;
   p->n = n;
   p->nswarms = nswarms;
@@ -61,14 +61,14 @@ int p4p_opt_prepare(const struct p4p_topology *t,
   p->mult = malloc((size_t)(t->nlinks ? t->nlinks : 1) * sizeof *p->mult);
   p->swarms = calloc((size_t)(nswarms ? nswarms : 1), sizeof *p->swarms);
   if (!p->usable || !p->mult || !p->swarms) {
-    p4p_opt_prep_free(p);
-    return p4p_fail(err, errlen, "out of memory");
+    prov_opt_prep_free(p);
+    return proto_fail(err, errlen, "out of memory");
   }
   for (int e = 0; e < t->nlinks; e++) {
     double m = params && params->link_mult ? params->link_mult[e] : 1.0;
     if (!isfinite(m) || m < 0) {
-      p4p_opt_prep_free(p);
-      return p4p_fail(err, errlen, "link %d: multiplier must be finite "
+      prov_opt_prep_free(p);
+      return proto_fail(err, errlen, "link %d: multiplier must be finite "
                           "and >= 0", e);
     }
     p->mult[e] = m;
@@ -77,22 +77,22 @@ int p4p_opt_prepare(const struct p4p_topology *t,
    * carry traffic at all (c_e > 0) */
   for (int i = 0; i < n; i++)
     for (int j = 0; j < n; j++) {
-      const struct p4p_route *r = p4p_topology_route(t, i, j);
+      const struct prov_route *r = prov_topology_route(t, i, j);
       if (i == j || !r)
         continue;
-      const int *links = p4p_route_links(t, r);
+      const int *links = prov_route_links(t, r);
       int ok = 1;
       for (int h = 0; h < r->nlinks; h++)
         if (!(t->links[links[h]].capacity_kbps > 0))
           ok = 0;
       p->usable[(size_t)i * n + j] = (char)ok;
     }
-  struct p4p_transport_ws ws;
-  p4p_transport_ws_init(&ws);
+  struct prov_transport_ws ws;
+  prov_transport_ws_init(&ws);
   double *cost = NULL, *flow = NULL;
   size_t cap = 0;
   for (int k = 0; k < nswarms; k++) {
-    struct p4p_opt_swarm *s = &p->swarms[k];
+    struct prov_opt_swarm *s = &p->swarms[k];
     if (check_swarm(t, &swarms[k], k, err, errlen) < 0)
       goto fail;
     s->sp = malloc(2 * (size_t)n * sizeof *s->sp);
@@ -146,28 +146,28 @@ int p4p_opt_prepare(const struct p4p_topology *t,
         sd += s->d[b];
       s->t_opt = fmin(su, sd);
     } else {
-      p4p_opt_pair_costs(p, s, NULL, cost);
-      s->t_opt = p4p_transport_solve(&ws, s->ns, s->nd, s->u, s->d, cost, flow);
+      prov_opt_pair_costs(p, s, NULL, cost);
+      s->t_opt = prov_transport_solve(&ws, s->ns, s->nd, s->u, s->d, cost, flow);
       if (s->t_opt < 0)
         goto oom;
     }
   }
   free(cost);
   free(flow);
-  p4p_transport_ws_free(&ws);
+  prov_transport_ws_free(&ws);
   return 0;
 oom:
-  p4p_fail(err, errlen, "out of memory");
+  proto_fail(err, errlen, "out of memory");
 fail:
   free(cost);
   free(flow);
-  p4p_transport_ws_free(&ws);
-  p4p_opt_prep_free(p);
+  prov_transport_ws_free(&ws);
+  prov_opt_prep_free(p);
   return -1;
 }
 
-void p4p_opt_pair_costs(const struct p4p_opt_prep *p,
-                        const struct p4p_opt_swarm *s,
+void prov_opt_pair_costs(const struct prov_opt_prep *p,
+                        const struct prov_opt_swarm *s,
                         const double *route_price, double *cost)
 {
   for (int a = 0; a < s->ns; a++)
@@ -181,7 +181,7 @@ void p4p_opt_pair_costs(const struct p4p_opt_prep *p,
 /* ------------------------------------------------------------------ */
 /* Results                                                             */
 
-void p4p_opt_result_free(struct p4p_opt_result *r)
+void prov_opt_result_free(struct prov_opt_result *r)
 {
   if (r->swarms)
     for (int k = 0; k < r->nswarms; k++) {
@@ -194,8 +194,8 @@ void p4p_opt_result_free(struct p4p_opt_result *r)
   memset(r, 0, sizeof *r);
 }
 
-int p4p_opt_result_alloc(const struct p4p_topology *t, int nswarms,
-                         struct p4p_opt_result *r, char *err, size_t errlen)
+int prov_opt_result_alloc(const struct prov_topology *t, int nswarms,
+                         struct prov_opt_result *r, char *err, size_t errlen)
 {
   memset(r, 0, sizeof *r);
   size_t nn = (size_t)t->npops * t->npops;
@@ -216,14 +216,14 @@ int p4p_opt_result_alloc(const struct p4p_topology *t, int nswarms,
   }
   return 0;
 oom:
-  p4p_opt_result_free(r);
-  return p4p_fail(err, errlen, "out of memory");
+  prov_opt_result_free(r);
+  return proto_fail(err, errlen, "out of memory");
 }
 
-void p4p_opt_result_finish(const struct p4p_topology *t,
-                           const struct p4p_swarm_input *swarms,
-                           const struct p4p_opt_prep *p,
-                           struct p4p_opt_result *r)
+void prov_opt_result_finish(const struct prov_topology *t,
+                           const struct prov_swarm_input *swarms,
+                           const struct prov_opt_prep *p,
+                           struct prov_opt_result *r)
 {
   int n = t->npops;
   for (int e = 0; e < t->nlinks; e++)
@@ -236,12 +236,12 @@ void p4p_opt_result_finish(const struct p4p_topology *t,
         double x = tij[(size_t)i * n + j];
         if (x <= 0)
           continue;
-        const struct p4p_route *rt = p4p_topology_route(t, i, j);
-        const int *links = p4p_route_links(t, rt);
+        const struct prov_route *rt = prov_topology_route(t, i, j);
+        const int *links = prov_route_links(t, rt);
         for (int h = 0; h < rt->nlinks; h++)
           r->link_load_kbps[links[h]] += x;
       }
-    p4p_weights_from_plan(t, &swarms[k], tij, r->swarms[k].w);
+    prov_weights_from_plan(t, &swarms[k], tij, r->swarms[k].w);
   }
   r->mlu = 0;
   r->objective = 0;
@@ -258,8 +258,8 @@ void p4p_opt_result_finish(const struct p4p_topology *t,
 /* ------------------------------------------------------------------ */
 /* Weights                                                             */
 
-void p4p_weights_from_plan(const struct p4p_topology *t,
-                           const struct p4p_swarm_input *sw,
+void prov_weights_from_plan(const struct prov_topology *t,
+                           const struct prov_swarm_input *sw,
                            const double *tij, double *w)
 {
   int n = t->npops;
@@ -280,7 +280,7 @@ void p4p_weights_from_plan(const struct p4p_topology *t,
     int cnt = 0;
     for (int j = 0; j < n; j++) {
       int ok = sw->up_kbps[j] + sw->down_kbps[j] > 0 &&
-               p4p_topology_route(t, i, j) != NULL;
+               prov_topology_route(t, i, j) != NULL;
       row[j] = ok;
       cnt += ok;
     }
@@ -292,21 +292,21 @@ void p4p_weights_from_plan(const struct p4p_topology *t,
   }
 }
 
-int p4p_default_weights(const struct p4p_topology *t, const double *cost,
+int prov_default_weights(const struct prov_topology *t, const double *cost,
                         double temperature, const double *presence,
                         double *w, char *err, size_t errlen)
 {
   if (!t->finished)
-    return p4p_fail(err, errlen, "topology is not finished");
+    return proto_fail(err, errlen, "topology is not finished");
   if (!(temperature > 0) || !isfinite(temperature))
-    return p4p_fail(err, errlen, "temperature must be > 0");
+    return proto_fail(err, errlen, "temperature must be > 0");
   int n = t->npops;
   double *igp = NULL;
   if (!cost) {
     igp = malloc((size_t)n * n * sizeof *igp);
     if (!igp)
-      return p4p_fail(err, errlen, "out of memory");
-    p4p_topology_route_costs(t, NULL, igp, NULL, 0);
+      return proto_fail(err, errlen, "out of memory");
+    prov_topology_route_costs(t, NULL, igp, NULL, 0);
     cost = igp;
   }
   for (int i = 0; i < n; i++) {
@@ -338,14 +338,14 @@ int p4p_default_weights(const struct p4p_topology *t, const double *cost,
   return 0;
 }
 
-double p4p_swarm_t_opt(const struct p4p_topology *t,
-                       const struct p4p_swarm_input *sw,
+double prov_swarm_t_opt(const struct prov_topology *t,
+                       const struct prov_swarm_input *sw,
                        char *err, size_t errlen)
 {
-  struct p4p_opt_prep p;
-  if (p4p_opt_prepare(t, sw, 1, NULL, &p, err, errlen) < 0)
+  struct prov_opt_prep p;
+  if (prov_opt_prepare(t, sw, 1, NULL, &p, err, errlen) < 0)
     return -1;
   double v = p.swarms[0].t_opt;
-  p4p_opt_prep_free(&p);
+  prov_opt_prep_free(&p);
   return v;
 }

@@ -4,26 +4,26 @@
  * demand PoPs), solved exactly by successive shortest paths with Dijkstra
  * on reduced costs; graphs have tens of nodes, so O(V^2) Dijkstra per
  * augmentation. */
-#ifndef P4P_TRANSPORT_H
-#define P4P_TRANSPORT_H
+#ifndef PROV_TRANSPORT_H
+#define PROV_TRANSPORT_H
 
 #include <stddef.h>
 
-/* Scratch space for p4p_transport_solve(); reuse it across calls. */
-struct p4p_transport_ws {
+/* Scratch space for prov_transport_solve(); reuse it across calls. */
+struct prov_transport_ws {
   size_t  cap_nodes, cap_pairs;
   double *buf;
   int    *ibuf;
 };
 
-void p4p_transport_ws_init(struct p4p_transport_ws *ws);
-void p4p_transport_ws_free(struct p4p_transport_ws *ws);
+void prov_transport_ws_init(struct prov_transport_ws *ws);
+void prov_transport_ws_free(struct prov_transport_ws *ws);
 
 /* supply[ns], demand[nd] >= 0; cost[i * nd + j] >= 0, or INFINITY for a
  * pair that may carry nothing.  Writes flow[i * nd + j] and returns the
  * total flow (the maximum possible), or -1 when out of memory.  Among
  * maximum flows the result has minimum cost.  Deterministic. */
-double p4p_transport_solve(struct p4p_transport_ws *ws, int ns, int nd,
+double prov_transport_solve(struct prov_transport_ws *ws, int ns, int nd,
                            const double *supply, const double *demand,
                            const double *cost, double *flow);
 

@@ -6,25 +6,25 @@
  *
  * over the usable supply x demand pairs of every swarm.  Rates are scaled
  * by the largest T^k so the LP's numbers are near 1. */
-#include "optimize.h"
-#include "opt_common.h"
+#include "lp_exact.h"
+#include "provider/opt_common.h"
 
 #include <glpk.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-int p4p_optimize_exact(const struct p4p_topology *t,
-                       const struct p4p_swarm_input *swarms, int nswarms,
-                       const struct p4p_opt_params *params,
-                       struct p4p_opt_result *res, char *err, size_t errlen)
+int lp_exact_optimize(const struct prov_topology *t,
+                       const struct prov_swarm_input *swarms, int nswarms,
+                       const struct prov_opt_params *params,
+                       struct prov_opt_result *res, char *err, size_t errlen)
 {
-  struct p4p_opt_prep p;
+  struct prov_opt_prep p;
   memset(res, 0, sizeof *res);
-  if (p4p_opt_prepare(t, swarms, nswarms, params, &p, err, errlen) < 0)
+  if (prov_opt_prepare(t, swarms, nswarms, params, &p, err, errlen) < 0)
     return -1;
-  if (p4p_opt_result_alloc(t, nswarms, res, err, errlen) < 0) {
-    p4p_opt_prep_free(&p);
+  if (prov_opt_result_alloc(t, nswarms, res, err, errlen) < 0) {
+    prov_opt_prep_free(&p);
     return -1;
   }
   int n = t->npops, L = t->nlinks;
@@ -45,7 +45,7 @@ int p4p_optimize_exact(const struct p4p_topology *t,
   int nlinkrows = nrows;
   size_t ncols = 1, nnz = (size_t)nlinkrows;
   for (int k = 0; k < nswarms; k++) {
-    const struct p4p_opt_swarm *s = &p.swarms[k];
+    const struct prov_opt_swarm *s = &p.swarms[k];
     if (s->t_opt <= 0)
       continue;
     nrows += s->ns + s->nd + 1;
@@ -86,7 +86,7 @@ int p4p_optimize_exact(const struct p4p_topology *t,
   }
   int row = nlinkrows, col = 1;
   for (int k = 0; k < nswarms; k++) {
-    const struct p4p_opt_swarm *s = &p.swarms[k];
+    const struct prov_opt_swarm *s = &p.swarms[k];
     if (s->t_opt <= 0)
       continue;
     int srow = row + 1, drow = row + 1 + s->ns, trow = row + 1 + s->ns + s->nd;
@@ -106,8 +106,8 @@ int p4p_optimize_exact(const struct p4p_topology *t,
         ci[col - 1] = s->sp[a];
         cj[col - 1] = s->dp[b];
         glp_set_col_bnds(lp, col, GLP_LO, 0.0, 0.0);
-        const struct p4p_route *r = &t->routes[ij];
-        const int *links = p4p_route_links(t, r);
+        const struct prov_route *r = &t->routes[ij];
+        const int *links = prov_route_links(t, r);
         for (int h = 0; h < r->nlinks; h++) {
           int e = links[h];
           if (!link_row[e])
@@ -137,7 +137,7 @@ int p4p_optimize_exact(const struct p4p_topology *t,
   int rc = nrows ? glp_simplex(lp, &smcp) : 0;
   glp_term_out(term);
   if (nrows && (rc != 0 || glp_get_status(lp) != GLP_OPT)) {
-    p4p_fail(err, errlen, "GLPK failed on the exact LP (code %d, "
+    proto_fail(err, errlen, "GLPK failed on the exact LP (code %d, "
                  "status %d)", rc, glp_get_status(lp));
     goto fail;
   }
@@ -161,23 +161,23 @@ int p4p_optimize_exact(const struct p4p_topology *t,
   for (int e = 0; e < L; e++)
     res->link_price[e] = link_row[e] ? fmax(0, -glp_get_row_dual(lp, link_row[e]))
                                      : 0;
-  p4p_opt_result_finish(t, swarms, &p, res);
+  prov_opt_result_finish(t, swarms, &p, res);
   res->lower_bound = res->objective;
   res->rounds = 1;
   glp_delete_prob(lp);
   free(ia); free(ja); free(ar); free(cs); free(ci); free(cj); free(link_row);
-  p4p_opt_prep_free(&p);
+  prov_opt_prep_free(&p);
   return 0;
 oom:
-  p4p_fail(err, errlen, "out of memory");
+  proto_fail(err, errlen, "out of memory");
 fail:
   glp_delete_prob(lp);
   free(ia); free(ja); free(ar); free(cs); free(ci); free(cj); free(link_row);
-  p4p_opt_prep_free(&p);
-  p4p_opt_result_free(res);
+  prov_opt_prep_free(&p);
+  prov_opt_result_free(res);
   return -1;
 oom_early:
-  p4p_opt_prep_free(&p);
-  p4p_opt_result_free(res);
-  return p4p_fail(err, errlen, "out of memory");
+  prov_opt_prep_free(&p);
+  prov_opt_result_free(res);
+  return proto_fail(err, errlen, "out of memory");
 }

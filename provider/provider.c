@@ -5,7 +5,7 @@
  * whole file is rejected: a half-read provider is never used. */
 #include "provider.h"
 #include "topology.h"
-#include "xml.h"
+#include "proto/xml.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -21,7 +21,7 @@
 struct parse_ctx {
   const char          *source;
   unsigned             line;
-  struct p4p_provider *p;
+  struct prov_config *p;
   char                *err;
   size_t               errlen;
 };
@@ -104,7 +104,7 @@ static int prefix_contains(const struct p4p_prefix *pf, const uint8_t a[16]) {
   return 1;
 }
 
-long p4p_provider_lookup(const struct p4p_provider *p, const uint8_t addr[16]) {
+long prov_lookup(const struct prov_config *p, const uint8_t addr[16]) {
   long best = -1;
   int  best_bits = -1;
   for (size_t i = 0; i < p->npids; i++)
@@ -118,21 +118,21 @@ long p4p_provider_lookup(const struct p4p_provider *p, const uint8_t addr[16]) {
   return best;
 }
 
-long p4p_provider_pid_index(const struct p4p_provider *p, const char *name) {
+long prov_pid_index(const struct prov_config *p, const char *name) {
   for (size_t i = 0; i < p->npids; i++)
     if (!strcmp(p->pids[i].name, name))
       return (long)i;
   return -1;
 }
 
-long p4p_provider_pop_index(const struct p4p_provider *p, const char *name) {
+long prov_pop_index(const struct prov_config *p, const char *name) {
   for (size_t i = 0; i < p->npops; i++)
     if (!strcmp(p->pops[i].name, name))
       return (long)i;
   return -1;
 }
 
-static long link_index(const struct p4p_provider *p, size_t a, size_t b) {
+static long link_index(const struct prov_config *p, size_t a, size_t b) {
   for (size_t l = 0; l < p->nlinks; l++)
     if ((p->links[l].a == a && p->links[l].b == b) ||
         (p->links[l].a == b && p->links[l].b == a))
@@ -140,7 +140,7 @@ static long link_index(const struct p4p_provider *p, size_t a, size_t b) {
   return -1;
 }
 
-int p4p_provider_parse_interfaces(const char *s, unsigned *mask) {
+int prov_parse_interfaces(const char *s, unsigned *mask) {
   static const struct { const char *name; unsigned bit; } names[] = {
     {"info", P4P_IF_INFO},         {"policy", P4P_IF_POLICY},
     {"guidance", P4P_IF_GUIDANCE}, {"capability", P4P_IF_CAPABILITY},
@@ -167,7 +167,7 @@ int p4p_provider_parse_interfaces(const char *s, unsigned *mask) {
 /* keyword handlers: argv[0] is the keyword */
 
 static long need_pop(struct parse_ctx *c, const char *name) {
-  long i = p4p_provider_pop_index(c->p, name);
+  long i = prov_pop_index(c->p, name);
   if (i < 0)
     fail(c, "unknown PoP '%.40s' (declare it with 'pop' first)", name);
   return i;
@@ -176,9 +176,9 @@ static long need_pop(struct parse_ctx *c, const char *name) {
 static int kw_pop(struct parse_ctx *c, int argc, char **argv) {
   if (argc != 2 && !(argc == 4 && !strcmp(argv[2], "loc")))
     return fail(c, "usage: pop NAME [loc LAT,LON]");
-  if (p4p_provider_pop_index(c->p, argv[1]) >= 0)
+  if (prov_pop_index(c->p, argv[1]) >= 0)
     return fail(c, "PoP '%.40s' declared twice", argv[1]);
-  struct p4p_provider_pop *pop = APPEND(c, c->p->pops, c->p->npops);
+  struct prov_pop_config *pop = APPEND(c, c->p->pops, c->p->npops);
   if (!pop)
     return fail(c, "out of memory");
   if (copy_name(c, pop->name, sizeof pop->name, argv[1], "PoP name"))
@@ -209,7 +209,7 @@ static int kw_link(struct parse_ctx *c, int argc, char **argv) {
     return fail(c, "link from PoP '%.40s' to itself", argv[1]);
   if (link_index(c->p, (size_t)a, (size_t)b) >= 0)
     return fail(c, "link %s-%s declared twice", argv[1], argv[2]);
-  struct p4p_provider_link L = {.a = (size_t)a, .b = (size_t)b,
+  struct prov_link_config L = {.a = (size_t)a, .b = (size_t)b,
                                 .price = -1};
   int have_cap = 0, have_weight = 0;
   for (int i = 3; i < argc; i += 2) {
@@ -237,7 +237,7 @@ static int kw_link(struct parse_ctx *c, int argc, char **argv) {
     return fail(c, "link needs both capacity and weight");
   if (L.price < 0)
     L.price = L.igp_weight;
-  struct p4p_provider_link *l = APPEND(c, c->p->links, c->p->nlinks);
+  struct prov_link_config *l = APPEND(c, c->p->links, c->p->nlinks);
   if (!l)
     return fail(c, "out of memory");
   *l = L;
@@ -247,12 +247,12 @@ static int kw_link(struct parse_ctx *c, int argc, char **argv) {
 static int kw_pid(struct parse_ctx *c, int argc, char **argv) {
   if (argc < 6 || strcmp(argv[2], "pop") || argc % 2)
     return fail(c, "usage: pid NAME pop POP prefix P [prefix P ...]");
-  if (p4p_provider_pid_index(c->p, argv[1]) >= 0)
+  if (prov_pid_index(c->p, argv[1]) >= 0)
     return fail(c, "PID '%.40s' declared twice", argv[1]);
   long pop = need_pop(c, argv[3]);
   if (pop < 0)
     return -1;
-  struct p4p_provider_pid *pid = APPEND(c, c->p->pids, c->p->npids);
+  struct prov_pid_config *pid = APPEND(c, c->p->pids, c->p->npids);
   if (!pid)
     return fail(c, "out of memory");
   pid->pop = (size_t)pop;
@@ -262,7 +262,7 @@ static int kw_pid(struct parse_ctx *c, int argc, char **argv) {
     if (strcmp(argv[i], "prefix"))
       return fail(c, "unknown pid attribute '%.40s'", argv[i]);
     struct p4p_prefix pf;
-    int rc = p4p_prefix_parse(argv[i + 1], &pf);
+    int rc = proto_prefix_parse(argv[i + 1], &pf);
     if (rc == -2)
       return fail(c, "prefix '%.60s' has host bits set", argv[i + 1]);
     if (rc)
@@ -289,14 +289,14 @@ static int kw_access_class(struct parse_ctx *c, int argc, char **argv) {
   for (size_t i = 0; i < c->p->nclasses; i++)
     if (!strcmp(c->p->classes[i].name, argv[1]))
       return fail(c, "access class '%.40s' declared twice", argv[1]);
-  struct p4p_access_class a;
+  struct prov_access_class a;
   memset(&a, 0, sizeof a);
   if (copy_name(c, a.name, sizeof a.name, argv[1], "class name") ||
       parse_double(c, argv[3], "down", 0, 1e9, &a.down_kbps) ||
       parse_double(c, argv[5], "up", 0, 1e9, &a.up_kbps) ||
       parse_double(c, argv[7], "share", 1e-9, 1e9, &a.share))
     return -1;
-  struct p4p_access_class *slot = APPEND(c, c->p->classes, c->p->nclasses);
+  struct prov_access_class *slot = APPEND(c, c->p->classes, c->p->nclasses);
   if (!slot)
     return fail(c, "out of memory");
   *slot = a;
@@ -306,7 +306,7 @@ static int kw_access_class(struct parse_ctx *c, int argc, char **argv) {
 static int kw_server(struct parse_ctx *c, int argc, char **argv) {
   if (argc != 7 || strcmp(argv[5], "capacity"))
     return fail(c, "usage: server PID cache|seed ADDR PORT capacity KBPS");
-  if (p4p_provider_pid_index(c->p, argv[1]) < 0)
+  if (prov_pid_index(c->p, argv[1]) < 0)
     return fail(c, "server in unknown PID '%.40s'", argv[1]);
   if (strcmp(argv[2], "cache") && strcmp(argv[2], "seed"))
     return fail(c, "server kind '%.40s' is neither cache nor seed", argv[2]);
@@ -315,7 +315,7 @@ static int kw_server(struct parse_ctx *c, int argc, char **argv) {
   unsigned long long port, cap;
   snprintf(s.pid, sizeof s.pid, "%s", argv[1]);
   snprintf(s.kind, sizeof s.kind, "%s", argv[2]);
-  if (p4p_addr_parse(argv[3], s.addr))
+  if (proto_addr_parse(argv[3], s.addr))
     return fail(c, "server address '%.60s' is not IPv4 or IPv6", argv[3]);
   if (parse_uint(c, argv[4], "port", 1, 65535, &port) ||
       parse_uint(c, argv[6], "capacity", 1, 1000000000000ull, &cap))
@@ -332,14 +332,14 @@ static int kw_server(struct parse_ctx *c, int argc, char **argv) {
 static int kw_client(struct parse_ctx *c, int argc, char **argv) {
   if (argc != 6 || strcmp(argv[2], "token") || strcmp(argv[4], "allow"))
     return fail(c, "usage: client NAME token TOKEN allow LIST");
-  struct p4p_client cl;
+  struct prov_client cl;
   memset(&cl, 0, sizeof cl);
   if (copy_name(c, cl.name, sizeof cl.name, argv[1], "client name") ||
       copy_name(c, cl.token, sizeof cl.token, argv[3], "token"))
     return -1;
   if (strlen(cl.token) < 16)
     return fail(c, "token of client '%s' is shorter than 16 bytes", cl.name);
-  if (p4p_provider_parse_interfaces(argv[5], &cl.interfaces))
+  if (prov_parse_interfaces(argv[5], &cl.interfaces))
     return fail(c, "allow list '%.60s': use info,policy,guidance,capability "
                    "or all", argv[5]);
   for (size_t i = 0; i < c->p->nclients; i++) {
@@ -349,7 +349,7 @@ static int kw_client(struct parse_ctx *c, int argc, char **argv) {
       return fail(c, "client '%s' reuses the token of '%s'", cl.name,
                   c->p->clients[i].name);
   }
-  struct p4p_client *slot = APPEND(c, c->p->clients, c->p->nclients);
+  struct prov_client *slot = APPEND(c, c->p->clients, c->p->nclients);
   if (!slot)
     return fail(c, "out of memory");
   *slot = cl;
@@ -365,7 +365,7 @@ static int kw_avoid_link(struct parse_ctx *c, int argc, char **argv) {
   long l = link_index(c->p, (size_t)a, (size_t)b);
   if (l < 0)
     return fail(c, "no link %s-%s to avoid", argv[1], argv[2]);
-  struct p4p_avoid_policy av = {.link = (size_t)l};
+  struct prov_avoid_policy av = {.link = (size_t)l};
   char extra;
   if (sscanf(argv[4], "%d-%d%c", &av.from_hour, &av.to_hour, &extra) != 2 ||
       av.from_hour < 0 || av.from_hour > 23 || av.to_hour < 1 ||
@@ -374,7 +374,7 @@ static int kw_avoid_link(struct parse_ctx *c, int argc, char **argv) {
                    "1<=TO<=24, FROM!=TO", argv[4]);
   if (parse_double(c, argv[6], "factor", 1, 1e6, &av.factor))
     return -1;
-  struct p4p_avoid_policy *slot = APPEND(c, c->p->avoid, c->p->navoid);
+  struct prov_avoid_policy *slot = APPEND(c, c->p->avoid, c->p->navoid);
   if (!slot)
     return fail(c, "out of memory");
   *slot = av;
@@ -388,8 +388,8 @@ static int kw_setting(struct parse_ctx *c, int argc, char **argv) {
     size_t             off, size;
     unsigned long long min, max;
   } keys[] = {
-#define S(k, f, lo, hi) {k, offsetof(struct p4p_daemon_settings, f), \
-                         sizeof(((struct p4p_daemon_settings *)0)->f), lo, hi}
+#define S(k, f, lo, hi) {k, offsetof(struct prov_daemon_settings, f), \
+                         sizeof(((struct prov_daemon_settings *)0)->f), lo, hi}
     S("max-optimized-swarms", max_optimized_swarms, 0, 100000),
     S("resolve-interval", resolve_interval_s, 1, 86400),
     S("max-age", max_age_s, 0, 604800),
@@ -423,7 +423,7 @@ static int kw_setting(struct parse_ctx *c, int argc, char **argv) {
 }
 
 static int kw_statement(struct parse_ctx *c, int argc, char **argv) {
-  struct p4p_provider *p = c->p;
+  struct prov_config *p = c->p;
   const char          *k = argv[0];
   unsigned long long   v;
   if (!strcmp(k, "provider")) {
@@ -483,7 +483,7 @@ static int kw_statement(struct parse_ctx *c, int argc, char **argv) {
 
 /* whole-file checks that no single line can make */
 static int check_complete(struct parse_ctx *c) {
-  struct p4p_provider *p = c->p;
+  struct prov_config *p = c->p;
   if (!p->npops)
     return fail(c, "no 'pop' declared");
   if (!p->npids)
@@ -503,8 +503,8 @@ static int check_complete(struct parse_ctx *c) {
   return 0;
 }
 
-static void set_defaults(struct p4p_provider *p) {
-  struct p4p_daemon_settings *d = &p->daemon;
+static void set_defaults(struct prov_config *p) {
+  struct prov_daemon_settings *d = &p->daemon;
   snprintf(d->listen_addr, sizeof d->listen_addr, "127.0.0.1");
   d->port = 6671;
   d->max_optimized_swarms = 500;
@@ -518,8 +518,8 @@ static void set_defaults(struct p4p_provider *p) {
   d->first_solve_wait_ms = 2000;
 }
 
-int p4p_provider_parse(const char *text, size_t len, const char *source,
-                       struct p4p_provider *out, char *err, size_t errlen) {
+int prov_parse(const char *text, size_t len, const char *source,
+                       struct prov_config *out, char *err, size_t errlen) {
   struct parse_ctx c = {.source = source ? source : "<provider>",
                         .p = out, .err = err, .errlen = errlen};
   memset(out, 0, sizeof *out);
@@ -563,13 +563,13 @@ int p4p_provider_parse(const char *text, size_t len, const char *source,
   if (rc == 0)
     rc = check_complete(&c);
   if (rc) {
-    p4p_provider_free(out);
+    prov_free(out);
     return -1;
   }
   return 0;
 }
 
-int p4p_provider_load(const char *path, struct p4p_provider *out, char *err,
+int prov_load(const char *path, struct prov_config *out, char *err,
                       size_t errlen) {
   memset(out, 0, sizeof *out);
   FILE *f = fopen(path, "rb");
@@ -603,7 +603,7 @@ int p4p_provider_load(const char *path, struct p4p_provider *out, char *err,
     goto fail;
   }
   fclose(f);
-  int rc = p4p_provider_parse(buf, len, path, out, err, errlen);
+  int rc = prov_parse(buf, len, path, out, err, errlen);
   free(buf);
   return rc;
 fail:
@@ -612,7 +612,7 @@ fail:
   return -1;
 }
 
-void p4p_provider_free(struct p4p_provider *p) {
+void prov_free(struct prov_config *p) {
   for (size_t i = 0; i < p->npids; i++)
     free(p->pids[i].prefixes);
   free(p->pops);
@@ -628,14 +628,14 @@ void p4p_provider_free(struct p4p_provider *p) {
   memset(p, 0, sizeof *p);
 }
 
-void p4p_provider_mean_access(const struct p4p_provider *p, double *down_kbps,
+void prov_mean_access(const struct prov_config *p, double *down_kbps,
                               double *up_kbps) {
   /* Bharambe et al. 2006 mix used by the paper's evaluation */
-  static const struct p4p_access_class paper[] = {
+  static const struct prov_access_class paper[] = {
     {"", 784, 128, 0.20}, {"", 1500, 384, 0.40},
     {"", 3000, 1000, 0.25}, {"", 10000, 5000, 0.15},
   };
-  const struct p4p_access_class *cls = p->nclasses ? p->classes : paper;
+  const struct prov_access_class *cls = p->nclasses ? p->classes : paper;
   size_t n = p->nclasses ? p->nclasses : sizeof paper / sizeof paper[0];
   double d = 0, u = 0, s = 0;
   for (size_t i = 0; i < n; i++) {
@@ -647,11 +647,11 @@ void p4p_provider_mean_access(const struct p4p_provider *p, double *down_kbps,
   *up_kbps = u / s;
 }
 
-double p4p_provider_link_factor(const struct p4p_provider *p, size_t l,
+double prov_link_factor(const struct prov_config *p, size_t l,
                                 int hour) {
   double f = 1;
   for (size_t i = 0; i < p->navoid; i++) {
-    const struct p4p_avoid_policy *a = &p->avoid[i];
+    const struct prov_avoid_policy *a = &p->avoid[i];
     if (a->link != l)
       continue;
     int active = a->from_hour < a->to_hour
@@ -663,40 +663,40 @@ double p4p_provider_link_factor(const struct p4p_provider *p, size_t l,
   return f;
 }
 
-int p4p_provider_topology(const struct p4p_provider *p, struct p4p_topology *t,
+int prov_build_topology(const struct prov_config *p, struct prov_topology *t,
                           char *err, size_t errlen) {
   for (size_t i = 0; i < p->npops; i++) {
-    const struct p4p_provider_pop *pop = &p->pops[i];
-    if (p4p_topology_add_pop(t, pop->name, pop->has_location, pop->lat,
+    const struct prov_pop_config *pop = &p->pops[i];
+    if (prov_topology_add_pop(t, pop->name, pop->has_location, pop->lat,
                              pop->lon, err, errlen) != (int)i)
       goto fail;
   }
   for (size_t l = 0; l < p->nlinks; l++) {
-    const struct p4p_provider_link *L = &p->links[l];
-    struct p4p_link_spec spec = {
+    const struct prov_link_config *L = &p->links[l];
+    struct prov_link_spec spec = {
       .capacity_kbps = L->capacity_kbps, .igp_weight = L->igp_weight,
       .background_kbps = L->background_kbps, .delay_ms = -1,
       .length_km = -1};
-    if (p4p_topology_add_duplex(t, (int)L->a, (int)L->b, &spec, err,
+    if (prov_topology_add_duplex(t, (int)L->a, (int)L->b, &spec, err,
                                 errlen) != (int)(2 * l))
       goto fail;
   }
-  if (p4p_topology_finish(t, err, errlen))
+  if (prov_topology_finish(t, err, errlen))
     goto fail;
   return 0;
 fail:
-  p4p_topology_free(t);
+  prov_topology_free(t);
   return -1;
 }
 
-void p4p_provider_link_mults(const struct p4p_provider *p, int hour,
+void prov_link_mults(const struct prov_config *p, int hour,
                              double *mult) {
   for (size_t l = 0; l < p->nlinks; l++)
-    mult[2 * l] = mult[2 * l + 1] = p4p_provider_link_factor(p, l, hour);
+    mult[2 * l] = mult[2 * l + 1] = prov_link_factor(p, l, hour);
 }
 
-int p4p_provider_pop_costs(const struct p4p_provider *p,
-                           const struct p4p_topology *t, int hour,
+int prov_pop_costs(const struct prov_config *p,
+                           const struct prov_topology *t, int hour,
                            double *out, char *err, size_t errlen) {
   double *price = malloc((2 * p->nlinks + 1) * sizeof *price);
   if (!price) {
@@ -705,8 +705,8 @@ int p4p_provider_pop_costs(const struct p4p_provider *p,
   }
   for (size_t l = 0; l < p->nlinks; l++)
     price[2 * l] = price[2 * l + 1] =
-      p->links[l].price * p4p_provider_link_factor(p, l, hour);
-  int rc = p4p_topology_route_costs(t, price, out, err, errlen);
+      p->links[l].price * prov_link_factor(p, l, hour);
+  int rc = prov_topology_route_costs(t, price, out, err, errlen);
   free(price);
   return rc;
 }

@@ -64,7 +64,7 @@ static int is_v4_mapped(const uint8_t a[16])
   return memcmp(a, pfx, 12) == 0;
 }
 
-int p4p_addr_parse(const char *s, uint8_t addr[16])
+int proto_addr_parse(const char *s, uint8_t addr[16])
 {
   uint8_t tmp[16];
   if (strchr(s, ':')) {
@@ -80,7 +80,7 @@ int p4p_addr_parse(const char *s, uint8_t addr[16])
   return 0;
 }
 
-void p4p_addr_format(const uint8_t addr[16], char out[P4P_ADDR_TEXT_MAX])
+void proto_addr_format(const uint8_t addr[16], char out[P4P_ADDR_TEXT_MAX])
 {
   if (is_v4_mapped(addr))
     inet_ntop(AF_INET, addr + 12, out, P4P_ADDR_TEXT_MAX);
@@ -96,7 +96,7 @@ static int host_bits_zero(const uint8_t a[16], unsigned bits)
   return 1;
 }
 
-int p4p_prefix_parse(const char *s, struct p4p_prefix *p)
+int proto_prefix_parse(const char *s, struct p4p_prefix *p)
 {
   char buf[P4P_ADDR_TEXT_MAX];
   const char *slash = strchr(s, '/');
@@ -113,7 +113,7 @@ int p4p_prefix_parse(const char *s, struct p4p_prefix *p)
   if (n > (v6 ? 128u : 32u))
     return -1;
   uint8_t a[16];
-  if (p4p_addr_parse(buf, a) < 0)
+  if (proto_addr_parse(buf, a) < 0)
     return -1;
   unsigned bits = v6 ? n : 96 + n;
   if (!host_bits_zero(a, bits))
@@ -123,10 +123,10 @@ int p4p_prefix_parse(const char *s, struct p4p_prefix *p)
   return 0;
 }
 
-void p4p_prefix_format(const struct p4p_prefix *p, char out[P4P_ADDR_TEXT_MAX])
+void proto_prefix_format(const struct p4p_prefix *p, char out[P4P_ADDR_TEXT_MAX])
 {
   char a[P4P_ADDR_TEXT_MAX];
-  p4p_addr_format(p->addr, a);
+  proto_addr_format(p->addr, a);
   unsigned bits = p->bits;
   if (is_v4_mapped(p->addr) && bits >= 96)
     bits -= 96;
@@ -141,7 +141,7 @@ static int hexval(int c)
   return -1;
 }
 
-int p4p_hash_parse_hex(const char *s, uint8_t hash[P4P_HASH_SIZE])
+int proto_hash_parse_hex(const char *s, uint8_t hash[P4P_HASH_SIZE])
 {
   uint8_t tmp[P4P_HASH_SIZE];
   for (size_t i = 0; i < P4P_HASH_SIZE; i++) {
@@ -157,7 +157,7 @@ int p4p_hash_parse_hex(const char *s, uint8_t hash[P4P_HASH_SIZE])
   return 0;
 }
 
-void p4p_hash_format_hex(const uint8_t hash[P4P_HASH_SIZE],
+void proto_hash_format_hex(const uint8_t hash[P4P_HASH_SIZE],
                          char out[2 * P4P_HASH_SIZE + 1])
 {
   static const char hx[] = "0123456789abcdef";
@@ -713,7 +713,7 @@ static int attr_hash(struct pctx *p, const xmlNode *el, uint8_t out[20],
   int r = get_attr(p, el, "info-hash", buf, sizeof buf, required);
   if (r <= 0)
     return r;
-  if (p4p_hash_parse_hex(buf, out) < 0)
+  if (proto_hash_parse_hex(buf, out) < 0)
     return fail(p, el, "<%s info-hash=\"%s\">: an info_hash is exactly 40 "
                 "hex digits", NAME(el), buf);
   return 1;
@@ -762,7 +762,7 @@ static int attr_addr(struct pctx *p, const xmlNode *el, const char *attr,
   int r = get_attr(p, el, attr, buf, sizeof buf, required);
   if (r <= 0)
     return r;
-  if (p4p_addr_parse(buf, out) < 0)
+  if (proto_addr_parse(buf, out) < 0)
     return fail(p, el, "<%s %s=\"%s\">: not an IPv4 or IPv6 address",
                 NAME(el), attr, buf);
   return 1;
@@ -869,7 +869,7 @@ static int build_matrix(struct pctx *p, const xmlNode *el,
          (unsigned)P4P_XML_MAX_CELLS);
     goto out;
   }
-  if (p4p_matrix_alloc(m, n) < 0) {
+  if (proto_matrix_alloc(m, n) < 0) {
     fail(p, pids_el, "out of memory");
     goto out;
   }
@@ -1020,7 +1020,7 @@ static int build_pidmap(struct pctx *p, const xmlNode *root, void *outp)
       char *t = leaf_text(p, q);
       if (!t)
         goto out;
-      int r = p4p_prefix_parse(t, &e->prefixes[k]);
+      int r = proto_prefix_parse(t, &e->prefixes[k]);
       if (r == -2) {
         struct p4p_prefix z;
         char net[P4P_ADDR_TEXT_MAX] = "";
@@ -1030,13 +1030,13 @@ static int build_pidmap(struct pctx *p, const xmlNode *root, void *outp)
         uint8_t a[16];
         char ab[P4P_ADDR_TEXT_MAX];
         snprintf(ab, sizeof ab, "%.*s", (int)(sl - t), t);
-        if (p4p_addr_parse(ab, a) == 0) {
+        if (proto_addr_parse(ab, a) == 0) {
           unsigned bits = strchr(ab, ':') ? len : 96 + len;
           for (unsigned b = bits; b < 128; b++)
             a[b / 8] &= (uint8_t)~(0x80u >> (b % 8));
           memcpy(z.addr, a, 16);
           z.bits = (uint8_t)bits;
-          p4p_prefix_format(&z, net);
+          proto_prefix_format(&z, net);
         }
         fail(p, q, "<prefix> '%s': host bits set (did you mean %s?)", t, net);
         free(t);
@@ -1080,7 +1080,7 @@ static int build_pidmap(struct pctx *p, const xmlNode *root, void *outp)
     for (k = 1; k < total; k++) {
       if (memcmp(&all[k - 1].pf, &all[k].pf, sizeof all[k].pf) == 0) {
         char t[P4P_ADDR_TEXT_MAX];
-        p4p_prefix_format(&all[k].pf, t);
+        proto_prefix_format(&all[k].pf, t);
         fail(p, all[k].node, "prefix %s of PID '%s' is already in PID '%s' "
              "(line %ld)", t, all[k].pid, all[k - 1].pid,
              xmlGetLineNo(all[k - 1].node));
@@ -1125,7 +1125,7 @@ static int build_lookup_request(struct pctx *p, const xmlNode *root,
     char *t = leaf_text(p, c);
     if (!t)
       return -1;
-    if (p4p_addr_parse(t, out->addrs[out->n]) < 0) {
+    if (proto_addr_parse(t, out->addrs[out->n]) < 0) {
       fail(p, c, "<addr> '%s': not an IPv4 or IPv6 address", t);
       free(t);
       return -1;
@@ -1242,7 +1242,7 @@ static int build_guidance(struct pctx *p, const xmlNode *root, void *outp)
       size_t k = out->nswarms++;
       if (build_matrix(p, c, &s->weights) < 0)
         goto out;
-      p4p_hash_format_hex(s->info_hash, hex[k]);
+      proto_hash_format_hex(s->info_hash, hex[k]);
       hashes[k] = (struct named){hex[k], c, k};
     }
   }
@@ -1292,7 +1292,7 @@ static int build_stats(struct pctx *p, const xmlNode *root, void *outp)
         check_children(p, c, skids, "pid", &np) < 0)
       goto out;
     out->nswarms++;
-    p4p_hash_format_hex(s->info_hash, hex[k]);
+    proto_hash_format_hex(s->info_hash, hex[k]);
     hashes[k] = (struct named){hex[k], c, k};
     if (np > P4P_XML_MAX_PIDS) {
       fail(p, c, "<swarm> has %zu PIDs, at most %d allowed", np,
@@ -1443,7 +1443,7 @@ typedef void (*free_fn)(void *);
 
 static const struct kind_info {
   const char *root;
-  enum p4p_xml_kind kind;
+  enum proto_xml_kind kind;
 } kinds[] = {
     {"pidmap", P4P_XML_PIDMAP},
     {"lookup-request", P4P_XML_LOOKUP_REQUEST},
@@ -1509,12 +1509,12 @@ done:
 }
 
 /* messages without arrays own nothing */
-static void p4p_capability_request_free(struct p4p_capability_request *m)
+static void proto_capability_request_free(struct p4p_capability_request *m)
 {
   (void)m;
 }
 
-static void p4p_error_msg_free(struct p4p_error_msg *m)
+static void proto_error_msg_free(struct p4p_error_msg *m)
 {
   (void)m;
 }
@@ -1524,34 +1524,34 @@ static void p4p_error_msg_free(struct p4p_error_msg *m)
   {                                                                            \
     freefn((type *)m);                                                         \
   }                                                                            \
-  int p4p_xml_parse_##kind(const char *buf, size_t len, const char *source,    \
+  int proto_xml_parse_##kind(const char *buf, size_t len, const char *source,    \
                            type *out, char *err, size_t errlen)                \
   {                                                                            \
     return parse_doc(buf, len, source, root, build_##kind, release_##kind,     \
                      out, sizeof *out, err, errlen);                           \
   }
 
-DEFINE_PARSE(pidmap, struct p4p_pidmap_msg, "pidmap", p4p_pidmap_msg_free)
+DEFINE_PARSE(pidmap, struct p4p_pidmap_msg, "pidmap", proto_pidmap_msg_free)
 DEFINE_PARSE(lookup_request, struct p4p_lookup_request, "lookup-request",
-             p4p_lookup_request_free)
-DEFINE_PARSE(lookup, struct p4p_lookup_msg, "lookup", p4p_lookup_msg_free)
-DEFINE_PARSE(costs, struct p4p_costs_msg, "costs", p4p_costs_msg_free)
+             proto_lookup_request_free)
+DEFINE_PARSE(lookup, struct p4p_lookup_msg, "lookup", proto_lookup_msg_free)
+DEFINE_PARSE(costs, struct p4p_costs_msg, "costs", proto_costs_msg_free)
 DEFINE_PARSE(guidance, struct p4p_guidance_msg, "guidance",
-             p4p_guidance_msg_free)
-DEFINE_PARSE(stats, struct p4p_stats_msg, "stats", p4p_stats_msg_free)
+             proto_guidance_msg_free)
+DEFINE_PARSE(stats, struct p4p_stats_msg, "stats", proto_stats_msg_free)
 DEFINE_PARSE(capability, struct p4p_capability_msg, "capability",
-             p4p_capability_msg_free)
+             proto_capability_msg_free)
 DEFINE_PARSE(capability_request, struct p4p_capability_request,
-             "capability-request", p4p_capability_request_free)
-DEFINE_PARSE(error, struct p4p_error_msg, "error", p4p_error_msg_free)
+             "capability-request", proto_capability_request_free)
+DEFINE_PARSE(error, struct p4p_error_msg, "error", proto_error_msg_free)
 
-enum p4p_xml_kind p4p_xml_kind_of(const char *buf, size_t len)
+enum proto_xml_kind proto_xml_kind_of(const char *buf, size_t len)
 {
   locale_t old = enter_c_locale();
   struct pctx p = {"input", NULL, 0, 0, 0};
   xmlParserCtxtPtr ctxt;
   xmlDocPtr doc = parse_tree(&p, buf, len, &ctxt);
-  enum p4p_xml_kind k = P4P_XML_UNKNOWN;
+  enum proto_xml_kind k = P4P_XML_UNKNOWN;
   if (doc) {
     const xmlNode *root = xmlDocGetRootElement(doc);
     if (root && in_p4p_ns(root))
@@ -1637,7 +1637,7 @@ static void w_attr_v(struct wctx *w, xmlNodePtr n, const char *name, double v)
 static void w_attr_hash(struct wctx *w, xmlNodePtr n, const uint8_t h[20])
 {
   char b[2 * P4P_HASH_SIZE + 1];
-  p4p_hash_format_hex(h, b);
+  proto_hash_format_hex(h, b);
   w_attr(w, n, "info-hash", b);
 }
 
@@ -1645,7 +1645,7 @@ static void w_attr_addr(struct wctx *w, xmlNodePtr n, const char *name,
                         const uint8_t a[16])
 {
   char b[P4P_ADDR_TEXT_MAX];
-  p4p_addr_format(a, b);
+  proto_addr_format(a, b);
   w_attr(w, n, name, b);
 }
 
@@ -1750,7 +1750,7 @@ static void w_version(struct wctx *w, const char *version)
   leave_c_locale(old);                                                         \
   return doc
 
-char *p4p_xml_write_pidmap(const struct p4p_pidmap_msg *m, size_t *len)
+char *proto_xml_write_pidmap(const struct p4p_pidmap_msg *m, size_t *len)
 {
   WRITE_BEGIN("pidmap");
   w_version(&w, m->version);
@@ -1774,14 +1774,14 @@ char *p4p_xml_write_pidmap(const struct p4p_pidmap_msg *m, size_t *len)
         w_fail(&w);
         break;
       }
-      p4p_prefix_format(&e->prefixes[k], t);
+      proto_prefix_format(&e->prefixes[k], t);
       w_child(&w, n, "prefix", t);
     }
   }
   WRITE_END();
 }
 
-char *p4p_xml_write_lookup_request(const struct p4p_lookup_request *m,
+char *proto_xml_write_lookup_request(const struct p4p_lookup_request *m,
                                    size_t *len)
 {
   WRITE_BEGIN("lookup-request");
@@ -1791,13 +1791,13 @@ char *p4p_xml_write_lookup_request(const struct p4p_lookup_request *m,
     w_fail(&w);
   for (size_t i = 0; i < m->n && w.ok; i++) {
     char t[P4P_ADDR_TEXT_MAX];
-    p4p_addr_format(m->addrs[i], t);
+    proto_addr_format(m->addrs[i], t);
     w_child(&w, w.root, "addr", t);
   }
   WRITE_END();
 }
 
-char *p4p_xml_write_lookup(const struct p4p_lookup_msg *m, size_t *len)
+char *proto_xml_write_lookup(const struct p4p_lookup_msg *m, size_t *len)
 {
   WRITE_BEGIN("lookup");
   if (m->n > P4P_XML_MAX_ADDRS)
@@ -1820,7 +1820,7 @@ char *p4p_xml_write_lookup(const struct p4p_lookup_msg *m, size_t *len)
   WRITE_END();
 }
 
-char *p4p_xml_write_costs(const struct p4p_costs_msg *m, size_t *len)
+char *proto_xml_write_costs(const struct p4p_costs_msg *m, size_t *len)
 {
   WRITE_BEGIN("costs");
   w_version(&w, m->version);
@@ -1828,7 +1828,7 @@ char *p4p_xml_write_costs(const struct p4p_costs_msg *m, size_t *len)
   WRITE_END();
 }
 
-char *p4p_xml_write_guidance(const struct p4p_guidance_msg *m, size_t *len)
+char *proto_xml_write_guidance(const struct p4p_guidance_msg *m, size_t *len)
 {
   WRITE_BEGIN("guidance");
   w_version(&w, m->version);
@@ -1844,7 +1844,7 @@ char *p4p_xml_write_guidance(const struct p4p_guidance_msg *m, size_t *len)
   WRITE_END();
 }
 
-char *p4p_xml_write_stats(const struct p4p_stats_msg *m, size_t *len)
+char *proto_xml_write_stats(const struct p4p_stats_msg *m, size_t *len)
 {
   WRITE_BEGIN("stats");
   if (m->nswarms > P4P_XML_MAX_SWARMS)
@@ -1875,7 +1875,7 @@ char *p4p_xml_write_stats(const struct p4p_stats_msg *m, size_t *len)
   WRITE_END();
 }
 
-char *p4p_xml_write_capability(const struct p4p_capability_msg *m,
+char *proto_xml_write_capability(const struct p4p_capability_msg *m,
                                size_t *len)
 {
   WRITE_BEGIN("capability");
@@ -1897,7 +1897,7 @@ char *p4p_xml_write_capability(const struct p4p_capability_msg *m,
   WRITE_END();
 }
 
-char *p4p_xml_write_capability_request(const struct p4p_capability_request *m,
+char *proto_xml_write_capability_request(const struct p4p_capability_request *m,
                                        size_t *len)
 {
   WRITE_BEGIN("capability-request");
@@ -1936,7 +1936,7 @@ static void sanitize_text(char *dst, const char *src, size_t size)
   dst[n] = '\0';
 }
 
-char *p4p_xml_write_error(const struct p4p_error_msg *m, size_t *len)
+char *proto_xml_write_error(const struct p4p_error_msg *m, size_t *len)
 {
   WRITE_BEGIN("error");
   if (m->status < 400 || m->status > 599)
@@ -1961,7 +1961,7 @@ char *p4p_xml_write_error(const struct p4p_error_msg *m, size_t *len)
 /* ------------------------------------------------------------------ */
 /* files                                                               */
 
-int p4p_xml_read_file(const char *path, size_t max_bytes, char **buf,
+int proto_xml_read_file(const char *path, size_t max_bytes, char **buf,
                       size_t *len, char *err, size_t errlen)
 {
   *buf = NULL;

@@ -4,7 +4,7 @@
 
 #include "errbuf.h"
 
-int p4p_fail(char *err, size_t errlen, const char *fmt, ...) {
+int proto_fail(char *err, size_t errlen, const char *fmt, ...) {
   if (err && errlen) {
     va_list ap;
     va_start(ap, fmt);

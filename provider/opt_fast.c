@@ -21,17 +21,17 @@
  *   L(y) = sum_e y_e m_e b_e / c_e + sum_k min-cost_k(y)
  * so the solver stops with a proven gap. */
 
-struct p4p_optimizer {
+struct prov_optimizer {
   int     nlinks;
   double *price;   /* y_e of the last solve, warm start */
 };
 
-struct p4p_optimizer *p4p_optimizer_new(void)
+struct prov_optimizer *prov_optimizer_new(void)
 {
-  return calloc(1, sizeof(struct p4p_optimizer));
+  return calloc(1, sizeof(struct prov_optimizer));
 }
 
-void p4p_optimizer_free(struct p4p_optimizer *o)
+void prov_optimizer_free(struct prov_optimizer *o)
 {
   if (!o)
     return;
@@ -55,7 +55,7 @@ static void colpool_free(struct colpool *cp)
   free(cp->swarm); free(cp->age); free(cp->off); free(cp->ei); free(cp->ej); free(cp->ev);
 }
 
-static int colpool_add(struct colpool *cp, int k, const struct p4p_opt_swarm *s,
+static int colpool_add(struct colpool *cp, int k, const struct prov_opt_swarm *s,
                        const double *flow)
 {
   if (cp->ncols + 1 >= cp->cap) {
@@ -158,8 +158,8 @@ static int colpool_prune(struct colpool *cp, glp_prob *lp, int nsolved)
 
 /* scratch for one solve */
 struct dw {
-  const struct p4p_topology *t;
-  const struct p4p_opt_prep *p;
+  const struct prov_topology *t;
+  const struct prov_opt_prep *p;
   glp_prob *lp;
   int      nrows_link;
   int     *link_row;     /* link -> master row, 0 = not in objective */
@@ -174,22 +174,22 @@ struct dw {
   double  *acc;          /* per link load of one column */
   int     *ind;          /* GLPK column scratch (1-based) */
   double  *val;
-  struct p4p_transport_ws ws;
+  struct prov_transport_ws ws;
   struct colpool cols;
 };
 
 static void route_prices(const struct dw *dw, const double *link_price,
                          double *out)
 {
-  const struct p4p_topology *t = dw->t;
+  const struct prov_topology *t = dw->t;
   int n = t->npops;
   for (int i = 0; i < n; i++)
     for (int j = 0; j < n; j++) {
       size_t ij = (size_t)i * n + j;
       double c = 0;
       if (dw->p->usable[ij]) {
-        const struct p4p_route *r = &t->routes[ij];
-        const int *links = p4p_route_links(t, r);
+        const struct prov_route *r = &t->routes[ij];
+        const int *links = prov_route_links(t, r);
         for (int h = 0; h < r->nlinks; h++)
           c += link_price[links[h]];
       }
@@ -200,16 +200,16 @@ static void route_prices(const struct dw *dw, const double *link_price,
 /* Adds the plan in dw->flow for swarm k as a master column. */
 static int add_column(struct dw *dw, int k)
 {
-  const struct p4p_topology *t = dw->t;
-  const struct p4p_opt_swarm *s = &dw->p->swarms[k];
+  const struct prov_topology *t = dw->t;
+  const struct prov_opt_swarm *s = &dw->p->swarms[k];
   if (colpool_add(&dw->cols, k, s, dw->flow) < 0)
     return -1;
   int c = dw->cols.ncols - 1;
   memset(dw->acc, 0, (size_t)t->nlinks * sizeof *dw->acc);
   for (size_t q = dw->cols.off[c]; q < dw->cols.off[c + 1]; q++) {
-    const struct p4p_route *r =
+    const struct prov_route *r =
       &t->routes[(size_t)dw->cols.ei[q] * t->npops + dw->cols.ej[q]];
-    const int *links = p4p_route_links(t, r);
+    const int *links = prov_route_links(t, r);
     for (int h = 0; h < r->nlinks; h++)
       dw->acc[links[h]] += dw->cols.ev[q];
   }
@@ -234,7 +234,7 @@ static int add_column(struct dw *dw, int k)
  * the tie-break can have raised it above the true minimum. */
 static double price_swarm(struct dw *dw, int k, double *tie_slack)
 {
-  const struct p4p_opt_swarm *s = &dw->p->swarms[k];
+  const struct prov_opt_swarm *s = &dw->p->swarms[k];
   int n = dw->p->n;
   double tmax = 0;
   for (int a = 0; a < s->ns; a++)
@@ -247,7 +247,7 @@ static double price_swarm(struct dw *dw, int k, double *tie_slack)
       }
       dw->cost[(size_t)a * s->nd + b] = c;
     }
-  double f = p4p_transport_solve(&dw->ws, s->ns, s->nd, s->u, s->d,
+  double f = prov_transport_solve(&dw->ws, s->ns, s->nd, s->u, s->d,
                                  dw->cost, dw->flow);
   if (f < 0)
     return NAN;
@@ -276,8 +276,8 @@ static double price_swarm(struct dw *dw, int k, double *tie_slack)
 static double price_round(struct dw *dw, const double *y, int with_sigma,
                           double ub, int *added)
 {
-  const struct p4p_topology *t = dw->t;
-  const struct p4p_opt_prep *p = dw->p;
+  const struct prov_topology *t = dw->t;
+  const struct prov_opt_prep *p = dw->p;
   int n = p->n;
   double bound = 0;
   for (int e = 0; e < t->nlinks; e++) {
@@ -296,7 +296,7 @@ static double price_round(struct dw *dw, const double *y, int with_sigma,
     if (isnan(v))
       return NAN;
     double tie_cost = 0;
-    const struct p4p_opt_swarm *s = &p->swarms[k];
+    const struct prov_opt_swarm *s = &p->swarms[k];
     for (int a = 0; a < s->ns; a++)
       for (int b = 0; b < s->nd; b++)
         tie_cost += dw->flow[(size_t)a * s->nd + b] *
@@ -325,7 +325,7 @@ static double price_round(struct dw *dw, const double *y, int with_sigma,
 
 static void congestion_duals(const struct dw *dw, double *y)
 {
-  const struct p4p_topology *t = dw->t;
+  const struct prov_topology *t = dw->t;
   double alpha = glp_get_col_prim(dw->lp, 1), sum = 0;
   for (int e = 0; e < t->nlinks; e++) {
     y[e] = 0;
@@ -349,7 +349,7 @@ static void dw_free(struct dw *dw)
   free(dw->link_row); free(dw->row_link); free(dw->swarm_row);
   free(dw->y); free(dw->pi); free(dw->tie); free(dw->rp); free(dw->rtie);
   free(dw->cost); free(dw->flow); free(dw->acc); free(dw->ind); free(dw->val);
-  p4p_transport_ws_free(&dw->ws);
+  prov_transport_ws_free(&dw->ws);
   colpool_free(&dw->cols);
 }
 
@@ -357,20 +357,20 @@ static void dw_free(struct dw *dw)
  * they cost is negligible, large enough to order equal-price routes */
 #define TIE_REL 1e-9
 
-int p4p_optimizer_solve(struct p4p_optimizer *o, const struct p4p_topology *t,
-                        const struct p4p_swarm_input *swarms, int nswarms,
-                        const struct p4p_opt_params *params,
-                        struct p4p_opt_result *res, char *err, size_t errlen)
+int prov_optimizer_solve(struct prov_optimizer *o, const struct prov_topology *t,
+                        const struct prov_swarm_input *swarms, int nswarms,
+                        const struct prov_opt_params *params,
+                        struct prov_opt_result *res, char *err, size_t errlen)
 {
-  struct p4p_opt_prep p;
+  struct prov_opt_prep p;
   struct dw dw;
   int term = -1; /* GLPK terminal setting to restore, -1 = untouched */
   memset(&dw, 0, sizeof dw);
   memset(res, 0, sizeof *res);
-  if (p4p_opt_prepare(t, swarms, nswarms, params, &p, err, errlen) < 0)
+  if (prov_opt_prepare(t, swarms, nswarms, params, &p, err, errlen) < 0)
     return -1;
-  if (p4p_opt_result_alloc(t, nswarms, res, err, errlen) < 0) {
-    p4p_opt_prep_free(&p);
+  if (prov_opt_result_alloc(t, nswarms, res, err, errlen) < 0) {
+    prov_opt_prep_free(&p);
     return -1;
   }
   double rel_gap = params && params->rel_gap > 0 ? params->rel_gap : 1e-3;
@@ -379,7 +379,7 @@ int p4p_optimizer_solve(struct p4p_optimizer *o, const struct p4p_topology *t,
   size_t nn = (size_t)n * n, nl = (size_t)(L ? L : 1);
   dw.t = t;
   dw.p = &p;
-  p4p_transport_ws_init(&dw.ws);
+  prov_transport_ws_init(&dw.ws);
   dw.link_row = calloc(nl, sizeof *dw.link_row);
   dw.row_link = calloc(nl + 1, sizeof *dw.row_link);
   dw.swarm_row = calloc((size_t)(nswarms ? nswarms : 1), sizeof *dw.swarm_row);
@@ -426,7 +426,7 @@ int p4p_optimizer_solve(struct p4p_optimizer *o, const struct p4p_topology *t,
      * one with the cheapest routes (tie-break prices) */
     memset(dw.rp, 0, nn * sizeof *dw.rp);
     for (int k = 0; k < nswarms; k++) {
-      const struct p4p_opt_swarm *s = &p.swarms[k];
+      const struct prov_opt_swarm *s = &p.swarms[k];
       double slack;
       if (s->t_opt <= 0)
         continue;
@@ -437,11 +437,11 @@ int p4p_optimizer_solve(struct p4p_optimizer *o, const struct p4p_topology *t,
           res->swarms[k].t[(size_t)s->sp[a] * n + s->dp[b]] =
             dw.flow[(size_t)a * s->nd + b];
     }
-    p4p_opt_result_finish(t, swarms, &p, res);
+    prov_opt_result_finish(t, swarms, &p, res);
     res->lower_bound = res->objective;
     res->rounds = 0;
     dw_free(&dw);
-    p4p_opt_prep_free(&p);
+    prov_opt_prep_free(&p);
     return 0;
   }
 
@@ -500,7 +500,7 @@ int p4p_optimizer_solve(struct p4p_optimizer *o, const struct p4p_topology *t,
       glp_adv_basis(dw.lp, 0);
       rc = glp_simplex(dw.lp, &smcp);
       if (rc != 0 || glp_get_status(dw.lp) != GLP_OPT) {
-        p4p_fail(err, errlen, "GLPK master LP failed (code %d)", rc);
+        proto_fail(err, errlen, "GLPK master LP failed (code %d)", rc);
         goto fail;
       }
     }
@@ -556,7 +556,7 @@ int p4p_optimizer_solve(struct p4p_optimizer *o, const struct p4p_topology *t,
   }
   free(lam);
   free(lsum);
-  p4p_opt_result_finish(t, swarms, &p, res);
+  prov_opt_result_finish(t, swarms, &p, res);
   res->lower_bound = fmin(lb, res->objective);
   res->rounds = round + 1;
   if (o) {
@@ -568,15 +568,15 @@ int p4p_optimizer_solve(struct p4p_optimizer *o, const struct p4p_topology *t,
     }
   }
   dw_free(&dw);
-  p4p_opt_prep_free(&p);
+  prov_opt_prep_free(&p);
   return 0;
 oom:
-  p4p_fail(err, errlen, "out of memory");
+  proto_fail(err, errlen, "out of memory");
 fail:
   if (term >= 0)
     glp_term_out(term);
   dw_free(&dw);
-  p4p_opt_prep_free(&p);
-  p4p_opt_result_free(res);
+  prov_opt_prep_free(&p);
+  prov_opt_result_free(res);
   return -1;
 }

@@ -12,8 +12,8 @@
  * Writers return a malloc'd NUL-terminated document (*len = its length
  * without the NUL) or NULL if the struct holds something v1 cannot say
  * (bad name, NaN, negative value...) or memory ran out. */
-#ifndef P4P_XML_H
-#define P4P_XML_H
+#ifndef PROTO_XML_H
+#define PROTO_XML_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -34,49 +34,49 @@
 #define P4P_XML_MAX_ADDRS       65536   /* addresses in a lookup (request) */
 #define P4P_XML_MAX_SERVERS      4096   /* servers in capability; request count */
 
-int p4p_xml_parse_pidmap(const char *buf, size_t len, const char *source,
+int proto_xml_parse_pidmap(const char *buf, size_t len, const char *source,
                          struct p4p_pidmap_msg *out, char *err, size_t errlen);
-int p4p_xml_parse_lookup_request(const char *buf, size_t len, const char *source,
+int proto_xml_parse_lookup_request(const char *buf, size_t len, const char *source,
                                  struct p4p_lookup_request *out,
                                  char *err, size_t errlen);
-int p4p_xml_parse_lookup(const char *buf, size_t len, const char *source,
+int proto_xml_parse_lookup(const char *buf, size_t len, const char *source,
                          struct p4p_lookup_msg *out, char *err, size_t errlen);
-int p4p_xml_parse_costs(const char *buf, size_t len, const char *source,
+int proto_xml_parse_costs(const char *buf, size_t len, const char *source,
                         struct p4p_costs_msg *out, char *err, size_t errlen);
-int p4p_xml_parse_guidance(const char *buf, size_t len, const char *source,
+int proto_xml_parse_guidance(const char *buf, size_t len, const char *source,
                            struct p4p_guidance_msg *out, char *err, size_t errlen);
-int p4p_xml_parse_stats(const char *buf, size_t len, const char *source,
+int proto_xml_parse_stats(const char *buf, size_t len, const char *source,
                         struct p4p_stats_msg *out, char *err, size_t errlen);
-int p4p_xml_parse_capability(const char *buf, size_t len, const char *source,
+int proto_xml_parse_capability(const char *buf, size_t len, const char *source,
                              struct p4p_capability_msg *out,
                              char *err, size_t errlen);
-int p4p_xml_parse_capability_request(const char *buf, size_t len,
+int proto_xml_parse_capability_request(const char *buf, size_t len,
                                      const char *source,
                                      struct p4p_capability_request *out,
                                      char *err, size_t errlen);
-int p4p_xml_parse_error(const char *buf, size_t len, const char *source,
+int proto_xml_parse_error(const char *buf, size_t len, const char *source,
                         struct p4p_error_msg *out, char *err, size_t errlen);
 
-char *p4p_xml_write_pidmap(const struct p4p_pidmap_msg *m, size_t *len);
-char *p4p_xml_write_lookup_request(const struct p4p_lookup_request *m,
+char *proto_xml_write_pidmap(const struct p4p_pidmap_msg *m, size_t *len);
+char *proto_xml_write_lookup_request(const struct p4p_lookup_request *m,
                                    size_t *len);
-char *p4p_xml_write_lookup(const struct p4p_lookup_msg *m, size_t *len);
-char *p4p_xml_write_costs(const struct p4p_costs_msg *m, size_t *len);
-char *p4p_xml_write_guidance(const struct p4p_guidance_msg *m, size_t *len);
-char *p4p_xml_write_stats(const struct p4p_stats_msg *m, size_t *len);
-char *p4p_xml_write_capability(const struct p4p_capability_msg *m, size_t *len);
-char *p4p_xml_write_capability_request(const struct p4p_capability_request *m,
+char *proto_xml_write_lookup(const struct p4p_lookup_msg *m, size_t *len);
+char *proto_xml_write_costs(const struct p4p_costs_msg *m, size_t *len);
+char *proto_xml_write_guidance(const struct p4p_guidance_msg *m, size_t *len);
+char *proto_xml_write_stats(const struct p4p_stats_msg *m, size_t *len);
+char *proto_xml_write_capability(const struct p4p_capability_msg *m, size_t *len);
+char *proto_xml_write_capability_request(const struct p4p_capability_request *m,
                                        size_t *len);
-char *p4p_xml_write_error(const struct p4p_error_msg *m, size_t *len);
+char *proto_xml_write_error(const struct p4p_error_msg *m, size_t *len);
 
 /* Read a whole file into a malloc'd NUL-terminated buffer; refuses files
  * over max_bytes.  0, or -1 with err = "<path>: <reason>". */
-int p4p_xml_read_file(const char *path, size_t max_bytes, char **buf,
+int proto_xml_read_file(const char *path, size_t max_bytes, char **buf,
                       size_t *len, char *err, size_t errlen);
 
 /* Which message a document holds, from its root element (namespace
  * checked).  Lets a client tell an <error> answer from the one it wanted. */
-enum p4p_xml_kind {
+enum proto_xml_kind {
   P4P_XML_UNKNOWN = 0,
   P4P_XML_PIDMAP,
   P4P_XML_LOOKUP_REQUEST,
@@ -88,21 +88,21 @@ enum p4p_xml_kind {
   P4P_XML_CAPABILITY_REQUEST,
   P4P_XML_ERROR,
 };
-enum p4p_xml_kind p4p_xml_kind_of(const char *buf, size_t len);
+enum proto_xml_kind proto_xml_kind_of(const char *buf, size_t len);
 
 /* The textual forms v1 uses, for callers that show or take them elsewhere
  * (config files, logs).  Addresses: IPv4 dotted quad or RFC 5952 IPv6,
  * stored as in msg.h (IPv4-mapped).  Parsers return 0 or -1. */
 #define P4P_ADDR_TEXT_MAX 64  /* address or prefix text, with NUL */
-int  p4p_addr_parse(const char *s, uint8_t addr[16]);
-void p4p_addr_format(const uint8_t addr[16], char out[P4P_ADDR_TEXT_MAX]);
+int  proto_addr_parse(const char *s, uint8_t addr[16]);
+void proto_addr_format(const uint8_t addr[16], char out[P4P_ADDR_TEXT_MAX]);
 /* "a.b.c.d/n" or "x::/n"; the length is required and host bits must be
  * zero (-2 when they are not, so a caller can say so) */
-int  p4p_prefix_parse(const char *s, struct p4p_prefix *p);
-void p4p_prefix_format(const struct p4p_prefix *p, char out[P4P_ADDR_TEXT_MAX]);
+int  proto_prefix_parse(const char *s, struct p4p_prefix *p);
+void proto_prefix_format(const struct p4p_prefix *p, char out[P4P_ADDR_TEXT_MAX]);
 /* 40 hex digits, either case; formatted lowercase */
-int  p4p_hash_parse_hex(const char *s, uint8_t hash[P4P_HASH_SIZE]);
-void p4p_hash_format_hex(const uint8_t hash[P4P_HASH_SIZE],
+int  proto_hash_parse_hex(const char *s, uint8_t hash[P4P_HASH_SIZE]);
+void proto_hash_format_hex(const uint8_t hash[P4P_HASH_SIZE],
                          char out[2 * P4P_HASH_SIZE + 1]);
 
 #endif

@@ -17,25 +17,23 @@
  * link avoidance); m_e = 0 takes the link out of the objective.  Links with
  * c_e = 0 are never in the objective and carry no swarm traffic.
  *
- * Two solvers give the same kind of result: p4p_optimize_exact() solves
- * the whole LP with GLPK (reference, superlinear in the number of swarms);
- * p4p_optimizer_solve() decomposes it per swarm (column generation with
+ * prov_optimizer_solve() solves it by decomposing it per swarm (column generation with
  * small transportation subproblems) and stops at a proven relative gap.
  * See docs/OPTIMIZER.md. */
-#ifndef P4P_OPTIMIZE_H
-#define P4P_OPTIMIZE_H
+#ifndef PROV_OPTIMIZE_H
+#define PROV_OPTIMIZE_H
 
 #include <stddef.h>
 
 #include "topology.h"
 
 /* One swarm's input: arrays of npops values, kbit/s, >= 0. */
-struct p4p_swarm_input {
+struct prov_swarm_input {
   const double *up_kbps;    /* ũ_i */
   const double *down_kbps;  /* d̃_i */
 };
 
-struct p4p_opt_params {
+struct prov_opt_params {
   const double *link_mult;  /* m_e per link, >= 0; NULL = all 1 */
   double rel_gap;           /* fast solver: stop when (obj - bound) <=
                                rel_gap * obj; 0 = default 1e-3 */
@@ -43,15 +41,15 @@ struct p4p_opt_params {
 };
 
 /* Per-swarm answer.  Matrices are npops x npops, row-major [i * npops + j]. */
-struct p4p_swarm_plan {
+struct prov_swarm_plan {
   double  t_opt;            /* level-2 optimum, kbit/s */
   double *t;                /* t_ij, kbit/s, zero diagonal */
-  double *w;                /* weight rows (p4p_weights_from_plan) */
+  double *w;                /* weight rows (prov_weights_from_plan) */
 };
 
-struct p4p_opt_result {
+struct prov_opt_result {
   int     npops, nlinks, nswarms;
-  struct p4p_swarm_plan *swarms;
+  struct prov_swarm_plan *swarms;
   double *link_load_kbps;   /* b_e + all swarms' traffic on e */
   double  mlu;              /* max over links with c_e > 0 of load / c_e */
   double  objective;        /* max over links of m_e * load / c_e */
@@ -62,34 +60,27 @@ struct p4p_opt_result {
   int     rounds;           /* pricing rounds (fast) or 1 (exact) */
 };
 
-void p4p_opt_result_free(struct p4p_opt_result *r);
+void prov_opt_result_free(struct prov_opt_result *r);
 
 /* T_opt of one swarm over topology t (which must be finished): the
  * maximum transportation flow from supply to demand PoPs over usable
  * pairs.  Returns -1 on bad input with a reason in err. */
-double p4p_swarm_t_opt(const struct p4p_topology *t,
-                       const struct p4p_swarm_input *sw,
+double prov_swarm_t_opt(const struct prov_topology *t,
+                       const struct prov_swarm_input *sw,
                        char *err, size_t errlen);
 
-/* Exact reference: the whole LP in GLPK.  Fills *res (free it with
- * p4p_opt_result_free).  Returns 0, or -1 with a reason in err. */
-int p4p_optimize_exact(const struct p4p_topology *t,
-                       const struct p4p_swarm_input *swarms, int nswarms,
-                       const struct p4p_opt_params *params,
-                       struct p4p_opt_result *res, char *err, size_t errlen);
-
-/* Fast solver.  A p4p_optimizer keeps the link prices of its last solve to
+/* Fast solver.  A prov_optimizer keeps the link prices of its last solve to
  * warm-start the next one on the same topology (swarms may change freely).
  * One optimizer must not be used by two threads at once. */
-struct p4p_optimizer;
+struct prov_optimizer;
 
-struct p4p_optimizer *p4p_optimizer_new(void);
-void p4p_optimizer_free(struct p4p_optimizer *o);
+struct prov_optimizer *prov_optimizer_new(void);
+void prov_optimizer_free(struct prov_optimizer *o);
 
-int p4p_optimizer_solve(struct p4p_optimizer *o, const struct p4p_topology *t,
-                        const struct p4p_swarm_input *swarms, int nswarms,
-                        const struct p4p_opt_params *params,
-                        struct p4p_opt_result *res, char *err, size_t errlen);
+int prov_optimizer_solve(struct prov_optimizer *o, const struct prov_topology *t,
+                        const struct prov_swarm_input *swarms, int nswarms,
+                        const struct prov_opt_params *params,
+                        struct prov_opt_result *res, char *err, size_t errlen);
 
 /* Weight rows from a plan: for PoP i, over all j including i,
  *   w_ij ∝ t_ij + t_ji (j != i),   w_ii ∝ min(ũ_i, d̃_i),
@@ -99,8 +90,8 @@ int p4p_optimizer_solve(struct p4p_optimizer *o, const struct p4p_topology *t,
  * capacity (ũ_j + d̃_j > 0), i included when it has peers; if there is
  * none, w_ii = 1.  Every row is a probability row.  w gets npops^2
  * values. */
-void p4p_weights_from_plan(const struct p4p_topology *t,
-                           const struct p4p_swarm_input *sw,
+void prov_weights_from_plan(const struct prov_topology *t,
+                           const struct prov_swarm_input *sw,
                            const double *tij, double *w);
 
 /* Default weights for a swarm that is not optimized, from inter-PID costs:
@@ -109,7 +100,7 @@ void p4p_weights_from_plan(const struct p4p_topology *t,
  * cost (unreachable) gives 0.  A row whose terms are all 0 gets w_ii = 1.
  * temperature > 0 sets how sharply cheap PIDs are preferred (a cost of
  * `temperature` more means e^-1 the weight).  Returns 0 or -1. */
-int p4p_default_weights(const struct p4p_topology *t, const double *cost,
+int prov_default_weights(const struct prov_topology *t, const double *cost,
                         double temperature, const double *presence,
                         double *w, char *err, size_t errlen);
 

@@ -2,17 +2,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "layout.h"
+#include "p4p/layout.h"
 #include "peerlist.h"
-#include "pidmap.h"
+#include "p4p/pidmap.h"
 
 int peerlist_init(struct p4p_vector *peers, struct p4p_layout *layout, struct pidmap *map, unsigned per_group) {
-  size_t groups = pidmap_npids(map) + 1;
+  size_t groups = p4p_pidmap_npids(map) + 1;
   if (!(peers->data = calloc(groups * per_group, sizeof(struct p4p_vector))))
     return -1;
   peers->size       = groups * per_group;
   peers->space      = 0;
-  layout->map       = pidmap_ref(map);
+  layout->map       = p4p_pidmap_ref(map);
   layout->groups    = (uint16_t)groups;
   layout->per_group = (uint16_t)per_group;
   return 0;
