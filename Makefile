@@ -21,7 +21,8 @@ endif
 CC       ?= cc
 CFLAGS   ?= -O2 -g
 WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
-BASEFLAGS = -std=gnu11 -D_GNU_SOURCE -pthread $(WARN) $(SANFLAGS)
+# our code always sees the real module API (p4p.h), as the fork does
+BASEFLAGS = -std=gnu11 -D_GNU_SOURCE -DWANT_P4P -pthread $(WARN) $(SANFLAGS)
 XML_CFLAGS := $(shell pkg-config --cflags libxml-2.0 2>/dev/null || echo -I/usr/include/libxml2)
 XML_LIBS   := $(shell pkg-config --libs libxml-2.0 2>/dev/null || echo -lxml2)
 PYTHON   := /usr/bin/python3

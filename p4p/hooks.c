@@ -212,8 +212,10 @@ static void *sighup_waiter(void *arg) {
   return NULL;
 }
 
-int p4p_start(int own_sighup) {
+int p4p_init(p4p_swarm_walker walk, int own_sighup) {
   char err[1024];
+
+  g_walker = walk;
 
   if (p4p_config_check(err, sizeof err)) {
     fprintf(stderr, "p4p: %s\n", err);
@@ -256,7 +258,7 @@ void p4p_reload_request(void) {
   pthread_mutex_unlock(&g_wake_lock);
 }
 
-void p4p_stop(void) {
+void p4p_deinit(void) {
   if (g_started) {
     pthread_mutex_lock(&g_wake_lock);
     g_stopping = 1;
@@ -304,10 +306,10 @@ static size_t offer_servers(const struct p4p_provider_info *prov, uint16_t slot,
   for (int pass = 0; pass < 2 && got < want; ++pass)
     for (size_t i = 0; i < prov->nservers && got < want; ++i) {
       const struct p4p_cap_server *sv = &prov->servers[(first + i) % prov->nservers];
-      if ((sv->slot == slot) != (pass == 0) || is_v4_mapped(sv->addr) != (compare_size == 6))
+      if ((sv->slot == slot) != (pass == 0) || is_v4_mapped(sv->addr) != (compare_size == P4P_PEER_COMPARE_SIZE4))
         continue;
       char *to = reply + got++ * compare_size;
-      if (compare_size == 6)
+      if (compare_size == P4P_PEER_COMPARE_SIZE4)
         memcpy(to, sv->addr + 12, 4);
       else
         memcpy(to, sv->addr, 16);
@@ -324,7 +326,7 @@ size_t p4p_select_peers(const struct p4p_vector *peers, const struct p4p_layout 
   struct select_tally     tally;
   const float            *row;
   uint16_t                slot;
-  size_t                  compare_size = peer_size - 2;
+  size_t                  compare_size = P4P_PEER_COMPARE_SIZE(peer_size);
   (void)peer_count;
 
   if (!s || !s->map)
@@ -356,7 +358,7 @@ size_t p4p_select_peers(const struct p4p_vector *peers, const struct p4p_layout 
       .per_group       = layout->per_group,
       .peer_size       = peer_size,
       .self_slot       = slot,
-      .self_key        = compare_size == 18 ? requester6 : is_v4_mapped(requester6) ? requester6 + 12 : NULL,
+      .self_key        = compare_size == P4P_PEER_COMPARE_SIZE6 ? requester6 : is_v4_mapped(requester6) ? requester6 + 12 : NULL,
       .row             = row,
       .random_fraction = s->random_fraction,
       .amount          = amount - servers,
@@ -424,4 +426,3 @@ size_t p4p_stats_render(char *reply, size_t cap) {
   return n + render_providers(s, reply + n, cap - n);
 }
 
-void p4p_set_swarm_walker(p4p_swarm_walker walk) { g_walker = walk; }

@@ -7,7 +7,6 @@
 #include "state.h"
 
 /* Upstream keeps peers records as compare bytes (address, port), flag, time. */
-#define PEER_COMPARE_SIZE(peer_size) ((peer_size) - 2)
 #define MIN_MEMBERS                  2 /* upstream's OT_VECTOR_MIN_MEMBERS */
 
 unsigned p4p_layout_per_group_for(size_t n, unsigned current) {
@@ -41,7 +40,7 @@ static _Thread_local size_t tl_compare_size;
 static int                  peer_cmp_tl(const void *a, const void *b) { return memcmp(a, b, tl_compare_size); }
 
 int p4p_layout_rebuild(struct p4p_vector *peers, struct p4p_layout *layout, struct pidmap *map, unsigned per_group, size_t peer_size) {
-  size_t             compare_size = PEER_COMPARE_SIZE(peer_size);
+  size_t             compare_size = P4P_PEER_COMPARE_SIZE(peer_size);
   int                old_buckets  = peers->size > peers->space;
   size_t             nold         = old_buckets ? peers->size : 1;
   struct p4p_vector *old          = old_buckets ? peers->data : peers;

@@ -4,17 +4,21 @@
  * module, the P4P module joins the tracker at a few declared points:
  *
  *   config    p4p_config_line()        one "p4p.*" line of the config file
- *   startup   p4p_start(), p4p_stop()  load the configured files, or refuse
+ *   lifecycle p4p_init(), p4p_deinit() from trackerlogic_init/_deinit: load
+ *                                      the configured files or refuse; stop
  *   reload    p4p_reload_request()     SIGHUP: new snapshot, or keep the old
  *   storage   p4p_peerlist_*()         arrange a swarm's peers by PID
  *   announce  p4p_note_announce(), p4p_select_peers()
- *   swarms    p4p_set_swarm_walker()   statistics of the heaviest swarms
  *   stats     p4p_stats_render()       /stats?mode=p4p
  *
  * Everything else (PID maps, guidance, formats, selection internals) is
  * private to p4p/.  Nothing here blocks, touches the network or takes a lock
  * on the announce path: data arrives as immutable snapshots swapped in by a
- * background thread. */
+ * background thread.
+ *
+ * Like upstream's WANT_* features, the module vanishes when WANT_P4P is not
+ * defined: every hook becomes an inline no-op (a "p4p." config line is then
+ * refused), and the call sites in upstream's code stay one line each. */
 #ifndef P4P_H
 #define P4P_H
 
@@ -28,6 +32,19 @@ struct p4p_vector {
   size_t size;
   size_t space;
 };
+
+/* Upstream's peer record (ot_peer4/ot_peer6), which the module reads in
+ * place: the compare bytes (address, then port, network order), then a flag
+ * byte and a time byte.  Named once here; the storage patch asserts every
+ * value against upstream's own definitions. */
+#define P4P_PEER_COMPARE_SIZE4 6  /* IPv4 address + port */
+#define P4P_PEER_COMPARE_SIZE6 18 /* IPv6 address + port */
+#define P4P_PEER_TAIL_SIZE     2  /* flag byte, time byte */
+#define P4P_PEER_SIZE4         (P4P_PEER_COMPARE_SIZE4 + P4P_PEER_TAIL_SIZE)
+#define P4P_PEER_SIZE6         (P4P_PEER_COMPARE_SIZE6 + P4P_PEER_TAIL_SIZE)
+#define P4P_PEER_FLAG_SEEDING  0x80 /* in the flag byte */
+#define P4P_PEER_COMPARE_SIZE(peer_size) ((peer_size) - P4P_PEER_TAIL_SIZE)
+#define P4P_PEER_FLAGS(peer, peer_size)  ((peer)[P4P_PEER_COMPARE_SIZE(peer_size)])
 
 struct pidmap;
 
@@ -44,18 +61,35 @@ struct p4p_layout {
   uint16_t       per_group;
 };
 
+/* The module reports per-PID statistics of the heaviest swarms to the
+ * providers' guidance interface.  It reads them from its own thread through
+ * a walker the tracker passes to p4p_init(): the walker visits every swarm
+ * holding that swarm's bucket mutex, and the pointers it passes are valid
+ * only during the call. */
+typedef void (*p4p_swarm_visitor)(void *ctx, const uint8_t *info_hash, const struct p4p_vector *peers, const struct p4p_layout *layout,
+                                  size_t peer_count, size_t seed_count, size_t peer_size);
+typedef void (*p4p_swarm_walker)(p4p_swarm_visitor visit, void *ctx);
+
+#ifdef WANT_P4P
+
 /* --- configuration and lifecycle (main thread, before serving) --------- */
 
 /* One config line starting with "p4p.".  0 when taken; -1 after printing
  * "file:line: reason" to stderr (the tracker must then refuse to start). */
 int  p4p_config_line(const char *line, const char *file, int lineno);
 
-/* Loads the configured files and starts the reload thread.  own_sighup: the
- * reload thread waits for SIGHUP itself (pass 0 when another thread already
- * does and calls p4p_reload_request()).  -1 after printing why. */
-int  p4p_start(int own_sighup);
+/* After the config is read (and privileges dropped, so what the module can
+ * read now it can read on every reload): checks the keys, loads the
+ * configured files and starts the module's threads.  own_sighup: a module
+ * thread waits for SIGHUP itself (0 when another thread, the access list's,
+ * owns that signal and calls p4p_reload_request()).  -1 after printing why:
+ * the tracker must not start half-configured. */
+int  p4p_init(p4p_swarm_walker walk, int own_sighup);
+/* Stops the threads and frees the module's data; lists still holding a map
+ * reference free it when they are released. */
+void p4p_deinit(void);
 void p4p_reload_request(void);
-void p4p_stop(void);
+
 
 /* --- storage (under the torrent's bucket mutex) ------------------------- */
 
@@ -86,21 +120,41 @@ void   p4p_note_announce(const uint8_t *requester6);
 size_t p4p_select_peers(const struct p4p_vector *peers, const struct p4p_layout *layout, size_t peer_count, size_t peer_size,
                         const uint8_t *requester6, const uint8_t *info_hash, size_t amount, unsigned short rand48[3], char *reply);
 
-/* --- swarm statistics for the providers ---------------------------------- */
-
-/* The module reports per-PID statistics of the heaviest swarms to the
- * providers' guidance interface.  It reads them from its own thread through
- * a walker the tracker registers at startup: the walker visits every swarm
- * holding that swarm's bucket mutex, and the pointers it passes are valid
- * only during the call. */
-typedef void (*p4p_swarm_visitor)(void *ctx, const uint8_t *info_hash, const struct p4p_vector *peers, const struct p4p_layout *layout,
-                                  size_t peer_count, size_t seed_count, size_t peer_size);
-typedef void (*p4p_swarm_walker)(p4p_swarm_visitor visit, void *ctx);
-void p4p_set_swarm_walker(p4p_swarm_walker walk);
-
-/* --- stats --------------------------------------------------------------- */
-
 /* Writes the /stats?mode=p4p text into reply (at most cap bytes). */
 size_t p4p_stats_render(char *reply, size_t cap);
+
+#else /* !WANT_P4P: stock behaviour, every hook compiles away */
+
+#include <stdio.h>
+
+static inline int p4p_config_line(const char *line, const char *file, int lineno) {
+  (void)line;
+  fprintf(stderr, "%s:%d: p4p keys need a tracker built with WANT_P4P\n", file, lineno);
+  return -1;
+}
+static inline int  p4p_init(p4p_swarm_walker walk, int own_sighup) { (void)walk, (void)own_sighup; return 0; }
+static inline void p4p_deinit(void) {}
+static inline void p4p_reload_request(void) {}
+static inline int  p4p_peerlist_refresh(struct p4p_vector *peers, struct p4p_layout *layout, size_t peer_count, size_t peer_size) {
+  (void)peers, (void)layout, (void)peer_count, (void)peer_size;
+  return 0;
+}
+static inline size_t p4p_peer_bucket(const struct p4p_layout *layout, const uint8_t *peer, size_t compare_size) {
+  (void)layout, (void)peer, (void)compare_size;
+  return 0;
+}
+static inline void   p4p_peerlist_release(struct p4p_layout *layout) { (void)layout; }
+static inline void   p4p_note_announce(const uint8_t *requester6) { (void)requester6; }
+static inline size_t p4p_select_peers(const struct p4p_vector *peers, const struct p4p_layout *layout, size_t peer_count, size_t peer_size,
+                                      const uint8_t *requester6, const uint8_t *info_hash, size_t amount, unsigned short rand48[3], char *reply) {
+  (void)peers, (void)layout, (void)peer_count, (void)peer_size, (void)requester6, (void)info_hash, (void)amount, (void)rand48, (void)reply;
+  return 0;
+}
+static inline size_t p4p_stats_render(char *reply, size_t cap) {
+  (void)reply, (void)cap;
+  return 0;
+}
+
+#endif /* WANT_P4P */
 
 #endif

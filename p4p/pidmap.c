@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "p4p.h"
 #include "pidmap.h"
 
 typedef unsigned __int128 u128;
@@ -263,7 +264,7 @@ uint16_t p4p_pidmap_lookup(const struct pidmap *map, const uint8_t addr[16]) {
 }
 
 uint16_t p4p_pidmap_lookup_peer(const struct pidmap *map, const uint8_t *peer, size_t compare_size) {
-  if (compare_size == 6) {
+  if (compare_size == P4P_PEER_COMPARE_SIZE4) {
     uint8_t addr[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     memcpy(addr + 12, peer, 4);
     return p4p_pidmap_lookup(map, addr);

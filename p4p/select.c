@@ -201,7 +201,7 @@ static const uint8_t *peer_at(const struct select_request *req, size_t g, size_t
 }
 
 size_t p4p_select_guided(const struct select_request *req, unsigned short rand48[3], char *reply, struct select_tally *tally) {
-  size_t         compare_size = req->peer_size - 2;
+  size_t         compare_size = P4P_PEER_COMPARE_SIZE(req->peer_size);
   size_t         count[MAX_GROUPS], start[MAX_GROUPS + 1], k[MAX_GROUPS];
   uint16_t       active[MAX_GROUPS];
   uint32_t       taken[SELECT_MAX_AMOUNT], drawn[SELECT_MAX_AMOUNT];
@@ -316,11 +316,11 @@ size_t p4p_select_guided(const struct select_request *req, unsigned short rand48
   for (size_t p = 0; p < npicks; ++p) {
     const uint8_t *peer = at[p];
     char          *to   = front;
-    if (peer[req->peer_size - 2] & 0x80) /* PEER_FLAG_SEEDING */
+    if (P4P_PEER_FLAGS(peer, req->peer_size) & P4P_PEER_FLAG_SEEDING)
       to = back -= compare_size;
     else
       front += compare_size;
-    if (compare_size == 6) /* constant sizes let the compiler inline the copy */
+    if (compare_size == P4P_PEER_COMPARE_SIZE4) /* constant sizes let the compiler inline the copy */
       memcpy(to, peer, 6);
     else
       memcpy(to, peer, 18);

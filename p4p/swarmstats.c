@@ -103,7 +103,7 @@ static void count_visit(void *ctx, const uint8_t *hash, const struct p4p_vector 
       const struct p4p_vector *v = &b[g * layout->per_group + k];
       for (size_t i = 0; i < v->size; ++i) {
         const uint8_t *peer = (const uint8_t *)v->data + i * peer_size;
-        if (peer[peer_size - 2] & 0x80) /* PEER_FLAG_SEEDING */
+        if (P4P_PEER_FLAGS(peer, peer_size) & P4P_PEER_FLAG_SEEDING)
           h->seeders[g]++;
         else
           h->leechers[g]++;

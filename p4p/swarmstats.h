@@ -1,6 +1,6 @@
 /* swarmstats: per-PID statistics of the heaviest swarms, for providers.
  *
- * Two walks over the tracker's swarms (p4p_set_swarm_walker): the first
+ * Two walks over the tracker's swarms (p4p_init()): the first
  * keeps the top_k swarms by peers, the second counts seeders and leechers
  * per PID in just those.  Each provider gets its own message naming only
  * its own PIDs (by the names it gave them), so no provider learns another's

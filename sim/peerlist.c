@@ -24,7 +24,7 @@ static struct p4p_vector *bucket_of(struct p4p_vector *peers, const struct p4p_l
 
 /* First index whose record is >= peer (by compare bytes). */
 static size_t lower_bound(const struct p4p_vector *v, const uint8_t *peer, size_t peer_size, int *found) {
-  size_t lo = 0, hi = v->size, cs = peer_size - 2;
+  size_t lo = 0, hi = v->size, cs = P4P_PEER_COMPARE_SIZE(peer_size);
   while (lo < hi) {
     size_t mid = (lo + hi) / 2;
     if (memcmp((const uint8_t *)v->data + mid * peer_size, peer, cs) < 0)
@@ -37,7 +37,7 @@ static size_t lower_bound(const struct p4p_vector *v, const uint8_t *peer, size_
 }
 
 int peerlist_put(struct p4p_vector *peers, const struct p4p_layout *layout, const uint8_t *peer, size_t peer_size) {
-  struct p4p_vector *v = bucket_of(peers, layout, peer, peer_size - 2);
+  struct p4p_vector *v = bucket_of(peers, layout, peer, P4P_PEER_COMPARE_SIZE(peer_size));
   int                found;
   size_t             at = lower_bound(v, peer, peer_size, &found);
   uint8_t           *base;
@@ -61,7 +61,7 @@ int peerlist_put(struct p4p_vector *peers, const struct p4p_layout *layout, cons
 }
 
 int peerlist_remove(struct p4p_vector *peers, const struct p4p_layout *layout, const uint8_t *peer, size_t peer_size) {
-  struct p4p_vector *v = bucket_of(peers, layout, peer, peer_size - 2);
+  struct p4p_vector *v = bucket_of(peers, layout, peer, P4P_PEER_COMPARE_SIZE(peer_size));
   int                found;
   size_t             at = lower_bound(v, peer, peer_size, &found);
   uint8_t           *base = v->data;

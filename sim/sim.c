@@ -26,7 +26,7 @@
 #include "p4p/select.h"
 #include "provider/topology.h"
 
-#define PEER_SIZE    8    /* upstream's IPv4 record: address, port, flag, time */
+#define PEER_SIZE    P4P_PEER_SIZE4 /* upstream's IPv4 record */
 #define COMPARE_SIZE 6
 #define FLAG_SEEDING 0x80
 
