@@ -36,7 +36,9 @@ def free_port():
 class Tracker:
     def __init__(self, binary, tmp_path, config=None):
         self.port = free_port()
-        cmd = [binary, "-i", "127.0.0.1", "-p", str(self.port), "-P", str(self.port), "-d", str(tmp_path)]
+        # no -d: as root that would chroot there, and the P4P files are read
+        # after the chroot (with privileges dropped to nobody)
+        cmd = [binary, "-i", "127.0.0.1", "-p", str(self.port), "-P", str(self.port)]
         if config:
             cmd += ["-f", str(config)]
         self.log = open(tmp_path / "tracker.log", "w")
@@ -132,7 +134,8 @@ def test_fork_with_generated_guidance_returns_local_peers(tmp_path):
                     (tmp_path / "pidmap.xml", tmp_path / "guidance-default.xml"))
     for f in tmp_path.iterdir():
         f.chmod(0o644)
-    tmp_path.chmod(0o755)
+    for d in (tmp_path, tmp_path.parent, tmp_path.parent.parent):
+        d.chmod(0o755)  # pytest's tmp dirs are private; the tracker runs as nobody
     t = Tracker(os.path.join(BUILD, "opentracker-p4p"), tmp_path, conf)
     try:
         loadgen(t.port, "--warmup")
