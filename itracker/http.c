@@ -21,15 +21,15 @@ enum { M_GET = 1, M_POST = 2 };
 struct route {
   const char *path;      /* after API_PREFIX */
   unsigned    methods;   /* M_* */
-  unsigned    interface; /* P4P_IF_* */
+  enum p4p_interface interface;
 };
 
 static const struct route routes[] = {
-  {"pidmap", M_GET, P4P_IF_INFO},
-  {"lookup", M_POST, P4P_IF_INFO},
-  {"costs", M_GET, P4P_IF_POLICY},
-  {"guidance", M_GET | M_POST, P4P_IF_GUIDANCE},
-  {"capability", M_GET | M_POST, P4P_IF_CAPABILITY},
+  {"pidmap", M_GET, P4P_IFACE_INFO},
+  {"lookup", M_POST, P4P_IFACE_INFO},
+  {"costs", M_GET, P4P_IFACE_POLICY},
+  {"guidance", M_GET | M_POST, P4P_IFACE_GUIDANCE},
+  {"capability", M_GET | M_POST, P4P_IFACE_CAPABILITY},
 };
 
 struct http_server {
@@ -131,7 +131,7 @@ static int token_equal(const char *given, size_t given_len,
 /* 0: allowed; else the HTTP status to refuse with.  *bad_token tells a
  * wrong token (RFC 6750 "invalid_token") from a missing one. */
 static int check_access(struct MHD_Connection *c, const struct portal *p,
-                        unsigned interface, const char **why,
+                        enum p4p_interface interface, const char **why,
                         int *bad_token) {
   const struct prov_config *pr = &p->prov;
   if (pr->nclients == 0)
@@ -155,7 +155,7 @@ static int check_access(struct MHD_Connection *c, const struct portal *p,
     *bad_token = 1;
     return 401;
   }
-  if (!(pr->clients[who].interfaces & interface)) {
+  if (!(pr->clients[who].interfaces & P4P_IF_BIT(interface))) {
     *why = "this client may not use this interface";
     return 403;
   }
@@ -169,15 +169,6 @@ static int xml_content_type(const char *ct) {
   return (n == strlen(CONTENT_TYPE) && !strncasecmp(ct, CONTENT_TYPE, n)) ||
          (n == 15 && !strncasecmp(ct, "application/xml", n)) ||
          (n == 8 && !strncasecmp(ct, "text/xml", n));
-}
-
-static const char *interface_name(unsigned i) {
-  switch (i) {
-  case P4P_IF_INFO: return "info";
-  case P4P_IF_POLICY: return "policy";
-  case P4P_IF_GUIDANCE: return "guidance";
-  default: return "capability";
-  }
 }
 
 /* First callback of a request: everything that can be refused before the
@@ -202,7 +193,7 @@ static enum MHD_Result start_request(struct MHD_Connection *c,
   if (st) {
     char msg[P4P_TEXT_MAX];
     snprintf(msg, sizeof msg, "%s (interface %s)", why,
-             interface_name(rt->interface));
+             proto_interface_name(rt->interface));
     struct itr_reply r;
     memset(&r, 0, sizeof r);
     itr_reply_error(&r, st, "%s", msg);

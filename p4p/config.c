@@ -93,28 +93,6 @@ static struct p4p_provider_config *provider_named(const char *name, size_t len) 
   return NULL;
 }
 
-static int parse_interfaces(const char *v, unsigned *out) {
-  static const struct {
-    const char *name;
-    unsigned    bit;
-  } names[] = {{"pidmap", IFACE_PIDMAP}, {"costs", IFACE_COSTS}, {"guidance", IFACE_GUIDANCE}, {"capability", IFACE_CAPABILITY}};
-  unsigned bits = 0;
-  while (*v) {
-    size_t len = strcspn(v, ", ");
-    size_t i;
-    for (i = 0; i < 4; ++i)
-      if (strlen(names[i].name) == len && !strncmp(v, names[i].name, len))
-        break;
-    if (i == 4)
-      return -1;
-    bits |= names[i].bit;
-    v += len;
-    v += strspn(v, ", ");
-  }
-  *out = bits;
-  return bits ? 0 : -1;
-}
-
 /* p4p.provider NAME URL [legacy] */
 static int provider_line(const char *v, const char *file, int lineno, char *err, size_t errlen) {
   char name[64], url[600], flavour[16] = "";
@@ -152,7 +130,7 @@ static int provider_line(const char *v, const char *file, int lineno, char *err,
   snprintf(p->name, sizeof p->name, "%s", name);
   snprintf(p->url, sizeof p->url, "%s", url);
   p->legacy          = fields == 3;
-  p->interfaces      = p->legacy ? IFACE_PIDMAP | IFACE_COSTS : IFACE_PIDMAP | IFACE_COSTS | IFACE_GUIDANCE | IFACE_CAPABILITY;
+  p->interfaces      = p->legacy ? P4P_IF_INFO | P4P_IF_POLICY : P4P_IF_INFO | P4P_IF_POLICY | P4P_IF_GUIDANCE | P4P_IF_CAPABILITY;
   p->refresh_s       = 300;
   p->max_staleness_s = 7200;
   p->timeout_ms      = 5000;
@@ -179,8 +157,8 @@ static int provider_option(const char *key, const char *v, const char *file, int
     }
     snprintf(p->token, sizeof p->token, "%s", v);
   } else if (!strcmp(opt, "interfaces")) {
-    if (parse_interfaces(v, &p->interfaces)) {
-      snprintf(err, errlen, "%s:%d: %s takes a list of pidmap, costs, guidance, capability", file, lineno, key);
+    if (proto_parse_interfaces(v, &p->interfaces)) {
+      snprintf(err, errlen, "%s:%d: %s takes a list of pidmap (or info), costs (or policy), guidance, capability", file, lineno, key);
       return -1;
     }
   } else if (!strcmp(opt, "refresh") || !strcmp(opt, "max_staleness") || !strcmp(opt, "timeout_ms") || !strcmp(opt, "backoff_max")) {

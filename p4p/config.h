@@ -20,23 +20,26 @@
 
 #include <stddef.h>
 
+#include "proto/iface.h"
+
 #define CONFIG_MAX_PROVIDERS 16
 
-enum { IFACE_PIDMAP = 1, IFACE_COSTS = 2, IFACE_GUIDANCE = 4, IFACE_CAPABILITY = 8 };
-
+/* One provider's iTracker, as configured; the portal client takes it as it
+ * is.  A zero in a number means the portal client's default [in brackets]
+ * (the config sets its own defaults, docs/TRACKER.md). */
 struct p4p_provider_config {
-  char     name[48];
-  char     url[512];
-  char     token[256];
+  char     name[48];        /* namespace for its PIDs, e.g. "abilene" */
+  char     url[512];        /* http(s)://host[:port][/prefix]; trailing / dropped */
+  char     token[256];      /* bearer credential, "" = none */
   int      legacy;          /* Yale's plain-text portal protocol */
-  unsigned interfaces;      /* IFACE_* */
-  int      refresh_s;
-  int      max_staleness_s;
-  int      timeout_ms;
-  size_t   max_body;
+  unsigned interfaces;      /* P4P_IF_* mask [all] */
+  int      refresh_s;       /* poll period without max-age [300] */
+  int      max_staleness_s; /* drop good data older than this [3600] */
+  int      timeout_ms;      /* whole-transfer cap per fetch [10000] */
+  size_t   max_body;        /* larger answers are refused [16 MiB] */
   unsigned report_swarms;   /* heaviest swarms whose statistics are posted */
-  int      backoff_max_s;   /* cap of the retry backoff (0: the client's default) */
-  char     ca_file[256];    /* CA bundle to trust for https ("" : the system's) */
+  int      backoff_max_s;   /* cap of the retry backoff [300] */
+  char     ca_file[256];    /* https: PEM file of the CAs to trust, "" = the system's */
 };
 
 struct p4p_config {

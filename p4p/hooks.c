@@ -120,14 +120,14 @@ static void report_swarms(void) {
   if (!g_portals || !s || !s->map || !g_walker)
     return;
   for (size_t i = 0; i < cfg->nproviders; ++i)
-    if ((cfg->providers[i].interfaces & IFACE_GUIDANCE) && !cfg->providers[i].legacy && cfg->providers[i].report_swarms > top)
+    if ((cfg->providers[i].interfaces & P4P_IF_GUIDANCE) && !cfg->providers[i].legacy && cfg->providers[i].report_swarms > top)
       top = cfg->providers[i].report_swarms;
   if (!top || p4p_swarmstats_collect(g_walker, s, top, msg))
     return;
   for (size_t i = 0; i < cfg->nproviders; ++i) {
     size_t                sp = s->local_sources + i; /* the provider's index in the snapshot */
     struct p4p_stats_msg *m  = &msg[sp];
-    if (sp >= s->nproviders || !(cfg->providers[i].interfaces & IFACE_GUIDANCE) || cfg->providers[i].legacy || !m->nswarms)
+    if (sp >= s->nproviders || !(cfg->providers[i].interfaces & P4P_IF_GUIDANCE) || cfg->providers[i].legacy || !m->nswarms)
       continue;
     struct p4p_stats_msg view = *m; /* the heaviest first: send this provider's cap of them */
     if (view.nswarms > cfg->providers[i].report_swarms)
@@ -177,28 +177,6 @@ static void portal_updated(void *ctx) {
   pthread_mutex_unlock(&g_wake_lock);
 }
 
-static struct portal_client *start_portals(char *err, size_t errlen) {
-  const struct p4p_config *cfg = p4p_config_get();
-  struct portal_source     src[CONFIG_MAX_PROVIDERS];
-  memset(src, 0, sizeof src);
-  for (size_t i = 0; i < cfg->nproviders; ++i) {
-    const struct p4p_provider_config *p = &cfg->providers[i];
-    snprintf(src[i].name, sizeof src[i].name, "%s", p->name);
-    snprintf(src[i].base_url, sizeof src[i].base_url, "%s", p->url);
-    snprintf(src[i].token, sizeof src[i].token, "%s", p->token);
-    src[i].legacy          = p->legacy;
-    src[i].interfaces      = (p->interfaces & IFACE_PIDMAP ? PORTAL_PIDMAP : 0) | (p->interfaces & IFACE_COSTS ? PORTAL_COSTS : 0) |
-                        (p->interfaces & IFACE_GUIDANCE ? PORTAL_GUIDANCE : 0) | (p->interfaces & IFACE_CAPABILITY ? PORTAL_CAPABILITY : 0);
-    src[i].refresh_s       = p->refresh_s;
-    src[i].max_staleness_s = p->max_staleness_s;
-    src[i].timeout_ms      = p->timeout_ms;
-    src[i].max_body        = p->max_body;
-    src[i].backoff_max_s   = p->backoff_max_s;
-    snprintf(src[i].ca_file, sizeof src[i].ca_file, "%s", p->ca_file);
-  }
-  return p4p_portal_start(src, cfg->nproviders, portal_updated, NULL, err, errlen);
-}
-
 /* SIGHUP is blocked in every tracker thread; this one takes it synchronously. */
 static void *sighup_waiter(void *arg) {
   sigset_t set;
@@ -230,7 +208,7 @@ int p4p_init(p4p_swarm_walker walk, int own_sighup) {
     fprintf(stderr, "p4p: PID map %s: %zu PIDs, %zu address ranges; guidance: %s\n", p4p_config_get()->pidmap_file, p4p_pidmap_npids(s->map),
             p4p_pidmap_nranges(s->map), s->guidance && p4p_config_get()->guidance_file ? p4p_config_get()->guidance_file : "none");
   if (p4p_config_get()->enable && p4p_config_get()->nproviders) {
-    if (!(g_portals = start_portals(err, sizeof err))) {
+    if (!(g_portals = p4p_portal_start(p4p_config_get()->providers, p4p_config_get()->nproviders, portal_updated, NULL, err, sizeof err))) {
       fprintf(stderr, "p4p: %s\n", err);
       return -1;
     }

@@ -22,14 +22,14 @@
 #include "legacy_portal.h"
 #include "proto/xml.h"
 
-enum { IF_PIDMAP, IF_COSTS, IF_GUIDANCE, IF_CAPABILITY, IF_N };
 
-static const char *const if_name[IF_N] = { "pidmap", "costs", "guidance",
+/* resource names, as in the v1 paths and in messages */
+static const char *const if_name[P4P_IFACE_COUNT] = { "pidmap", "costs", "guidance",
                                            "capability" };
-static const char *const v1_path[IF_N] = { "/p4p/v1/pidmap", "/p4p/v1/costs",
+static const char *const v1_path[P4P_IFACE_COUNT] = { "/p4p/v1/pidmap", "/p4p/v1/costs",
                                            "/p4p/v1/guidance",
                                            "/p4p/v1/capability" };
-static const char *const legacy_path[IF_N] = { "/pid/map", "/pdistance",
+static const char *const legacy_path[P4P_IFACE_COUNT] = { "/pid/map", "/pdistance",
                                                NULL, NULL };
 
 #define DEFAULT_REFRESH_S     300
@@ -67,8 +67,8 @@ struct fetch {
 };
 
 struct provider {
-  struct portal_source src;
-  struct fetch         f[IF_N];
+  struct p4p_provider_config src;
+  struct fetch         f[P4P_IFACE_COUNT];
   /* under portal_client.lock: */
   struct portal_data   data;
   struct portal_status st;
@@ -257,9 +257,9 @@ union parsed {
 static void parsed_free(int iface, union parsed *m)
 {
   switch (iface) {
-  case IF_PIDMAP: proto_pidmap_msg_free(&m->pidmap); break;
-  case IF_COSTS: proto_costs_msg_free(&m->costs); break;
-  case IF_GUIDANCE: proto_guidance_msg_free(&m->guidance); break;
+  case P4P_IFACE_INFO: proto_pidmap_msg_free(&m->pidmap); break;
+  case P4P_IFACE_POLICY: proto_costs_msg_free(&m->costs); break;
+  case P4P_IFACE_GUIDANCE: proto_guidance_msg_free(&m->guidance); break;
   default: proto_capability_msg_free(&m->capability); break;
   }
 }
@@ -271,7 +271,7 @@ static int parse_answer(const struct fetch *f, union parsed *m, char *err,
   size_t n = f->len;
   memset(m, 0, sizeof *m);
   if (f->prov->src.legacy) {
-    if (f->iface == IF_PIDMAP)
+    if (f->iface == P4P_IFACE_INFO)
       return p4p_legacy_parse_pidmap(b, n, "response", f->version_new,
                                      &m->pidmap, err, errlen);
     return p4p_legacy_parse_pdistance(b, n, "response", f->version_new,
@@ -284,11 +284,11 @@ static int parse_answer(const struct fetch *f, union parsed *m, char *err,
     return -1;
   }
   switch (f->iface) {
-  case IF_PIDMAP:
+  case P4P_IFACE_INFO:
     return proto_xml_parse_pidmap(b, n, "response", &m->pidmap, err, errlen);
-  case IF_COSTS:
+  case P4P_IFACE_POLICY:
     return proto_xml_parse_costs(b, n, "response", &m->costs, err, errlen);
-  case IF_GUIDANCE:
+  case P4P_IFACE_GUIDANCE:
     return proto_xml_parse_guidance(b, n, "response", &m->guidance, err, errlen);
   default:
     return proto_xml_parse_capability(b, n, "response", &m->capability, err,
@@ -300,9 +300,9 @@ static int parse_answer(const struct fetch *f, union parsed *m, char *err,
 static int *slot_has(struct portal_data *d, int iface, time_t **at)
 {
   switch (iface) {
-  case IF_PIDMAP: *at = &d->pidmap_at; return &d->has_pidmap;
-  case IF_COSTS: *at = &d->costs_at; return &d->has_costs;
-  case IF_GUIDANCE: *at = &d->guidance_at; return &d->has_guidance;
+  case P4P_IFACE_INFO: *at = &d->pidmap_at; return &d->has_pidmap;
+  case P4P_IFACE_POLICY: *at = &d->costs_at; return &d->has_costs;
+  case P4P_IFACE_GUIDANCE: *at = &d->guidance_at; return &d->has_guidance;
   default: *at = &d->capability_at; return &d->has_capability;
   }
 }
@@ -310,9 +310,9 @@ static int *slot_has(struct portal_data *d, int iface, time_t **at)
 static void slot_free(struct portal_data *d, int iface)
 {
   switch (iface) {
-  case IF_PIDMAP: proto_pidmap_msg_free(&d->pidmap); break;
-  case IF_COSTS: proto_costs_msg_free(&d->costs); break;
-  case IF_GUIDANCE: proto_guidance_msg_free(&d->guidance); break;
+  case P4P_IFACE_INFO: proto_pidmap_msg_free(&d->pidmap); break;
+  case P4P_IFACE_POLICY: proto_costs_msg_free(&d->costs); break;
+  case P4P_IFACE_GUIDANCE: proto_guidance_msg_free(&d->guidance); break;
   default: proto_capability_msg_free(&d->capability); break;
   }
 }
@@ -322,9 +322,9 @@ static void slot_store(struct portal_data *d, int iface, union parsed *m)
 {
   slot_free(d, iface);
   switch (iface) {
-  case IF_PIDMAP: d->pidmap = m->pidmap; break;
-  case IF_COSTS: d->costs = m->costs; break;
-  case IF_GUIDANCE: d->guidance = m->guidance; break;
+  case P4P_IFACE_INFO: d->pidmap = m->pidmap; break;
+  case P4P_IFACE_POLICY: d->costs = m->costs; break;
+  case P4P_IFACE_GUIDANCE: d->guidance = m->guidance; break;
   default: d->capability = m->capability; break;
   }
   memset(m, 0, sizeof *m);
@@ -448,7 +448,7 @@ static void record_failure(struct portal_client *c, struct fetch *f,
   snprintf(p->st.last_error, sizeof p->st.last_error, "%s: %s",
            if_name[f->iface], text);
   int worst = 0;
-  for (int i = 0; i < IF_N; i++) {
+  for (int i = 0; i < P4P_IFACE_COUNT; i++) {
     int s = backoff_step_s(p, p->f[i].fails);
     worst = s > worst ? s : worst;
   }
@@ -479,7 +479,7 @@ static void start_fetch(struct portal_client *c, struct fetch *f)
   f->posted = 0;
   f->max_age = -1;
   f->etag_new[0] = f->version_new[0] = f->errbuf[0] = '\0';
-  snprintf(url, sizeof url, "%s%s", p->src.base_url, path);
+  snprintf(url, sizeof url, "%s%s", p->src.url, path);
   f->easy = curl_easy_init();
   if (!f->easy) {
     record_failure(c, f, "cannot create a transfer (out of memory)");
@@ -495,7 +495,7 @@ static void start_fetch(struct portal_client *c, struct fetch *f)
   add_header(&h, &hfail, p->src.legacy ? "Accept: text/plain"
                                          : "Accept: application/p4p+xml");
   add_header(&h, &hfail, "Expect:"); /* no 100-continue round trip */
-  if (f->iface == IF_GUIDANCE && !p->src.legacy) {
+  if (f->iface == P4P_IFACE_GUIDANCE && !p->src.legacy) {
     pthread_mutex_lock(&c->lock);
     if (p->stats_doc) {
       /* COPYPOSTFIELDS: the stats may be replaced while this is in flight */
@@ -626,7 +626,7 @@ static int finish_fetch(struct portal_client *c, struct fetch *f,
   /* Versions: an answer made from newer data than the PID map we hold
    * (another version header) means PIDs may have changed: ask for the map
    * now instead of at its max-age. */
-  struct fetch *map = &p->f[IF_PIDMAP];
+  struct fetch *map = &p->f[P4P_IFACE_INFO];
   if (f != map && f->version_new[0] && map->enabled && map->good_ms &&
       map->version[0] && strcmp(map->version, f->version_new) &&
       !map->easy && !map->fails)
@@ -657,7 +657,7 @@ static int finish_fetch(struct portal_client *c, struct fetch *f,
   if (f->version_new[0])
     snprintf(p->st.version, sizeof p->st.version, "%s", f->version_new);
   int worst = 0;
-  for (int i = 0; i < IF_N; i++) {
+  for (int i = 0; i < P4P_IFACE_COUNT; i++) {
     int s = backoff_step_s(p, p->f[i].fails);
     worst = s > worst ? s : worst;
   }
@@ -676,13 +676,13 @@ static int expire_and_kick(struct portal_client *c, int64_t now,
   pthread_mutex_lock(&c->lock);
   for (size_t i = 0; i < c->n; i++) {
     struct provider *p = &c->p[i];
-    struct fetch *g = &p->f[IF_GUIDANCE];
+    struct fetch *g = &p->f[P4P_IFACE_GUIDANCE];
     if (p->kick) {
       if (!g->easy && !g->fails)
         g->due_ms = now;
       p->kick = 0;
     }
-    for (int k = 0; k < IF_N; k++) {
+    for (int k = 0; k < P4P_IFACE_COUNT; k++) {
       struct fetch *f = &p->f[k];
       if (!f->good_ms)
         continue;
@@ -716,7 +716,7 @@ static void *fetch_thread(void *arg)
     int changed = expire_and_kick(c, now, &next);
 
     for (size_t i = 0; i < c->n; i++)
-      for (int k = 0; k < IF_N; k++) {
+      for (int k = 0; k < P4P_IFACE_COUNT; k++) {
         struct fetch *f = &c->p[i].f[k];
         if (!f->enabled || f->easy)
           continue;
@@ -752,14 +752,14 @@ static void *fetch_thread(void *arg)
     curl_multi_poll(c->multi, NULL, 0, (int)wait, NULL);
   }
   for (size_t i = 0; i < c->n; i++)
-    for (int k = 0; k < IF_N; k++)
+    for (int k = 0; k < P4P_IFACE_COUNT; k++)
       fetch_release(c, &c->p[i].f[k]);
   return NULL;
 }
 
 /* ---- API ----------------------------------------------------------------- */
 
-static int valid_source(const struct portal_source *s, char *err, size_t errlen)
+static int valid_source(const struct p4p_provider_config *s, char *err, size_t errlen)
 {
   size_t nl = strnlen(s->name, sizeof s->name);
   if (nl == 0 || nl == sizeof s->name) {
@@ -775,15 +775,15 @@ static int valid_source(const struct portal_source *s, char *err, size_t errlen)
       return -1;
     }
   }
-  size_t ul = strnlen(s->base_url, sizeof s->base_url);
-  if (ul == sizeof s->base_url ||
-      (strncmp(s->base_url, "http://", 7) && strncmp(s->base_url, "https://", 8))) {
+  size_t ul = strnlen(s->url, sizeof s->url);
+  if (ul == sizeof s->url ||
+      (strncmp(s->url, "http://", 7) && strncmp(s->url, "https://", 8))) {
     proto_fail(err, errlen, "provider %s: base URL must start with http:// or "
             "https://", s->name);
     return -1;
   }
   for (size_t i = 0; i < ul; i++)
-    if ((unsigned char)s->base_url[i] <= 0x20 || s->base_url[i] == 0x7f) {
+    if ((unsigned char)s->url[i] <= 0x20 || s->url[i] == 0x7f) {
       proto_fail(err, errlen, "provider %s: blank or control character in base URL",
               s->name);
       return -1;
@@ -804,7 +804,7 @@ static int valid_source(const struct portal_source *s, char *err, size_t errlen)
     proto_fail(err, errlen, "provider %s: CA file name too long", s->name);
     return -1;
   }
-  if (s->interfaces & ~PORTAL_ALL) {
+  if (s->interfaces & ~P4P_IF_ALL) {
     proto_fail(err, errlen, "provider %s: unknown interface bits 0x%x", s->name,
             s->interfaces);
     return -1;
@@ -817,7 +817,7 @@ static int valid_source(const struct portal_source *s, char *err, size_t errlen)
   return 0;
 }
 
-struct portal_client *p4p_portal_start(const struct portal_source *src,
+struct portal_client *p4p_portal_start(const struct p4p_provider_config *src,
                                           size_t n,
                                           void (*on_update)(void *ctx),
                                           void *ctx, char *err, size_t errlen)
@@ -858,13 +858,13 @@ struct portal_client *p4p_portal_start(const struct portal_source *src,
   for (size_t i = 0; i < n; i++) {
     struct provider *p = &c->p[i];
     p->src = src[i];
-    struct portal_source *s = &p->src;
+    struct p4p_provider_config *s = &p->src;
     /* base + "/p4p/v1/..." must not get "//" (Yale's portal answers 406) */
-    size_t ul = strlen(s->base_url);
-    while (ul > 8 && s->base_url[ul - 1] == '/')
-      s->base_url[--ul] = '\0';
+    size_t ul = strlen(s->url);
+    while (ul > 8 && s->url[ul - 1] == '/')
+      s->url[--ul] = '\0';
     if (!s->interfaces)
-      s->interfaces = PORTAL_ALL;
+      s->interfaces = P4P_IF_ALL;
     if (!s->refresh_s)
       s->refresh_s = DEFAULT_REFRESH_S;
     if (!s->max_staleness_s)
@@ -875,7 +875,7 @@ struct portal_client *p4p_portal_start(const struct portal_source *src,
       s->max_body = DEFAULT_MAX_BODY;
     if (!s->backoff_max_s)
       s->backoff_max_s = DEFAULT_BACKOFF_MAX_S;
-    for (int k = 0; k < IF_N; k++) {
+    for (int k = 0; k < P4P_IFACE_COUNT; k++) {
       struct fetch *f = &p->f[k];
       f->prov = p;
       f->iface = k;
@@ -988,7 +988,7 @@ int p4p_portal_status(struct portal_client *c, size_t i,
 int p4p_portal_post_stats(struct portal_client *c, size_t i,
                              const struct p4p_stats_msg *stats)
 {
-  if (!c || i >= c->n || !stats || !c->p[i].f[IF_GUIDANCE].enabled)
+  if (!c || i >= c->n || !stats || !c->p[i].f[P4P_IFACE_GUIDANCE].enabled)
     return -1;
   size_t len;
   char *doc = proto_xml_write_stats(stats, &len);

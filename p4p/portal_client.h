@@ -43,33 +43,10 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "config.h"
 #include "proto/msg.h"
 
-#define PORTAL_PIDMAP     0x1u
-#define PORTAL_COSTS      0x2u
-#define PORTAL_GUIDANCE   0x4u
-#define PORTAL_CAPABILITY 0x8u
-#define PORTAL_ALL        0xfu
-
 #define PORTAL_MAX_SOURCES 64
-
-/* One provider, from the tracker's config.  A zero in a number means the
- * default given in brackets. */
-struct portal_source {
-  char     name[64];        /* namespace for its PIDs, e.g. "abilene" */
-  char     base_url[512];   /* http(s)://host[:port][/prefix]; trailing /
-                               are dropped */
-  char     token[256];      /* bearer credential, "" = none */
-  int      legacy;          /* 1: Yale plain-text protocol */
-  unsigned interfaces;      /* PORTAL_* bits [PORTAL_ALL] */
-  int      refresh_s;       /* poll period without max-age [300] */
-  int      max_staleness_s; /* drop good data older than this [3600] */
-  int      timeout_ms;      /* whole-transfer cap per fetch [10000] */
-  size_t   max_body;        /* larger answers are refused [16 MiB] */
-  int      backoff_max_s;   /* cap of the retry backoff [300] */
-  char     ca_file[256];    /* https: PEM file of the CAs to trust, "" =
-                               the system's store */
-};
 
 /* The latest GOOD data of one provider (deep copies; *_at = wall clock of
  * the last fetch that delivered or confirmed it). */
@@ -102,7 +79,7 @@ struct portal_client;
  * starts the thread; every interface is fetched at once.  on_update (may be
  * NULL) is called from that thread, without locks held, whenever some
  * provider's good data changed or expired.  NULL with a reason in err. */
-struct portal_client *p4p_portal_start(const struct portal_source *src,
+struct portal_client *p4p_portal_start(const struct p4p_provider_config *src,
                                           size_t n,
                                           void (*on_update)(void *ctx),
                                           void *ctx, char *err, size_t errlen);

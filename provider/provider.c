@@ -140,30 +140,6 @@ static long link_index(const struct prov_config *p, size_t a, size_t b) {
   return -1;
 }
 
-int prov_parse_interfaces(const char *s, unsigned *mask) {
-  static const struct { const char *name; unsigned bit; } names[] = {
-    {"info", P4P_IF_INFO},         {"policy", P4P_IF_POLICY},
-    {"guidance", P4P_IF_GUIDANCE}, {"capability", P4P_IF_CAPABILITY},
-    {"all", P4P_IF_ALL},
-  };
-  *mask = 0;
-  const char *q = s;
-  while (*q) {
-    size_t len = strcspn(q, ",");
-    size_t k;
-    for (k = 0; k < sizeof names / sizeof names[0]; k++)
-      if (strlen(names[k].name) == len && !strncmp(names[k].name, q, len))
-        break;
-    if (k == sizeof names / sizeof names[0])
-      return -1;
-    *mask |= names[k].bit;
-    q += len;
-    if (*q == ',')
-      q++;
-  }
-  return *mask ? 0 : -1;
-}
-
 /* keyword handlers: argv[0] is the keyword */
 
 static long need_pop(struct parse_ctx *c, const char *name) {
@@ -339,7 +315,7 @@ static int kw_client(struct parse_ctx *c, int argc, char **argv) {
     return -1;
   if (strlen(cl.token) < 16)
     return fail(c, "token of client '%s' is shorter than 16 bytes", cl.name);
-  if (prov_parse_interfaces(argv[5], &cl.interfaces))
+  if (proto_parse_interfaces(argv[5], &cl.interfaces))
     return fail(c, "allow list '%.60s': use info,policy,guidance,capability "
                    "or all", argv[5]);
   for (size_t i = 0; i < c->p->nclients; i++) {

@@ -12,19 +12,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "proto/iface.h"
 #include "proto/msg.h"
 
 #define P4P_TOKEN_MAX 128   /* bearer token bytes with NUL */
 #define P4P_PATH_MAX  512
-
-/* Interfaces a client may be allowed to use (bit mask). */
-enum {
-  P4P_IF_INFO       = 1u << 0, /* PID map, address lookup */
-  P4P_IF_POLICY     = 1u << 1, /* p-distances, policies */
-  P4P_IF_GUIDANCE   = 1u << 2, /* statistics in, weights out */
-  P4P_IF_CAPABILITY = 1u << 3, /* servers, allocation */
-  P4P_IF_ALL        = 0xfu
-};
 
 struct prov_pop_config {
   char name[P4P_NAME_MAX]; /* internal, never leaves the daemon */
@@ -156,7 +148,5 @@ int  prov_pop_costs(const struct prov_config *p,
                             const struct prov_topology *t, int hour,
                             double *out, char *err, size_t errlen);
 
-/* Parse an interface list "info,policy,guidance,capability" or "all". */
-int  prov_parse_interfaces(const char *s, unsigned *mask);
 
 #endif

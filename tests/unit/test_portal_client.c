@@ -159,13 +159,13 @@ static void count_update(void *ctx)
   atomic_fetch_add(&u->n, 1);
 }
 
-static struct portal_source source(const char *name, const char *url,
+static struct p4p_provider_config source(const char *name, const char *url,
                                    unsigned interfaces)
 {
-  struct portal_source s;
+  struct p4p_provider_config s;
   memset(&s, 0, sizeof s);
   snprintf(s.name, sizeof s.name, "%s", name);
-  snprintf(s.base_url, sizeof s.base_url, "%s", url);
+  snprintf(s.url, sizeof s.url, "%s", url);
   s.interfaces = interfaces;
   s.timeout_ms = 3000;
   return s;
@@ -198,10 +198,10 @@ static int has_all(struct portal_client *c, size_t i, void *arg)
   unsigned want = *(unsigned *)arg;
   struct portal_data d;
   assert_int_equal(p4p_portal_data(c, i, &d), 0);
-  unsigned have = (d.has_pidmap ? PORTAL_PIDMAP : 0) |
-                  (d.has_costs ? PORTAL_COSTS : 0) |
-                  (d.has_guidance ? PORTAL_GUIDANCE : 0) |
-                  (d.has_capability ? PORTAL_CAPABILITY : 0);
+  unsigned have = (d.has_pidmap ? P4P_IF_INFO : 0) |
+                  (d.has_costs ? P4P_IF_POLICY : 0) |
+                  (d.has_guidance ? P4P_IF_GUIDANCE : 0) |
+                  (d.has_capability ? P4P_IF_CAPABILITY : 0);
   p4p_portal_data_free(&d);
   return (have & want) == want;
 }
@@ -313,19 +313,19 @@ static void test_start_refuses_bad_sources(void **state)
 {
   (void)state;
   char err[256];
-  struct portal_source s[2];
-  s[0] = source("a", "ftp://127.0.0.1:1", PORTAL_ALL);
+  struct p4p_provider_config s[2];
+  s[0] = source("a", "ftp://127.0.0.1:1", P4P_IF_ALL);
   assert_null(p4p_portal_start(s, 1, NULL, NULL, err, sizeof err));
   assert_string_equal(err, "provider a: base URL must start with http:// or https://");
-  s[0] = source("", "http://127.0.0.1:1", PORTAL_ALL);
+  s[0] = source("", "http://127.0.0.1:1", P4P_IF_ALL);
   assert_null(p4p_portal_start(s, 1, NULL, NULL, err, sizeof err));
   assert_string_equal(err, "provider name missing or too long");
-  s[0] = source("a", "http://127.0.0.1:1", PORTAL_ALL);
+  s[0] = source("a", "http://127.0.0.1:1", P4P_IF_ALL);
   strcpy(s[0].token, "abc\r\nX-Evil: 1");
   assert_null(p4p_portal_start(s, 1, NULL, NULL, err, sizeof err));
   assert_string_equal(err, "provider a: token must be printable ASCII without blanks");
-  s[0] = source("a", "http://127.0.0.1:1", PORTAL_ALL);
-  s[1] = source("a", "http://127.0.0.1:2", PORTAL_ALL);
+  s[0] = source("a", "http://127.0.0.1:1", P4P_IF_ALL);
+  s[1] = source("a", "http://127.0.0.1:2", P4P_IF_ALL);
   assert_null(p4p_portal_start(s, 2, NULL, NULL, err, sizeof err));
   assert_string_equal(err, "provider a named twice");
   assert_null(p4p_portal_start(s, 0, NULL, NULL, err, sizeof err));
@@ -339,14 +339,14 @@ static void test_fetches_and_parses_every_v1_interface(void **state)
   (void)state;
   struct fake f;
   fake_start(&f, "healthy", 300, "--token", "sixteen-byte-token", NULL);
-  struct portal_source s = source("example", f.url, PORTAL_ALL);
+  struct p4p_provider_config s = source("example", f.url, P4P_IF_ALL);
   strcpy(s.token, "sixteen-byte-token");
   struct updates u = { 0 };
   char err[256];
   struct portal_client *c = p4p_portal_start(&s, 1, count_update, &u, err,
                                                 sizeof err);
   assert_non_null(c);
-  unsigned all = PORTAL_ALL;
+  unsigned all = P4P_IF_ALL;
   assert_true(wait_for(c, 0, has_all, &all, 10));
   struct portal_data d;
   assert_int_equal(p4p_portal_data(c, 0, &d), 0);
@@ -386,7 +386,7 @@ static void test_not_modified_keeps_data_without_update(void **state)
   (void)state;
   struct fake f;
   fake_start(&f, "healthy", 1, NULL);
-  struct portal_source s = source("example", f.url, PORTAL_PIDMAP);
+  struct p4p_provider_config s = source("example", f.url, P4P_IF_INFO);
   struct updates u = { 0 };
   struct portal_client *c = p4p_portal_start(&s, 1, count_update, &u, NULL,
                                                 0);
@@ -423,11 +423,11 @@ static void test_newer_version_elsewhere_refetches_pid_map(void **state)
   (void)state;
   struct fake f;
   fake_start(&f, "healthy", 300, NULL);
-  struct portal_source s = source("example", f.url,
-                                  PORTAL_PIDMAP | PORTAL_GUIDANCE);
+  struct p4p_provider_config s = source("example", f.url,
+                                  P4P_IF_INFO | P4P_IF_GUIDANCE);
   struct portal_client *c = p4p_portal_start(&s, 1, NULL, NULL, NULL, 0);
   assert_non_null(c);
-  unsigned both = PORTAL_PIDMAP | PORTAL_GUIDANCE;
+  unsigned both = P4P_IF_INFO | P4P_IF_GUIDANCE;
   assert_true(wait_for(c, 0, has_all, &both, 10));
   assert_int_equal(fake_count(&f, "/p4p/v1/pidmap"), 1);
   fake_control(&f, "/_version?v=fake-2", NULL);
@@ -458,8 +458,8 @@ static void test_max_age_schedules_next_fetch(void **state)
   struct fake fast, slow;
   fake_start(&fast, "healthy", 1, NULL);
   fake_start(&slow, "healthy", 300, NULL);
-  struct portal_source s[2] = { source("fast", fast.url, PORTAL_COSTS),
-                                source("slow", slow.url, PORTAL_COSTS) };
+  struct p4p_provider_config s[2] = { source("fast", fast.url, P4P_IF_POLICY),
+                                source("slow", slow.url, P4P_IF_POLICY) };
   struct portal_client *c = p4p_portal_start(s, 2, NULL, NULL, NULL, 0);
   assert_non_null(c);
   struct count_arg a = { &fast, "/p4p/v1/costs", 2 };
@@ -479,10 +479,10 @@ static void test_guidance_posts_stats_and_stores_swarm_matrix(void **state)
   (void)state;
   struct fake f;
   fake_start(&f, "healthy", 300, NULL);
-  struct portal_source s = source("example", f.url, PORTAL_GUIDANCE);
+  struct p4p_provider_config s = source("example", f.url, P4P_IF_GUIDANCE);
   struct portal_client *c = p4p_portal_start(&s, 1, NULL, NULL, NULL, 0);
   assert_non_null(c);
-  unsigned g = PORTAL_GUIDANCE;
+  unsigned g = P4P_IF_GUIDANCE;
   assert_true(wait_for(c, 0, has_all, &g, 10));
 
   struct p4p_pid_stats ps = { .pid = "0.i.example", .seeders = 2,
@@ -523,12 +523,12 @@ static void test_failures_back_off_and_keep_last_good_data(void **state)
   (void)state;
   struct fake f;
   fake_start(&f, "healthy", 1, NULL);
-  struct portal_source s = source("example", f.url, PORTAL_PIDMAP);
+  struct p4p_provider_config s = source("example", f.url, P4P_IF_INFO);
   s.max_staleness_s = 60;
   s.backoff_max_s = 2;
   struct portal_client *c = p4p_portal_start(&s, 1, NULL, NULL, NULL, 0);
   assert_non_null(c);
-  unsigned pm = PORTAL_PIDMAP;
+  unsigned pm = P4P_IF_INFO;
   assert_true(wait_for(c, 0, has_all, &pm, 10));
   fake_control(&f, "/_mode?m=500", NULL);
   unsigned long one = 1, three = 3;
@@ -553,14 +553,14 @@ static void test_stale_data_is_dropped(void **state)
   (void)state;
   struct fake f;
   fake_start(&f, "healthy", 1, NULL);
-  struct portal_source s = source("example", f.url, PORTAL_PIDMAP);
+  struct p4p_provider_config s = source("example", f.url, P4P_IF_INFO);
   s.max_staleness_s = 2;
   s.timeout_ms = 500;
   struct updates u = { 0 };
   struct portal_client *c = p4p_portal_start(&s, 1, count_update, &u, NULL,
                                                 0);
   assert_non_null(c);
-  unsigned pm = PORTAL_PIDMAP;
+  unsigned pm = P4P_IF_INFO;
   assert_true(wait_for(c, 0, has_all, &pm, 10));
   fake_control(&f, "/_mode?m=hang", NULL);
   assert_true(wait_for(c, 0, has_no_pidmap, NULL, 10));
@@ -581,7 +581,7 @@ static void test_endless_body_is_cut_at_max_body(void **state)
   (void)state;
   struct fake f;
   fake_start(&f, "huge", 300, NULL);
-  struct portal_source s = source("example", f.url, PORTAL_PIDMAP);
+  struct p4p_provider_config s = source("example", f.url, P4P_IF_INFO);
   s.max_body = 65536;
   struct portal_client *c = p4p_portal_start(&s, 1, NULL, NULL, NULL, 0);
   assert_non_null(c);
@@ -604,13 +604,13 @@ static void test_hang_and_slow_are_cut_and_block_nobody(void **state)
   fake_start(&hang, "hang", 300, NULL);
   fake_start(&slow, "slow", 300, NULL);
   fake_start(&ok, "healthy", 300, NULL);
-  struct portal_source s[3] = { source("hang", hang.url, PORTAL_PIDMAP),
-                                source("slow", slow.url, PORTAL_PIDMAP),
-                                source("ok", ok.url, PORTAL_PIDMAP) };
+  struct p4p_provider_config s[3] = { source("hang", hang.url, P4P_IF_INFO),
+                                source("slow", slow.url, P4P_IF_INFO),
+                                source("ok", ok.url, P4P_IF_INFO) };
   s[0].timeout_ms = s[1].timeout_ms = 800;
   struct portal_client *c = p4p_portal_start(s, 3, NULL, NULL, NULL, 0);
   assert_non_null(c);
-  unsigned pm = PORTAL_PIDMAP;
+  unsigned pm = P4P_IF_INFO;
   unsigned long one = 1;
   assert_true(wait_for(c, 2, has_all, &pm, 10));
   assert_true(wait_for(c, 0, failures_at_least, &one, 10));
@@ -635,7 +635,7 @@ static void test_stop_is_prompt_while_a_transfer_hangs(void **state)
   (void)state;
   struct fake f;
   fake_start(&f, "hang", 300, NULL);
-  struct portal_source s = source("example", f.url, PORTAL_ALL);
+  struct p4p_provider_config s = source("example", f.url, P4P_IF_ALL);
   s.timeout_ms = 60000;
   struct portal_client *c = p4p_portal_start(&s, 1, NULL, NULL, NULL, 0);
   assert_non_null(c);
@@ -660,7 +660,7 @@ static void expect_first_error(const struct fake *f, const char *mode,
     snprintf(q, sizeof q, "/_mode?m=%s", mode);
     fake_control(f, q, NULL);
   }
-  struct portal_source s = source("example", f->url, PORTAL_PIDMAP);
+  struct p4p_provider_config s = source("example", f->url, P4P_IF_INFO);
   snprintf(s.token, sizeof s.token, "%s", token);
   s.timeout_ms = 2000;
   struct portal_client *c = p4p_portal_start(&s, 1, NULL, NULL, NULL, 0);
@@ -727,12 +727,12 @@ static void test_https_trusts_only_the_given_ca(void **state)
   fake_start(&f, "healthy", 300, "--tls", cert, key, NULL);
   char url[64];
   snprintf(url, sizeof url, "https://127.0.0.1:%d", f.port);
-  struct portal_source s[2] = { source("trusted", url, PORTAL_PIDMAP),
-                                source("untrusted", url, PORTAL_PIDMAP) };
+  struct p4p_provider_config s[2] = { source("trusted", url, P4P_IF_INFO),
+                                source("untrusted", url, P4P_IF_INFO) };
   snprintf(s[0].ca_file, sizeof s[0].ca_file, "%s", cert);
   struct portal_client *c = p4p_portal_start(s, 2, NULL, NULL, NULL, 0);
   assert_non_null(c);
-  unsigned pm = PORTAL_PIDMAP;
+  unsigned pm = P4P_IF_INFO;
   unsigned long one = 1;
   assert_true(wait_for(c, 0, has_all, &pm, 10));
   assert_true(wait_for(c, 1, failures_at_least, &one, 10));
@@ -757,11 +757,11 @@ static void test_legacy_portal_is_fetched_and_converted(void **state)
   fake_start(&f, "healthy", 300, "--version", "7", NULL);
   char url[80];
   snprintf(url, sizeof url, "%s//", f.url); /* slashes dropped, no 406 */
-  struct portal_source s = source("internet2", url, PORTAL_ALL);
+  struct p4p_provider_config s = source("internet2", url, P4P_IF_ALL);
   s.legacy = 1;
   struct portal_client *c = p4p_portal_start(&s, 1, NULL, NULL, NULL, 0);
   assert_non_null(c);
-  unsigned both = PORTAL_PIDMAP | PORTAL_COSTS;
+  unsigned both = P4P_IF_INFO | P4P_IF_POLICY;
   assert_true(wait_for(c, 0, has_all, &both, 10));
   struct portal_data d;
   assert_int_equal(p4p_portal_data(c, 0, &d), 0);
