@@ -18,9 +18,8 @@
 #include "trackerlogic.h"
 
 #ifdef SELBENCH_P4P
-#include "p4p/guidance.h"
-#include "p4p/pidmap.h"
-#include "p4p/state.h"
+#include "p4p.h"
+#include "proto/msg.h"
 #endif
 
 /* What opentracker.c would define. */
@@ -46,38 +45,31 @@ static void peer_address(struct ot_workstruct *ws, uint32_t i) {
 }
 
 #ifdef SELBENCH_P4P
+/* P4P off (an empty snapshot), or 16 PIDs (10.<16j>/12) with a default
+ * matrix keeping 0.7 of each row local, through the module's own loader. */
 static void publish(int with_map) {
-  struct p4p_state *s = calloc(1, sizeof *s);
-  char              err[256];
-  s->random_fraction  = 0.2;
-  if (with_map) {
-    struct p4p_guidance_msg msg = {.has_default = 1};
-    s->map                      = p4p_pidmap_new(NPIDS);
-    proto_matrix_alloc(&msg.default_weights, NPIDS);
-    for (unsigned j = 0; j < NPIDS; ++j) {
-      uint8_t a[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, (uint8_t)(j << 4), 0, 0};
-      char    name[16];
-      snprintf(name, sizeof name, "pid%u", j);
-      p4p_pidmap_set_pid(s->map, (uint16_t)(j + 1), name, 64512, "");
-      p4p_pidmap_add_prefix(s->map, a, 96 + 12, (uint16_t)(j + 1));
-      snprintf(msg.default_weights.pids[j], P4P_NAME_MAX, "%s", name);
-      for (unsigned k = 0; k < NPIDS; ++k)
-        msg.default_weights.v[j * NPIDS + k] = j == k ? 0.7 : 0.3 / (NPIDS - 1);
-    }
-    if (p4p_pidmap_finish(s->map, err, sizeof err) || !(s->guidance = p4p_guidance_from_msg(&msg, s->map, err, sizeof err))) {
-      fprintf(stderr, "selbench: %s\n", err);
-      exit(1);
-    }
-    proto_matrix_free(&msg.default_weights);
-    /* one source: the local files, every PID slot theirs */
-    s->providers  = calloc(1, sizeof *s->providers);
-    s->nproviders = 1;
-    s->enabled    = 1;
-    snprintf(s->providers[0].name, sizeof s->providers[0].name, "local");
-    s->providers[0].first = 1;
-    s->providers[0].last  = NPIDS;
+  struct p4p_pidmap_msg   map  = {.version = "selbench"};
+  struct p4p_guidance_msg g    = {.version = "selbench", .has_default = 1};
+  struct p4p_prefix       pfx[NPIDS];
+  struct p4p_pid_entry    pids[NPIDS];
+  char                    err[256];
+
+  map.npids = with_map ? NPIDS : 0;
+  map.pids  = pids;
+  proto_matrix_alloc(&g.default_weights, NPIDS);
+  for (unsigned j = 0; j < NPIDS; ++j) {
+    pfx[j]  = (struct p4p_prefix){.addr = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, (uint8_t)(j << 4), 0, 0}, .bits = 96 + 12};
+    pids[j] = (struct p4p_pid_entry){.asid = 64512, .nprefixes = 1, .prefixes = &pfx[j]};
+    snprintf(pids[j].name, sizeof pids[j].name, "pid%u", j);
+    snprintf(g.default_weights.pids[j], P4P_NAME_MAX, "pid%u", j);
+    for (unsigned k = 0; k < NPIDS; ++k)
+      g.default_weights.v[j * NPIDS + k] = j == k ? 0.7 : 0.3 / (NPIDS - 1);
   }
-  p4p_state_publish(s);
+  if (p4p_embed_publish(with_map ? &map : NULL, with_map ? &g : NULL, 0.2, err, sizeof err)) {
+    fprintf(stderr, "selbench: %s\n", err);
+    exit(1);
+  }
+  proto_matrix_free(&g.default_weights);
 }
 #endif
 
@@ -138,7 +130,7 @@ int main(int argc, char **argv) {
     for (size_t s = 0; s < nsizes; ++s)
       printf("%s %s %u %.0f\n", label, modes[m], sizes[s], measure(modes[m], sizes[s], &ws));
   }
-  p4p_state_shutdown();
+  p4p_embed_reset();
 #else
   for (size_t s = 0; s < nsizes; ++s)
     printf("%s stock %u %.0f\n", label, sizes[s], measure("stock", sizes[s], &ws));

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "provider/pidrows.h"
 #include "proto/xml.h"
 
 void itr_reply_error(struct itr_reply *r, int status, const char *fmt, ...) {
@@ -50,33 +51,18 @@ int portal_hour(const struct portal *p) {
 }
 
 static int build_pidmap(struct portal *p, char *err, size_t errlen) {
-  const struct prov_config *pr = &p->prov;
   struct p4p_pidmap_msg m;
-  memset(&m, 0, sizeof m);
-  snprintf(m.version, sizeof m.version, "%s", pr->version);
-  m.npids = pr->npids;
-  m.pids = calloc(pr->npids, sizeof *m.pids);
-  if (!m.pids)
-    goto oom;
-  for (size_t i = 0; i < pr->npids; i++) {
-    struct p4p_pid_entry *e = &m.pids[i];
-    snprintf(e->name, sizeof e->name, "%s", pr->pids[i].name);
-    e->asid = pr->asid;
-    snprintf(e->loc, sizeof e->loc, "%s", pr->pops[pr->pids[i].pop].loc);
-    /* borrowed: m.pids is freed below without proto_pidmap_msg_free */
-    e->nprefixes = pr->pids[i].nprefixes;
-    e->prefixes = pr->pids[i].prefixes;
+  if (prov_pidmap_msg(&p->prov, &m)) {
+    snprintf(err, errlen, "out of memory");
+    return -1;
   }
   p->pidmap_xml = proto_xml_write_pidmap(&m, &p->pidmap_len);
-  free(m.pids);
+  proto_pidmap_msg_free(&m);
   if (!p->pidmap_xml) {
     snprintf(err, errlen, "cannot write the PID map as P4P XML");
     return -1;
   }
   return 0;
-oom:
-  snprintf(err, errlen, "out of memory");
-  return -1;
 }
 
 static int matrix_pid_names(const struct prov_config *pr,
@@ -190,14 +176,11 @@ int portal_init(struct portal *p, const char *config_path, int fixed_hour,
     goto fail;
   }
   prov_mean_access(&p->prov, &p->mean_down_kbps, &p->mean_up_kbps);
-  p->pop_npids = calloc(p->prov.npops, sizeof *p->pop_npids);
   p->server_swarms = calloc(p->prov.nservers + 1, sizeof *p->server_swarms);
-  if (!p->pop_npids || !p->server_swarms) {
+  if (!p->server_swarms) {
     snprintf(err, errlen, "out of memory");
     goto fail;
   }
-  for (size_t i = 0; i < p->prov.npids; i++)
-    p->pop_npids[p->prov.pids[i].pop]++;
   if (build_pidmap(p, err, errlen) || build_costs(p, err, errlen) ||
       build_capability(p, err, errlen))
     goto fail;
@@ -210,7 +193,6 @@ fail:
 void portal_free(struct portal *p) {
   prov_free(&p->prov);
   prov_topology_free(&p->topo);
-  free(p->pop_npids);
   free(p->pidmap_xml);
   for (int h = 0; h < 24; h++) {
     free(p->pop_cost[h]);

@@ -43,7 +43,6 @@ struct portal {
   struct prov_topology topo;
   int                 fixed_hour;   /* -1: follow the UTC clock */
   double              mean_down_kbps, mean_up_kbps;
-  size_t             *pop_npids;    /* PIDs per PoP */
   double              cost_norm;    /* divides raw route costs */
 
   char   *pidmap_xml;

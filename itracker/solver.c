@@ -11,6 +11,7 @@
 #include <glpk.h>
 
 #include "provider/optimize.h"
+#include "provider/pidrows.h"
 #include "proto/xml.h"
 
 struct swarm_entry {
@@ -366,27 +367,6 @@ void solver_stop(struct solver *s) {
 
 /* --- answers ------------------------------------------------------------ */
 
-/* PID matrix from PoP rows: PID p of PoP P gives PID q of PoP Q the weight
- * w[P][Q] x (q's share of Q's peers in this swarm), equal shares when Q
- * has no peers or peers is NULL.  Rows stay probability rows. */
-static void expand_to_pids(const struct portal *p, const double *w,
-                           const double *pid_peers, struct p4p_matrix *m) {
-  const struct prov_config *pr = &p->prov;
-  size_t np = pr->npops, n = pr->npids;
-  double pop_peers[np ? np : 1];
-  memset(pop_peers, 0, sizeof pop_peers);
-  if (pid_peers)
-    for (size_t q = 0; q < n; q++)
-      pop_peers[pr->pids[q].pop] += pid_peers[q];
-  for (size_t q = 0; q < n; q++) {
-    size_t Q = pr->pids[q].pop;
-    double share = pop_peers[Q] > 0 ? pid_peers[q] / pop_peers[Q]
-                                    : 1.0 / (double)p->pop_npids[Q];
-    for (size_t i = 0; i < n; i++)
-      m->v[i * n + q] = w[pr->pids[i].pop * np + Q] * share;
-  }
-}
-
 /* Default (non-optimized) PoP rows from the costs at hour; presence NULL
  * means every PoP. */
 static int default_rows(const struct portal *p, int hour,
@@ -409,7 +389,7 @@ static int add_default_matrix(const struct portal *p, int hour,
   for (size_t i = 0; i < p->prov.npids; i++)
     snprintf(g->default_weights.pids[i], P4P_NAME_MAX, "%s",
              p->prov.pids[i].name);
-  expand_to_pids(p, w, NULL, &g->default_weights);
+  prov_expand_pop_rows(&p->prov, w, NULL, g->default_weights.v);
   g->has_default = 1;
   free(w);
   return 0;
@@ -423,7 +403,7 @@ static int fill_swarm(const struct portal *p, struct p4p_swarm_guidance *sg,
     return -1;
   for (size_t i = 0; i < p->prov.npids; i++)
     snprintf(sg->weights.pids[i], P4P_NAME_MAX, "%s", p->prov.pids[i].name);
-  expand_to_pids(p, pop_w, pid_peers, &sg->weights);
+  prov_expand_pop_rows(&p->prov, pop_w, pid_peers, sg->weights.v);
   return 0;
 }
 

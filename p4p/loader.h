@@ -15,6 +15,7 @@
 
 struct p4p_config;
 struct p4p_state;
+struct pidmap;
 
 #define LOADER_MAX_FILE_BYTES (64u << 20)
 

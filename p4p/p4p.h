@@ -123,6 +123,23 @@ size_t p4p_select_peers(const struct p4p_vector *peers, const struct p4p_layout 
 /* Writes the /stats?mode=p4p text into reply (at most cap bytes). */
 size_t p4p_stats_render(char *reply, size_t cap);
 
+/* --- embedding (the simulator, benchmarks; not upstream) --------------- */
+
+struct p4p_pidmap_msg;
+struct p4p_guidance_msg;
+
+/* Publishes the snapshot these messages give, exactly as if a provider's
+ * portal had delivered them (same loader, same checks), with the given
+ * random fraction and the config's other settings.  The embedder then
+ * stores peers and selects through the hooks above, so it runs the
+ * tracker's own announce path.  For a single-threaded embedder only:
+ * replaced snapshots are freed at once.  guidance may be NULL.  0, or -1
+ * with the reason in err (the old snapshot stays). */
+int p4p_embed_publish(const struct p4p_pidmap_msg *pidmap, const struct p4p_guidance_msg *guidance, double random_fraction, char *err,
+                      size_t errlen);
+/* Frees every snapshot (the embedder's shutdown). */
+void p4p_embed_reset(void);
+
 #else /* !WANT_P4P: stock behaviour, every hook compiles away */
 
 #include <stdio.h>
