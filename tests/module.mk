@@ -45,3 +45,11 @@ $(BUILD)/tests/test_select: tests/unit/test_select.c $(UNIT_HDRS) $(UNIT_LIBS) $
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
 	@$(CC) $(CFLAGS) $(BASEFLAGS) -I$(TOP) -Isim -Itests/unit -o $@ $< $(BUILD)/libp4psim.a $(UNIT_LINK)
+
+# The library layering (tests/check_layers.sh): prefixes, the tracker
+# without GLPK or optimizer code, includes by layer.
+TEST_TARGETS += layering-test
+.PHONY: layering-test
+layering-test: $(P4P_LIB) $(PROTO_LIB) $(PROV_LIB) $(BUILD)/opentracker-p4p
+	@echo "== layering"
+	@tests/check_layers.sh $(BUILD)
