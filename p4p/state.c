@@ -52,6 +52,15 @@ void p4p_state_collect(time_t now, int grace_seconds) {
   pthread_mutex_unlock(&g_retire_lock);
 }
 
+size_t p4p_state_retired(void) {
+  size_t n = 0;
+  pthread_mutex_lock(&g_retire_lock);
+  for (const struct p4p_state *s = g_retired; s; s = s->retired_next)
+    ++n;
+  pthread_mutex_unlock(&g_retire_lock);
+  return n;
+}
+
 void p4p_state_shutdown(void) {
   p4p_state_collect(0, -1);
   pthread_mutex_lock(&g_retire_lock);

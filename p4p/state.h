@@ -59,6 +59,8 @@ void                    p4p_state_publish(struct p4p_state *s);
 const struct p4p_state *p4p_state_current(void);
 /* Frees retired snapshots older than grace_seconds (all when < 0). */
 void                    p4p_state_collect(time_t now, int grace_seconds);
+/* Retired snapshots not yet freed (memory held for readers; tests). */
+size_t                  p4p_state_retired(void);
 /* Frees everything, the current snapshot included (shutdown, tests). */
 void                    p4p_state_shutdown(void);
 

@@ -21,13 +21,6 @@ $(BUILD)/p4psim: $(BUILD)/obj/sim/main.o $(BUILD)/libp4psim.a $(P4P_LIB) $(PROV_
 	@echo "  LD      $@"
 	@$(CC) $(CFLAGS) $(BASEFLAGS) -o $@ $< $(BUILD)/libp4psim.a $(P4P_LINK) $(PROV_LINK)
 
-# Simulator unit tests link the simulator library too.  This rule's stem is
-# shorter than tests/module.mk's, so make prefers it for test_sim*.
-$(BUILD)/tests/test_sim%: tests/unit/test_sim%.c $(UNIT_HDRS) $(SIM_HDRS) $(BUILD)/libp4psim.a $(P4P_LIB) $(PROV_LIB) $(PROTO_LIB)
-	@mkdir -p $(@D)
-	@echo "  CC      $@"
-	@$(CC) $(CFLAGS) $(BASEFLAGS) -I$(TOP) -Isim -Itests/unit -o $@ $< $(BUILD)/libp4psim.a $(P4P_LINK) $(PROV_LINK) -lcmocka
-
 # A small scenario that must show the direction of the paper's result.
 .PHONY: sim-scenario-test eval
 sim-scenario-test: $(BUILD)/p4psim

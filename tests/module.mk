@@ -5,8 +5,10 @@
 UNIT_SRCS  := $(wildcard tests/unit/test_*.c)
 UNIT_BINS  := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 UNIT_HDRS  := $(wildcard tests/unit/*.h)
-UNIT_LIBS  := $(P4P_LIB) $(PROV_LIB) $(PROTO_LIB)
-UNIT_LINK   = $(P4P_LINK) $(PROV_LINK) -lcmocka
+# the simulator's library too: sim/peerlist.h keeps test swarms the way
+# upstream's vectors do
+UNIT_LIBS  := $(BUILD)/libp4psim.a $(P4P_LIB) $(PROV_LIB) $(PROTO_LIB)
+UNIT_LINK   = $(BUILD)/libp4psim.a $(P4P_LINK) $(PROV_LINK) -lcmocka
 
 # The exact LP in GLPK: the optimizer's reference answer, for tests and the
 # optimizer benchmark only (no daemon links GLPK).
@@ -24,12 +26,12 @@ $(ORACLE_OBJ): tests/oracle/lp_exact.c $(OUR_HDRS)
 $(BUILD)/tests/%: tests/unit/%.c $(UNIT_HDRS) $(UNIT_LIBS)
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
-	@$(CC) $(CFLAGS) $(BASEFLAGS) $(XML_CFLAGS) -I$(TOP) -Itests/unit -o $@ $< $(UNIT_LINK)
+	@$(CC) $(CFLAGS) $(BASEFLAGS) $(XML_CFLAGS) -I$(TOP) -Isim -Itests/unit -o $@ $< $(UNIT_LINK)
 
 $(BUILD)/tests/test_optimize: tests/unit/test_optimize.c $(UNIT_HDRS) $(UNIT_LIBS) $(ORACLE_OBJ)
 	@mkdir -p $(@D)
 	@echo "  CC      $@"
-	@$(CC) $(CFLAGS) $(BASEFLAGS) -I$(TOP) -Itests/unit -o $@ $< $(ORACLE_OBJ) $(UNIT_LINK) $(GLPK_LIBS)
+	@$(CC) $(CFLAGS) $(BASEFLAGS) -I$(TOP) -Isim -Itests/unit -o $@ $< $(ORACLE_OBJ) $(UNIT_LINK) $(GLPK_LIBS)
 
 .PHONY: unit-tests integration-tests
 unit-tests: $(UNIT_BINS)
@@ -39,12 +41,6 @@ unit-tests: $(UNIT_BINS)
 integration-tests: all
 	@cd tests/integration && BUILD_DIR=$(TOP)/$(BUILD) $(PYTHON) -m pytest -q -p no:cacheprovider $(PYTEST_ARGS) .
 
-# The selection test stores its swarms the way the simulator does
-# (sim/peerlist.h: upstream's sorted vectors, emulated).
-$(BUILD)/tests/test_select: tests/unit/test_select.c $(UNIT_HDRS) $(UNIT_LIBS) $(BUILD)/libp4psim.a
-	@mkdir -p $(@D)
-	@echo "  CC      $@"
-	@$(CC) $(CFLAGS) $(BASEFLAGS) -I$(TOP) -Isim -Itests/unit -o $@ $< $(BUILD)/libp4psim.a $(UNIT_LINK)
 
 # The library layering (tests/check_layers.sh): prefixes, the tracker
 # without GLPK or optimizer code, includes by layer.
