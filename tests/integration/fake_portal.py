@@ -426,7 +426,9 @@ def main(argv=None):
     signal.signal(signal.SIGINT, lambda *_: done.set())
     if a.exit_on_eof:
         def watch_stdin():
-            while sys.stdin.buffer.read(4096):
+            # os.read, not sys.stdin: a daemon thread blocked in a buffered
+            # read holds its lock, and the interpreter then aborts at exit
+            while os.read(0, 4096):
                 pass
             done.set()
         threading.Thread(target=watch_stdin, daemon=True).start()
