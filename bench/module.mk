@@ -48,5 +48,6 @@ bench: $(BUILD)/p4p-loadgen $(BUILD)/opentracker-stock
 	$(PYTHON) bench/run_bench.py --build $(BUILD) --out $(BUILD)/bench --doc docs/BENCHMARKS.md $(BENCH_ARGS)
 
 # UDP batching (recvmmsg/sendmmsg) was measured here as a proposal and is now
-# patches/0006-udp-batched-datagrams.patch: the fork always has it, stock
+# patches/0007-udp-batched-datagrams.patch: the fork always has it, stock
 # never does (stock is upstream as released).
+
