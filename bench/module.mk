@@ -48,5 +48,24 @@ bench: $(BUILD)/p4p-loadgen $(BUILD)/opentracker-stock
 	$(PYTHON) bench/run_bench.py --build $(BUILD) --out $(BUILD)/bench --doc docs/BENCHMARKS.md $(BENCH_ARGS)
 
 # UDP batching (recvmmsg/sendmmsg) was measured here as a proposal and is now
-# patches/0006-udp-batched-datagrams.patch: the fork always has it, stock
+# patches/0007-udp-batched-datagrams.patch: the fork always has it, stock
 # never does (stock is upstream as released).
+
+# p4p-connidbench: the UDP connection id check's cost per packet (see
+# bench/connidbench.c), built against stock's tree and the fork's.  Not part
+# of `make bench`'s report: `make bench-connid` runs both.
+CONNIDBENCH_OBJS = $(filter-out %/opentracker.o %/ot_udp.o,$(wildcard $(1)/*.o))
+
+$(BUILD)/p4p-connidbench-stock: bench/connidbench.c $(BUILD)/opentracker-stock
+	@echo "  CC      $@"
+	@$(CC) $(OT_CFLAGS) $(OT_FEATURES) -I$(BUILD)/src/stock -o $@ $< $(call CONNIDBENCH_OBJS,$(BUILD)/src/stock) $(OT_LIBS)
+
+$(BUILD)/p4p-connidbench: bench/connidbench.c $(BUILD)/opentracker-p4p
+	@echo "  CC      $@"
+	@$(CC) $(OT_CFLAGS) $(OT_FEATURES) -DWANT_P4P -DCONNIDBENCH_FORK -I$(BUILD)/src/p4p -Ip4p -o $@ $< \
+	  $(call CONNIDBENCH_OBJS,$(BUILD)/src/p4p) $(BUILD)/libp4p.a $(P4P_LIBS) $(OT_LIBS)
+
+.PHONY: bench-connid
+bench-connid: $(BUILD)/p4p-connidbench-stock $(BUILD)/p4p-connidbench
+	@taskset -c 1 $(BUILD)/p4p-connidbench-stock $(CONNIDBENCH_N)
+	@taskset -c 1 $(BUILD)/p4p-connidbench $(CONNIDBENCH_N)
