@@ -43,7 +43,10 @@ check_dir proto    'NONE'
 check_dir provider 'proto/[a-z_]+\.h'
 check_dir p4p      'proto/[a-z_]+\.h'
 check_dir itracker 'proto/[a-z_]+\.h|provider/[a-z_]+\.h'
-# upstream's code, as patched, sees only the module's public header
-p=$(grep -h '^+#include "' patches/*.patch | sed 's/^+#include "\(.*\)"/\1/' | sort -u | grep -v '^p4p\.h$')
-[ -z "$p" ] || bad "patches include more of ours than p4p.h: $p"
+# upstream's code, as patched, sees only the module's public header of ours
+ours=$(cd "$(dirname "$0")/.." && ls p4p/*.h proto/*.h provider/*.h | xargs -n1 basename | grep -v '^p4p\.h$')
+for inc in $(grep -h '^+#include "' patches/*.patch | sed 's/^+#include "\(.*\)"/\1/' | sort -u); do
+  case $inc in */*) bad "patches include $inc" ;; esac
+  echo "$ours" | grep -qx "$inc" && bad "patches include $inc (only p4p.h of ours)"
+done
 exit $fail
