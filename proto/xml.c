@@ -21,7 +21,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 
 #include <libxml/parser.h>
 #include <libxml/parserInternals.h>
@@ -1956,73 +1955,4 @@ char *proto_xml_write_error(const struct p4p_error_msg *m, size_t *len)
     }
   }
   WRITE_END();
-}
-
-/* ------------------------------------------------------------------ */
-/* files                                                               */
-
-int proto_xml_read_file(const char *path, size_t max_bytes, char **buf,
-                      size_t *len, char *err, size_t errlen)
-{
-  *buf = NULL;
-  *len = 0;
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    snprintf(err, errlen, "%s: cannot open: %s", path, strerror(errno));
-    return -1;
-  }
-  struct stat st;
-  if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
-    snprintf(err, errlen, "%s: is a directory", path);
-    fclose(f);
-    return -1;
-  }
-  /* read in chunks rather than trusting st_size: pipes and growing files */
-  size_t cap = 0, n = 0;
-  char *b = NULL;
-  for (;;) {
-    if (n == cap) {
-      size_t ncap = cap ? cap * 2 : 65536;
-      if (ncap > max_bytes + 1)
-        ncap = max_bytes + 1;
-      if (ncap <= n) {
-        snprintf(err, errlen, "%s: larger than the limit of %zu bytes", path,
-                 max_bytes);
-        goto fail;
-      }
-      char *nb = realloc(b, ncap + 1);
-      if (!nb) {
-        snprintf(err, errlen, "%s: out of memory", path);
-        goto fail;
-      }
-      b = nb;
-      cap = ncap;
-    }
-    size_t r = fread(b + n, 1, cap - n, f);
-    n += r;
-    if (r == 0)
-      break;
-  }
-  if (ferror(f)) {
-    snprintf(err, errlen, "%s: read error: %s", path, strerror(errno));
-    goto fail;
-  }
-  if (n > max_bytes) {
-    snprintf(err, errlen, "%s: larger than the limit of %zu bytes", path,
-             max_bytes);
-    goto fail;
-  }
-  fclose(f);
-  if (!b && !(b = malloc(1))) {
-    snprintf(err, errlen, "%s: out of memory", path);
-    return -1;
-  }
-  b[n] = '\0';
-  *buf = b;
-  *len = n;
-  return 0;
-fail:
-  free(b);
-  fclose(f);
-  return -1;
 }

@@ -69,11 +69,6 @@ char *proto_xml_write_capability_request(const struct p4p_capability_request *m,
                                        size_t *len);
 char *proto_xml_write_error(const struct p4p_error_msg *m, size_t *len);
 
-/* Read a whole file into a malloc'd NUL-terminated buffer; refuses files
- * over max_bytes.  0, or -1 with err = "<path>: <reason>". */
-int proto_xml_read_file(const char *path, size_t max_bytes, char **buf,
-                      size_t *len, char *err, size_t errlen);
-
 /* Which message a document holds, from its root element (namespace
  * checked).  Lets a client tell an <error> answer from the one it wanted. */
 enum proto_xml_kind {
