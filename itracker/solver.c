@@ -11,6 +11,7 @@
 #include <glpk.h>
 
 #include "provider/optimize.h"
+#include "proto/text.h"
 #include "proto/xml.h"
 
 struct swarm_entry {

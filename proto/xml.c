@@ -10,6 +10,7 @@
  * states the same grammar for humans and other implementations; the C code
  * does not load it at run time (schema loading fetches files). */
 #include "xml.h"
+#include "text.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -52,231 +53,6 @@ static void leave_c_locale(locale_t old)
 {
   if (old)
     uselocale(old);
-}
-
-/* ------------------------------------------------------------------ */
-/* textual forms                                                       */
-
-static int is_v4_mapped(const uint8_t a[16])
-{
-  static const uint8_t pfx[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  return memcmp(a, pfx, 12) == 0;
-}
-
-int proto_addr_parse(const char *s, uint8_t addr[16])
-{
-  uint8_t tmp[16];
-  if (strchr(s, ':')) {
-    if (inet_pton(AF_INET6, s, tmp) != 1)
-      return -1;
-  } else {
-    memset(tmp, 0, 10);
-    tmp[10] = tmp[11] = 0xff;
-    if (inet_pton(AF_INET, s, tmp + 12) != 1)
-      return -1;
-  }
-  memcpy(addr, tmp, 16);
-  return 0;
-}
-
-void proto_addr_format(const uint8_t addr[16], char out[P4P_ADDR_TEXT_MAX])
-{
-  if (is_v4_mapped(addr))
-    inet_ntop(AF_INET, addr + 12, out, P4P_ADDR_TEXT_MAX);
-  else
-    inet_ntop(AF_INET6, addr, out, P4P_ADDR_TEXT_MAX);
-}
-
-static int host_bits_zero(const uint8_t a[16], unsigned bits)
-{
-  for (unsigned i = bits; i < 128; i++)
-    if (a[i / 8] & (0x80u >> (i % 8)))
-      return 0;
-  return 1;
-}
-
-int proto_prefix_parse(const char *s, struct p4p_prefix *p)
-{
-  char buf[P4P_ADDR_TEXT_MAX];
-  const char *slash = strchr(s, '/');
-  if (!slash || (size_t)(slash - s) >= sizeof buf)
-    return -1;
-  memcpy(buf, s, (size_t)(slash - s));
-  buf[slash - s] = '\0';
-  const char *len = slash + 1;
-  size_t nd = strspn(len, "0123456789");
-  if (nd == 0 || nd > 3 || len[nd] != '\0' || (nd > 1 && len[0] == '0'))
-    return -1;
-  unsigned n = (unsigned)atoi(len);
-  int v6 = strchr(buf, ':') != NULL;
-  if (n > (v6 ? 128u : 32u))
-    return -1;
-  uint8_t a[16];
-  if (proto_addr_parse(buf, a) < 0)
-    return -1;
-  unsigned bits = v6 ? n : 96 + n;
-  if (!host_bits_zero(a, bits))
-    return -2;
-  memcpy(p->addr, a, 16);
-  p->bits = (uint8_t)bits;
-  return 0;
-}
-
-void proto_prefix_format(const struct p4p_prefix *p, char out[P4P_ADDR_TEXT_MAX])
-{
-  char a[P4P_ADDR_TEXT_MAX];
-  proto_addr_format(p->addr, a);
-  unsigned bits = p->bits;
-  if (is_v4_mapped(p->addr) && bits >= 96)
-    bits -= 96;
-  snprintf(out, P4P_ADDR_TEXT_MAX, "%.46s/%u", a, bits); /* 46: INET6_ADDRSTRLEN */
-}
-
-static int hexval(int c)
-{
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-int proto_hash_parse_hex(const char *s, uint8_t hash[P4P_HASH_SIZE])
-{
-  uint8_t tmp[P4P_HASH_SIZE];
-  for (size_t i = 0; i < P4P_HASH_SIZE; i++) {
-    int hi = hexval((unsigned char)s[2 * i]);
-    int lo = hi < 0 ? -1 : hexval((unsigned char)s[2 * i + 1]);
-    if (hi < 0 || lo < 0)
-      return -1;
-    tmp[i] = (uint8_t)(hi << 4 | lo);
-  }
-  if (s[2 * P4P_HASH_SIZE] != '\0')
-    return -1;
-  memcpy(hash, tmp, sizeof tmp);
-  return 0;
-}
-
-void proto_hash_format_hex(const uint8_t hash[P4P_HASH_SIZE],
-                         char out[2 * P4P_HASH_SIZE + 1])
-{
-  static const char hx[] = "0123456789abcdef";
-  for (size_t i = 0; i < P4P_HASH_SIZE; i++) {
-    out[2 * i] = hx[hash[i] >> 4];
-    out[2 * i + 1] = hx[hash[i] & 15];
-  }
-  out[2 * P4P_HASH_SIZE] = '\0';
-}
-
-/* PID names: 1..63 of [A-Za-z0-9._:-] (Yale's "0.i.internet2" fits) */
-static int valid_name(const char *s)
-{
-  size_t n = strlen(s);
-  if (n == 0 || n >= P4P_NAME_MAX)
-    return 0;
-  for (const char *c = s; *c; c++)
-    if (!((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
-          (*c >= '0' && *c <= '9') || *c == '.' || *c == '_' || *c == ':' ||
-          *c == '-'))
-      return 0;
-  return 1;
-}
-
-/* versions: 1..63 printable ASCII without space; LOC: 0..63 printable ASCII */
-static int valid_version(const char *s)
-{
-  size_t n = strlen(s);
-  if (n == 0 || n >= P4P_NAME_MAX)
-    return 0;
-  for (const char *c = s; *c; c++)
-    if (*c < '!' || *c > '~')
-      return 0;
-  return 1;
-}
-
-static int valid_loc(const char *s)
-{
-  if (strlen(s) >= P4P_NAME_MAX)
-    return 0;
-  for (const char *c = s; *c; c++)
-    if (*c < ' ' || *c > '~')
-      return 0;
-  return 1;
-}
-
-static int valid_kind(const char *s)
-{
-  return strcmp(s, "cache") == 0 || strcmp(s, "seed") == 0;
-}
-
-static int valid_value(double v)
-{
-  return isfinite(v) && v >= 0;
-}
-
-/* Unsigned decimal, digits only (no sign, no spaces), at most max. */
-static int parse_uint(const char *s, uint64_t max, uint64_t *out)
-{
-  size_t nd = strspn(s, "0123456789");
-  if (nd == 0 || s[nd] != '\0' || nd > 20)
-    return -1;
-  errno = 0;
-  unsigned long long v = strtoull(s, NULL, 10);
-  if (errno == ERANGE || v > max)
-    return -1;
-  *out = v;
-  return 0;
-}
-
-/* Non-negative decimal: [0-9]+(.[0-9]+)?([eE][+-]?[0-9]+)?.  Returns 0, -1
- * syntax, -2 negative, -3 not finite (NaN, INF, overflow). */
-static int parse_value(const char *s, double *out)
-{
-  if (!strcasecmp(s, "nan") || !strcasecmp(s, "inf") ||
-      !strcasecmp(s, "-inf") || !strcasecmp(s, "infinity") ||
-      !strcasecmp(s, "+inf"))
-    return -3;
-  const char *c = s;
-  int neg = *c == '-';
-  if (neg)
-    c++;
-  size_t n = strspn(c, "0123456789");
-  if (n == 0)
-    return -1;
-  c += n;
-  if (*c == '.') {
-    n = strspn(++c, "0123456789");
-    if (n == 0)
-      return -1;
-    c += n;
-  }
-  if (*c == 'e' || *c == 'E') {
-    c++;
-    if (*c == '+' || *c == '-')
-      c++;
-    n = strspn(c, "0123456789");
-    if (n == 0)
-      return -1;
-    c += n;
-  }
-  if (*c != '\0')
-    return -1;
-  if (neg)
-    return -2;
-  double v = strtod(s, NULL);
-  if (!isfinite(v))
-    return -3;
-  *out = v;
-  return 0;
-}
-
-/* shortest of %.15g/%.16g/%.17g that reads back exactly */
-static void format_value(double v, char out[32])
-{
-  for (int prec = 15; prec <= 17; prec++) {
-    snprintf(out, 32, "%.*g", prec, v);
-    if (strtod(out, NULL) == v)
-      return;
-  }
 }
 
 /* ------------------------------------------------------------------ */
@@ -670,7 +446,7 @@ static int attr_name(struct pctx *p, const xmlNode *el, const char *attr,
   int r = get_attr(p, el, attr, buf, sizeof buf, required);
   if (r <= 0)
     return r;
-  if (!valid_name(buf))
+  if (!proto_name_valid(buf))
     return fail(p, el, "<%s %s=\"%s\">: PID names are 1-%d characters of "
                 "A-Z a-z 0-9 . _ : -", NAME(el), attr, buf, P4P_NAME_MAX - 1);
   memcpy(out, buf, strlen(buf) + 1);
@@ -684,7 +460,7 @@ static int attr_version(struct pctx *p, const xmlNode *el,
   int r = get_attr(p, el, "version", buf, sizeof buf, 0);
   if (r <= 0)
     return r;
-  if (!valid_version(buf))
+  if (!proto_version_valid(buf))
     return fail(p, el, "<%s version=\"%s\">: versions are 1-%d printable "
                 "ASCII characters without spaces", NAME(el), buf,
                 P4P_NAME_MAX - 1);
@@ -698,7 +474,7 @@ static int attr_loc(struct pctx *p, const xmlNode *el, char out[P4P_NAME_MAX])
   int r = get_attr(p, el, "loc", buf, sizeof buf, 0);
   if (r <= 0)
     return r;
-  if (!valid_loc(buf))
+  if (!proto_loc_valid(buf))
     return fail(p, el, "<%s loc=\"%s\">: LOC is at most %d printable ASCII "
                 "characters", NAME(el), buf, P4P_NAME_MAX - 1);
   memcpy(out, buf, strlen(buf) + 1);
@@ -725,7 +501,7 @@ static int attr_uint(struct pctx *p, const xmlNode *el, const char *attr,
   int r = get_attr(p, el, attr, buf, sizeof buf, required);
   if (r <= 0)
     return r;
-  if (parse_uint(buf, max, out) < 0 || *out < min)
+  if (proto_uint_parse(buf, max, out) < 0 || *out < min)
     return fail(p, el, "<%s %s=\"%s\">: not an integer in %llu..%llu",
                 NAME(el), attr, buf, (unsigned long long)min,
                 (unsigned long long)max);
@@ -739,7 +515,7 @@ static int attr_value(struct pctx *p, const xmlNode *el, const char *attr,
   int r = get_attr(p, el, attr, buf, sizeof buf, required);
   if (r <= 0)
     return r;
-  switch (parse_value(buf, out)) {
+  switch (proto_value_parse(buf, out)) {
   case 0:
     return 1;
   case -2:
@@ -887,7 +663,7 @@ static int build_matrix(struct pctx *p, const xmlNode *el,
       break;
     char save = tok[l];
     tok[l] = '\0';
-    if (!valid_name(tok)) {
+    if (!proto_name_valid(tok)) {
       fail(p, pids_el, "<pids>: '%s' is not a PID name (1-%d characters of "
            "A-Z a-z 0-9 . _ : -)", tok, P4P_NAME_MAX - 1);
       goto out;
@@ -1374,7 +1150,7 @@ static int build_capability(struct pctx *p, const xmlNode *root, void *outp)
         attr_name(p, c, "pid", s->pid, 1) < 0 ||
         get_attr(p, c, "kind", s->kind, sizeof s->kind, 1) < 0)
       return -1;
-    if (!valid_kind(s->kind))
+    if (!proto_kind_valid(s->kind))
       return fail(p, c, "<server kind=\"%s\">: kind is \"cache\" or \"seed\"",
                   s->kind);
     if (attr_addr(p, c, "addr", s->addr, 1) < 0 ||
@@ -1629,7 +1405,7 @@ static void w_attr_u(struct wctx *w, xmlNodePtr n, const char *name,
 static void w_attr_v(struct wctx *w, xmlNodePtr n, const char *name, double v)
 {
   char b[32];
-  format_value(v, b);
+  proto_value_format(v, b);
   w_attr(w, n, name, b);
 }
 
@@ -1689,10 +1465,10 @@ static int matrix_writable(const struct p4p_matrix *m)
   if (m->n == 0 || m->n > P4P_XML_MAX_MATRIX_PIDS || !m->pids || !m->v)
     return 0;
   for (size_t i = 0; i < m->n; i++)
-    if (!valid_name(m->pids[i]))
+    if (!proto_name_valid(m->pids[i]))
       return 0;
   for (size_t i = 0; i < m->n * m->n; i++)
-    if (!valid_value(m->v[i]))
+    if (!proto_value_valid(m->v[i]))
       return 0;
   return 1;
 }
@@ -1732,7 +1508,7 @@ static void w_version(struct wctx *w, const char *version)
 {
   if (version[0] == '\0')
     return;
-  if (!valid_version(version))
+  if (!proto_version_valid(version))
     w_fail(w);
   else
     w_attr(w, w->root, "version", version);
@@ -1757,7 +1533,7 @@ char *proto_xml_write_pidmap(const struct p4p_pidmap_msg *m, size_t *len)
     w_fail(&w);
   for (size_t i = 0; i < m->npids && w.ok; i++) {
     const struct p4p_pid_entry *e = &m->pids[i];
-    if (!valid_name(e->name) || !valid_loc(e->loc)) {
+    if (!proto_name_valid(e->name) || !proto_loc_valid(e->loc)) {
       w_fail(&w);
       break;
     }
@@ -1769,7 +1545,7 @@ char *proto_xml_write_pidmap(const struct p4p_pidmap_msg *m, size_t *len)
     for (size_t k = 0; k < e->nprefixes && w.ok; k++) {
       char t[P4P_ADDR_TEXT_MAX];
       if (e->prefixes[k].bits > 128 ||
-          !host_bits_zero(e->prefixes[k].addr, e->prefixes[k].bits)) {
+          !proto_prefix_host_bits_zero(e->prefixes[k].addr, e->prefixes[k].bits)) {
         w_fail(&w);
         break;
       }
@@ -1807,7 +1583,7 @@ char *proto_xml_write_lookup(const struct p4p_lookup_msg *m, size_t *len)
     w_attr_addr(&w, n, "addr", e->addr);
     if (!e->found)
       continue;
-    if (!valid_name(e->pid) || !valid_loc(e->loc)) {
+    if (!proto_name_valid(e->pid) || !proto_loc_valid(e->loc)) {
       w_fail(&w);
       break;
     }
@@ -1855,7 +1631,7 @@ char *proto_xml_write_stats(const struct p4p_stats_msg *m, size_t *len)
     for (size_t k = 0; k < s->npids && w.ok; k++) {
       const struct p4p_pid_stats *ps = &s->pids[k];
       /* negative means unknown and is written as an absent attribute */
-      if (!valid_name(ps->pid) || isnan(ps->up_kbps) ||
+      if (!proto_name_valid(ps->pid) || isnan(ps->up_kbps) ||
           isnan(ps->down_kbps) || isinf(ps->up_kbps) ||
           isinf(ps->down_kbps)) {
         w_fail(&w);
@@ -1882,7 +1658,7 @@ char *proto_xml_write_capability(const struct p4p_capability_msg *m,
     w_fail(&w);
   for (size_t i = 0; i < m->nservers && w.ok; i++) {
     const struct p4p_server *s = &m->servers[i];
-    if (!valid_name(s->pid) || !valid_kind(s->kind) || s->port == 0) {
+    if (!proto_name_valid(s->pid) || !proto_kind_valid(s->kind) || s->port == 0) {
       w_fail(&w);
       break;
     }
@@ -1900,7 +1676,7 @@ char *proto_xml_write_capability_request(const struct p4p_capability_request *m,
                                        size_t *len)
 {
   WRITE_BEGIN("capability-request");
-  if ((m->pid[0] && !valid_name(m->pid)) || m->count < 1 ||
+  if ((m->pid[0] && !proto_name_valid(m->pid)) || m->count < 1 ||
       m->count > P4P_XML_MAX_SERVERS)
     w_fail(&w);
   w_attr_hash(&w, w.root, m->info_hash);

@@ -5,7 +5,7 @@
  * whole file is rejected: a half-read provider is never used. */
 #include "provider.h"
 #include "topology.h"
-#include "proto/xml.h"
+#include "proto/text.h"
 
 #include <ctype.h>
 #include <errno.h>

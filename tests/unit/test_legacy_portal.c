@@ -14,6 +14,7 @@
 #include "p4p/legacy_portal.h"
 #include "p4p/pidmap.h"
 #include "proto/file.h"
+#include "proto/text.h"
 #include "proto/xml.h"
 
 /* |got - want| <= tol, with both numbers in the failure message */

@@ -22,6 +22,7 @@
 
 #include "proto/msg.h"
 #include "proto/file.h"
+#include "proto/text.h"
 #include "proto/xml.h"
 
 /* ------------------------------------------------------------------ */
