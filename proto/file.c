@@ -16,7 +16,8 @@ int proto_read_file(const char *path, size_t max_bytes, char **buf, size_t *len,
   *len = 0;
   FILE *f = fopen(path, "rb");
   if (!f)
-    return proto_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
+    return proto_fail(err, errlen, "%s: cannot open: %s", path,
+                      strerror(errno));
   struct stat st;
   if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
     fclose(f);
