@@ -18,6 +18,7 @@
 #include "provider/optimize.h"
 #include "tests/oracle/lp_exact.h"
 #include "provider/topology.h"
+#include "proto/file.h"
 
 #include <errno.h>
 #include <math.h>
@@ -28,7 +29,7 @@
 #include <time.h>
 
 #define MAXCOLS 16
-#define LINE 1024
+#define CSV_MAX_BYTES (16u << 20)
 
 /* splitmix64: small, fixed-seed reproducible */
 struct rng {
@@ -60,14 +61,27 @@ static double now_s(void)
   return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
-/* A tiny CSV reader: no quoting (the data files use none). */
+/* A tiny CSV reader: no quoting (the data files use none).  The file is
+ * read whole and split in place; fields point into it. */
 struct csv {
-  FILE *f;
+  char *buf;  /* the file, NUL-terminated */
+  char *next; /* start of the next line */
   int   ncols;
   char  names[MAXCOLS][64];
-  char  line[LINE];
   char *field[MAXCOLS];
 };
+
+/* the next line, its '\n' cut off; NULL at the end of the file */
+static char *next_line(struct csv *c)
+{
+  char *l = c->next;
+  if (!*l)
+    return NULL;
+  size_t n = strcspn(l, "\n");
+  c->next = l + n + (l[n] == '\n');
+  l[n] = 0;
+  return l;
+}
 
 static int split(char *s, char **out)
 {
@@ -88,18 +102,21 @@ static int csv_open(struct csv *c, const char *dir, const char *file)
 {
   char path[4096];
   snprintf(path, sizeof path, "%s/%s", dir, file);
-  c->f = fopen(path, "r");
-  if (!c->f) {
-    fprintf(stderr, "p4p-optbench: %s: %s\n", path, strerror(errno));
+  char err[4200];
+  size_t len;
+  if (proto_read_file(path, CSV_MAX_BYTES, &c->buf, &len, err, sizeof err)) {
+    fprintf(stderr, "p4p-optbench: %s\n", err);
     return -1;
   }
-  if (!fgets(c->line, sizeof c->line, c->f)) {
+  c->next = c->buf;
+  char *head = next_line(c);
+  if (!head) {
     fprintf(stderr, "p4p-optbench: %s: empty\n", path);
-    fclose(c->f);
+    free(c->buf);
     return -1;
   }
   char *f[MAXCOLS];
-  c->ncols = split(c->line, f);
+  c->ncols = split(head, f);
   for (int i = 0; i < c->ncols; i++)
     snprintf(c->names[i], sizeof c->names[i], "%s", f[i]);
   return 0;
@@ -116,8 +133,8 @@ static int csv_col(const struct csv *c, const char *name)
 
 static int csv_next(struct csv *c)
 {
-  while (fgets(c->line, sizeof c->line, c->f))
-    if (split(c->line, c->field) == c->ncols)
+  for (char *l; (l = next_line(c));)
+    if (split(l, c->field) == c->ncols)
       return 1;
   return 0;
 }
@@ -137,7 +154,7 @@ static int load_pops(struct prov_topology *t, const char *dir, const char *file)
       fprintf(stderr, "p4p-optbench: %s: %s\n", file, err);
       rc = -1;
     }
-  fclose(c.f);
+  free(c.buf);
   return rc;
 }
 
@@ -176,7 +193,7 @@ static int load_links(struct prov_topology *t, const char *dir,
       rc = -1;
     }
   }
-  fclose(c.f);
+  free(c.buf);
   return rc;
 }
 

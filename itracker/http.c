@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "proto/file.h"
 #include "proto/xml.h"
 
 #define API_PREFIX   "/p4p/v1/"
@@ -328,7 +329,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 static char *read_pem(const char *path, char *err, size_t errlen) {
   char  *buf;
   size_t len;
-  if (proto_xml_read_file(path, 1u << 20, &buf, &len, err, errlen))
+  if (proto_read_file(path, 1u << 20, &buf, &len, err, errlen))
     return NULL;
   return buf;
 }

@@ -12,6 +12,7 @@
 
 #include "provider/optimize.h"
 #include "provider/pidrows.h"
+#include "proto/text.h"
 #include "proto/xml.h"
 
 struct swarm_entry {

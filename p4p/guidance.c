@@ -6,6 +6,7 @@
 
 #include "guidance.h"
 #include "pidmap.h"
+#include "proto/text.h"
 
 struct swarm_matrix {
   uint8_t hash[P4P_HASH_SIZE];
@@ -21,11 +22,6 @@ struct guidance {
 };
 
 static int hash_cmp(const void *a, const void *b) { return memcmp(a, b, P4P_HASH_SIZE); }
-
-static void hash_hex(const uint8_t *hash, char out[41]) {
-  for (int i = 0; i < P4P_HASH_SIZE; ++i)
-    sprintf(out + 2 * i, "%02x", hash[i]);
-}
 
 static uint16_t slot_of(const struct pidmap *map, const char *ns, const char *name) {
   char full[2 * P4P_NAME_MAX];
@@ -106,8 +102,8 @@ int p4p_guidance_add(struct guidance *g, const struct p4p_guidance_msg *msg, con
       return -1;
   }
   for (size_t k = 0; k < msg->nswarms; ++k) {
-    char hex[41];
-    hash_hex(msg->swarms[k].info_hash, hex);
+    char hex[2 * P4P_HASH_SIZE + 1];
+    proto_hash_format_hex(msg->swarms[k].info_hash, hex);
     snprintf(what, sizeof what, "swarm %s", hex);
     for (size_t e = 0; e < k; ++e)
       if (!memcmp(msg->swarms[e].info_hash, msg->swarms[k].info_hash, P4P_HASH_SIZE)) {

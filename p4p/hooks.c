@@ -19,6 +19,7 @@
 #include "state.h"
 #include "stats.h"
 #include "swarmstats.h"
+#include "proto/text.h"
 
 /* Retired snapshots live this long; an announce holds one for microseconds. */
 #define GRACE_SECONDS   60
@@ -267,11 +268,6 @@ void p4p_note_announce(const uint8_t *requester6) {
   p4p_stats_note_announce(p4p_pidmap_lookup(s->map, requester6) != 0);
 }
 
-static int is_v4_mapped(const uint8_t *a) {
-  static const uint8_t prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  return !memcmp(a, prefix, sizeof prefix);
-}
-
 /* Up to `want` servers of the requester's provider, of the list's address
  * family, its own PID's first, starting at a random one so that load
  * spreads; written as seeders at reply.  Returns how many. */
@@ -284,7 +280,7 @@ static size_t offer_servers(const struct p4p_provider_info *prov, uint16_t slot,
   for (int pass = 0; pass < 2 && got < want; ++pass)
     for (size_t i = 0; i < prov->nservers && got < want; ++i) {
       const struct p4p_cap_server *sv = &prov->servers[(first + i) % prov->nservers];
-      if ((sv->slot == slot) != (pass == 0) || is_v4_mapped(sv->addr) != (compare_size == P4P_PEER_COMPARE_SIZE4))
+      if ((sv->slot == slot) != (pass == 0) || proto_addr_is_v4_mapped(sv->addr) != (compare_size == P4P_PEER_COMPARE_SIZE4))
         continue;
       char *to = reply + got++ * compare_size;
       if (compare_size == P4P_PEER_COMPARE_SIZE4)
@@ -336,7 +332,7 @@ size_t p4p_select_peers(const struct p4p_vector *peers, const struct p4p_layout 
       .per_group       = layout->per_group,
       .peer_size       = peer_size,
       .self_slot       = slot,
-      .self_key        = compare_size == P4P_PEER_COMPARE_SIZE6 ? requester6 : is_v4_mapped(requester6) ? requester6 + 12 : NULL,
+      .self_key        = compare_size == P4P_PEER_COMPARE_SIZE6 ? requester6 : proto_addr_is_v4_mapped(requester6) ? requester6 + 12 : NULL,
       .row             = row,
       .random_fraction = s->random_fraction,
       .amount          = amount - servers,

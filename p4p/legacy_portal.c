@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/text.h"
 #include "proto/xml.h"
 
 #define MAX_TOKENS_PER_LINE (2 * P4P_XML_MAX_MATRIX_PIDS * 3 + 3)

@@ -8,6 +8,7 @@
 #include "loader.h"
 #include "pidmap.h"
 #include "state.h"
+#include "proto/file.h"
 #include "proto/xml.h"
 
 int p4p_loader_read_local(const struct p4p_config *cfg, struct loader_local *out, char *err, size_t errlen) {
@@ -18,7 +19,7 @@ int p4p_loader_read_local(const struct p4p_config *cfg, struct loader_local *out
   memset(out, 0, sizeof *out);
   if (!cfg->pidmap_file)
     return 0;
-  if (proto_xml_read_file(cfg->pidmap_file, LOADER_MAX_FILE_BYTES, &buf, &len, err, errlen))
+  if (proto_read_file(cfg->pidmap_file, LOADER_MAX_FILE_BYTES, &buf, &len, err, errlen))
     return -1;
   rc = proto_xml_parse_pidmap(buf, len, cfg->pidmap_file, &out->pidmap, err, errlen);
   free(buf);
@@ -27,7 +28,7 @@ int p4p_loader_read_local(const struct p4p_config *cfg, struct loader_local *out
   out->has_pidmap = 1;
   if (!cfg->guidance_file)
     return 0;
-  if (proto_xml_read_file(cfg->guidance_file, LOADER_MAX_FILE_BYTES, &buf, &len, err, errlen))
+  if (proto_read_file(cfg->guidance_file, LOADER_MAX_FILE_BYTES, &buf, &len, err, errlen))
     goto fail;
   rc = proto_xml_parse_guidance(buf, len, cfg->guidance_file, &out->guidance, err, errlen);
   free(buf);

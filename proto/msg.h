@@ -1,7 +1,7 @@
 /* In-memory forms of the P4P XML v1 messages (docs/PROTOCOL.md).
  *
  * Every message exchanged by the appTracker, the iTracker and the tools has
- * one struct here.  p4p_xml.c parses XML into these and writes them back;
+ * one struct here.  xml.h parses XML into these and writes them back;
  * nothing else in the project touches XML.  Each struct owns its arrays:
  * free it with the matching p4p_*_msg_free(), which accepts a zeroed struct. */
 #ifndef PROTO_MSG_H

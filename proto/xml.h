@@ -11,12 +11,14 @@
  *
  * Writers return a malloc'd NUL-terminated document (*len = its length
  * without the NUL) or NULL if the struct holds something v1 cannot say
- * (bad name, NaN, negative value...) or memory ran out. */
+ * (bad name, NaN, negative value...) or memory ran out.
+ *
+ * The textual forms of addresses, hashes and values are in text.h, file
+ * reading in file.h. */
 #ifndef PROTO_XML_H
 #define PROTO_XML_H
 
 #include <stddef.h>
-#include <stdint.h>
 
 #include "msg.h"
 
@@ -69,11 +71,6 @@ char *proto_xml_write_capability_request(const struct p4p_capability_request *m,
                                        size_t *len);
 char *proto_xml_write_error(const struct p4p_error_msg *m, size_t *len);
 
-/* Read a whole file into a malloc'd NUL-terminated buffer; refuses files
- * over max_bytes.  0, or -1 with err = "<path>: <reason>". */
-int proto_xml_read_file(const char *path, size_t max_bytes, char **buf,
-                      size_t *len, char *err, size_t errlen);
-
 /* Which message a document holds, from its root element (namespace
  * checked).  Lets a client tell an <error> answer from the one it wanted. */
 enum proto_xml_kind {
@@ -89,20 +86,5 @@ enum proto_xml_kind {
   P4P_XML_ERROR,
 };
 enum proto_xml_kind proto_xml_kind_of(const char *buf, size_t len);
-
-/* The textual forms v1 uses, for callers that show or take them elsewhere
- * (config files, logs).  Addresses: IPv4 dotted quad or RFC 5952 IPv6,
- * stored as in msg.h (IPv4-mapped).  Parsers return 0 or -1. */
-#define P4P_ADDR_TEXT_MAX 64  /* address or prefix text, with NUL */
-int  proto_addr_parse(const char *s, uint8_t addr[16]);
-void proto_addr_format(const uint8_t addr[16], char out[P4P_ADDR_TEXT_MAX]);
-/* "a.b.c.d/n" or "x::/n"; the length is required and host bits must be
- * zero (-2 when they are not, so a caller can say so) */
-int  proto_prefix_parse(const char *s, struct p4p_prefix *p);
-void proto_prefix_format(const struct p4p_prefix *p, char out[P4P_ADDR_TEXT_MAX]);
-/* 40 hex digits, either case; formatted lowercase */
-int  proto_hash_parse_hex(const char *s, uint8_t hash[P4P_HASH_SIZE]);
-void proto_hash_format_hex(const uint8_t hash[P4P_HASH_SIZE],
-                         char out[2 * P4P_HASH_SIZE + 1]);
 
 #endif

@@ -5,7 +5,8 @@
  * whole file is rejected: a half-read provider is never used. */
 #include "provider.h"
 #include "topology.h"
-#include "proto/xml.h"
+#include "proto/file.h"
+#include "proto/text.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -548,44 +549,13 @@ int prov_parse(const char *text, size_t len, const char *source,
 int prov_load(const char *path, struct prov_config *out, char *err,
                       size_t errlen) {
   memset(out, 0, sizeof *out);
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    snprintf(err, errlen, "%s: %s", path, strerror(errno));
+  char  *buf;
+  size_t len;
+  if (proto_read_file(path, MAX_FILE_SIZE, &buf, &len, err, errlen))
     return -1;
-  }
-  char  *buf = NULL;
-  size_t len = 0, cap = 0;
-  for (;;) {
-    if (len == cap) {
-      cap = cap ? cap * 2 : 65536;
-      if (cap > MAX_FILE_SIZE) {
-        snprintf(err, errlen, "%s: larger than %u bytes", path, MAX_FILE_SIZE);
-        goto fail;
-      }
-      char *nb = realloc(buf, cap);
-      if (!nb) {
-        snprintf(err, errlen, "%s: out of memory", path);
-        goto fail;
-      }
-      buf = nb;
-    }
-    size_t n = fread(buf + len, 1, cap - len, f);
-    len += n;
-    if (n == 0)
-      break;
-  }
-  if (ferror(f)) {
-    snprintf(err, errlen, "%s: read error", path);
-    goto fail;
-  }
-  fclose(f);
   int rc = prov_parse(buf, len, path, out, err, errlen);
   free(buf);
   return rc;
-fail:
-  fclose(f);
-  free(buf);
-  return -1;
 }
 
 void prov_free(struct prov_config *p) {

@@ -25,6 +25,7 @@
 #include "provider/provider.h"
 #include "p4p/select.h"
 #include "provider/topology.h"
+#include "proto/text.h"
 
 #define PEER_SIZE    P4P_PEER_SIZE4 /* upstream's IPv4 record */
 #define COMPARE_SIZE 6
@@ -253,8 +254,7 @@ static int setup_network(struct sim *s) {
 static uint32_t pid_v4_block(const struct prov_pid_config *pid, uint32_t *base) {
   for (size_t k = 0; k < pid->nprefixes; ++k) {
     const struct p4p_prefix *pf = &pid->prefixes[k];
-    static const uint8_t     mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-    if (pf->bits >= 96 && !memcmp(pf->addr, mapped, 12)) {
+    if (pf->bits >= 96 && proto_addr_is_v4_mapped(pf->addr)) {
       unsigned bits = pf->bits - 96;
       uint32_t a    = (uint32_t)pf->addr[12] << 24 | (uint32_t)pf->addr[13] << 16 | (uint32_t)pf->addr[14] << 8 | pf->addr[15];
       uint32_t mask = bits ? ~0u << (32 - bits) : 0;

@@ -13,6 +13,8 @@
 
 #include "p4p/legacy_portal.h"
 #include "p4p/pidmap.h"
+#include "proto/file.h"
+#include "proto/text.h"
 #include "proto/xml.h"
 
 /* |got - want| <= tol, with both numbers in the failure message */
@@ -35,7 +37,7 @@ static char *capture_body(const char *name, size_t *len)
   size_t n;
   snprintf(path, sizeof path, "%s/yale-portal/%s", dir ? dir : "tests/data",
            name);
-  assert_int_equal(proto_xml_read_file(path, 1 << 20, &buf, &n, err, sizeof err),
+  assert_int_equal(proto_read_file(path, 1 << 20, &buf, &n, err, sizeof err),
                    0);
   char *sep = strstr(buf, "\r\n\r\n");
   assert_non_null(sep);

@@ -12,7 +12,7 @@
 
 #include "provider/provider.h"
 #include "provider/topology.h"
-#include "proto/xml.h"
+#include "proto/text.h"
 
 static const char small[] =
   "# a tiny provider\n"

@@ -21,6 +21,8 @@
 #include <libxml/xmlschemas.h>
 
 #include "proto/msg.h"
+#include "proto/file.h"
+#include "proto/text.h"
 #include "proto/xml.h"
 
 /* ------------------------------------------------------------------ */
@@ -40,8 +42,8 @@ static char *path_in(const char *rel)
 static char *slurp(const char *rel, size_t *len)
 {
   char *buf = NULL, err[512];
-  if (proto_xml_read_file(path_in(rel), P4P_XML_MAX_BYTES, &buf, len, err,
-                        sizeof err) != 0)
+  if (proto_read_file(path_in(rel), P4P_XML_MAX_BYTES, &buf, len, err,
+                    sizeof err) != 0)
     fail_msg("%s", err);
   return buf;
 }
@@ -888,17 +890,17 @@ static void test_read_file_cap(void **state)
   close(fd);
   char *buf, err[512];
   size_t len;
-  assert_int_equal(proto_xml_read_file(path, 10, &buf, &len, err, sizeof err),
+  assert_int_equal(proto_read_file(path, 10, &buf, &len, err, sizeof err),
                    0);
   assert_int_equal(len, 10);
   assert_string_equal(buf, "0123456789");
   free(buf);
-  assert_int_equal(proto_xml_read_file(path, 9, &buf, &len, err, sizeof err),
+  assert_int_equal(proto_read_file(path, 9, &buf, &len, err, sizeof err),
                    -1);
   assert_null(buf);
   assert_contains(err, "larger than the limit of 9 bytes");
   unlink(path);
-  assert_int_equal(proto_xml_read_file(path, 9, &buf, &len, err, sizeof err),
+  assert_int_equal(proto_read_file(path, 9, &buf, &len, err, sizeof err),
                    -1);
   assert_contains(err, "cannot open");
 }
