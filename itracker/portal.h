@@ -12,9 +12,12 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
+#include "client_limits.h"
 #include "msg.h"
 #include "provider.h"
+#include "quota.h"
 #include "topology.h"
 
 /* Normalized cost of an unreachable PID pair: v1 costs are finite. */
@@ -34,12 +37,15 @@ struct itr_reply {
 };
 
 struct itr_allocation {
-  uint8_t info_hash[P4P_HASH_SIZE];
-  size_t  server;
+  uint8_t           info_hash[P4P_HASH_SIZE];
+  size_t            server;
+  struct itr_client owner;     /* who made it: counts against its quota */
+  time_t            last_asked; /* expires allocation-expiry after this */
 };
 
 struct portal {
   struct p4p_provider prov;
+  struct itr_limits   lim;          /* the daemon's own statements */
   struct p4p_topology topo;
   int                 fixed_hour;   /* -1: follow the UTC clock */
   double              mean_down_kbps, mean_up_kbps;
@@ -58,9 +64,12 @@ struct portal {
   size_t                 nalloc, cap_alloc;
   struct itr_allocation *alloc;
   size_t                *server_swarms; /* swarms allocated per server */
+  struct quota_table     alloc_quota;   /* allocations per client */
 };
 
-/* Load the provider file and precompute every published document.
+/* Load the provider file (the shared statements through
+ * p4p_provider_parse, the limits through itr_limits_extract) and
+ * precompute every published document.
  * fixed_hour in 0..23 pins the policy clock (tests), -1 follows UTC.
  * 0, or -1 with err naming the file and line. */
 int  portal_init(struct portal *p, const char *config_path, int fixed_hour,
@@ -76,10 +85,11 @@ void portal_lookup(const struct portal *p, const char *body, size_t len,
                    struct itr_reply *r);
 /* policy: normalized PID-to-PID costs at hour (< 0: now) */
 void portal_costs(const struct portal *p, int hour, struct itr_reply *r);
-/* capability: the server list; allocating servers to a swarm */
+/* capability: the server list; allocating servers to a swarm on behalf
+ * of client who (its quota: max-allocations-per-client) */
 void portal_capability(const struct portal *p, struct itr_reply *r);
-void portal_allocate(struct portal *p, const char *body, size_t len,
-                     struct itr_reply *r);
+void portal_allocate(struct portal *p, const struct itr_client *who,
+                     const char *body, size_t len, struct itr_reply *r);
 
 /* Set r to an error with a printf-style reason. */
 void itr_reply_error(struct itr_reply *r, int status, const char *fmt, ...)
