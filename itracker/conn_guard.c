@@ -7,7 +7,9 @@
  * the kernel may have handed out again. */
 #include "conn_guard.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +21,7 @@ enum phase { RECEIVING, HANDLING, SENDING };
 
 struct guarded_conn {
   int                  fd;
+  struct sockaddr_storage peer; /* for the log */
   enum phase           phase;
   int64_t              since_ms; /* monotonic: the current phase began */
   int                  doomed;   /* shut down, MHD has yet to notice */
@@ -55,9 +58,18 @@ static void doom(struct conn_guard *g, struct guarded_conn *c,
   /* wakes MHD's thread for this connection with EOF; it closes the socket
    * itself (and tells us first) */
   shutdown(c->fd, SHUT_RDWR);
-  if (g->lim.verbose)
-    fprintf(stderr, "p4p-itracker: closed connection fd %d: %s\n", c->fd,
+  if (g->lim.verbose) {
+    char addr[INET6_ADDRSTRLEN] = "?";
+    const struct sockaddr_storage *a = &c->peer;
+    if (a->ss_family == AF_INET)
+      inet_ntop(AF_INET, &((const struct sockaddr_in *)a)->sin_addr, addr,
+                sizeof addr);
+    else if (a->ss_family == AF_INET6)
+      inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)a)->sin6_addr, addr,
+                sizeof addr);
+    fprintf(stderr, "p4p-itracker: closed a connection from %s: %s\n", addr,
             why);
+  }
 }
 
 static void *reaper_main(void *arg) {
@@ -151,7 +163,9 @@ void conn_guard_stop(struct conn_guard *g) {
   free(g);
 }
 
-struct guarded_conn *conn_guard_open(struct conn_guard *g, int fd) {
+struct guarded_conn *conn_guard_open(struct conn_guard *g, int fd,
+                                     const struct sockaddr *peer,
+                                     size_t peerlen) {
   struct guarded_conn *c = calloc(1, sizeof *c);
   pthread_mutex_lock(&g->mu);
   if (!c) {
@@ -161,6 +175,8 @@ struct guarded_conn *conn_guard_open(struct conn_guard *g, int fd) {
     return NULL;
   }
   c->fd = fd;
+  if (peer && peerlen <= sizeof c->peer)
+    memcpy(&c->peer, peer, peerlen);
   c->phase = RECEIVING;
   c->since_ms = now_ms();
   c->prev = g->tail;

@@ -17,6 +17,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/socket.h>
 
 struct conn_guard;
 struct guarded_conn;
@@ -40,11 +41,13 @@ struct conn_guard *conn_guard_start(const struct conn_guard_limits *lim,
 /* Stop the thread; every connection must have been closed (MHD stopped). */
 void conn_guard_stop(struct conn_guard *g);
 
-/* A connection on socket fd was accepted: it starts receiving its first
- * request now.  May close older connections (eviction).  NULL when out of
+/* A connection on socket fd from peer (for the log; may be NULL) was
+ * accepted: it starts receiving its first request now.  May close older connections (eviction).  NULL when out of
  * memory: the connection is then closed right away, unguarded ones are
  * never kept. */
-struct guarded_conn *conn_guard_open(struct conn_guard *g, int fd);
+struct guarded_conn *conn_guard_open(struct conn_guard *g, int fd,
+                                     const struct sockaddr *peer,
+                                     size_t peerlen);
 /* MHD is about to close the socket: forget it (before close(2), so the
  * guard never shuts down a reused descriptor). */
 void conn_guard_close(struct conn_guard *g, struct guarded_conn *c);

@@ -399,7 +399,14 @@ static void on_connection(void *cls, struct MHD_Connection *c,
   if (code == MHD_CONNECTION_NOTIFY_STARTED) {
     const union MHD_ConnectionInfo *i =
       MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-    *socket_context = i ? conn_guard_open(h->guard, i->connect_fd) : NULL;
+    const union MHD_ConnectionInfo *a =
+      MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *peer = a ? a->client_addr : NULL;
+    size_t plen = !peer                     ? 0
+                  : peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                : sizeof(struct sockaddr_in);
+    *socket_context =
+      i ? conn_guard_open(h->guard, i->connect_fd, peer, plen) : NULL;
   } else {
     /* MHD closes the socket after this returns */
     conn_guard_close(h->guard, *socket_context);
