@@ -1,6 +1,10 @@
-/* HTTP(S) front end: one thread per connection (bounded by
- * max-connections) so a request waiting for a first solve never holds up
- * others; idle connections are dropped after connection-timeout. */
+/* HTTP(S) front end: one thread per connection, so a request waiting for
+ * a first solve never holds up others.  Against slow and greedy clients:
+ * MHD drops connections idle for connection-timeout and refuses more than
+ * max-connections-per-ip from one address; the connection guard
+ * (conn_guard.h) enforces request-deadline and response-deadline and makes
+ * room at max-connections; bodies are capped per request (max-body) and in
+ * all (max-body-total). */
 #include "http.h"
 
 #include <microhttpd.h>
@@ -11,6 +15,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "conn_guard.h"
 #include "proto/file.h"
 #include "proto/xml.h"
 
@@ -37,6 +42,8 @@ struct http_server {
   struct MHD_Daemon *d;
   struct portal     *p;
   struct solver     *s;
+  struct conn_guard *guard;
+  size_t             body_bytes; /* buffered by all requests (atomic) */
   int                tls;
   char              *cert, *key; /* PEM text, kept while the daemon runs */
 };
@@ -45,10 +52,27 @@ struct http_server {
 struct request {
   const struct route *route;
   unsigned            method;
+  struct itr_client   who;     /* token, or address in open mode */
   char               *body;
-  size_t              len, cap;
-  int                 too_big;
+  size_t              len, cap; /* cap bytes count in body_bytes */
+  int                 too_big;  /* above max-body: 413 */
+  int                 no_room;  /* max-body-total reached: 503 */
 };
+
+static struct guarded_conn *guarded(struct MHD_Connection *c) {
+  const union MHD_ConnectionInfo *i =
+    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  return i ? i->socket_context : NULL;
+}
+
+/* Free a request's body and give its bytes back to max-body-total. */
+static void drop_body(struct http_server *h, struct request *rq) {
+  if (rq->cap)
+    __atomic_sub_fetch(&h->body_bytes, rq->cap, __ATOMIC_RELAXED);
+  free(rq->body);
+  rq->body = NULL;
+  rq->len = rq->cap = 0;
+}
 
 static enum MHD_Result send_reply(struct MHD_Connection *c,
                                   const struct http_server *h,
@@ -102,6 +126,8 @@ static enum MHD_Result send_reply(struct MHD_Connection *c,
                             r->xvalue[0] ? r->xvalue : "Bearer realm=\"p4p\"");
   enum MHD_Result ret = MHD_queue_response(c, (unsigned)r->status, resp);
   MHD_destroy_response(resp);
+  /* from now on the client must take the answer within response-deadline */
+  conn_guard_sending(h->guard, guarded(c));
   return ret;
 }
 
@@ -132,11 +158,17 @@ static int token_equal(const char *given, size_t given_len,
 /* 0: allowed; else the HTTP status to refuse with.  *bad_token tells a
  * wrong token (RFC 6750 "invalid_token") from a missing one. */
 static int check_access(struct MHD_Connection *c, const struct portal *p,
-                        enum p4p_interface interface, const char **why,
-                        int *bad_token) {
+                        unsigned interface, const char **why,
+                        int *bad_token, struct itr_client *client) {
   const struct prov_config *pr = &p->prov;
-  if (pr->nclients == 0)
-    return 0; /* no client lines: the provider chose open access */
+  if (pr->nclients == 0) {
+    /* no client lines: the provider chose open access; quotas go by
+     * address */
+    const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    itr_client_address(client, ci ? ci->client_addr : NULL);
+    return 0;
+  }
   const char *auth =
     MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
   if (!auth || strncasecmp(auth, "Bearer ", 7)) {
@@ -160,6 +192,7 @@ static int check_access(struct MHD_Connection *c, const struct portal *p,
     *why = "this client may not use this interface";
     return 403;
   }
+  itr_client_token(client, (size_t)who);
   return 0;
 }
 
@@ -190,7 +223,8 @@ static enum MHD_Result start_request(struct MHD_Connection *c,
                                  "under " API_PREFIX);
   const char *why = NULL;
   int bad_token = 0;
-  int st = check_access(c, h->p, rt->interface, &why, &bad_token);
+  struct itr_client who;
+  int st = check_access(c, h->p, rt->interface, &why, &bad_token, &who);
   if (st) {
     char msg[P4P_TEXT_MAX];
     snprintf(msg, sizeof msg, "%s (interface %s)", why,
@@ -227,6 +261,7 @@ static enum MHD_Result start_request(struct MHD_Connection *c,
     return MHD_NO;
   rq->route = rt;
   rq->method = m;
+  rq->who = who;
   *con_cls = rq;
   return MHD_YES;
 }
@@ -255,11 +290,11 @@ static void dispatch(struct http_server *h, struct request *rq,
     portal_costs(h->p, hour, r);
   } else if (!strcmp(path, "guidance")) {
     if (rq->method == M_POST)
-      solver_post_stats(h->s, body, rq->len, r);
+      solver_post_stats(h->s, &rq->who, body, rq->len, r);
     else
       solver_guidance(h->s, r);
   } else if (rq->method == M_POST) {
-    portal_allocate(h->p, body, rq->len, r);
+    portal_allocate(h->p, &rq->who, body, rq->len, r);
   } else {
     portal_capability(h->p, r);
   }
@@ -280,21 +315,32 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
     size_t max = h->p->prov.daemon.max_body_bytes;
     if (!rq->too_big && rq->len + *upload_size > max) {
       rq->too_big = 1;
-      free(rq->body);
-      rq->body = NULL;
-      rq->len = rq->cap = 0;
+      drop_body(h, rq);
     }
-    if (!rq->too_big) {
-      if (rq->len + *upload_size + 1 > rq->cap) {
-        size_t nc = rq->cap ? rq->cap : 4096;
-        while (nc < rq->len + *upload_size + 1)
-          nc *= 2;
+    if (!rq->too_big && !rq->no_room &&
+        rq->len + *upload_size + 1 > rq->cap) {
+      size_t nc = rq->cap ? rq->cap : 4096;
+      while (nc < rq->len + *upload_size + 1)
+        nc *= 2;
+      /* reserve before allocating: many bodies at once must not add up
+       * past max-body-total */
+      size_t more = nc - rq->cap;
+      if (__atomic_add_fetch(&h->body_bytes, more, __ATOMIC_RELAXED) >
+          h->p->prov.daemon.max_body_total) {
+        __atomic_sub_fetch(&h->body_bytes, more, __ATOMIC_RELAXED);
+        rq->no_room = 1;
+        drop_body(h, rq);
+      } else {
         char *nb = realloc(rq->body, nc);
-        if (!nb)
+        if (!nb) {
+          __atomic_sub_fetch(&h->body_bytes, more, __ATOMIC_RELAXED);
           return MHD_NO;
+        }
         rq->body = nb;
         rq->cap = nc;
       }
+    }
+    if (!rq->too_big && !rq->no_room) {
       memcpy(rq->body + rq->len, upload, *upload_size);
       rq->len += *upload_size;
       rq->body[rq->len] = 0;
@@ -304,9 +350,20 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
   }
   if (rq->too_big)
     return send_error(c, h, 413, "request body larger than max-body");
+  if (rq->no_room) {
+    struct itr_reply r;
+    memset(&r, 0, sizeof r);
+    itr_reply_error(&r, 503, "too many request bodies at once "
+                             "(max-body-total); retry");
+    snprintf(r.xname, sizeof r.xname, "Retry-After");
+    snprintf(r.xvalue, sizeof r.xvalue, "1");
+    return send_reply(c, h, &r);
+  }
   struct itr_reply r;
   memset(&r, 0, sizeof r);
   r.max_age = -1;
+  /* the whole request is in: no deadline while we work on it */
+  conn_guard_handling(h->guard, guarded(c));
   dispatch(h, rq, c, &r);
   enum MHD_Result ret = send_reply(c, h, &r);
   free(r.body);
@@ -315,15 +372,38 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe) {
-  (void)cls;
-  (void)c;
+  struct http_server *h = cls;
   (void)toe;
   struct request *rq = *con_cls;
   if (rq) {
-    free(rq->body);
+    drop_body(h, rq);
     free(rq);
   }
   *con_cls = NULL;
+  /* keep-alive: the next request's deadline starts now */
+  conn_guard_receiving(h->guard, guarded(c));
+}
+
+static void on_connection(void *cls, struct MHD_Connection *c,
+                          void **socket_context,
+                          enum MHD_ConnectionNotificationCode code) {
+  struct http_server *h = cls;
+  if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+    const union MHD_ConnectionInfo *i =
+      MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *a =
+      MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr *peer = a ? a->client_addr : NULL;
+    size_t plen = !peer                     ? 0
+                  : peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                : sizeof(struct sockaddr_in);
+    *socket_context =
+      i ? conn_guard_open(h->guard, i->connect_fd, peer, plen) : NULL;
+  } else {
+    /* MHD closes the socket after this returns */
+    conn_guard_close(h->guard, *socket_context);
+    *socket_context = NULL;
+  }
 }
 
 static char *read_pem(const char *path, char *err, size_t errlen) {
@@ -335,8 +415,8 @@ static char *read_pem(const char *path, char *err, size_t errlen) {
 }
 
 struct http_server *http_start(struct portal *p, struct solver *s,
-                               const char *addr, uint16_t port, char *err,
-                               size_t errlen) {
+                               const char *addr, uint16_t port, int verbose,
+                               char *err, size_t errlen) {
   struct http_server *h = calloc(1, sizeof *h);
   if (!h) {
     snprintf(err, errlen, "out of memory");
@@ -345,8 +425,14 @@ struct http_server *http_start(struct portal *p, struct solver *s,
   h->p = p;
   h->s = s;
   const struct prov_daemon_settings *d = &p->prov.daemon;
+  const struct prov_daemon_settings *lim = &p->prov.daemon;
+  /* poll(), not select(): descriptors above FD_SETSIZE are normal here */
+  if (MHD_is_feature_supported(MHD_FEATURE_POLL) != MHD_YES) {
+    snprintf(err, errlen, "this libmicrohttpd has no poll() support");
+    goto fail;
+  }
   unsigned flags = MHD_USE_THREAD_PER_CONNECTION |
-                   MHD_USE_INTERNAL_POLLING_THREAD;
+                   MHD_USE_POLL_INTERNAL_THREAD;
   struct sockaddr_storage ss;
   memset(&ss, 0, sizeof ss);
   int any = !strcmp(addr, "*");
@@ -381,17 +467,28 @@ struct http_server *http_start(struct portal *p, struct solver *s,
     flags |= MHD_USE_TLS;
     h->tls = 1;
   }
+  struct conn_guard_limits gl = {
+    .max_connections = lim->max_connections,
+    .request_deadline_s = lim->request_deadline_s,
+    .response_deadline_s = lim->response_deadline_s,
+    .verbose = verbose,
+  };
+  if (!(h->guard = conn_guard_start(&gl, err, errlen)))
+    goto fail;
   struct MHD_OptionItem opts[] = {
     {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)d->connection_timeout_s, NULL},
-    {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)d->max_connections, NULL},
-    {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL},
+    {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)http_max_sockets(p), NULL},
+    {MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+     (intptr_t)lim->max_connections_per_ip, NULL},
+    {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h},
+    {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, h},
     {any ? MHD_OPTION_END : MHD_OPTION_SOCK_ADDR, 0, (void *)&ss},
     {h->tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, h->cert},
     {h->tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, h->key},
     {MHD_OPTION_END, 0, NULL},
   };
   /* MHD stops at the first END: move the real options to the front */
-  struct MHD_OptionItem packed[8];
+  struct MHD_OptionItem packed[sizeof opts / sizeof opts[0]];
   size_t n = 0;
   for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
     if (opts[i].option != MHD_OPTION_END)
@@ -406,10 +503,18 @@ struct http_server *http_start(struct portal *p, struct solver *s,
   }
   return h;
 fail:
+  conn_guard_stop(h->guard);
   free(h->cert);
   free(h->key);
   free(h);
   return NULL;
+}
+
+unsigned http_max_sockets(const struct portal *p) {
+  /* the guard keeps max-connections live and closes the rest; the margin
+   * holds connections it has shut down that MHD has yet to reap */
+  unsigned n = p->prov.daemon.max_connections;
+  return n + 16 + n / 16;
 }
 
 uint16_t http_port(const struct http_server *h) {
@@ -424,6 +529,7 @@ void http_stop(struct http_server *h) {
   if (!h)
     return;
   MHD_stop_daemon(h->d);
+  conn_guard_stop(h->guard); /* after MHD: every connection is closed */
   free(h->cert);
   free(h->key);
   free(h);

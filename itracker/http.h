@@ -16,8 +16,11 @@ struct http_server;
  * and port (0 = any free port).  HTTPS when the provider file names a
  * certificate and key.  NULL with a reason in err. */
 struct http_server *http_start(struct portal *p, struct solver *s,
-                               const char *addr, uint16_t port,
+                               const char *addr, uint16_t port, int verbose,
                                char *err, size_t errlen);
+/* Sockets the daemon may hold at once (max-connections and a margin):
+ * RLIMIT_NOFILE must allow these and the daemon's own files. */
+unsigned http_max_sockets(const struct portal *p);
 /* The port actually bound. */
 uint16_t http_port(const struct http_server *h);
 int      http_is_tls(const struct http_server *h);

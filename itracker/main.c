@@ -4,11 +4,41 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include "http.h"
 #include "portal.h"
 #include "solver.h"
+
+/* One descriptor per connection plus the daemon's own (listen socket,
+ * MHD's wake-up pipes, files): raise the soft limit as far as needed, and
+ * refuse to start rather than run with fewer connections than configured.
+ * 0, or -1 with a reason in err. */
+static int raise_fd_limit(const struct portal *p, char *err, size_t errlen) {
+  rlim_t need = (rlim_t)http_max_sockets(p) + 64;
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl))
+    return 0; /* cannot tell: let accept() say so later */
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur >= need)
+    return 0;
+  if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
+    snprintf(err, errlen, "max-connections %u needs %llu file descriptors "
+             "but the hard limit (RLIMIT_NOFILE) is %llu: raise it "
+             "(ulimit -Hn, systemd LimitNOFILE=) or lower max-connections",
+             p->prov.daemon.max_connections, (unsigned long long)need,
+             (unsigned long long)rl.rlim_max);
+    return -1;
+  }
+  rl.rlim_cur = need;
+  if (setrlimit(RLIMIT_NOFILE, &rl)) {
+    snprintf(err, errlen, "cannot raise RLIMIT_NOFILE to %llu for "
+             "max-connections %u", (unsigned long long)need,
+             p->prov.daemon.max_connections);
+    return -1;
+  }
+  return 0;
+}
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -19,7 +49,8 @@ static void usage(FILE *f) {
           "  -p PORT  listen port, overrides the file (0 = any free port)\n"
           "  -H HOUR  pin the policy clock to this UTC hour (0-23), for "
           "tests\n"
-          "  -v       log every solve to stderr\n");
+          "  -v       log every solve, and every connection closed for a "
+          "deadline\n           or at max-connections, to stderr\n");
 }
 
 int main(int argc, char **argv) {
@@ -70,6 +101,11 @@ int main(int argc, char **argv) {
     return 1;
   }
   const struct prov_config *pr = &portal.prov;
+  if (raise_fd_limit(&portal, err, sizeof err)) {
+    fprintf(stderr, "p4p-itracker: %s\n", err);
+    portal_free(&portal);
+    return 1;
+  }
   if (!addr)
     addr = pr->daemon.listen_addr;
   if (port < 0)
@@ -81,7 +117,7 @@ int main(int argc, char **argv) {
     return 1;
   }
   struct http_server *h =
-    http_start(&portal, s, addr, (uint16_t)port, err, sizeof err);
+    http_start(&portal, s, addr, (uint16_t)port, verbose, err, sizeof err);
   if (!h) {
     fprintf(stderr, "p4p-itracker: %s\n", err);
     solver_stop(s);

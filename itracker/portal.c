@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "provider/pidrows.h"
+#include "proto/file.h"
 #include "proto/xml.h"
 
 void itr_reply_error(struct itr_reply *r, int status, const char *fmt, ...) {
@@ -177,7 +178,8 @@ int portal_init(struct portal *p, const char *config_path, int fixed_hour,
   }
   prov_mean_access(&p->prov, &p->mean_down_kbps, &p->mean_up_kbps);
   p->server_swarms = calloc(p->prov.nservers + 1, sizeof *p->server_swarms);
-  if (!p->server_swarms) {
+  if (!p->server_swarms ||
+      quota_init(&p->alloc_quota, p->prov.nclients ? p->prov.nclients : 256)) {
     snprintf(err, errlen, "out of memory");
     goto fail;
   }
@@ -201,6 +203,7 @@ void portal_free(struct portal *p) {
   free(p->capability_xml);
   free(p->alloc);
   free(p->server_swarms);
+  quota_free(&p->alloc_quota);
   pthread_mutex_destroy(&p->alloc_lock);
   memset(p, 0, sizeof *p);
   p->fixed_hour = -1;
@@ -274,23 +277,54 @@ void portal_capability(const struct portal *p, struct itr_reply *r) {
             (int)p->prov.daemon.max_age_s);
 }
 
-/* cap on remembered (swarm, server) pairs: hostile clients cannot grow it */
-#define MAX_ALLOCATIONS 65536
+/* caller holds alloc_lock: forget pairs nobody asked for since
+ * allocation-expiry, giving their servers' load and their owners' quota
+ * back.  One pass, order kept. */
+static void expire_allocations(struct portal *p, time_t now) {
+  time_t ttl = (time_t)p->prov.daemon.allocation_expiry_s;
+  size_t kept = 0;
+  for (size_t i = 0; i < p->nalloc; i++) {
+    struct itr_allocation *a = &p->alloc[i];
+    if (now - a->last_asked > ttl) {
+      p->server_swarms[a->server]--;
+      quota_sub(&p->alloc_quota, &a->owner, 1);
+    } else {
+      p->alloc[kept++] = *a;
+    }
+  }
+  p->nalloc = kept;
+}
 
-static int allocated(const struct portal *p, const uint8_t *hash,
-                     size_t server) {
-  for (size_t i = 0; i < p->nalloc; i++)
-    if (p->alloc[i].server == server &&
-        !memcmp(p->alloc[i].info_hash, hash, P4P_HASH_SIZE))
-      return 1;
+/* caller holds alloc_lock: 0, or -1 when the table cannot grow */
+static int add_allocation(struct portal *p, const uint8_t *hash,
+                          size_t server, const struct itr_client *who,
+                          time_t now) {
+  if (p->nalloc == p->cap_alloc) {
+    size_t nc = p->cap_alloc ? 2 * p->cap_alloc : 64;
+    struct itr_allocation *na = realloc(p->alloc, nc * sizeof *na);
+    if (!na)
+      return -1;
+    p->alloc = na;
+    p->cap_alloc = nc;
+  }
+  if (quota_add(&p->alloc_quota, who, 1))
+    return -1;
+  struct itr_allocation *a = &p->alloc[p->nalloc++];
+  memcpy(a->info_hash, hash, P4P_HASH_SIZE);
+  a->server = server;
+  a->owner = *who;
+  a->last_asked = now;
+  p->server_swarms[server]++;
   return 0;
 }
 
 /* Servers of the asked PID (any PID when ""), the swarm's earlier ones
  * first so repeated requests are stable, then the least loaded: fewest
- * swarms per kbit/s of capacity, ties to the lower index. */
-void portal_allocate(struct portal *p, const char *body, size_t len,
-                     struct itr_reply *r) {
+ * swarms per kbit/s of capacity, ties to the lower index.  New pairs count
+ * against who's max-allocations-per-client and the table's
+ * max-allocations; asking for a swarm again keeps its pairs alive. */
+void portal_allocate(struct portal *p, const struct itr_client *who,
+                     const char *body, size_t len, struct itr_reply *r) {
   struct p4p_capability_request q;
   char perr[P4P_TEXT_MAX];
   if (proto_xml_parse_capability_request(body, len, "request", &q, perr,
@@ -320,20 +354,31 @@ void portal_allocate(struct portal *p, const char *body, size_t len,
   struct p4p_capability_msg m = {.nservers = 0};
   m.servers = calloc(want, sizeof *m.servers);
   char *chosen = calloc(pr->nservers + 1, 1);
-  if (!m.servers || !chosen) {
+  char *had = calloc(pr->nservers + 1, 1);
+  if (!m.servers || !chosen || !had) {
     free(m.servers);
     free(chosen);
+    free(had);
     itr_reply_error(r, 503, "out of memory");
     return;
   }
   pthread_mutex_lock(&p->alloc_lock);
+  time_t now = time(NULL);
+  expire_allocations(p, now);
+  for (size_t i = 0; i < p->nalloc; i++)
+    if (!memcmp(p->alloc[i].info_hash, q.info_hash, P4P_HASH_SIZE)) {
+      had[p->alloc[i].server] = 1;
+      p->alloc[i].last_asked = now;
+    }
   for (size_t s = 0; s < pr->nservers && m.nservers < want; s++)
-    if ((!q.pid[0] || !strcmp(pr->servers[s].pid, q.pid)) &&
-        allocated(p, q.info_hash, s)) {
+    if ((!q.pid[0] || !strcmp(pr->servers[s].pid, q.pid)) && had[s]) {
       chosen[s] = 1;
       m.servers[m.nservers++] = pr->servers[s];
     }
-  int full = 0;
+  size_t held = quota_count(&p->alloc_quota, who);
+  size_t room = held < p->prov.daemon.max_allocations_per_client
+                  ? p->prov.daemon.max_allocations_per_client - held : 0;
+  enum { ROOM, OVER_QUOTA, TABLE_FULL } why = ROOM;
   while (m.nservers < want) {
     size_t best = pr->nservers;
     double best_load = INFINITY;
@@ -349,31 +394,35 @@ void portal_allocate(struct portal *p, const char *body, size_t len,
     }
     if (best == pr->nservers)
       break;
-    if (p->nalloc == MAX_ALLOCATIONS) {
-      full = 1;
+    if (room == 0) {
+      why = OVER_QUOTA;
       break;
     }
-    if (p->nalloc == p->cap_alloc) {
-      size_t nc = p->cap_alloc ? 2 * p->cap_alloc : 64;
-      struct itr_allocation *na = realloc(p->alloc, nc * sizeof *na);
-      if (!na) {
-        full = 1;
-        break;
-      }
-      p->alloc = na;
-      p->cap_alloc = nc;
+    if (p->nalloc >= p->prov.daemon.max_allocations ||
+        add_allocation(p, q.info_hash, best, who, now)) {
+      why = TABLE_FULL;
+      break;
     }
-    memcpy(p->alloc[p->nalloc].info_hash, q.info_hash, P4P_HASH_SIZE);
-    p->alloc[p->nalloc++].server = best;
-    p->server_swarms[best]++;
+    room--;
     chosen[best] = 1;
     m.servers[m.nservers++] = pr->servers[best];
   }
   pthread_mutex_unlock(&p->alloc_lock);
   free(chosen);
-  if (full && m.nservers == 0) {
+  free(had);
+  if (why != ROOM && m.nservers == 0) {
     free(m.servers);
-    itr_reply_error(r, 503, "server allocation table is full");
+    if (why == OVER_QUOTA) {
+      char name[96];
+      itr_client_describe(who, pr, name, sizeof name);
+      itr_reply_error(r, 429, "%s holds %zu server allocations, its quota "
+                      "(max-allocations-per-client); unused ones expire "
+                      "after %u s", name, held,
+                      p->prov.daemon.allocation_expiry_s);
+    } else {
+      itr_reply_error(r, 503, "server allocation table is full (%zu "
+                      "allocations)", p->prov.daemon.max_allocations);
+    }
     return;
   }
   r->body = proto_xml_write_capability(&m, &r->len);

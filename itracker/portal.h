@@ -12,9 +12,11 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "proto/msg.h"
 #include "provider/provider.h"
+#include "quota.h"
 #include "provider/topology.h"
 
 /* Normalized cost of an unreachable PID pair: v1 costs are finite. */
@@ -34,8 +36,10 @@ struct itr_reply {
 };
 
 struct itr_allocation {
-  uint8_t info_hash[P4P_HASH_SIZE];
-  size_t  server;
+  uint8_t           info_hash[P4P_HASH_SIZE];
+  size_t            server;
+  struct itr_client owner;     /* who made it: counts against its quota */
+  time_t            last_asked; /* expires allocation-expiry after this */
 };
 
 struct portal {
@@ -57,9 +61,11 @@ struct portal {
   size_t                 nalloc, cap_alloc;
   struct itr_allocation *alloc;
   size_t                *server_swarms; /* swarms allocated per server */
+  struct quota_table     alloc_quota;   /* allocations per client */
 };
 
-/* Load the provider file and precompute every published document.
+/* Load the provider file (prov_load) and precompute every published
+ * document.
  * fixed_hour in 0..23 pins the policy clock (tests), -1 follows UTC.
  * 0, or -1 with err naming the file and line. */
 int  portal_init(struct portal *p, const char *config_path, int fixed_hour,
@@ -75,10 +81,11 @@ void portal_lookup(const struct portal *p, const char *body, size_t len,
                    struct itr_reply *r);
 /* policy: normalized PID-to-PID costs at hour (< 0: now) */
 void portal_costs(const struct portal *p, int hour, struct itr_reply *r);
-/* capability: the server list; allocating servers to a swarm */
+/* capability: the server list; allocating servers to a swarm on behalf
+ * of client who (its quota: max-allocations-per-client) */
 void portal_capability(const struct portal *p, struct itr_reply *r);
-void portal_allocate(struct portal *p, const char *body, size_t len,
-                     struct itr_reply *r);
+void portal_allocate(struct portal *p, const struct itr_client *who,
+                     const char *body, size_t len, struct itr_reply *r);
 
 /* Set r to an error with a printf-style reason. */
 void itr_reply_error(struct itr_reply *r, int status, const char *fmt, ...)

@@ -22,6 +22,7 @@ struct swarm_entry {
   double              demand;     /* sum of d̃: the ranking key */
   time_t              last_seen;
   uint64_t            first_gen;  /* statistics generation that added it */
+  struct itr_client   owner;      /* the last reporter: its quota counts it */
   struct swarm_entry *next;       /* hash chain */
 };
 
@@ -54,6 +55,7 @@ struct solver {
   uint64_t        gen;     /* bumped by every accepted statistics post */
   size_t          nbuckets, nentries;
   struct swarm_entry **buckets;
+  struct quota_table   owners;   /* swarms per client (last reporter) */
   struct snapshot     *snap;
   struct prov_optimizer *opt; /* solver thread only */
 };
@@ -130,6 +132,7 @@ static void expire_swarms(struct solver *s, time_t now) {
       if (now - (*pe)->last_seen > ttl) {
         struct swarm_entry *dead = *pe;
         *pe = dead->next;
+        quota_sub(&s->owners, &dead->owner, 1);
         free_entry(dead);
         s->nentries--;
       } else {
@@ -317,7 +320,8 @@ struct solver *solver_start(struct portal *p, int verbose, char *err,
     s->nbuckets <<= 1;
   s->buckets = calloc(s->nbuckets, sizeof *s->buckets);
   s->opt = prov_optimizer_new();
-  if (!s->buckets || !s->opt)
+  if (!s->buckets || !s->opt ||
+      quota_init(&s->owners, p->prov.nclients ? p->prov.nclients : 256))
     goto oom;
   pthread_mutex_init(&s->mu, NULL);
   pthread_cond_init(&s->work, NULL);
@@ -337,6 +341,7 @@ oom:
 fail:
   if (s) {
     free(s->buckets);
+    quota_free(&s->owners);
     if (s->opt)
       prov_optimizer_free(s->opt);
     free(s);
@@ -359,6 +364,7 @@ void solver_stop(struct solver *s) {
       free_entry(e);
     }
   free(s->buckets);
+  quota_free(&s->owners);
   snapshot_release(s->snap);
   pthread_mutex_destroy(&s->mu);
   pthread_cond_destroy(&s->work);
@@ -542,8 +548,23 @@ static void timespec_after_ms(struct timespec *ts, unsigned ms) {
   }
 }
 
-void solver_post_stats(struct solver *s, const char *body, size_t len,
-                       struct itr_reply *r) {
+/* caller holds s->mu: swarms of m that would newly count against who
+ * (not tracked yet, or last reported by someone else); *fresh = those not
+ * tracked at all */
+static size_t newly_held(const struct solver *s, const struct p4p_stats_msg *m,
+                         const struct itr_client *who, size_t *fresh) {
+  size_t n = 0;
+  *fresh = 0;
+  for (size_t k = 0; k < m->nswarms; k++) {
+    const struct swarm_entry *e = find_entry(s, m->swarms[k].info_hash);
+    *fresh += !e;
+    n += !e || !itr_client_equal(&e->owner, who);
+  }
+  return n;
+}
+
+void solver_post_stats(struct solver *s, const struct itr_client *who,
+                       const char *body, size_t len, struct itr_reply *r) {
   const struct portal *p = s->p;
   const struct prov_config *pr = &p->prov;
   struct p4p_stats_msg m;
@@ -565,25 +586,51 @@ void solver_post_stats(struct solver *s, const char *body, size_t len,
   }
 
   pthread_mutex_lock(&s->mu);
-  size_t fresh = 0;
-  for (size_t k = 0; k < m.nswarms; k++)
-    fresh += !find_entry(s, m.swarms[k].info_hash);
-  if (s->nentries + fresh > pr->daemon.max_tracked_swarms) {
+  size_t fresh, more = newly_held(s, &m, who, &fresh);
+  size_t quota = p->prov.daemon.max_swarms_per_client;
+  time_t now = time(NULL);
+  if (s->nentries + fresh > pr->daemon.max_tracked_swarms ||
+      quota_count(&s->owners, who) + more > quota) {
+    /* expired swarms must not be what refuses a post */
+    expire_swarms(s, now);
+    more = newly_held(s, &m, who, &fresh);
+  }
+  size_t held = quota_count(&s->owners, who);
+  if (held + more > quota ||
+      s->nentries + fresh > pr->daemon.max_tracked_swarms) {
     pthread_mutex_unlock(&s->mu);
     free_posted(ps, m.nswarms);
     proto_stats_msg_free(&m);
-    itr_reply_error(r, 503, "swarm table full (%zu swarms tracked)",
-                    pr->daemon.max_tracked_swarms);
+    if (held + more > quota) {
+      char name[96];
+      itr_client_describe(who, pr, name, sizeof name);
+      itr_reply_error(r, 429, "%s reports %zu swarms and this post adds "
+                      "%zu, above its quota of %zu (max-swarms-per-client); "
+                      "swarms not reported expire after %u s", name, held,
+                      more, quota, pr->daemon.swarm_expiry_s);
+    } else {
+      itr_reply_error(r, 503, "swarm table full (%zu swarms tracked)",
+                      pr->daemon.max_tracked_swarms);
+    }
     return;
   }
   uint64_t gen = ++s->gen;
-  time_t   now = time(NULL);
   int      oom = 0;
   for (size_t k = 0; k < m.nswarms; k++) {
     struct swarm_entry *e = find_entry(s, m.swarms[k].info_hash);
+    if (!e || !itr_client_equal(&e->owner, who)) {
+      /* counted before the table changes: on failure nothing moved */
+      if (quota_add(&s->owners, who, 1)) {
+        oom = 1;
+        break;
+      }
+      if (e)
+        quota_sub(&s->owners, &e->owner, 1);
+    }
     if (!e) {
       e = calloc(1, sizeof *e);
       if (!e) {
+        quota_sub(&s->owners, who, 1);
         oom = 1;
         break;
       }
@@ -604,6 +651,7 @@ void solver_post_stats(struct solver *s, const char *body, size_t len,
     e->pid_peers = ps[k].pid_peers;
     e->demand = ps[k].demand;
     e->last_seen = now;
+    e->owner = *who;
     ps[k].up = ps[k].down = ps[k].pid_peers = NULL;
   }
   s->dirty = 1;

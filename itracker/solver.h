@@ -30,9 +30,11 @@ struct solver *solver_start(struct portal *p, int verbose, char *err,
 /* Stop the thread and free everything. */
 void solver_stop(struct solver *s);
 
-/* POST guidance: statistics in, weights for the posted swarms out. */
-void solver_post_stats(struct solver *s, const char *body, size_t len,
-                       struct itr_reply *r);
+/* POST guidance: statistics in, weights for the posted swarms out.  A
+ * swarm counts against the client that reported it last, at most
+ * max-swarms-per-client each (429 above). */
+void solver_post_stats(struct solver *s, const struct itr_client *who,
+                       const char *body, size_t len, struct itr_reply *r);
 /* GET guidance: default weights and every optimized swarm's weights. */
 void solver_guidance(struct solver *s, struct itr_reply *r);
 

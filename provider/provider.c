@@ -372,10 +372,20 @@ static int kw_setting(struct parse_ctx *c, int argc, char **argv) {
     S("max-age", max_age_s, 0, 604800),
     S("max-body", max_body_bytes, 1024, 64u << 20),
     S("connection-timeout", connection_timeout_s, 1, 3600),
-    S("max-connections", max_connections, 1, 10000),
     S("max-tracked-swarms", max_tracked_swarms, 1, 10000000),
     S("swarm-expiry", swarm_expiry_s, 1, 7 * 86400),
     S("first-solve-wait-ms", first_solve_wait_ms, 0, 60000),
+    /* one thread and descriptor per connection: bounded well below the
+     * kernel's limits */
+    S("max-connections", max_connections, 1, 20000),
+    S("max-connections-per-ip", max_connections_per_ip, 1, 20000),
+    S("request-deadline", request_deadline_s, 1, 3600),
+    S("response-deadline", response_deadline_s, 1, 86400),
+    S("max-body-total", max_body_total, 1024, 16ull << 30),
+    S("max-swarms-per-client", max_swarms_per_client, 1, 10000000),
+    S("max-allocations", max_allocations, 1, 10000000),
+    S("max-allocations-per-client", max_allocations_per_client, 1, 10000000),
+    S("allocation-expiry", allocation_expiry_s, 1, 7 * 86400),
 #undef S
   };
   for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
@@ -461,6 +471,9 @@ static int kw_statement(struct parse_ctx *c, int argc, char **argv) {
 /* whole-file checks that no single line can make */
 static int check_complete(struct parse_ctx *c) {
   struct prov_config *p = c->p;
+  if (p->daemon.max_body_total < p->daemon.max_body_bytes)
+    return fail(c, "max-body-total (%zu) must be at least max-body (%zu), or no full-size request could be read",
+                p->daemon.max_body_total, p->daemon.max_body_bytes);
   if (!p->npops)
     return fail(c, "no 'pop' declared");
   if (!p->npids)
@@ -489,10 +502,19 @@ static void set_defaults(struct prov_config *p) {
   d->max_age_s = 300;
   d->max_body_bytes = 1u << 20;
   d->connection_timeout_s = 10;
-  d->max_connections = 64;
   d->max_tracked_swarms = 100000;
   d->swarm_expiry_s = 3600;
   d->first_solve_wait_ms = 2000;
+  /* the reasons are in docs/ITRACKER.md, "Hostile clients" */
+  d->max_connections = 1024;
+  d->max_connections_per_ip = 16;
+  d->request_deadline_s = 10;
+  d->response_deadline_s = 60;
+  d->max_body_total = 64u << 20;
+  d->max_swarms_per_client = 10000;
+  d->max_allocations = 65536;
+  d->max_allocations_per_client = 4096;
+  d->allocation_expiry_s = 3600;
 }
 
 int prov_parse(const char *text, size_t len, const char *source,

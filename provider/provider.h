@@ -72,10 +72,19 @@ struct prov_daemon_settings {
   unsigned max_age_s;                 /* Cache-Control max-age */
   size_t   max_body_bytes;            /* larger request bodies: 413 */
   unsigned connection_timeout_s;      /* idle/slow clients are dropped */
-  unsigned max_connections;
   size_t   max_tracked_swarms;        /* statistics table cap */
   unsigned swarm_expiry_s;            /* forget swarms not reported since */
   unsigned first_solve_wait_ms;       /* bound on waiting for a solve */
+  /* against hostile clients (docs/ITRACKER.md, "Hostile clients") */
+  unsigned max_connections;           /* the guard evicts above this */
+  unsigned max_connections_per_ip;    /* refused above this */
+  unsigned request_deadline_s;        /* headers + body within */
+  unsigned response_deadline_s;       /* answer taken within */
+  size_t   max_body_total;            /* request bodies buffered at once */
+  size_t   max_swarms_per_client;     /* statistics table share */
+  size_t   max_allocations;           /* (swarm, server) pairs in all */
+  size_t   max_allocations_per_client;
+  unsigned allocation_expiry_s;       /* forget pairs not asked for since */
 };
 
 struct prov_config {

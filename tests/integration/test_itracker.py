@@ -67,9 +67,10 @@ first-solve-wait-ms 20000
 
 class Daemon:
     def __init__(self, tmp_path, cap=100, hour=12, extra="", name="p.conf",
-                 host="127.0.0.1"):
+                 host="127.0.0.1", provider=None):
         self.conf = tmp_path / name
-        self.conf.write_text(PROVIDER.format(cap=cap, extra=extra))
+        self.conf.write_text((provider or PROVIDER).format(cap=cap,
+                                                           extra=extra))
         self.host = host
         self.proc = subprocess.Popen(
             [BINARY, "-f", str(self.conf), "-l", host, "-p", "0",
@@ -86,22 +87,25 @@ class Daemon:
         self.scheme, self.port = m.group(1), int(m.group(2))
         self.tls_context = None
 
-    def conn(self, timeout=30):
+    def conn(self, timeout=30, source=None):
+        src = (source, 0) if source else None
         if self.scheme == "https":
             return http.client.HTTPSConnection(
                 self.host, self.port, timeout=timeout,
-                context=self.tls_context)
+                context=self.tls_context, source_address=src)
         return http.client.HTTPConnection(self.host, self.port,
-                                          timeout=timeout)
+                                          timeout=timeout, source_address=src)
 
     def request(self, method, path, body=None, token=FULL_TOKEN,
-                headers=None, content_type=CT):
+                headers=None, content_type=CT, timeout=30, source=None):
+        """source: the client's own address (a 127.x to act as another
+        client)"""
         h = dict(headers or {})
         if token is not None:
             h["Authorization"] = "Bearer " + token
         if body is not None and content_type:
             h["Content-Type"] = content_type
-        c = self.conn()
+        c = self.conn(timeout, source)
         c.request(method, "/p4p/v1/" + path, body=body, headers=h)
         r = c.getresponse()
         data = r.read()
