@@ -554,6 +554,8 @@ static const char *status_hint(long code)
   case 403: return " (interface not allowed for this credential)";
   case 404: return " (no such interface)";
   case 413: return " (request too large)";
+  case 429: return " (over this client's quota at the iTracker)";
+  case 503: return " (iTracker busy)";
   default:
     if (code >= 300 && code < 400)
       return " (redirects are not followed)";
