@@ -4,7 +4,13 @@
 DEB_PACKAGES := build-essential pkg-config xz-utils ca-certificates \
   zlib1g-dev libxml2-dev libxml2-utils libcurl4-openssl-dev \
   libmicrohttpd-dev libglpk-dev libcmocka-dev gnuplot-nox \
-  python3 python3-pytest python3-libtorrent curl
+  python3 python3-pytest python3-libtorrent curl \
+  systemd groff-base
+# (systemd for systemd-analyze, groff-base for groff: the install test checks
+# the units and man pages with them; neither makes systemd PID 1)
+
+# only `make deb` needs these (mk/install.mk)
+DEB_BUILD_PACKAGES := dpkg-dev debhelper
 
 .PHONY: deps check-deps
 deps:
