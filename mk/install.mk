@@ -1,6 +1,7 @@
 # make install: the two daemons, their man pages, configs, systemd units and
 # the sysusers.d entry of their user (docs/INSTALL.md).
 #   make install [PREFIX=/usr/local] [DESTDIR=/staging/root] [SYSCONFDIR=/etc]
+#                [INSTALL_USER=no]
 # Daemons go to $(PREFIX)/sbin: the init system starts them, not users (as
 # sshd or nginx), and their pages are in section 8.  Configs go to
 # $(SYSCONFDIR)/opentracker-p4p whatever the prefix, because the units and
@@ -17,6 +18,8 @@ SYSCONFDIR  ?= /etc
 UNITDIR     ?= $(PREFIX)/lib/systemd/system
 SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 CONFDIR     := $(SYSCONFDIR)/opentracker-p4p
+# create the user and give it the configs (as root, not for a staged install)
+INSTALL_USER ?= $(if $(DESTDIR),no,yes)
 
 # A distribution build hands in its hardening flags (debian/rules);
 # upstream's files get them as well as ours.  Empty otherwise.
@@ -56,6 +59,13 @@ install: $(INSTALL_BINS)
 	  elif [ -e $$t ]; then echo "  KEEP    $$t (yours; the new one is $$t.dist)"; \
 	    install -m 0640 $$f $$t.dist; \
 	  else install -m 0640 $$f $$t; fi; done
+	@# Installing for real as root (no DESTDIR): the user the units name, and
+	@# configs it can read.  A staged install leaves this to its package.
+	@if [ "$(INSTALL_USER)" = yes ] && [ "$$(id -u)" = 0 ]; then \
+	  if command -v systemd-sysusers >/dev/null; then systemd-sysusers $(SYSUSERSDIR)/opentracker-p4p.conf; fi; \
+	  if getent group opentracker-p4p >/dev/null; then \
+	    chgrp opentracker-p4p $(addprefix $(CONFDIR)/,$(notdir $(INSTALL_CONFS))); \
+	  else echo "  NOTE    no user opentracker-p4p: create it (systemd-sysusers), then chgrp opentracker-p4p $(CONFDIR)/*.conf"; fi; fi
 
 # Configs stay (they are the operator's); everything else goes.
 uninstall:

@@ -188,7 +188,7 @@ def prefixed():
     """An install whose paths exist on this machine (no DESTDIR), for tools
     that follow the units' paths."""
     root = readable_dir()
-    make_install(f"PREFIX={root}/usr", f"SYSCONFDIR={root}/etc")
+    make_install(f"PREFIX={root}/usr", f"SYSCONFDIR={root}/etc", "INSTALL_USER=no")
     yield root
     shutil.rmtree(root)
 
