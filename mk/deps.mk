@@ -5,9 +5,10 @@ DEB_PACKAGES := build-essential pkg-config xz-utils ca-certificates \
   zlib1g-dev libxml2-dev libxml2-utils libcurl4-openssl-dev \
   libmicrohttpd-dev libglpk-dev libcmocka-dev gnuplot-nox \
   python3 python3-pytest python3-libtorrent curl \
-  systemd groff-base
-# (systemd for systemd-analyze, groff-base for groff: the install test checks
-# the units and man pages with them; neither makes systemd PID 1)
+  systemd systemd-container groff-base
+# (the install tests: systemd-analyze checks the units, systemd-nspawn boots
+# this machine's systemd in a throw-away container to run them, groff checks
+# the man pages; none of them makes systemd the host's PID 1)
 
 # only `make deb` needs these (mk/install.mk)
 DEB_BUILD_PACKAGES := dpkg-dev debhelper
