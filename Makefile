@@ -6,6 +6,8 @@
 #   make test       build and run every test
 #   make deps       install the Debian packages the build and tests need
 #   make SAN=1 test the same with -fsanitize=address,undefined (into build/san)
+#   make install    daemons, man pages, configs, units (PREFIX, DESTDIR)
+#   make deb        the Debian package, into build/deb (docs/INSTALL.md)
 
 SHELL    := /bin/bash
 TOP      := $(CURDIR)
@@ -44,6 +46,7 @@ include p4p/module.mk
 -include bench/module.mk
 -include bench/selbench.mk
 include tests/module.mk
+include mk/install.mk
 
 all: $(ALL_TARGETS)
 
