@@ -22,6 +22,8 @@ struct p4p_opt_prep {
   struct p4p_opt_swarm *swarms;
   char   *usable;    /* n x n: pair may carry swarm traffic */
   double *mult;      /* m_e per link */
+  int     fair_plan; /* params->fair_plan */
+  double  fair_slack;
 };
 
 
@@ -42,8 +44,11 @@ int p4p_opt_result_alloc(const struct p4p_topology *t, int nswarms,
                          struct p4p_opt_result *r, char *err, size_t errlen);
 
 /* Given the t matrices in r, fills T_opt, link loads, MLU, objective and
- * the weight rows. */
-void p4p_opt_result_finish(const struct p4p_topology *t,
+ * the weight rows; with params->fair_plan it first replaces the plans by
+ * the fair plan.  Returns the objective of the solver's own plans (the
+ * optimum, up to the solver's gap), which the fair plan may exceed by at
+ * most fair_slack. */
+double p4p_opt_result_finish(const struct p4p_topology *t,
                            const struct p4p_swarm_input *swarms,
                            const struct p4p_opt_prep *p,
                            struct p4p_opt_result *r);

@@ -437,8 +437,7 @@ int p4p_optimizer_solve(struct p4p_optimizer *o, const struct p4p_topology *t,
           res->swarms[k].t[(size_t)s->sp[a] * n + s->dp[b]] =
             dw.flow[(size_t)a * s->nd + b];
     }
-    p4p_opt_result_finish(t, swarms, &p, res);
-    res->lower_bound = res->objective;
+    res->lower_bound = p4p_opt_result_finish(t, swarms, &p, res);
     res->rounds = 0;
     dw_free(&dw);
     p4p_opt_prep_free(&p);
@@ -556,8 +555,7 @@ int p4p_optimizer_solve(struct p4p_optimizer *o, const struct p4p_topology *t,
   }
   free(lam);
   free(lsum);
-  p4p_opt_result_finish(t, swarms, &p, res);
-  res->lower_bound = fmin(lb, res->objective);
+  res->lower_bound = fmin(lb, p4p_opt_result_finish(t, swarms, &p, res));
   res->rounds = round + 1;
   if (o) {
     double *pr = realloc(o->price, nl * sizeof *pr);
