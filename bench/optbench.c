@@ -346,6 +346,7 @@ int main(int argc, char **argv)
       for (int k = 0; k < K; k++) {
         sw[k].up_kbps = buf + (size_t)(2 * k) * n;
         sw[k].down_kbps = buf + (size_t)(2 * k + 1) * n;
+        sw[k].peers = NULL;
         make_swarm(&r, n, seeders, (double *)sw[k].up_kbps, (double *)sw[k].down_kbps);
       }
       struct prov_opt_params prm = { .rel_gap = rel_gap };
@@ -380,6 +381,7 @@ int main(int argc, char **argv)
         }
         sw2[k].up_kbps = u2;
         sw2[k].down_kbps = d2;
+        sw2[k].peers = NULL;
       }
       t0 = now_s();
       if (prov_optimizer_solve(o, &t, sw2, K, &prm, &warm, err, sizeof err)) {

@@ -18,7 +18,7 @@
 #include "trackerlogic.h"
 
 #ifdef SELBENCH_P4P
-#include "p4p.h"
+#include "p4p/p4p.h"
 #include "proto/msg.h"
 #endif
 

@@ -211,19 +211,27 @@ static int solve_snapshot(struct solver *s, struct snapshot *sn,
     return 0;
   struct prov_swarm_input *in = calloc(ns, sizeof *in);
   double *mult = malloc((2 * p->prov.nlinks + 1) * sizeof *mult);
-  if (!in || !mult) {
+  double *pop_peers = calloc(ns * np + 1, sizeof *pop_peers);
+  if (!in || !mult || !pop_peers) {
     free(in);
     free(mult);
+    free(pop_peers);
     snprintf(err, errlen, "out of memory");
     return -1;
   }
   for (size_t i = 0; i < ns; i++) {
     in[i].up_kbps = ups + i * np;
     in[i].down_kbps = downs + i * np;
+    /* the weight rows count the peers they pick from (docs/OPTIMIZER.md) */
+    for (size_t q = 0; q < p->prov.npids; q++)
+      pop_peers[i * np + p->prov.pids[q].pop] += sn->swarms[i].pid_peers[q];
+    in[i].peers = pop_peers + i * np;
   }
-  /* time-of-day avoidance also steers the optimum off avoided links */
+  /* time-of-day avoidance also steers the optimum off avoided links; the
+   * fair plan keeps the rows independent of which optimum the LP found */
   prov_link_mults(&p->prov, sn->hour, mult);
-  struct prov_opt_params prm = {.link_mult = mult};
+  struct prov_opt_params prm = {.link_mult = mult, .fair_plan = 1,
+                               .fair_slack = P4P_FAIR_SLACK};
   struct prov_opt_result res;
   memset(&res, 0, sizeof res);
   int rc = prov_optimizer_solve(s->opt, &p->topo, in, (int)ns, &prm, &res, err,
@@ -240,14 +248,15 @@ static int solve_snapshot(struct solver *s, struct snapshot *sn,
         rc = -1;
         break;
       }
-      /* the optimizer's rows count traffic both ways and keep local
-       * traffic on the diagonal, so demand-only PoPs get rows too */
-      prov_weights_from_plan(&p->topo, &in[i], res.swarms[i].t, w->w);
+      /* the optimizer's rows (prov_weights_from_plan on the fair plan)
+       * cover demand-only PoPs and local traffic too */
+      memcpy(w->w, res.swarms[i].w, np * np * sizeof *w->w);
     }
   }
   prov_opt_result_free(&res);
   free(in);
   free(mult);
+  free(pop_peers);
   qsort(sn->swarms, ns, sizeof *sn->swarms, cmp_hash);
   sn->solve_ms = ms_since(&t0);
   return rc;

@@ -22,6 +22,8 @@ struct prov_opt_prep {
   struct prov_opt_swarm *swarms;
   char   *usable;    /* n x n: pair may carry swarm traffic */
   double *mult;      /* m_e per link */
+  int     fair_plan; /* params->fair_plan */
+  double  fair_slack;
 };
 
 
@@ -42,8 +44,11 @@ int prov_opt_result_alloc(const struct prov_topology *t, int nswarms,
                          struct prov_opt_result *r, char *err, size_t errlen);
 
 /* Given the t matrices in r, fills T_opt, link loads, MLU, objective and
- * the weight rows. */
-void prov_opt_result_finish(const struct prov_topology *t,
+ * the weight rows; with params->fair_plan it first replaces the plans by
+ * the fair plan.  Returns the objective of the solver's own plans (the
+ * optimum, up to the solver's gap), which the fair plan may exceed by at
+ * most fair_slack. */
+double prov_opt_result_finish(const struct prov_topology *t,
                            const struct prov_swarm_input *swarms,
                            const struct prov_opt_prep *p,
                            struct prov_opt_result *r);

@@ -437,8 +437,7 @@ int prov_optimizer_solve(struct prov_optimizer *o, const struct prov_topology *t
           res->swarms[k].t[(size_t)s->sp[a] * n + s->dp[b]] =
             dw.flow[(size_t)a * s->nd + b];
     }
-    prov_opt_result_finish(t, swarms, &p, res);
-    res->lower_bound = res->objective;
+    res->lower_bound = prov_opt_result_finish(t, swarms, &p, res);
     res->rounds = 0;
     dw_free(&dw);
     prov_opt_prep_free(&p);
@@ -556,8 +555,7 @@ int prov_optimizer_solve(struct prov_optimizer *o, const struct prov_topology *t
   }
   free(lam);
   free(lsum);
-  prov_opt_result_finish(t, swarms, &p, res);
-  res->lower_bound = fmin(lb, res->objective);
+  res->lower_bound = fmin(lb, prov_opt_result_finish(t, swarms, &p, res));
   res->rounds = round + 1;
   if (o) {
     double *pr = realloc(o->price, nl * sizeof *pr);

@@ -27,6 +27,9 @@ static int check_swarm(const struct prov_topology *t,
     if (!isfinite(u) || !isfinite(d) || u < 0 || d < 0)
       return proto_fail(err, errlen, "swarm %d, PoP %s: capacities must be "
                           "finite and >= 0", k, t->pops[i].name);
+    if (sw->peers && (!isfinite(sw->peers[i]) || sw->peers[i] < 0))
+      return proto_fail(err, errlen, "swarm %d, PoP %s: peer count must be "
+                          "finite and >= 0", k, t->pops[i].name);
   }
   return 0;
 }
@@ -63,6 +66,12 @@ int prov_opt_prepare(const struct prov_topology *t,
   if (!p->usable || !p->mult || !p->swarms) {
     prov_opt_prep_free(p);
     return proto_fail(err, errlen, "out of memory");
+  }
+  p->fair_plan = params && params->fair_plan;
+  p->fair_slack = params ? params->fair_slack : 0;
+  if (p->fair_plan && (!isfinite(p->fair_slack) || p->fair_slack < 0)) {
+    prov_opt_prep_free(p);
+    return proto_fail(err, errlen, "fair_slack must be finite and >= 0");
   }
   for (int e = 0; e < t->nlinks; e++) {
     double m = params && params->link_mult ? params->link_mult[e] : 1.0;
@@ -220,17 +229,15 @@ oom:
   return proto_fail(err, errlen, "out of memory");
 }
 
-void prov_opt_result_finish(const struct prov_topology *t,
-                           const struct prov_swarm_input *swarms,
-                           const struct prov_opt_prep *p,
-                           struct prov_opt_result *r)
+/* link loads of the plans in r (background included) into load */
+static void plan_loads(const struct prov_topology *t, const struct prov_opt_result *r,
+                       double *const *plans, double *load)
 {
   int n = t->npops;
   for (int e = 0; e < t->nlinks; e++)
-    r->link_load_kbps[e] = t->links[e].background_kbps;
+    load[e] = t->links[e].background_kbps;
   for (int k = 0; k < r->nswarms; k++) {
-    const double *tij = r->swarms[k].t;
-    r->swarms[k].t_opt = p->swarms[k].t_opt;
+    const double *tij = plans ? plans[k] : r->swarms[k].t;
     for (int i = 0; i < n; i++)
       for (int j = 0; j < n; j++) {
         double x = tij[(size_t)i * n + j];
@@ -239,9 +246,106 @@ void prov_opt_result_finish(const struct prov_topology *t,
         const struct prov_route *rt = prov_topology_route(t, i, j);
         const int *links = prov_route_links(t, rt);
         for (int h = 0; h < rt->nlinks; h++)
-          r->link_load_kbps[links[h]] += x;
+          load[links[h]] += x;
       }
-    prov_weights_from_plan(t, &swarms[k], tij, r->swarms[k].w);
+  }
+}
+
+/* The fair plan (optimize.h): proportional plans P, blended with the
+ * solver's plans S as t = theta P + (1 - theta) S with the largest theta
+ * in [0, 1] that keeps every link of the objective at or below the
+ * solver's objective + fair_slack.  Loads are linear in theta, so theta
+ * is a minimum over links.  A swarm with an unusable supply-demand pair
+ * keeps its solver plan (P = S).  Returns 0, -1 when out of memory (the
+ * solver's plans then stand). */
+static int fair_blend(const struct prov_topology *t, const struct prov_opt_prep *p,
+                      struct prov_opt_result *r)
+{
+  int n = t->npops, K = r->nswarms, L = t->nlinks;
+  size_t nn = (size_t)n * n;
+  double **prop = calloc((size_t)(K ? K : 1), sizeof *prop);
+  double *lp = malloc((size_t)(L ? L : 1) * sizeof *lp);
+  double *ls = malloc((size_t)(L ? L : 1) * sizeof *ls);
+  int rc = -1;
+  if (!prop || !lp || !ls)
+    goto out;
+  for (int k = 0; k < K; k++) {
+    const struct prov_opt_swarm *s = &p->swarms[k];
+    if (!(prop[k] = calloc(nn, sizeof **prop)))
+      goto out;
+    int usable = s->t_opt > 0;
+    for (int a = 0; a < s->ns && usable; a++)
+      for (int b = 0; b < s->nd; b++)
+        usable = usable && p->usable[(size_t)s->sp[a] * n + s->dp[b]];
+    if (!usable) {
+      memcpy(prop[k], r->swarms[k].t, nn * sizeof **prop);
+      continue;
+    }
+    double su = 0, sd = 0;
+    for (int a = 0; a < s->ns; a++)
+      su += s->u[a];
+    for (int b = 0; b < s->nd; b++)
+      sd += s->d[b];
+    for (int a = 0; a < s->ns; a++)
+      for (int b = 0; b < s->nd; b++)
+        prop[k][(size_t)s->sp[a] * n + s->dp[b]] =
+          s->t_opt * (s->u[a] / su) * (s->d[b] / sd);
+  }
+  plan_loads(t, r, prop, lp);
+  plan_loads(t, r, NULL, ls);
+  double allowed = 0;
+  for (int e = 0; e < L; e++) {
+    double c = t->links[e].capacity_kbps;
+    if (c > 0 && p->mult[e] > 0)
+      allowed = fmax(allowed, p->mult[e] * ls[e] / c);
+  }
+  allowed += p->fair_slack;
+  double theta = 1;
+  for (int e = 0; e < L; e++) {
+    double c = t->links[e].capacity_kbps;
+    if (!(c > 0) || !(p->mult[e] > 0) || lp[e] <= ls[e])
+      continue;
+    double cap = allowed * c / p->mult[e]; /* load the link may carry */
+    if (lp[e] > cap)
+      theta = fmin(theta, fmax(0, (cap - ls[e]) / (lp[e] - ls[e])));
+  }
+  for (int k = 0; k < K; k++)
+    for (size_t q = 0; q < nn; q++)
+      r->swarms[k].t[q] = theta * prop[k][q] + (1 - theta) * r->swarms[k].t[q];
+  rc = 0;
+out:
+  for (int k = 0; prop && k < K; k++)
+    free(prop[k]);
+  free(prop);
+  free(lp);
+  free(ls);
+  return rc;
+}
+
+/* max over links of m_e * load_e / c_e */
+static double objective_of(const struct prov_topology *t, const struct prov_opt_prep *p,
+                           const double *load)
+{
+  double obj = 0;
+  for (int e = 0; e < t->nlinks; e++)
+    if (t->links[e].capacity_kbps > 0)
+      obj = fmax(obj, p->mult[e] * load[e] / t->links[e].capacity_kbps);
+  return obj;
+}
+
+double prov_opt_result_finish(const struct prov_topology *t,
+                             const struct prov_swarm_input *swarms,
+                             const struct prov_opt_prep *p,
+                             struct prov_opt_result *r)
+{
+  plan_loads(t, r, NULL, r->link_load_kbps);
+  double solver_objective = objective_of(t, p, r->link_load_kbps);
+  /* out of memory in fair_blend: the solver's plan stands */
+  if (p->fair_plan && fair_blend(t, p, r) == 0)
+    plan_loads(t, r, NULL, r->link_load_kbps);
+  for (int k = 0; k < r->nswarms; k++) {
+    r->swarms[k].t_opt = p->swarms[k].t_opt;
+    prov_weights_from_plan(t, &swarms[k], r->swarms[k].t, r->swarms[k].w);
   }
   r->mlu = 0;
   r->objective = 0;
@@ -253,22 +357,34 @@ void prov_opt_result_finish(const struct prov_topology *t,
     r->mlu = fmax(r->mlu, util);
     r->objective = fmax(r->objective, p->mult[e] * util);
   }
+  return solver_objective;
 }
 
 /* ------------------------------------------------------------------ */
 /* Weights                                                             */
+
+/* share of x in capacity c, 0 when there is no capacity */
+static double share_of(double x, double c) { return c > 0 && x > 0 ? x / c : 0; }
 
 void prov_weights_from_plan(const struct prov_topology *t,
                            const struct prov_swarm_input *sw,
                            const double *tij, double *w)
 {
   int n = t->npops;
+  const double *up = sw->up_kbps, *down = sw->down_kbps;
   for (int i = 0; i < n; i++) {
     double *row = w + (size_t)i * n, sum = 0;
     for (int j = 0; j < n; j++) {
-      double x = j == i ? fmin(sw->up_kbps[i], sw->down_kbps[i])
-                        : tij[(size_t)i * n + j] + tij[(size_t)j * n + i];
-      row[j] = x > 0 ? x : 0;
+      double peers = sw->peers ? sw->peers[j] : 1.0, s;
+      if (j == i) {
+        double local = fmin(up[i], down[i]);
+        s = share_of(local, up[i]) + share_of(local, down[i]);
+      } else {
+        /* j's upload planned for i, and j's download planned from i */
+        s = share_of(tij[(size_t)j * n + i], up[j]) +
+            share_of(tij[(size_t)i * n + j], down[j]);
+      }
+      row[j] = peers * s;
       sum += row[j];
     }
     if (sum > 0) {
@@ -276,19 +392,20 @@ void prov_weights_from_plan(const struct prov_topology *t,
         row[j] /= sum;
       continue;
     }
-    /* no traffic: any peer of the swarm this PoP can reach is as good */
-    int cnt = 0;
+    /* nothing planned: any peer of the swarm this PoP can reach is as
+     * good as another */
     for (int j = 0; j < n; j++) {
-      int ok = sw->up_kbps[j] + sw->down_kbps[j] > 0 &&
-               prov_topology_route(t, i, j) != NULL;
-      row[j] = ok;
-      cnt += ok;
+      int ok = up[j] + down[j] > 0 && prov_topology_route(t, i, j) != NULL;
+      row[j] = ok ? (sw->peers ? sw->peers[j] : 1.0) : 0;
+      sum += row[j];
     }
-    if (cnt == 0)
+    if (!(sum > 0)) {
+      memset(row, 0, (size_t)n * sizeof *row);
       row[i] = 1;
-    else
+    } else {
       for (int j = 0; j < n; j++)
-        row[j] /= cnt;
+        row[j] /= sum;
+    }
   }
 }
 

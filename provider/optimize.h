@@ -31,6 +31,8 @@
 struct prov_swarm_input {
   const double *up_kbps;    /* ũ_i */
   const double *down_kbps;  /* d̃_i */
+  const double *peers;      /* n_i, the swarm's peers at PoP i (only the
+                               weight rows use it); NULL = 1 per PoP */
 };
 
 struct prov_opt_params {
@@ -38,7 +40,19 @@ struct prov_opt_params {
   double rel_gap;           /* fast solver: stop when (obj - bound) <=
                                rel_gap * obj; 0 = default 1e-3 */
   int    max_rounds;        /* fast solver: pricing rounds; 0 = default 200 */
+  /* Fair plan (docs/OPTIMIZER.md, "Which optimum"): 1 = replace the
+   * solver's plan by the proportional plan t_ij = T_opt (u_i / sum u)
+   * (d_j / sum d), blended back towards the solver's plan only as far as
+   * needed to keep the objective within fair_slack (utilization, absolute)
+   * of the solver's.  The rows then do not depend on which of several
+   * equal optima the LP returned.  0 = the solver's plan as found. */
+  int    fair_plan;
+  double fair_slack;
 };
+
+/* The fair_slack the iTracker and the simulator use: two points of
+ * utilization are not worth a plan that depends on LP tie-breaking. */
+#define P4P_FAIR_SLACK 0.02
 
 /* Per-swarm answer.  Matrices are npops x npops, row-major [i * npops + j]. */
 struct prov_swarm_plan {
@@ -82,14 +96,18 @@ int prov_optimizer_solve(struct prov_optimizer *o, const struct prov_topology *t
                         const struct prov_opt_params *params,
                         struct prov_opt_result *res, char *err, size_t errlen);
 
-/* Weight rows from a plan: for PoP i, over all j including i,
- *   w_ij ∝ t_ij + t_ji (j != i),   w_ii ∝ min(ũ_i, d̃_i),
- * i.e. the traffic PoP i exchanges with j in either direction, and the
- * traffic it keeps inside.  A row with no traffic at all falls back to
- * uniform over the PoPs j reachable from i whose swarm peers have some
- * capacity (ũ_j + d̃_j > 0), i included when it has peers; if there is
- * none, w_ii = 1.  Every row is a probability row.  w gets npops^2
- * values. */
+/* Weight rows from a plan (docs/OPTIMIZER.md, "Weights"): a PoP-i peer
+ * picks a PoP-j peer in proportion to the share of that peer's capacity
+ * the plan devotes to PoP i, in either direction:
+ *   w_ij ∝ n_j (t_ji / ũ_j + t_ij / d̃_j)        (j != i)
+ *   w_ii ∝ n_i (L_i / ũ_i + L_i / d̃_i),  L_i = min(ũ_i, d̃_i)
+ * (a term with a zero capacity is 0; n_j = sw->peers[j], or 1 when
+ * peers is NULL).  A PoP whose capacity the plan sends mostly to i gets
+ * i's picks, but only in proportion to its peers, so one PoP with a big
+ * seed does not become every row's hub.  A row with nothing planned
+ * falls back to n_j over the PoPs j reachable from i whose peers have
+ * some capacity (ũ_j + d̃_j > 0), i included; if there is none,
+ * w_ii = 1.  Every row is a probability row.  w gets npops^2 values. */
 void prov_weights_from_plan(const struct prov_topology *t,
                            const struct prov_swarm_input *sw,
                            const double *tij, double *w);

@@ -24,13 +24,31 @@ static void usage(FILE *f) {
           "  --slot-kbps X      one more upload slot per X kbit/s of uplink; 0 = 4 slots for all (10000)\n"
           "  --stay S           leechers seed S seconds after finishing (0)\n"
           "  --background X     extra background traffic, fraction of capacity (0)\n"
+          "  --gravity PEAK     gravity background, busiest link at PEAK (0 = provider's own)\n"
+          "  --masses FILE      PoP masses for --gravity (\"POP MASS\" lines; default equal)\n"
+          "  --announce-s S     re-announce interval of leechers and seeds (300)\n"
+          "  --no-seed-announce seeds never announce (only leechers find them)\n"
+          "  --seed-found       every leecher announce also reaches its swarm's first seed\n"
+          "  --turnover F       drop this share of connections at each announce near the limit (0.04)\n"
+          "  --local-start      P4P: localized rows until the first solve (default: the default matrix)\n"
+          "  --itracker-down T  P4P: the iTracker stops answering at T s (never)\n"
+          "  --max-staleness S  P4P: the tracker uses its last guidance S s more, then stock (7200)\n"
+          "  --external F       share of leechers outside the provider (0)\n"
+          "  --peering POP      where external peers enter (best connected PoP)\n"
+          "  --access D/U       every leecher gets D kbit/s down, U up (provider's classes)\n"
+          "  --stream-kbps R    live stream at R kbit/s instead of a file (0)\n"
+          "  --stream-window S  streaming: fetch at most S s ahead (30)\n"
+          "  --deadline S       streaming: a unit is on time within S s of its birth (30)\n"
+          "  --max-time S       end of the run (14400)\n"
+          "  --numwant N        peers asked for per announce (50)\n"
+          "  --max-conns N      connections a leecher keeps at most (80)\n"
           "  --tcp-window-kb X  per-connection window; 0 = no TCP limit (64)\n"
           "  --access-rtt-ms X  last-mile RTT (20)\n"
           "  --optimize-s X     P4P re-solve period (30)\n"
           "  --watch A-B        link to report over time (ATLA-IPLS)\n"
           "  --seed N           random seed (1)\n"
           "  --recompute-delay S  flow-set changes within S are solved together (0.5)\n"
-          "  --out PREFIX       output files (default: print the summary only)\n"
+          "  --out PREFIX       output files: .json, .ct, .ts, .links (default: summary only)\n"
           "  --quiet            no progress on stderr\n");
 }
 
@@ -81,9 +99,24 @@ static int write_outputs(const char *prefix, const struct sim_config *c, const s
   snprintf(path, sizeof path, "%s.ts", prefix);
   if (!(f = fopen(path, "w")))
     return -1;
-  fprintf(f, "# time_s max_link_util watched_link_util leechers_left\n");
+  fprintf(f, "# time_s max_link_util watched_link_util leechers_left first_seeds_connections\n");
   for (size_t k = 0; k < r->nsamples; ++k)
-    fprintf(f, "%.1f %.6f %.6f %.0f\n", r->ts_time[k], r->ts_maxutil[k], r->ts_watch[k], r->ts_leechers[k]);
+    fprintf(f, "%.1f %.6f %.6f %.0f %.0f\n", r->ts_time[k], r->ts_maxutil[k], r->ts_watch[k], r->ts_leechers[k],
+            r->ts_seedconns[k]);
+  fclose(f);
+  snprintf(path, sizeof path, "%s.links", prefix);
+  if (!(f = fopen(path, "w")))
+    return -1;
+  fprintf(f, "# utilization of every directed link (background included), 10-s averages\n# time_s");
+  for (int e = 0; e < r->nlinks; ++e)
+    fprintf(f, " %s", r->link_names[e]);
+  fprintf(f, "\n");
+  for (size_t k = 0; k < r->nsamples; ++k) {
+    fprintf(f, "%.1f", r->ts_time[k]);
+    for (int e = 0; e < r->nlinks; ++e)
+      fprintf(f, " %.5f", r->ts_links[k * (size_t)r->nlinks + (size_t)e]);
+    fprintf(f, "\n");
+  }
   fclose(f);
   snprintf(path, sizeof path, "%s.json", prefix);
   if (!(f = fopen(path, "w")))
@@ -121,6 +154,12 @@ static int write_outputs(const char *prefix, const struct sim_config *c, const s
   json_num(f, "byte_hops", r->byte_hops, 0);
   json_num(f, "busiest_link_bytes", r->nlinks ? r->link_bytes[busiest] : 0, 0);
   json_num(f, "intra_pid_share", r->bytes_total > 0 ? r->bytes_intra_pid / r->bytes_total : NAN, 0);
+  json_num(f, "external_bytes", r->bytes_external, 0);
+  json_num(f, "stream_on_time_share", r->stream_units_due > 0 ? r->stream_units_on_time / r->stream_units_due : NAN, 0);
+  json_num(f, "stream_received_kbps_per_peer",
+           c->stream_kbps > 0 && r->end_time > 0 ? r->stream_bytes * 8 / 1000 / r->end_time / (double)r->nleechers : NAN, 0);
+  json_num(f, "seed_found", c->seed_found, 0);
+  json_num(f, "itracker_down_s", c->itracker_down_s, 0);
   json_num(f, "intra_pop_share", r->bytes_total > 0 ? r->bytes_intra_pop / r->bytes_total : NAN, 0);
   json_num(f, "seed_upload_share", r->bytes_total > 0 ? r->bytes_from_seeds / r->bytes_total : NAN, 0);
   json_num(f, "seed_peak_connections", (double)r->seed_peak_conns, 0);
@@ -135,6 +174,12 @@ static int write_outputs(const char *prefix, const struct sim_config *c, const s
   fprintf(f, "  \"link_bytes\": {");
   for (int e = 0; e < r->nlinks; ++e)
     fprintf(f, "%s\"%s\": %.0f", e ? ", " : "", r->link_names[e], r->link_bytes[e]);
+  fprintf(f, "},\n  \"link_capacity_kbps\": {");
+  for (int e = 0; e < r->nlinks; ++e)
+    fprintf(f, "%s\"%s\": %.0f", e ? ", " : "", r->link_names[e], r->link_capacity[e]);
+  fprintf(f, "},\n  \"link_background_kbps\": {");
+  for (int e = 0; e < r->nlinks; ++e)
+    fprintf(f, "%s\"%s\": %.0f", e ? ", " : "", r->link_names[e], r->link_background[e]);
   fprintf(f, "}\n}\n");
   fclose(f);
   return 0;
@@ -150,7 +195,14 @@ int main(int argc, char **argv) {
     {"swarms", 1, 0, 'k'},     {"file-mb", 1, 0, 'F'},    {"block-kb", 1, 0, 'B'},     {"unit-blocks", 1, 0, 'U'},
     {"seed-kbps", 1, 0, 'S'},  {"stay", 1, 0, 's'},       {"background", 1, 0, 'b'},   {"tcp-window-kb", 1, 0, 'w'},
     {"access-rtt-ms", 1, 0, 'r'}, {"optimize-s", 1, 0, 'O'}, {"watch", 1, 0, 'W'},     {"seed", 1, 0, 'R'},
-    {"recompute-delay", 1, 0, 'D'}, {"slot-kbps", 1, 0, 'L'}, {"out", 1, 0, 'o'},        {"quiet", 0, 0, 'q'},      {"help", 0, 0, 'h'},         {0, 0, 0, 0}};
+    {"recompute-delay", 1, 0, 'D'}, {"slot-kbps", 1, 0, 'L'}, {"out", 1, 0, 'o'},        {"quiet", 0, 0, 'q'},
+    {"help", 0, 0, 'h'},       {"gravity", 1, 0, 'G'},    {"masses", 1, 0, 'M'},       {"announce-s", 1, 0, 'A'},
+    {"no-seed-announce", 0, 0, 'N'}, {"seed-found", 0, 0, 'f'}, {"itracker-down", 1, 0, 'd'},
+    {"max-staleness", 1, 0, 'z'}, {"external", 1, 0, 'x'},  {"peering", 1, 0, 'P'},      {"access", 1, 0, 'a'},
+    {"stream-kbps", 1, 0, 'V'}, {"stream-window", 1, 0, 'Y'}, {"deadline", 1, 0, 'y'},   {"max-time", 1, 0, 'T'},
+    {"turnover", 1, 0, 'u'}, {"local-start", 0, 0, 'l'}, {"numwant", 1, 0, 'W' + 256},
+    {"max-conns", 1, 0, 'C'},
+    {0, 0, 0, 0}};
   int o;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
     switch (o) {
@@ -184,6 +236,30 @@ int main(int argc, char **argv) {
     case 'L': c.slot_kbps = atof(optarg); break;
     case 'D': c.recompute_delay_s = atof(optarg); break;
     case 'o': out = optarg; break;
+    case 'G': c.gravity_peak = atof(optarg); break;
+    case 'M': c.masses_path = optarg; break;
+    case 'A': c.announce_s = atof(optarg); break;
+    case 'N': c.seeds_announce = 0; break;
+    case 'f': c.seed_found = 1; break;
+    case 'd': c.itracker_down_s = atof(optarg); break;
+    case 'z': c.max_staleness_s = atof(optarg); break;
+    case 'x': c.external_frac = atof(optarg); break;
+    case 'P': c.peering_pop = optarg; break;
+    case 'a':
+      if (sscanf(optarg, "%lf/%lf", &c.access_down_kbps, &c.access_up_kbps) != 2 || !(c.access_down_kbps > 0) ||
+          !(c.access_up_kbps > 0)) {
+        fprintf(stderr, "p4psim: --access wants DOWN/UP in kbit/s\n");
+        return 2;
+      }
+      break;
+    case 'V': c.stream_kbps = atof(optarg); break;
+    case 'Y': c.stream_window_s = atof(optarg); break;
+    case 'y': c.stream_deadline_s = atof(optarg); break;
+    case 'T': c.max_time_s = atof(optarg); break;
+    case 'u': c.turnover_frac = atof(optarg); break;
+    case 'l': c.p4p_local_start = 1; break;
+    case 'W' + 256: c.numwant = (unsigned)atoi(optarg); break;
+    case 'C': c.max_conns = (unsigned)atoi(optarg); break;
     case 'q': quiet = 1; break;
     case 'h': usage(stdout); return 0;
     default: usage(stderr); return 2;

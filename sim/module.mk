@@ -1,7 +1,7 @@
 # The simulator: build/p4psim, its unit tests, a small scenario check in
 # `make test`, and `make eval` (docs/EVALUATION.md, docs/eval/*.png,
 # build/eval/summary.json).  See docs/SIMULATOR.md.
-SIM_LIB_SRCS := sim/maxmin.c sim/bt.c sim/heap.c sim/peerlist.c sim/sim.c
+SIM_LIB_SRCS := sim/maxmin.c sim/bt.c sim/heap.c sim/peerlist.c sim/traffic.c sim/sim.c
 SIM_LIB_OBJS := $(SIM_LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 SIM_HDRS     := $(wildcard sim/*.h)
 

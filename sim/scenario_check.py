@@ -10,7 +10,7 @@ link is the seed's; docs/EVALUATION.md shows that case too.  P4P against native 
   - for every seed, lower the utilization of the most loaded backbone link
     over a common horizon, i.e. max_e bytes_e / (c_e * T) with the same T for
     both runs, by at least 10% (equivalently: the busiest link carries 10%
-    fewer bytes; observed 20-28%);
+    fewer bytes; observed 27-32%);
   - for every seed, lower bytes x hops by at least 10% (observed ~25%);
   - keep the mean completion time, averaged over the four seeds, no worse
     than native's + 10%.  One seed alone varies by about +-12% either way

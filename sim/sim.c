@@ -17,6 +17,7 @@
 #include "heap.h"
 #include "maxmin.h"
 #include "sim.h"
+#include "traffic.h"
 
 #include "p4p/layout.h"
 #include "provider/optimize.h"
@@ -31,7 +32,12 @@
 #define COMPARE_SIZE 6
 #define FLAG_SEEDING 0x80
 
-enum { EV_JOIN = 1, EV_ANNOUNCE, EV_RECHOKE, EV_RECOMPUTE, EV_OPTIMIZE, EV_SAMPLE, EV_LEAVE };
+enum { EV_JOIN = 1, EV_ANNOUNCE, EV_RECHOKE, EV_RECOMPUTE, EV_OPTIMIZE, EV_SAMPLE, EV_LEAVE, EV_PRODUCE };
+
+/* The iTracker's default matrix (itracker/portal.c, solver.c): normalized
+ * p-distances on a 0..100 scale, rows ∝ exp(-cost / 25). */
+#define DEFAULT_COST_SCALE  100.0
+#define DEFAULT_TEMPERATURE 25.0
 
 struct peer {
   int       swarm, pop;
@@ -40,10 +46,11 @@ struct peer {
   double    up_kbps, down_kbps;
   unsigned  slots;           /* regular unchokes */
   int       origin;          /* the swarm's initial seed */
+  int       external;        /* outside the provider: no PID, enters at the peering PoP */
   int       joined, left, done, listed;
   double    join_time, done_time;
   uint64_t *have, *busy, *part; /* part: units partly received */
-  float    *got;             /* per unit: kbit already received of it */
+  double   *got;             /* per unit: kbit already received of it */
   uint16_t *avail;           /* per unit: neighbours that have it */
   size_t    nhave;
   int      *conns;
@@ -78,6 +85,8 @@ struct swarm {
   struct p4p_layout layout;
   float            *rows;    /* P x P guidance rows, row s-1 for slot s */
   double           *pid_count; /* registered peers per PID slot (index slot-1) */
+  int               guided;  /* a solve has seen this swarm's leechers */
+  int               origin;  /* peer id of the swarm's first seed */
   uint8_t           info_hash[20];
 };
 
@@ -90,6 +99,11 @@ struct sim {
   int                      npops, nlinks;
   double                  *pop_delay_ms;  /* npops^2 one-way propagation */
   double                  *link_cap;      /* capacity left after background, kbit/s */
+  float                   *default_rows;  /* P x P: the iTracker's default matrix */
+  float                   *scratch_row;   /* P: a localized row */
+  int                      peering_pop;   /* where external peers enter */
+  double                   unit_s;        /* streaming: seconds of stream per unit */
+  size_t                   produced;      /* streaming: units the source has made */
   struct swarm            *swarms;
   struct peer             *peers;
   size_t                   npeers, nunits, words;
@@ -118,6 +132,7 @@ struct sim {
   long                    *ip_vals;
   size_t                   ip_cap;
   struct sim_result       *res;
+  double                   now;           /* time of the event being run */
   size_t                   cap_samples;
   char                    *err;
   size_t                   errlen;
@@ -178,6 +193,69 @@ static void schedule(struct sim *s, double t, int type, long arg) {
 
 /* --- setup --------------------------------------------------------------- */
 
+/* Replaces the provider's background by the gravity model's (traffic.h). */
+static int gravity_background(struct sim *s) {
+  const struct sim_config *c    = s->cfg;
+  double                  *mass = malloc(((size_t)s->npops + 1) * sizeof *mass);
+  double                  *bg   = malloc(((size_t)s->nlinks + 1) * sizeof *bg);
+  int                      rc   = -1;
+  if (!mass || !bg) {
+    snprintf(s->err, s->errlen, "out of memory");
+    goto out;
+  }
+  for (int i = 0; i < s->npops; ++i)
+    mass[i] = 1;
+  if (c->masses_path && traffic_read_masses(c->masses_path, &s->topo, mass, s->err, s->errlen))
+    goto out;
+  if (traffic_gravity(&s->topo, mass, c->gravity_peak, bg, s->err, s->errlen))
+    goto out;
+  rc = 0;
+  for (int e = 0; e < s->nlinks && !rc; ++e)
+    rc = prov_topology_set_background(&s->topo, e, bg[e], s->err, s->errlen);
+out:
+  free(mass);
+  free(bg);
+  return rc;
+}
+
+/* The iTracker's <default> matrix as PID rows: PoP rows from the
+ * normalized p-distances (hour 12, no avoidance active in the shipped
+ * files), each PoP's weight split equally over its PIDs. */
+static int default_matrix(struct sim *s) {
+  size_t  np = (size_t)s->npops, P = s->npids;
+  double *raw = malloc(np * np * sizeof *raw), *w = malloc(np * np * sizeof *w);
+  size_t *pop_npids = calloc(np, sizeof *pop_npids);
+  int     rc = -1;
+  s->default_rows = calloc(P * P, sizeof *s->default_rows);
+  if (!raw || !w || !pop_npids || !s->default_rows) {
+    snprintf(s->err, s->errlen, "out of memory");
+    goto out;
+  }
+  if (prov_pop_costs(&s->prov, &s->topo, 12, raw, s->err, s->errlen))
+    goto out;
+  double norm = 0;
+  for (size_t k = 0; k < np * np; ++k)
+    if (isfinite(raw[k]))
+      norm = fmax(norm, raw[k]);
+  for (size_t k = 0; k < np * np; ++k)
+    raw[k] = isfinite(raw[k]) ? DEFAULT_COST_SCALE * raw[k] / (norm > 0 ? norm : 1) : INFINITY;
+  if (prov_default_weights(&s->topo, raw, DEFAULT_TEMPERATURE, NULL, w, s->err, s->errlen))
+    goto out;
+  for (size_t q = 0; q < P; ++q)
+    pop_npids[s->prov.pids[q].pop]++;
+  for (size_t i = 0; i < P; ++i)
+    for (size_t q = 0; q < P; ++q) {
+      size_t Q = s->prov.pids[q].pop;
+      s->default_rows[i * P + q] = (float)(w[s->prov.pids[i].pop * np + Q] / (double)pop_npids[Q]);
+    }
+  rc = 0;
+out:
+  free(raw);
+  free(w);
+  free(pop_npids);
+  return rc;
+}
+
 static int setup_network(struct sim *s) {
   const struct sim_config *c = s->cfg;
   if (prov_load(c->provider_path, &s->prov, s->err, s->errlen))
@@ -194,6 +272,8 @@ static int setup_network(struct sim *s) {
   }
   /* Provider files give PoP locations, not link lengths: a link's delay is
    * its great-circle length at the speed of light in fibre. */
+  if (c->gravity_peak > 0 && gravity_background(s))
+    return -1;
   double *ldelay = calloc((size_t)s->nlinks + 1, sizeof *ldelay);
   s->pop_delay_ms = calloc((size_t)s->npops * s->npops, sizeof *s->pop_delay_ms);
   s->link_cap     = calloc((size_t)s->nlinks + 1, sizeof *s->link_cap);
@@ -246,7 +326,31 @@ static int setup_network(struct sim *s) {
   }
   if (p4p_pidmap_finish(s->map, s->err, s->errlen))
     return -1;
-  return 0;
+  /* external peers enter at the named PoP, else at the best connected one
+   * (most links, lowest index) */
+  s->peering_pop = -1;
+  if (c->peering_pop && (s->peering_pop = prov_topology_find_pop(&s->topo, c->peering_pop)) < 0) {
+    snprintf(s->err, s->errlen, "peering PoP %s is not in the provider file", c->peering_pop);
+    return -1;
+  }
+  if (s->peering_pop < 0) {
+    int best = -1;
+    for (int i = 0; i < s->npops; ++i) {
+      int deg = 0;
+      for (int e = 0; e < s->nlinks; ++e)
+        deg += s->topo.links[e].from == i;
+      if (deg > best) {
+        best           = deg;
+        s->peering_pop = i;
+      }
+    }
+  }
+  s->scratch_row = calloc(s->npids, sizeof *s->scratch_row);
+  if (!s->scratch_row) {
+    snprintf(s->err, s->errlen, "out of memory");
+    return -1;
+  }
+  return default_matrix(s);
 }
 
 /* The first IPv4 prefix of a PID: base address and number of host
@@ -277,6 +381,10 @@ static int setup_peers(struct sim *s) {
   s->nleechers                 = c->peers_per_swarm * (size_t)c->nswarms;
   s->unit_kbit                 = c->block_kb * c->blocks_per_unit * 8.0 * 1024 / 1000;
   s->nunits                    = (size_t)ceil(c->file_mb * 1024 / (c->block_kb * c->blocks_per_unit));
+  if (c->stream_kbps > 0) { /* a live stream as long as the run */
+    s->unit_s = s->unit_kbit / c->stream_kbps;
+    s->nunits = (size_t)ceil(c->max_time_s / s->unit_s);
+  }
   if (s->nunits < 1 || s->nunits > 65535 || per > 65535) {
     snprintf(s->err, s->errlen, "unsupported file or swarm size (%zu units)", s->nunits);
     return -1;
@@ -329,26 +437,34 @@ static int setup_peers(struct sim *s) {
   for (size_t k = 0; k < nclasses; ++k)
     share_sum += classes[k].share;
 
-  int rc = 0;
+  int      rc = 0;
+  uint32_t next_external = (198u << 24) | (18u << 16) | 1; /* 198.18.0.0/15: in no PID */
   for (size_t id = 0; id < s->npeers && !rc; ++id) {
     struct peer *p = &s->peers[id];
     p->swarm       = (int)(id / per);
     p->origin      = id % per == 0;
     /* peers at a uniformly random PoP (the paper's setup), then a random
-     * PID of that PoP */
+     * PID of that PoP; external leechers enter at the peering PoP */
     p->pop         = populated[nrand48(rng) % npopulated];
     size_t pid     = pop_pids[(size_t)p->pop * s->npids + (size_t)nrand48(rng) % pop_npids[p->pop]];
-    uint32_t base, hosts = pid_v4_block(&s->prov.pids[pid], &base);
-    if (next_host[pid] >= hosts) {
-      snprintf(s->err, s->errlen, "PID %s: its IPv4 prefix is too small for the peers", s->prov.pids[pid].name);
-      rc = -1;
-      break;
+    if (c->external_frac > 0 && !p->origin && erand48(rng) < c->external_frac) {
+      p->external = 1;
+      p->pop      = s->peering_pop;
+      p->ip       = next_external++;
+    } else {
+      uint32_t base, hosts = pid_v4_block(&s->prov.pids[pid], &base);
+      if (next_host[pid] >= hosts) {
+        snprintf(s->err, s->errlen, "PID %s: its IPv4 prefix is too small for the peers", s->prov.pids[pid].name);
+        rc = -1;
+        break;
+      }
+      p->ip = base + 1 + next_host[pid]++;
     }
-    p->ip   = base + 1 + next_host[pid]++;
     p->slot = p4p_pidmap_lookup_peer(s->map, (const uint8_t[]){(uint8_t)(p->ip >> 24), (uint8_t)(p->ip >> 16),
                                                            (uint8_t)(p->ip >> 8), (uint8_t)p->ip, 0x1a, 0xe1}, COMPARE_SIZE);
-    if (p->slot != pid + 1) {
-      snprintf(s->err, s->errlen, "PID %s: a more specific prefix of another PID covers its first IPv4 block",
+    if (p->slot != (p->external ? 0 : pid + 1)) {
+      snprintf(s->err, s->errlen, p->external ? "a PID covers 198.18.0.0/15, where external peers live"
+                                              : "PID %s: a more specific prefix of another PID covers its first IPv4 block",
                s->prov.pids[pid].name);
       rc = -1;
       break;
@@ -358,8 +474,8 @@ static int setup_peers(struct sim *s) {
     size_t k = 0;
     while (k + 1 < nclasses && x >= classes[k].share)
       x -= classes[k++].share;
-    p->up_kbps   = p->origin ? c->seed_up_kbps : classes[k].up_kbps;
-    p->down_kbps = p->origin ? 0 : classes[k].down_kbps;
+    p->up_kbps   = p->origin ? c->seed_up_kbps : c->access_up_kbps > 0 ? c->access_up_kbps : classes[k].up_kbps;
+    p->down_kbps = p->origin ? 0 : c->access_down_kbps > 0 ? c->access_down_kbps : classes[k].down_kbps;
     unsigned extra = c->slot_kbps > 0 ? (unsigned)(p->up_kbps / c->slot_kbps) : 0;
     p->slots       = c->regular_slots > extra ? c->regular_slots : extra;
     p->maxconns    = c->max_conns > 2 * p->slots ? c->max_conns : 2 * p->slots;
@@ -376,7 +492,7 @@ static int setup_peers(struct sim *s) {
       rc = -1;
       break;
     }
-    if (p->origin) {
+    if (p->origin && !(c->stream_kbps > 0)) { /* a live source makes its units as it goes */
       for (size_t u = 0; u < s->nunits; ++u)
         bt_set(p->have, u);
       p->nhave = s->nunits;
@@ -393,6 +509,7 @@ static int setup_peers(struct sim *s) {
     struct swarm *w = &s->swarms[k];
     memset(w->info_hash, 0, sizeof w->info_hash);
     w->info_hash[0] = (uint8_t)(k + 1);
+    w->origin       = (int)((size_t)k * per);
     w->rows         = calloc(s->npids * s->npids, sizeof *w->rows);
     w->pid_count    = calloc(s->npids, sizeof *w->pid_count);
     if (!w->rows || !w->pid_count ||
@@ -402,8 +519,6 @@ static int setup_peers(struct sim *s) {
     for (size_t i = 0; i < s->npids; ++i)
       w->rows[i * s->npids + i] = 1;
   }
-  for (size_t id = 0; id < s->npeers; ++id)
-    s->swarms[s->peers[id].swarm].pid_count[s->peers[id].slot - 1] += 1;
   return 0;
 oom:
   snprintf(s->err, s->errlen, "out of memory");
@@ -432,8 +547,12 @@ static void account(struct sim *s, struct flow *f, double kbit) {
   r->bytes_total += bytes;
   if (a->origin)
     r->bytes_from_seeds += bytes;
-  if (a->slot == b->slot)
+  if (a->slot && a->slot == b->slot)
     r->bytes_intra_pid += bytes;
+  if (a->external != b->external)
+    r->bytes_external += bytes;
+  if (s->cfg->stream_kbps > 0)
+    r->stream_bytes += bytes;
   if (a->pop == b->pop)
     r->bytes_intra_pop += bytes;
   if (rt && rt->nlinks > 0) {
@@ -481,15 +600,52 @@ static long alloc_flow(struct sim *s) {
   return (long)s->nflows++;
 }
 
+/* Streaming: the units a receiver still wants, [lo, hi): born (the source
+ * makes unit u at (u + 1) unit_s) no longer than the deadline ago, and
+ * within the window after the oldest of them.  A file: all units. */
+static void wanted_units(const struct sim *s, size_t *lo, size_t *hi) {
+  const struct sim_config *c = s->cfg;
+  *lo = 0;
+  *hi = s->nunits;
+  if (!(c->stream_kbps > 0))
+    return;
+  double first = (s->now - c->stream_deadline_s) / s->unit_s - 1;
+  *lo = first > 0 ? (size_t)ceil(first) : 0;
+  *hi = *lo + (size_t)ceil(c->stream_window_s / s->unit_s);
+  if (*hi > s->produced)
+    *hi = s->produced;
+  if (*lo > *hi)
+    *lo = *hi;
+}
+
+/* sender's units restricted to what the receiver still wants */
+static const uint64_t *offer(const struct sim *s, const struct peer *pf, uint64_t *buf) {
+  size_t lo, hi;
+  wanted_units(s, &lo, &hi);
+  if (lo == 0 && hi == s->nunits)
+    return pf->have;
+  memset(buf, 0, s->words * sizeof *buf);
+  for (size_t u = lo; u < hi; ++u)
+    if (bt_has(pf->have, u))
+      bt_set(buf, u);
+  return buf;
+}
+
+static int interested(const struct sim *s, const struct peer *pf, const struct peer *pt) {
+  uint64_t buf[s->words];
+  return bt_interested(offer(s, pf, buf), pt->have, s->nunits);
+}
+
 /* The unit `to` requests from `from`: a partly received one first (as
  * clients finish started pieces first), else local rarest first. */
 static long pick_unit(struct sim *s, const struct peer *pf, const struct peer *pt) {
-  uint64_t partial[s->words];
+  uint64_t partial[s->words], buf[s->words];
+  const uint64_t *have = offer(s, pf, buf);
   int      any = 0;
   for (size_t w = 0; w < s->words; ++w)
-    any |= (partial[w] = pf->have[w] & pt->part[w]) != 0;
+    any |= (partial[w] = have[w] & pt->part[w]) != 0;
   long u = any ? bt_pick_rarest(partial, pt->have, pt->busy, pt->avail, s->nunits, s->rng_run) : -1;
-  return u >= 0 ? u : bt_pick_rarest(pf->have, pt->have, pt->busy, pt->avail, s->nunits, s->rng_run);
+  return u >= 0 ? u : bt_pick_rarest(have, pt->have, pt->busy, pt->avail, s->nunits, s->rng_run);
 }
 
 /* Receiver asks the sender for a unit; starts the flow if there is one. */
@@ -523,7 +679,7 @@ static void stop_flow(struct sim *s, long id, double now, int retry) {
   struct peer *pt = &s->peers[f->to];
   bt_clear(pt->busy, (size_t)f->unit);
   if (!bt_has(pt->have, (size_t)f->unit) && f->remaining > 0) {
-    pt->got[f->unit] = (float)(s->unit_kbit - f->remaining);
+    pt->got[f->unit] = s->unit_kbit - f->remaining;
     bt_set(pt->part, (size_t)f->unit);
   }
   s->conns[f->conn].d[f->dir].flow = -1;
@@ -682,6 +838,8 @@ static void connect_peers(struct sim *s, int a, int b) {
   pb->conns[pb->nconns++] = (int)cid;
   if (pb->origin && pb->nconns > s->res->seed_peak_conns)
     s->res->seed_peak_conns = pb->nconns;
+  if (pa->origin && pa->nconns > s->res->seed_peak_conns)
+    s->res->seed_peak_conns = pa->nconns;
   /* bitfield exchange */
   for (size_t u = 0; u < s->nunits; ++u) {
     pa->avail[u] += (uint16_t)bt_has(pb->have, u);
@@ -725,11 +883,72 @@ static void drop_conn(struct sim *s, long cid, double now) {
 
 /* --- tracker ------------------------------------------------------------- */
 
+/* The row an announce is answered with, and the random fraction:
+ *  - native, external requesters (in no PID) and P4P once the tracker has
+ *    dropped the iTracker's data: stock random selection;
+ *  - localized: every guided pick in the requester's PoP, its PIDs by
+ *    their registered peers (own PID alone when they have none);
+ *  - P4P: the swarm's optimized rows once a solve has seen its leechers,
+ *    before that the iTracker's default matrix (as the tracker has it),
+ *    or with p4p_local_start the localized row. */
+static const float *row_for(struct sim *s, struct swarm *w, const struct peer *p, double now, double *rf) {
+  const struct sim_config *c = s->cfg;
+  size_t                   P = s->npids;
+  *rf                        = c->random_fraction;
+  if (c->mode == SIM_NATIVE || !p->slot ||
+      (c->mode == SIM_P4P && c->itracker_down_s >= 0 && now >= c->itracker_down_s + c->max_staleness_s)) {
+    *rf = 1.0;
+    return w->rows;
+  }
+  if (c->mode == SIM_P4P && w->guided)
+    return w->rows + (size_t)(p->slot - 1) * P;
+  if (c->mode == SIM_P4P && !c->p4p_local_start)
+    return s->default_rows + (size_t)(p->slot - 1) * P;
+  double sum = 0;
+  for (size_t q = 0; q < P; ++q) {
+    s->scratch_row[q] = s->prov.pids[q].pop == (size_t)p->pop ? (float)w->pid_count[q] : 0;
+    sum += s->scratch_row[q];
+  }
+  if (!(sum > 0))
+    s->scratch_row[p->slot - 1] = 1;
+  return s->scratch_row;
+}
+
+/* libtorrent's peer turnover (settings peer_turnover 4 %, cutoff 90 %,
+ * every 300 s): a downloading peer near its connection limit drops the
+ * connections that gave it least in the last rechoke period, so that new
+ * peers, and the guidance they come with, can get in. */
+static void turnover(struct sim *s, int id, double now) {
+  struct peer *p = &s->peers[id];
+  if (!(s->cfg->turnover_frac > 0) || (double)p->nconns < 0.9 * (double)p->maxconns)
+    return;
+  size_t n = (size_t)ceil(s->cfg->turnover_frac * (double)p->nconns);
+  while (n--) {
+    long   worst = -1;
+    double least = INFINITY;
+    for (size_t k = 0; k < p->nconns; ++k) {
+      const struct conn *c  = &s->conns[p->conns[k]];
+      double             in = c->d[c->a == id ? 1 : 0].bytes_period;
+      if (in < least) {
+        least = in;
+        worst = p->conns[k];
+      }
+    }
+    if (worst < 0)
+      return;
+    struct conn *c     = &s->conns[worst];
+    int          other = c->a == id ? c->b : c->a;
+    drop_conn(s, worst, now);
+    maybe_announce_soon(s, other, now);
+  }
+}
+
 static void announce(struct sim *s, int id, double now) {
-  struct peer  *p = &s->peers[id];
-  struct swarm *w = &s->swarms[p->swarm];
-  uint8_t       rec[PEER_SIZE];
-  char          reply[SELECT_MAX_AMOUNT * COMPARE_SIZE];
+  const struct sim_config *c = s->cfg;
+  struct peer             *p = &s->peers[id];
+  struct swarm            *w = &s->swarms[p->swarm];
+  uint8_t                  rec[PEER_SIZE];
+  char                     reply[SELECT_MAX_AMOUNT * COMPARE_SIZE];
   if (p->left)
     return;
   p->last_announce = now;
@@ -740,35 +959,48 @@ static void announce(struct sim *s, int id, double now) {
       return;
     }
     p->listed = 1;
+    if (p->slot)
+      w->pid_count[p->slot - 1] += 1;
   }
-  if (!is_seed(p)) {
-    struct select_request req = {
-      .buckets         = w->list.data,
-      .groups          = w->layout.groups,
-      .per_group       = w->layout.per_group,
-      .peer_size       = PEER_SIZE,
-      .self_slot       = p->slot,
-      .self_key        = rec,
-      .row             = w->rows + (size_t)(p->slot - 1) * s->npids,
-      .random_fraction = s->cfg->mode == SIM_NATIVE ? 1.0 : s->cfg->random_fraction,
-      .amount          = s->cfg->numwant,
-    };
-    struct select_tally tally;
-    size_t              got = p4p_select_guided(&req, s->rng_sel, reply, &tally);
-    s->res->select_same_pid += tally.same_pid;
-    s->res->select_other_pid += tally.other_pid;
-    s->res->select_random += tally.random;
-    for (size_t k = 0; k + COMPARE_SIZE <= got; k += COMPARE_SIZE) {
-      const uint8_t *r  = (const uint8_t *)reply + k;
-      uint32_t       ip = (uint32_t)r[0] << 24 | (uint32_t)r[1] << 16 | (uint32_t)r[2] << 8 | r[3];
-      long           o  = ip_get(s, ip);
-      if (o >= 0)
-        connect_peers(s, id, (int)o);
-    }
-    p->next_announce = now + s->cfg->announce_s;
-    schedule(s, p->next_announce, EV_ANNOUNCE, id);
+  int seed = is_seed(p);
+  if (seed && !c->seeds_announce)
+    return;
+  double                rf;
+  const float          *row = row_for(s, w, p, now, &rf);
+  struct select_request req = {
+    .buckets         = w->list.data,
+    .groups          = w->layout.groups,
+    .per_group       = w->layout.per_group,
+    .peer_size       = PEER_SIZE,
+    .self_slot       = p->slot,
+    .self_key        = rec,
+    .row             = row,
+    .random_fraction = rf,
+    .amount          = c->numwant,
+  };
+  struct select_tally tally;
+  size_t              got = p4p_select_guided(&req, s->rng_sel, reply, &tally);
+  if (!seed)
+    turnover(s, id, now);
+  s->res->select_same_pid += tally.same_pid;
+  s->res->select_other_pid += tally.other_pid;
+  s->res->select_random += tally.random;
+  for (size_t k = 0; k + COMPARE_SIZE <= got; k += COMPARE_SIZE) {
+    const uint8_t *r  = (const uint8_t *)reply + k;
+    uint32_t       ip = (uint32_t)r[0] << 24 | (uint32_t)r[1] << 16 | (uint32_t)r[2] << 8 | r[3];
+    long           o  = ip_get(s, ip);
+    /* a seed keeps only the leechers: seed-to-seed connections carry nothing */
+    if (o >= 0 && !(seed && is_seed(&s->peers[o])))
+      connect_peers(s, id, (int)o);
+  }
+  /* the baseline in which every announcer finds the first seed (PEX, or a
+   * seed accepting whoever the tracker told about it) */
+  if (!seed && c->seed_found)
+    connect_peers(s, id, w->origin);
+  p->next_announce = now + c->announce_s;
+  schedule(s, p->next_announce, EV_ANNOUNCE, id);
+  if (!seed)
     maybe_announce_soon(s, id, now); /* too few peers yet: ask again soon */
-  }
 }
 
 static void leave(struct sim *s, int id, double now) {
@@ -779,9 +1011,11 @@ static void leave(struct sim *s, int id, double now) {
     return;
   p->left = 1;
   record_of(s, p, rec);
-  if (p->listed)
+  if (p->listed) {
     peerlist_remove(&w->list, &w->layout, rec, PEER_SIZE);
-  w->pid_count[p->slot - 1] -= 1;
+    if (p->slot)
+      w->pid_count[p->slot - 1] -= 1;
+  }
   while (p->nconns) {
     struct conn *c     = &s->conns[p->conns[0]];
     int          other = c->a == id ? c->b : c->a;
@@ -792,64 +1026,118 @@ static void leave(struct sim *s, int id, double now) {
 
 /* --- guidance ------------------------------------------------------------ */
 
-/* Per-swarm, per-PoP ũ (uplinks of every registered peer, seeds included)
- * and d̃ (downlinks of leechers only), as the iTracker gets them from the
- * appTracker, then the fast solver; PoP rows become PID rows the way the
- * iTracker expands them: PID q of PoP Q gets w[P][Q] x q's share of Q's
- * peers in the swarm. */
-static void optimize(struct sim *s) {
+/* What the iTracker is told per swarm and PoP (docs/SIMULATOR.md, "What
+ * the optimizer is fed"), from the peers' state now, over the peers that
+ * joined and are inside the provider:
+ *   ũ: uplinks of the peers that have something to give (seeds, finished
+ *      peers that stay, leechers with at least one unit), each capped at
+ *      what its unchoke slots can deliver, (slots + 1) x the swarm's mean
+ *      leecher downlink: a 1 Gb/s seed with 101 slots feeding ~3 Mb/s
+ *      leechers delivers ~0.3 Gb/s, not 1 Gb/s;
+ *   d̃: downlinks of the leechers (capped at the stream rate when
+ *      streaming: a viewer wants no more than that);
+ *   n: the peers.
+ * The optimizer applies the paper's residual u = max(ũ - d̃, 0), d =
+ * max(d̃ - ũ, 0) per PoP, asked for the fair plan.  PoP rows become PID
+ * rows the way the iTracker expands them: PID q of PoP Q gets w[P][Q] x
+ * q's share of the swarm's registered peers in Q. */
+static void optimize(struct sim *s, double now) {
   const struct sim_config *c  = s->cfg;
-  size_t                   np = (size_t)s->npops, P = s->npids;
-  double                  *up = calloc(np * (size_t)c->nswarms, sizeof *up), *down = calloc(np * (size_t)c->nswarms, sizeof *down);
-  struct prov_swarm_input  *in = calloc((size_t)c->nswarms, sizeof *in);
-  struct prov_opt_result    r;
-  char                     err[256];
-  if (!up || !down || !in) {
-    free(up);
-    free(down);
-    free(in);
+  size_t                   np = (size_t)s->npops, P = s->npids, K = (size_t)c->nswarms;
+  if (c->itracker_down_s >= 0 && now >= c->itracker_down_s)
+    return; /* the iTracker is down: the tracker keeps what it has */
+  double                 *up = calloc(np * K, sizeof *up), *down = calloc(np * K, sizeof *down);
+  double                 *peers = calloc(np * K, sizeof *peers), *dsum = calloc(K, sizeof *dsum);
+  double                 *nleech = calloc(K, sizeof *nleech);
+  struct prov_swarm_input *in = calloc(K, sizeof *in);
+  struct prov_opt_result   r;
+  char                    err[256];
+  if (!up || !down || !peers || !dsum || !nleech || !in) {
     fail(s, "out of memory (optimizer input)");
-    return;
+    goto out;
   }
   for (size_t id = 0; id < s->npeers; ++id) {
     const struct peer *p = &s->peers[id];
-    if (p->left)
-      continue;
-    up[(size_t)p->swarm * np + (size_t)p->pop] += p->up_kbps;
-    if (!is_seed(p))
-      down[(size_t)p->swarm * np + (size_t)p->pop] += p->down_kbps;
+    if (p->joined && !p->left && !p->external && !is_seed(p)) {
+      dsum[p->swarm] += p->down_kbps;
+      nleech[p->swarm] += 1;
+    }
   }
-  for (int k = 0; k < c->nswarms; ++k)
-    in[k] = (struct prov_swarm_input){up + (size_t)k * np, down + (size_t)k * np};
+  for (size_t id = 0; id < s->npeers; ++id) {
+    const struct peer *p = &s->peers[id];
+    size_t             k = (size_t)p->swarm, i = k * np + (size_t)p->pop;
+    if (!p->joined || p->left || p->external)
+      continue;
+    peers[i] += 1;
+    if (is_seed(p) || p->nhave > 0) {
+      double dbar = nleech[k] > 0 ? dsum[k] / nleech[k] : 0;
+      up[i] += fmin(p->up_kbps, (p->slots + 1) * dbar);
+    }
+    if (!is_seed(p))
+      down[i] += c->stream_kbps > 0 ? fmin(p->down_kbps, c->stream_kbps) : p->down_kbps;
+  }
+  for (size_t k = 0; k < K; ++k)
+    in[k] = (struct prov_swarm_input){up + k * np, down + k * np, peers + k * np};
+  struct prov_opt_params prm = {.fair_plan = 1, .fair_slack = P4P_FAIR_SLACK};
   memset(&r, 0, sizeof r);
-  if (prov_optimizer_solve(s->opt, &s->topo, in, c->nswarms, NULL, &r, err, sizeof err)) {
+  if (prov_optimizer_solve(s->opt, &s->topo, in, (int)K, &prm, &r, err, sizeof err)) {
     fail(s, err);
-  } else {
-    s->res->optimizer_solves++;
-    s->res->last_opt_mlu = r.mlu;
-    for (int k = 0; k < c->nswarms; ++k) {
-      struct swarm *w = &s->swarms[k];
-      double        pop_peers[np ? np : 1];
-      memset(pop_peers, 0, sizeof pop_peers);
-      for (size_t q = 0; q < P; ++q)
-        pop_peers[s->prov.pids[q].pop] += w->pid_count[q];
-      size_t pop_npids[np ? np : 1];
-      memset(pop_npids, 0, sizeof pop_npids);
-      for (size_t q = 0; q < P; ++q)
-        pop_npids[s->prov.pids[q].pop]++;
-      const double *wp = r.swarms[k].w;
-      for (size_t q = 0; q < P; ++q) {
-        size_t Q     = s->prov.pids[q].pop;
-        double share = pop_peers[Q] > 0 ? w->pid_count[q] / pop_peers[Q] : 1.0 / (double)pop_npids[Q];
-        for (size_t i = 0; i < P; ++i)
-          w->rows[i * P + q] = (float)(wp[s->prov.pids[i].pop * np + Q] * share);
-      }
+    goto out;
+  }
+  s->res->optimizer_solves++;
+  s->res->last_opt_mlu = r.mlu;
+  for (size_t k = 0; k < K; ++k) {
+    struct swarm *w = &s->swarms[k];
+    if (nleech[k] > 0)
+      w->guided = 1;
+    if (!w->guided)
+      continue;
+    double pop_peers[np ? np : 1];
+    size_t pop_npids[np ? np : 1];
+    memset(pop_peers, 0, sizeof pop_peers);
+    memset(pop_npids, 0, sizeof pop_npids);
+    for (size_t q = 0; q < P; ++q) {
+      pop_peers[s->prov.pids[q].pop] += w->pid_count[q];
+      pop_npids[s->prov.pids[q].pop]++;
+    }
+    const double *wp = r.swarms[k].w;
+    for (size_t q = 0; q < P; ++q) {
+      size_t Q     = s->prov.pids[q].pop;
+      double share = pop_peers[Q] > 0 ? w->pid_count[q] / pop_peers[Q] : 1.0 / (double)pop_npids[Q];
+      for (size_t i = 0; i < P; ++i)
+        w->rows[i * P + q] = (float)(wp[s->prov.pids[i].pop * np + Q] * share);
     }
   }
   prov_opt_result_free(&r);
+out:
   free(up);
   free(down);
+  free(peers);
+  free(dsum);
+  free(nleech);
   free(in);
+}
+
+/* Streaming: every swarm's source makes unit u now and tells its
+ * neighbours; the ones it unchokes may start on it at once. */
+static void produce(struct sim *s, size_t u, double now) {
+  s->produced = u + 1;
+  for (int k = 0; k < s->cfg->nswarms; ++k) {
+    int          o = s->swarms[k].origin;
+    struct peer *p = &s->peers[o];
+    bt_set(p->have, u);
+    p->nhave++;
+    for (size_t j = 0; j < p->nconns; ++j) {
+      long         cid = p->conns[j];
+      struct conn *c   = &s->conns[cid];
+      int          dir = c->a == o ? 0 : 1;
+      s->peers[c->a == o ? c->b : c->a].avail[u]++;
+      if (c->d[dir].unchoked && c->d[dir].flow < 0)
+        try_start(s, cid, dir, now);
+    }
+  }
+  if (u + 1 < s->nunits)
+    schedule(s, (double)(u + 2) * s->unit_s, EV_PRODUCE, (long)(u + 1));
 }
 
 /* --- BitTorrent ------------------------------------------------------------ */
@@ -869,6 +1157,11 @@ static void unit_done(struct sim *s, long fid, double now) {
   p->got[u] = 0;
   bt_set(p->have, u);
   p->nhave++;
+  /* on time: within the deadline of its birth, counted for the units that
+   * were due before the end of the run (stream_units_due) */
+  if (s->cfg->stream_kbps > 0 && now - (double)(u + 1) * s->unit_s <= s->cfg->stream_deadline_s &&
+      (double)(u + 1) * s->unit_s + s->cfg->stream_deadline_s <= s->cfg->max_time_s)
+    s->res->stream_units_on_time += 1;
   for (size_t k = 0; k < p->nconns; ++k) { /* HAVE to every neighbour */
     struct conn *c = &s->conns[p->conns[k]];
     s->peers[c->a == to ? c->b : c->a].avail[u]++;
@@ -931,7 +1224,7 @@ static void rechoke_peer(struct sim *s, int id, int rotate, double now) {
     int          other = c->a == id ? c->b : c->a;
     int          out   = c->a == id ? 0 : 1; /* direction from us */
     want[k]            = 0;
-    if (is_seed(&s->peers[other]) || !bt_interested(p->have, s->peers[other].have, s->nunits))
+    if (is_seed(&s->peers[other]) || !interested(s, p, &s->peers[other]))
       continue;
     cand[nc]    = (long)k;
     /* leechers reciprocate; seeds favour whom they upload to fastest */
@@ -1018,7 +1311,11 @@ static void sample(struct sim *s, double now) {
     if (c) r->ts_watch = c;
     double *d = c ? realloc(r->ts_leechers, cap * sizeof *d) : NULL;
     if (d) r->ts_leechers = d;
-    if (!d) {
+    double *e = d ? realloc(r->ts_seedconns, cap * sizeof *e) : NULL;
+    if (e) r->ts_seedconns = e;
+    double *l = e ? realloc(r->ts_links, cap * (size_t)(s->nlinks ? s->nlinks : 1) * sizeof *l) : NULL;
+    if (l) r->ts_links = l;
+    if (!l) {
       fail(s, "out of memory (samples)");
       return;
     }
@@ -1028,6 +1325,7 @@ static void sample(struct sim *s, double now) {
   for (int e = 0; e < s->nlinks; ++e) {
     double c = s->topo.links[e].capacity_kbps;
     double u = c > 0 ? (s->link_area[e] / dt + s->topo.links[e].background_kbps) / c : 0;
+    r->ts_links[r->nsamples * (size_t)s->nlinks + (size_t)e] = u;
     if (u > maxu)
       maxu = u;
     if ((e == r->watch_ab || e == r->watch_ba) && u > watch)
@@ -1039,6 +1337,9 @@ static void sample(struct sim *s, double now) {
   r->ts_maxutil[k]   = maxu;
   r->ts_watch[k]     = watch;
   r->ts_leechers[k]  = (double)(s->nleechers - s->leechers_done);
+  r->ts_seedconns[k] = 0;
+  for (int w = 0; w < s->cfg->nswarms; ++w)
+    r->ts_seedconns[k] += (double)s->peers[s->swarms[w].origin].nconns;
   s->last_sample_t   = now;
 }
 
@@ -1060,7 +1361,13 @@ void sim_config_defaults(struct sim_config *c) {
   c->slot_kbps         = 10000;
   c->rechoke_s         = 10;
   c->optimistic_s      = 30;
-  c->announce_s        = 1800;
+  c->announce_s        = 300;
+  c->seeds_announce    = 1;
+  c->turnover_frac     = 0.04;
+  c->itracker_down_s   = -1;
+  c->max_staleness_s   = 7200;
+  c->stream_window_s   = 30;
+  c->stream_deadline_s = 30;
   c->min_announce_s    = 60;
   c->low_watermark     = 20;
   c->optimize_s        = 30;
@@ -1128,6 +1435,8 @@ static void free_sim(struct sim *s) {
   free(s->link_area);
   free(s->pop_delay_ms);
   free(s->link_cap);
+  free(s->default_rows);
+  free(s->scratch_row);
   free(s->ip_keys);
   free(s->ip_vals);
   if (s->opt)
@@ -1145,6 +1454,10 @@ void sim_result_free(struct sim_result *r) {
   free(r->ts_maxutil);
   free(r->ts_watch);
   free(r->ts_leechers);
+  free(r->ts_links);
+  free(r->ts_seedconns);
+  free(r->link_capacity);
+  free(r->link_background);
   for (int e = 0; r->link_names && e < r->nlinks; ++e)
     free(r->link_names[e]);
   free(r->link_names);
@@ -1171,6 +1484,10 @@ static void summarize(struct sim *s) {
   if (n > 0) {
     r->mean_maxutil /= n;
     r->mean_watch /= n;
+  }
+  if (s->cfg->stream_kbps > 0) { /* units every viewer should have had by the end */
+    double due = fmin((double)s->nunits, fmax(0, floor((s->cfg->max_time_s - s->cfg->stream_deadline_s) / s->unit_s)));
+    r->stream_units_due = due * (double)s->nleechers;
   }
 }
 
@@ -1199,10 +1516,13 @@ int sim_run(const struct sim_config *cfg, struct sim_result *res, sim_progress_f
   res->nlinks       = s.nlinks;
   res->link_bytes   = calloc((size_t)s.nlinks + 1, sizeof *res->link_bytes);
   res->link_names   = calloc((size_t)s.nlinks + 1, sizeof *res->link_names);
+  res->link_capacity   = calloc((size_t)s.nlinks + 1, sizeof *res->link_capacity);
+  res->link_background = calloc((size_t)s.nlinks + 1, sizeof *res->link_background);
   s.link_load       = calloc((size_t)s.nlinks + 1, sizeof *s.link_load);
   s.link_area       = calloc((size_t)s.nlinks + 1, sizeof *s.link_area);
   s.opt             = prov_optimizer_new();
-  if (!res->completion_s || !res->link_bytes || !res->link_names || !s.link_load || !s.link_area || !s.opt) {
+  if (!res->completion_s || !res->link_bytes || !res->link_names || !s.link_load || !s.link_area || !s.opt ||
+      !res->link_capacity || !res->link_background) {
     snprintf(err, errlen, "out of memory");
     free_sim(&s);
     sim_result_free(res);
@@ -1213,7 +1533,9 @@ int sim_run(const struct sim_config *cfg, struct sim_result *res, sim_progress_f
   for (int e = 0; e < s.nlinks; ++e) {
     char name[2 * P4P_POP_NAME_MAX + 4];
     snprintf(name, sizeof name, "%s->%s", s.topo.pops[s.topo.links[e].from].name, s.topo.pops[s.topo.links[e].to].name);
-    res->link_names[e] = strdup(name);
+    res->link_names[e]      = strdup(name);
+    res->link_capacity[e]   = s.topo.links[e].capacity_kbps;
+    res->link_background[e] = s.topo.links[e].background_kbps;
   }
   find_watch(&s);
   s.rng_run[0] = (unsigned short)(cfg->seed * 3 + 11);
@@ -1227,6 +1549,8 @@ int sim_run(const struct sim_config *cfg, struct sim_result *res, sim_progress_f
     schedule(&s, s.peers[id].join_time, EV_JOIN, (long)id);
   if (cfg->mode == SIM_P4P)
     schedule(&s, 0, EV_OPTIMIZE, 0);
+  if (cfg->stream_kbps > 0 && s.nunits)
+    schedule(&s, s.unit_s, EV_PRODUCE, 0);
   schedule(&s, cfg->rechoke_s, EV_RECHOKE, 0);
   schedule(&s, cfg->sample_s, EV_SAMPLE, 0);
 
@@ -1238,6 +1562,7 @@ int sim_run(const struct sim_config *cfg, struct sim_result *res, sim_progress_f
     now = te <= tf ? te : tf;
     if (now > cfg->max_time_s)
       break;
+    s.now = now;
     res->events++;
     if (tf < te) {
       unit_done(&s, idxheap_top(&s.done_heap), now);
@@ -1261,7 +1586,7 @@ int sim_run(const struct sim_config *cfg, struct sim_result *res, sim_progress_f
         recompute_rates(&s, now);
         break;
       case EV_OPTIMIZE:
-        optimize(&s);
+        optimize(&s, now);
         schedule(&s, now + cfg->optimize_s, EV_OPTIMIZE, 0);
         break;
       case EV_SAMPLE:
@@ -1271,6 +1596,9 @@ int sim_run(const struct sim_config *cfg, struct sim_result *res, sim_progress_f
         break;
       case EV_LEAVE:
         leave(&s, (int)ev.arg, now);
+        break;
+      case EV_PRODUCE:
+        produce(&s, (size_t)ev.arg, now);
         break;
       }
     }
@@ -1283,7 +1611,7 @@ int sim_run(const struct sim_config *cfg, struct sim_result *res, sim_progress_f
       break;
     }
   }
-  res->end_time   = now;
+  res->end_time   = now < cfg->max_time_s ? now : cfg->max_time_s;
   res->ncompleted = s.leechers_done;
   if (!s.failed)
     summarize(&s);

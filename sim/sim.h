@@ -14,6 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* native: stock random selection.  P4P: the optimizer's rows.  localized:
+ * all guided picks in the requester's own PoP (its PIDs by peers). */
 enum sim_mode { SIM_NATIVE = 0, SIM_P4P, SIM_LOCALIZED };
 
 struct sim_config {
@@ -37,6 +39,20 @@ struct sim_config {
   double        tcp_window_kb;      /* per-connection cap = window / RTT */
   double        access_rtt_ms;      /* last-mile RTT added to 2 x propagation */
   double        background_frac;    /* extra background on every link, of capacity */
+  const char   *masses_path;        /* gravity background: "POP mass" lines (NULL: equal masses) */
+  double        gravity_peak;       /* > 0: gravity background scaled so the busiest link is at this */
+  int           seeds_announce;     /* seeds announce too and connect out to the leechers returned */
+  int           seed_found;         /* every leecher announce also reaches its swarm's first seed */
+  double        turnover_frac;      /* at each announce near the limit, drop this share of connections */
+  int           p4p_local_start;    /* P4P: localized rows, not the default matrix, until the first solve */
+  double        itracker_down_s;    /* P4P: no solves from this time on (< 0: never down) */
+  double        max_staleness_s;    /* P4P: the tracker keeps the last guidance this long, then stock */
+  double        external_frac;      /* share of each swarm's leechers outside the provider */
+  const char   *peering_pop;        /* where external peers enter (NULL: best connected PoP) */
+  double        access_down_kbps, access_up_kbps; /* > 0: every leecher gets this access link */
+  double        stream_kbps;        /* > 0: live stream at this rate instead of a file */
+  double        stream_window_s;    /* streaming: units fetched this far ahead of the oldest wanted */
+  double        stream_deadline_s;  /* streaming: a unit counts as on time within this of its birth */
   double        recompute_delay_s;  /* flow-set changes within this are solved together */
   double        sample_s;           /* utilization sampling period */
   double        max_time_s;
@@ -63,6 +79,12 @@ struct sim_result {
   size_t  select_same_pid, select_other_pid, select_random;
   size_t  rate_solves, optimizer_solves, unit_transfers, events;
   double  last_opt_mlu;   /* the optimizer's predicted MLU at its last solve */
+  double *ts_links;       /* nsamples x nlinks utilization, background included */
+  double *ts_seedconns;   /* per sample: connections of the swarms' first seeds, summed */
+  double *link_capacity, *link_background; /* per directed link, kbit/s */
+  double  bytes_external; /* between peers inside the provider and outside it */
+  double  stream_units_due, stream_units_on_time; /* streaming: units x peers due / arrived in time */
+  double  stream_bytes;   /* streaming: bytes received by the leechers */
 };
 
 /* Progress callback: simulated time and leechers done so far. */

@@ -33,6 +33,7 @@ INSTALLED = {  # path under the root: mode
     "usr/lib/sysusers.d/opentracker-p4p.conf": 0o644,
     "usr/share/opentracker-p4p/providers/abilene.conf": 0o644,
     "usr/share/opentracker-p4p/providers/attmpls.conf": 0o644,
+    "usr/share/opentracker-p4p/providers/sprint.conf": 0o644,
 }
 MAN_PAGES = [p for p in INSTALLED if "/man/" in p]
 UNITS = ["opentracker-p4p.service", "p4p-itracker.service"]

@@ -271,9 +271,10 @@ def test_guidance_gives_demand_pids_a_row(daemon):
     # seeds in NEWYORK (1.i.test), leechers in LOSANGELES (4.i.test).
     # u_NY = 1000, d_LA = 1000: T_opt = t_NY,LA = 1000.  The paper's row
     # w_LA,j = t_LA,j / sum_j t_LA,j is 0/0: empty exactly for the peers
-    # that need sources.  Ours counts both directions: row LA = {NY: 1}.
-    # Row NY = {LA: 1} (w_NY,NY ∝ min(1000, 0) = 0).  CHICAGO has no peers:
-    # uniform over PoPs with peers, NY and LA 0.5 each.
+    # that need sources.  Ours (docs/OPTIMIZER.md) counts both directions:
+    # row LA = {NY: 1} (all of NY's upload goes to LA), row NY = {LA: 1}
+    # (NY has no download to fill locally).  CHICAGO has no peers: the
+    # fallback weighs the PoPs with peers by their peers, NY 5 : LA 10.
     body = stats_doc({h(1): [("1.i.test", 5, 0, 1000, 0),
                              ("4.i.test", 0, 10, 0, 1000)]})
     r, data = daemon.request("POST", "guidance", body)
@@ -286,8 +287,8 @@ def test_guidance_gives_demand_pids_a_row(daemon):
     w = normalized(matrix(sw[0]))
     assert w["4.i.test"]["1.i.test"] == pytest.approx(1)
     assert w["1.i.test"]["4.i.test"] == pytest.approx(1)
-    assert w["2.i.test"]["1.i.test"] == pytest.approx(0.5)
-    assert w["2.i.test"]["4.i.test"] == pytest.approx(0.5)
+    assert w["2.i.test"]["1.i.test"] == pytest.approx(1 / 3)
+    assert w["2.i.test"]["4.i.test"] == pytest.approx(2 / 3)
     for row in w.values():
         assert sum(row.values()) == pytest.approx(1)
         assert all(v >= 0 for v in row.values())
@@ -318,14 +319,18 @@ def test_unknown_rates_use_access_classes(daemon):
     # NY: 2 seeders, u~ = 2358.4, d~ = 0.  LA: 1 leecher, u~ = 1179.2,
     # d~ = 3006.8, so t_LA,LA = min = 1179.2 stays inside LA and the
     # residual demand 1827.6 comes from NY (supply 2358.4 suffices).
-    # Row LA: NY 1827.6 / 3006.8, LA 1179.2 / 3006.8.  Row NY: LA only.
+    # Row LA (w_ij ∝ n_j x share of j's capacity planned for i):
+    #   NY: 2 peers x 1827.6 / 2358.4 = 1.54986
+    #   LA: 1 peer x (1179.2 / 1179.2 + 1179.2 / 3006.8) = 1.39218
+    # Row NY: LA only.
     body = stats_doc({h(3): [("1.i.test", 2, 0, None, None),
                              ("4.i.test", 0, 1, None, None)]})
     r, data = daemon.request("POST", "guidance", body)
     assert r.status == 200, data
     w = normalized(matrix(parse(data).find(NS + "swarm")))
-    assert w["4.i.test"]["1.i.test"] == pytest.approx(1827.6 / 3006.8)
-    assert w["4.i.test"]["4.i.test"] == pytest.approx(1179.2 / 3006.8)
+    ny, la = 2 * 1827.6 / 2358.4, 1 + 1179.2 / 3006.8
+    assert w["4.i.test"]["1.i.test"] == pytest.approx(ny / (ny + la))
+    assert w["4.i.test"]["4.i.test"] == pytest.approx(la / (ny + la))
     assert w["1.i.test"]["4.i.test"] == pytest.approx(1)
 
 

@@ -161,8 +161,7 @@ int lp_exact_optimize(const struct prov_topology *t,
   for (int e = 0; e < L; e++)
     res->link_price[e] = link_row[e] ? fmax(0, -glp_get_row_dual(lp, link_row[e]))
                                      : 0;
-  prov_opt_result_finish(t, swarms, &p, res);
-  res->lower_bound = res->objective;
+  res->lower_bound = prov_opt_result_finish(t, swarms, &p, res);
   res->rounds = 1;
   glp_delete_prob(lp);
   free(ia); free(ja); free(ar); free(cs); free(ci); free(cj); free(link_row);

@@ -129,7 +129,7 @@ static void test_line_of_three(void **state)
   duplex(&t, 1, 2, 1000);
   finish(&t);
   double up[3] = { 600, 0, 0 }, down[3] = { 0, 300, 400 };
-  struct prov_swarm_input sw = { up, down };
+  struct prov_swarm_input sw = { up, down, NULL };
   struct prov_opt_result f, x;
   solve_both(&t, &sw, 1, NULL, &f, &x);
   struct prov_opt_result *rs[2] = { &f, &x };
@@ -155,10 +155,12 @@ static void test_line_of_three(void **state)
  * constraint sending nothing to C would give 0.6: T_opt forces the
  * congested link.  MLU = 1.2 and the plan is unique.
  *
- * Weights: row A = t_A. / 600 = (0, .5, .5).  B and C supply nothing, so
- * the paper's row t_Bj / sum_j t_Bj is empty; ours counts both
- * directions and the traffic kept inside: row B ∝ (t_AB, min(100, 400), 0)
- * = (300, 100, 0) -> (.75, .25, 0); row C ∝ (t_AC, 0, 0) -> (1, 0, 0).
+ * Weights (one peer per PoP, peers NULL): w_ij ∝ t_ji/ũ_j + t_ij/d̃_j,
+ * w_ii ∝ L_i/ũ_i + L_i/d̃_i with L_i = min(ũ_i, d̃_i).
+ *   row A: (0, t_AB/d̃_B, t_AC/d̃_C) = (0, .75, .75) -> (0, .5, .5)
+ *   row B: (t_AB/ũ_A, 100/100 + 100/400, 0) = (.5, 1.25, 0) -> (2/7, 5/7, 0)
+ *   row C: (t_AC/ũ_A, 0, 0) -> (1, 0, 0)   (C has no upload: L_C = 0)
+ * B and C supply nothing, so the paper's row t_Bj / sum_j t_Bj is empty.
  */
 static void test_max_throughput_level_binds(void **state)
 {
@@ -174,7 +176,7 @@ static void test_max_throughput_level_binds(void **state)
   prov_topology_add_link(&t, 2, 1, &s, err, sizeof err);
   finish(&t);
   double up[3] = { 600, 100, 0 }, down[3] = { 0, 400, 400 };
-  struct prov_swarm_input sw = { up, down };
+  struct prov_swarm_input sw = { up, down, NULL };
   struct prov_opt_result f, x;
   solve_both(&t, &sw, 1, NULL, &f, &x);
   struct prov_opt_result *rs[2] = { &f, &x };
@@ -189,7 +191,7 @@ static void test_max_throughput_level_binds(void **state)
     /* the literal paper row of B is empty */
     assert_true(tij[1 * 3 + 0] + tij[1 * 3 + 2] == 0);
     NEAR(w[0], 0); NEAR(w[1], 0.5); NEAR(w[2], 0.5);
-    NEAR(w[3], 0.75); NEAR(w[4], 0.25); NEAR(w[5], 0);
+    NEAR(w[3], 2.0 / 7); NEAR(w[4], 5.0 / 7); NEAR(w[5], 0);
     NEAR(w[6], 1); NEAR(w[7], 0); NEAR(w[8], 0);
   }
   prov_opt_result_free(&f);
@@ -220,7 +222,7 @@ static void test_triangle_optimum_avoids_tight_link(void **state)
   duplex(&t, 1, 2, 1000);
   finish(&t);
   double up[3] = { 400, 0, 0 }, down[3] = { 0, 400, 400 };
-  struct prov_swarm_input sw = { up, down };
+  struct prov_swarm_input sw = { up, down, NULL };
   struct prov_opt_result f, x;
   solve_both(&t, &sw, 1, NULL, &f, &x);
   struct prov_opt_result *rs[2] = { &f, &x };
@@ -254,7 +256,7 @@ static void test_swarms_share_links(void **state)
   finish(&t);
   double up1[3] = { 400, 0, 0 }, down1[3] = { 0, 400, 0 };
   double up2[3] = { 400, 0, 0 }, down2[3] = { 0, 400, 400 };
-  struct prov_swarm_input sw[2] = { { up1, down1 }, { up2, down2 } };
+  struct prov_swarm_input sw[2] = { { up1, down1, NULL }, { up2, down2, NULL } };
   struct prov_opt_result f, x;
   solve_both(&t, sw, 2, NULL, &f, &x);
   struct prov_opt_result *rs[2] = { &f, &x };
@@ -285,7 +287,7 @@ static void test_link_multiplier_moves_traffic_off_a_link(void **state)
   duplex(&t, 1, 2, 1000);
   finish(&t);
   double up[3] = { 400, 0, 0 }, down[3] = { 0, 400, 400 };
-  struct prov_swarm_input sw = { up, down };
+  struct prov_swarm_input sw = { up, down, NULL };
   struct prov_opt_result f, x;
   solve_both(&t, &sw, 1, NULL, &f, &x);
   NEAR(f.mlu, 0.2);
@@ -324,7 +326,7 @@ static void test_all_links_free_takes_least_utilization_plan(void **state)
   duplex(&t, 1, 2, 1000);
   finish(&t);
   double up[3] = { 400, 0, 0 }, down[3] = { 0, 400, 400 };
-  struct prov_swarm_input sw = { up, down };
+  struct prov_swarm_input sw = { up, down, NULL };
   double mult[6] = { 0 };
   struct prov_opt_result f, x;
   solve_both(&t, &sw, 1, mult, &f, &x);
@@ -354,7 +356,7 @@ static void test_no_demand(void **state)
   finish(&t);
   assert_int_equal(prov_topology_set_background(&t, ab, 100, err, sizeof err), 0);
   double up[3] = { 500, 500, 0 }, down[3] = { 0, 0, 0 };
-  struct prov_swarm_input sw = { up, down };
+  struct prov_swarm_input sw = { up, down, NULL };
   struct prov_opt_result f, x;
   solve_both(&t, &sw, 1, NULL, &f, &x);
   struct prov_opt_result *rs[2] = { &f, &x };
@@ -385,7 +387,7 @@ static void test_no_supply(void **state)
   duplex(&t, 1, 2, 1000);
   finish(&t);
   double up[3] = { 0, 0, 0 }, down[3] = { 100, 0, 200 };
-  struct prov_swarm_input sw = { up, down };
+  struct prov_swarm_input sw = { up, down, NULL };
   struct prov_opt_result f, x;
   solve_both(&t, &sw, 1, NULL, &f, &x);
   struct prov_opt_result *rs[2] = { &f, &x };
@@ -419,7 +421,7 @@ static void test_disconnected_pop(void **state)
   duplex(&t, 1, 2, 1000);
   finish(&t);
   double up[4] = { 500, 0, 0, 0 }, down[4] = { 0, 200, 0, 600 };
-  struct prov_swarm_input sw = { up, down };
+  struct prov_swarm_input sw = { up, down, NULL };
   NEAR(prov_swarm_t_opt(&t, &sw, err, sizeof err), 200);
   struct prov_opt_result f, x;
   solve_both(&t, &sw, 1, NULL, &f, &x);
@@ -456,7 +458,7 @@ static void test_zero_capacity_link_carries_no_swarm_traffic(void **state)
   prov_topology_add_link(&t, 2, 1, &s, err, sizeof err);
   finish(&t);
   double up[3] = { 500, 0, 0 }, down[3] = { 0, 100, 400 };
-  struct prov_swarm_input sw = { up, down };
+  struct prov_swarm_input sw = { up, down, NULL };
   struct prov_opt_result f, x;
   solve_both(&t, &sw, 1, NULL, &f, &x);
   struct prov_opt_result *rs[2] = { &f, &x };
@@ -564,7 +566,7 @@ static void test_t_opt_is_min_of_supply_and_demand_when_connected(void **s)
     double mf = prov_transport_solve(&ws, ns, nd, sup, dem, cost, flow);
     prov_transport_ws_free(&ws);
     assert_true(fabs(mf - fmin(su, sd)) <= 1e-12 * fmax(su, 1));
-    struct prov_swarm_input sw = { up, down };
+    struct prov_swarm_input sw = { up, down, NULL };
     char err[64];
     double v = prov_swarm_t_opt(&t, &sw, err, sizeof err);
     assert_true(fabs(v - fmin(su, sd)) <= 1e-12 * fmax(su, 1));
@@ -598,6 +600,7 @@ static void test_fast_solver_matches_exact_on_random_instances(void **s)
       random_swarm(n, up[k], down[k]);
       sw[k].up_kbps = up[k];
       sw[k].down_kbps = down[k];
+      sw[k].peers = NULL;
     }
     double *mult = NULL;
     if (rep % 3 == 2) {
@@ -637,6 +640,141 @@ static void test_fast_solver_matches_exact_on_random_instances(void **s)
     prov_topology_free(&t);
   }
   print_message("worst relative gap fast vs exact: %.3g\n", worst);
+}
+
+/*
+ * The same line with peer counts n = (1, 4, 2): each term is multiplied
+ * by the peers of the PoP it picks from.
+ *   row A ∝ (0, 4 * .75, 2 * .75) = (0, 3, 1.5)  -> (0, 2/3, 1/3)
+ *   row B ∝ (1 * .5, 4 * 1.25, 0) = (.5, 5, 0)  -> (1/11, 10/11, 0)
+ *   row C ∝ (1 * .5, 0, 0)                      -> (1, 0, 0)
+ * The old rule (w ∝ t_ij + t_ji) gave B (.75, .25, 0): three quarters of
+ * B's picks on the one peer-poor PoP with the supply.
+ */
+static void test_weights_count_the_peers_they_pick_from(void **state)
+{
+  (void)state;
+  struct prov_topology t;
+  add_pops(&t, 3);
+  duplex(&t, 0, 1, 1000);
+  duplex(&t, 1, 2, 1000);
+  finish(&t);
+  double up[3] = { 600, 100, 0 }, down[3] = { 0, 400, 400 }, n[3] = { 1, 4, 2 };
+  double tij[9] = { 0, 300, 300, 0, 0, 0, 0, 0, 0 }, w[9];
+  struct prov_swarm_input sw = { up, down, n };
+  prov_weights_from_plan(&t, &sw, tij, w);
+  NEAR(w[0], 0); NEAR(w[1], 2.0 / 3); NEAR(w[2], 1.0 / 3);
+  NEAR(w[3], 1.0 / 11); NEAR(w[4], 10.0 / 11); NEAR(w[5], 0);
+  NEAR(w[6], 1); NEAR(w[7], 0); NEAR(w[8], 0);
+  /* nothing planned and no capacity at B: fallback ∝ peers over the PoPs
+   * with capacity, A (1 peer) and C (2 peers), from every row */
+  double up2[3] = { 100, 0, 0 }, down2[3] = { 0, 0, 0 }, up3[3] = { 0, 0, 50 };
+  double zero[9] = { 0 };
+  for (int i = 0; i < 3; i++)
+    up2[i] += up3[i];
+  struct prov_swarm_input sw2 = { up2, down2, n };
+  prov_weights_from_plan(&t, &sw2, zero, w);
+  for (int i = 0; i < 3; i++) {
+    NEAR(w[i * 3 + 0], 1.0 / 3);
+    NEAR(w[i * 3 + 1], 0);
+    NEAR(w[i * 3 + 2], 2.0 / 3);
+  }
+  prov_topology_free(&t);
+}
+
+static void solve_both_prm(const struct prov_topology *t,
+                           const struct prov_swarm_input *sw, int nswarms,
+                           const struct prov_opt_params *prm,
+                           struct prov_opt_result *fast,
+                           struct prov_opt_result *exact)
+{
+  char err[256] = "";
+  struct prov_optimizer *o = prov_optimizer_new();
+  assert_non_null(o);
+  if (prov_optimizer_solve(o, t, sw, nswarms, prm, fast, err, sizeof err))
+    fail_msg("fast: %s", err);
+  prov_optimizer_free(o);
+  if (lp_exact_optimize(t, sw, nswarms, prm, exact, err, sizeof err))
+    fail_msg("exact: %s", err);
+  assert_valid(t, sw, nswarms, fast);
+  assert_valid(t, sw, nswarms, exact);
+}
+
+/*
+ * Equal optima: A (u = 600) reaches B and C (demand 400 each) only over
+ * A - X (capacity 1000), then over cold X - B and X - C (10000 each).
+ * A -> X carries all 600 whatever the split, so every split with
+ * t_AB, t_AC <= 400 is optimal (MLU 0.6) and the LP returns one of them.
+ * The fair plan is unique: t_AB = t_AC = 600 * 400/800 = 300, within the
+ * optimum (slack 0 suffices), and both solvers must give it and the same
+ * rows:  A (0, 0, .5, .5)  [t_AB/d̃_B = .75 each]
+ *        B (1, 0, 0, 0)    [t_AB/ũ_A; B has no upload]
+ *        X: nothing planned, no capacity: fallback over A, B, C = 1/3 each.
+ */
+static void test_fair_plan_does_not_depend_on_the_solver(void **state)
+{
+  (void)state;
+  struct prov_topology t;
+  add_pops(&t, 4);
+  duplex(&t, 0, 1, 1000);
+  duplex(&t, 1, 2, 10000);
+  duplex(&t, 1, 3, 10000);
+  finish(&t);
+  double up[4] = { 600, 0, 0, 0 }, down[4] = { 0, 0, 400, 400 };
+  struct prov_swarm_input sw = { up, down, NULL };
+  struct prov_opt_params prm = { .rel_gap = 1e-9, .fair_plan = 1, .fair_slack = 0 };
+  struct prov_opt_result f, x;
+  solve_both_prm(&t, &sw, 1, &prm, &f, &x);
+  struct prov_opt_result *rs[2] = { &f, &x };
+  for (int k = 0; k < 2; k++) {
+    const double *tij = rs[k]->swarms[0].t, *w = rs[k]->swarms[0].w;
+    NEAR(rs[k]->mlu, 0.6);
+    NEAR(tij[0 * 4 + 2], 300);
+    NEAR(tij[0 * 4 + 3], 300);
+    NEAR(w[0], 0); NEAR(w[1], 0); NEAR(w[2], 0.5); NEAR(w[3], 0.5);
+    NEAR(w[4], 1.0 / 3); NEAR(w[5], 0); NEAR(w[6], 1.0 / 3); NEAR(w[7], 1.0 / 3);
+    NEAR(w[8], 1); NEAR(w[9], 0); NEAR(w[10], 0); NEAR(w[11], 0);
+  }
+  for (int q = 0; q < 16; q++)
+    NEAR(f.swarms[0].w[q], x.swarms[0].w[q]);
+  prov_opt_result_free(&f);
+  prov_opt_result_free(&x);
+  prov_topology_free(&t);
+}
+
+/*
+ * When the proportional plan would load a tight link, it is blended back.
+ * Triangle of test_triangle_optimum_avoids_tight_link: LP optimum
+ * t_AB = 400/11 (A -> B, capacity 100, at 4/11), proportional plan
+ * (200, 200) puts A -> B at 2.0.  Allowed: 4/11 + 0.02, i.e. A -> B may
+ * carry 100 (4/11 + 0.02) = 38.3636.  theta = (38.3636 - 36.3636) /
+ * (200 - 36.3636) = 0.012222; t_AB = 38.3636, t_AC = 361.6364, MLU
+ * 0.383636.  A -> C only gets lighter with theta, so it does not bound it.
+ */
+static void test_fair_plan_backs_off_a_tight_link(void **state)
+{
+  (void)state;
+  struct prov_topology t;
+  add_pops(&t, 3);
+  duplex(&t, 0, 1, 100);
+  duplex(&t, 0, 2, 1000);
+  duplex(&t, 1, 2, 1000);
+  finish(&t);
+  double up[3] = { 400, 0, 0 }, down[3] = { 0, 400, 400 };
+  struct prov_swarm_input sw = { up, down, NULL };
+  struct prov_opt_params prm = { .rel_gap = 1e-9, .fair_plan = 1, .fair_slack = 0.02 };
+  struct prov_opt_result f, x;
+  solve_both_prm(&t, &sw, 1, &prm, &f, &x);
+  struct prov_opt_result *rs[2] = { &f, &x };
+  for (int k = 0; k < 2; k++) {
+    NEAR(rs[k]->swarms[0].t[1], 100 * (4.0 / 11 + 0.02));
+    NEAR(rs[k]->swarms[0].t[2], 400 - 100 * (4.0 / 11 + 0.02));
+    NEAR(rs[k]->mlu, 4.0 / 11 + 0.02);
+    assert_true(rs[k]->lower_bound <= 4.0 / 11 + 1e-9);
+  }
+  prov_opt_result_free(&f);
+  prov_opt_result_free(&x);
+  prov_topology_free(&t);
 }
 
 /*
@@ -690,7 +828,7 @@ static void test_bad_input_is_rejected_with_a_reason(void **state)
   add_pops(&t, 2);
   duplex(&t, 0, 1, 1000);
   double up[2] = { 100, -1 }, down[2] = { 0, 50 };
-  struct prov_swarm_input sw = { up, down };
+  struct prov_swarm_input sw = { up, down, NULL };
   struct prov_opt_result r;
   char err[128] = "";
   /* not finished */
@@ -766,6 +904,9 @@ int main(void)
     cmocka_unit_test(test_zero_capacity_link_carries_no_swarm_traffic),
     cmocka_unit_test(test_t_opt_is_min_of_supply_and_demand_when_connected),
     cmocka_unit_test(test_fast_solver_matches_exact_on_random_instances),
+    cmocka_unit_test(test_weights_count_the_peers_they_pick_from),
+    cmocka_unit_test(test_fair_plan_does_not_depend_on_the_solver),
+    cmocka_unit_test(test_fair_plan_backs_off_a_tight_link),
     cmocka_unit_test(test_default_weights_prefer_cheap_pids),
     cmocka_unit_test(test_bad_input_is_rejected_with_a_reason),
   };

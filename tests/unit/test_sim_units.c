@@ -1,6 +1,8 @@
 /* Simulator units: max-min rates on hand-worked networks, local rarest
- * first, the tit-for-tat unchoke choice, and a whole small run (every
- * leecher finishes, bytes add up, the same seed gives the same numbers). */
+ * first, the tit-for-tat unchoke choice, the gravity background, and whole
+ * small runs (every leecher finishes, bytes add up, the same seed gives
+ * the same numbers; the seed-found baseline, external peers, a stream, an
+ * iTracker that goes down). */
 #include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +18,8 @@
 #include "bt.h"
 #include "maxmin.h"
 #include "sim.h"
+#include "provider/topology.h"
+#include "traffic.h"
 
 #define EPS 1e-9
 
@@ -273,6 +277,164 @@ static void test_native_selection_is_all_random(void **state) {
   unlink(path);
 }
 
+/*
+ * Gravity on the line A - B - C, masses (1, 2, 3), A - B 1000 and B - C
+ * 2000 kbit/s each way.  Demand i -> j = m_i m_j: AB 2, AC 3, BC 6 and
+ * the reverse.  A->B carries AB + AC = 5 (util 5/1000 = 0.005), B->C
+ * carries AC + BC = 9 (9/2000 = 0.0045); C->B 9, B->A 5 likewise.  The
+ * busiest link is A->B (and B->A), so with peak 0.5 the scale is
+ * 0.5 / 0.005 = 100: A->B = B->A = 500, B->C = C->B = 900 (util 0.45).
+ */
+static void test_gravity_background_by_hand(void **state) {
+  (void)state;
+  struct prov_topology t;
+  char                err[128];
+  prov_topology_init(&t);
+  for (int i = 0; i < 3; ++i)
+    assert_int_equal(prov_topology_add_pop(&t, i == 0 ? "A" : i == 1 ? "B" : "C", 0, 0, 0, err, sizeof err), i);
+  struct prov_link_spec ab = {.capacity_kbps = 1000, .igp_weight = 1, .length_km = -1};
+  struct prov_link_spec bc = {.capacity_kbps = 2000, .igp_weight = 1, .length_km = -1};
+  int                  e_ab = prov_topology_add_duplex(&t, 0, 1, &ab, err, sizeof err);
+  int                  e_bc = prov_topology_add_duplex(&t, 1, 2, &bc, err, sizeof err);
+  assert_int_equal(prov_topology_finish(&t, err, sizeof err), 0);
+  double mass[3] = {1, 2, 3}, bg[4];
+  assert_int_equal(traffic_gravity(&t, mass, 0.5, bg, err, sizeof err), 0);
+  assert_true(fabs(bg[e_ab] - 500) < 1e-9 && fabs(bg[e_ab + 1] - 500) < 1e-9);
+  assert_true(fabs(bg[e_bc] - 900) < 1e-9 && fabs(bg[e_bc + 1] - 900) < 1e-9);
+  assert_int_equal(traffic_gravity(&t, mass, 0, bg, err, sizeof err), -1);
+  double none[3] = {1, 0, 0}; /* one PoP with mass: no traffic at all */
+  assert_int_equal(traffic_gravity(&t, none, 0.5, bg, err, sizeof err), -1);
+
+  /* the masses file: every PoP once, names checked, reasons with the line */
+  char path[] = "/tmp/test_masses_XXXXXX";
+  int  fd     = mkstemp(path);
+  assert_true(fd >= 0);
+  const char good[] = "# comment\nA 1\nB 2 # two\nC 3\n";
+  assert_int_equal(write(fd, good, sizeof good - 1), (ssize_t)(sizeof good - 1));
+  close(fd);
+  double m[3] = {0};
+  assert_int_equal(traffic_read_masses(path, &t, m, err, sizeof err), 0);
+  assert_true(m[0] == 1 && m[1] == 2 && m[2] == 3);
+  const char *bad[]  = {"A 1\nB 2\n", "A 1\nB 2\nC 3\nA 4\n", "A 1\nB 2\nD 3\n", "A 1\nB -2\nC 3\n", "A 1 2\n"};
+  const char *want[] = {"no mass for PoP C", ":4: PoP A given twice", ":3: unknown PoP D", ":2: mass must be", ":1: expected"};
+  for (size_t k = 0; k < sizeof bad / sizeof *bad; ++k) {
+    FILE *f = fopen(path, "w");
+    fputs(bad[k], f);
+    fclose(f);
+    assert_int_equal(traffic_read_masses(path, &t, m, err, sizeof err), -1);
+    if (!strstr(err, want[k]))
+      fail_msg("%s: got '%s', want '%s'", bad[k], err, want[k]);
+  }
+  unlink(path);
+  prov_topology_free(&t);
+}
+
+/* The seed-found baseline: with seeds that never announce and lists of 5,
+ * a leecher reaches the seed only if the tracker happens to name it (about
+ * 5 in 30 per announce); with seed_found every one of the 30 leechers of a
+ * swarm connects to it (the seed takes up to 200). */
+static void test_seed_found_reaches_every_announcer(void **state) {
+  (void)state;
+  char              buf[32], *path = write_provider(buf);
+  struct sim_config c;
+  struct sim_result r;
+  char              err[256];
+  small_config(&c, path, SIM_NATIVE);
+  c.numwant        = 5;
+  c.seeds_announce = 0;
+  c.join_window_s  = 0.5; /* everyone has joined before anyone can finish */
+  c.nswarms        = 1;
+  assert_int_equal(sim_run(&c, &r, NULL, NULL, err, sizeof err), 0);
+  size_t without = r.seed_peak_conns;
+  sim_result_free(&r);
+  c.seed_found = 1;
+  assert_int_equal(sim_run(&c, &r, NULL, NULL, err, sizeof err), 0);
+  assert_int_equal(r.seed_peak_conns, 30);
+  assert_true(without < 20);
+  assert_int_equal(r.ncompleted, 30);
+  sim_result_free(&r);
+  unlink(path);
+}
+
+/* Leechers outside the provider: in no PID, entering at the peering PoP;
+ * every byte between them and the provider's peers is inter-domain, and
+ * none is when every peer is inside. */
+static void test_external_peers_make_inter_domain_traffic(void **state) {
+  (void)state;
+  char              buf[32], *path = write_provider(buf);
+  struct sim_config c;
+  struct sim_result r;
+  char              err[256];
+  small_config(&c, path, SIM_P4P);
+  assert_int_equal(sim_run(&c, &r, NULL, NULL, err, sizeof err), 0);
+  assert_true(r.bytes_external == 0);
+  sim_result_free(&r);
+  c.external_frac = 0.5;
+  c.peering_pop   = "C";
+  assert_int_equal(sim_run(&c, &r, NULL, NULL, err, sizeof err), 0);
+  assert_int_equal(r.ncompleted, 60);
+  assert_true(r.bytes_external > 0 && r.bytes_external < r.bytes_total);
+  sim_result_free(&r);
+  c.peering_pop = "Z";
+  assert_int_equal(sim_run(&c, &r, NULL, NULL, err, sizeof err), -1);
+  assert_non_null(strstr(err, "peering PoP Z"));
+  unlink(path);
+}
+
+/* A live stream: units are born every unit_s at the source; viewers with
+ * 5 Mb/s access links get a 500 kbit/s stream on time (the tally can never
+ * exceed what was due) and receive about the stream rate. */
+static void test_stream_is_delivered_on_time(void **state) {
+  (void)state;
+  char              buf[32], *path = write_provider(buf);
+  struct sim_config c;
+  struct sim_result r;
+  char              err[256];
+  small_config(&c, path, SIM_LOCALIZED);
+  c.nswarms          = 1;
+  c.peers_per_swarm  = 10;
+  c.stream_kbps      = 500;
+  c.access_down_kbps = c.access_up_kbps = 5000;
+  c.seed_up_kbps     = 5000;
+  c.block_kb         = 64;
+  c.blocks_per_unit  = 1;
+  c.max_time_s       = 120;
+  assert_int_equal(sim_run(&c, &r, NULL, NULL, err, sizeof err), 0);
+  assert_true(r.stream_units_due > 0);
+  assert_true(r.stream_units_on_time <= r.stream_units_due);
+  assert_true(r.stream_units_on_time >= 0.9 * r.stream_units_due);
+  double kbps = r.stream_bytes * 8 / 1000 / r.end_time / 10;
+  assert_true(kbps > 0.8 * 500 && kbps <= 500 * 1.01);
+  sim_result_free(&r);
+  unlink(path);
+}
+
+/* The iTracker goes down: no solve from then on; once the tracker drops
+ * its last guidance (max staleness) every answer is stock random. */
+static void test_itracker_down_falls_back_to_stock(void **state) {
+  (void)state;
+  char              buf[32], *path = write_provider(buf);
+  struct sim_config c;
+  struct sim_result r;
+  char              err[256];
+  small_config(&c, path, SIM_P4P);
+  c.itracker_down_s = 45; /* solves at 0 and 30 only */
+  c.max_staleness_s = 1e9;
+  assert_int_equal(sim_run(&c, &r, NULL, NULL, err, sizeof err), 0);
+  assert_int_equal(r.optimizer_solves, 2);
+  assert_true(r.select_same_pid + r.select_other_pid > 0);
+  sim_result_free(&r);
+  c.itracker_down_s = 0;
+  c.max_staleness_s = 0;
+  assert_int_equal(sim_run(&c, &r, NULL, NULL, err, sizeof err), 0);
+  assert_int_equal(r.optimizer_solves, 0);
+  assert_int_equal(r.select_same_pid + r.select_other_pid, 0);
+  assert_true(r.select_random > 0);
+  assert_int_equal(r.ncompleted, 60);
+  sim_result_free(&r);
+  unlink(path);
+}
+
 static void test_bad_provider_is_an_error(void **state) {
   (void)state;
   struct sim_config c;
@@ -298,6 +460,11 @@ int main(void) {
     cmocka_unit_test(test_small_run_finishes_and_is_deterministic),
     cmocka_unit_test(test_native_selection_is_all_random),
     cmocka_unit_test(test_bad_provider_is_an_error),
+    cmocka_unit_test(test_gravity_background_by_hand),
+    cmocka_unit_test(test_seed_found_reaches_every_announcer),
+    cmocka_unit_test(test_external_peers_make_inter_domain_traffic),
+    cmocka_unit_test(test_stream_is_delivered_on_time),
+    cmocka_unit_test(test_itracker_down_falls_back_to_stock),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
