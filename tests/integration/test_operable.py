@@ -236,6 +236,7 @@ class PortalHandler(BaseHTTPRequestHandler):
             status = 500
         self.send_response(status)
         self.send_header("Content-Type", "application/p4p+xml")
+        self.send_header("Cache-Control", "max-age=300")
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -272,3 +273,17 @@ def test_failing_portal_logs_once_forges_nothing_and_hides_credentials(start_tra
         assert "s3cret" not in scrape(t, view)
     assert "s3cret" not in log
     assert p4p_stats(t)["provider x url"] == f"http://***@127.0.0.1:{portal.server_address[1]}"
+
+
+def test_refresh_caps_a_longer_max_age(start_tracker, portal):
+    """TRACKER.md: refresh is the longest wait between fetches; the
+    portal's max-age=300 does not stretch refresh 1 (the same answer each
+    time renews the data's age)."""
+    portal.mode = "ok"
+    t = start_tracker(["p4p.enable yes", f"p4p.provider x http://127.0.0.1:{portal.server_address[1]}",
+                       "p4p.provider.x.interfaces pidmap", "p4p.provider.x.refresh 1"])
+    assert wait_for(lambda: portal.hits >= 1, timeout=10)
+    first = portal.hits
+    time.sleep(3.5)
+    assert portal.hits - first >= 3, portal.hits
+    assert p4p_stats(t)["provider x state"] == "in use"
