@@ -287,3 +287,16 @@ def test_refresh_caps_a_longer_max_age(start_tracker, portal):
     time.sleep(3.5)
     assert portal.hits - first >= 3, portal.hits
     assert p4p_stats(t)["provider x state"] == "in use"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the drop to nobody happens only when started as root")
+def test_files_are_read_as_nobody_after_the_drop(workdir):
+    """Started as root, upstream drops to nobody before the module reads its
+    files: a PID map only root may read is refused, naming the user."""
+    lines = local_files(workdir)
+    os.chmod(os.path.join(workdir, "pidmap.xml"), 0o600)
+    code, out, config = run_tracker_expecting_failure("opentracker-p4p", lines, workdir)
+    assert code not in (0, None)
+    assert f"{config}:3: p4p.pidmap {workdir}/pidmap.xml: cannot read it as nobody: Permission denied" in out, out
+    code, out, _ = check("\n".join(lines) + "\n", workdir)  # --check drops the same way
+    assert code == 1 and "cannot read it as nobody" in out, out
