@@ -90,6 +90,7 @@ opentracker-p4p, $state:
              127.5/16 Indianapolis, ...: see the pid lines of abilene-loopback.conf)
              provider servers are off (p4p.capability_peers 0): the example's are made up
   P4P stats  curl 'http://127.0.0.1:$port/stats?mode=p4p'   (also mode=prometheus, mode=p4p_dump)
+  metrics    curl -H 'Authorization: Bearer 3c9e1b7f55a04d2e8b6a0f1d2c3e4f5a' http://127.0.0.1:$iport/metrics
 Ctrl-C stops both.
 
 MSG

@@ -153,7 +153,7 @@ def test_check_accepts_the_shipped_provider_files(tmp_path):
         assert code == 0, out
         assert "OK: provider" in out
     code, out = run_check(provider_file(tmp_path))
-    assert code == 0 and "3 clients" in out, out
+    assert code == 0 and "4 clients" in out, out
 
 
 def openssl(*args):
