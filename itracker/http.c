@@ -16,11 +16,14 @@
 #include <sys/socket.h>
 
 #include "conn_guard.h"
+#include "metrics.h"
 #include "proto/file.h"
 #include "proto/xml.h"
 
 #define API_PREFIX   "/p4p/v1/"
 #define CONTENT_TYPE "application/p4p+xml"
+#define METRICS_PATH "/metrics"
+#define METRICS_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 enum { M_GET = 1, M_POST = 2 };
 
@@ -74,9 +77,10 @@ static void drop_body(struct http_server *h, struct request *rq) {
   rq->len = rq->cap = 0;
 }
 
+/* route: the interface (or enum itr_metrics_route) the request counts under */
 static enum MHD_Result send_reply(struct MHD_Connection *c,
                                   const struct http_server *h,
-                                  struct itr_reply *r) {
+                                  struct itr_reply *r, int route) {
   struct MHD_Response *resp;
   if (r->status >= 400) {
     struct p4p_error_msg em = {.status = r->status};
@@ -109,6 +113,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *c,
   }
   if (!resp)
     return MHD_NO;
+  itr_metrics_note_response(route, r->status);
   MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, CONTENT_TYPE);
   char cc[64];
   if (r->max_age >= 0 && r->status < 400)
@@ -133,11 +138,11 @@ static enum MHD_Result send_reply(struct MHD_Connection *c,
 
 static enum MHD_Result send_error(struct MHD_Connection *c,
                                   const struct http_server *h, int status,
-                                  const char *text) {
+                                  const char *text, int route) {
   struct itr_reply r;
   memset(&r, 0, sizeof r);
   itr_reply_error(&r, status, "%s", text);
-  return send_reply(c, h, &r);
+  return send_reply(c, h, &r, route);
 }
 
 /* Compare every byte of both fixed-size buffers whatever matches first,
@@ -188,7 +193,8 @@ static int check_access(struct MHD_Connection *c, const struct portal *p,
     *bad_token = 1;
     return 401;
   }
-  if (!(pr->clients[who].interfaces & P4P_IF_BIT(interface))) {
+  if ((int)interface == ITR_ROUTE_METRICS ? !pr->clients[who].metrics
+                                          : !(pr->clients[who].interfaces & P4P_IF_BIT(interface))) {
     *why = "this client may not use this interface";
     return 403;
   }
@@ -205,6 +211,51 @@ static int xml_content_type(const char *ct) {
          (n == 8 && !strncasecmp(ct, "text/xml", n));
 }
 
+/* GET /metrics: for clients allowed "metrics" (anyone when the file has no
+ * client lines), since the MLU says how loaded the network is. */
+static enum MHD_Result serve_metrics(struct MHD_Connection *c,
+                                     struct http_server *h, unsigned m) {
+  const char *why = NULL;
+  int bad_token = 0;
+  struct itr_client who; /* metrics count against no quota */
+  int st = check_access(c, h->p, (enum p4p_interface)ITR_ROUTE_METRICS, &why,
+                        &bad_token, &who);
+  if (st) {
+    struct itr_reply r;
+    memset(&r, 0, sizeof r);
+    itr_reply_error(&r, st, "%s (metrics)", st == 403 ? "this client may not "
+                    "read metrics (allow metrics)" : why);
+    if (bad_token)
+      snprintf(r.xvalue, sizeof r.xvalue,
+               "Bearer realm=\"p4p\", error=\"invalid_token\"");
+    return send_reply(c, h, &r, ITR_ROUTE_METRICS);
+  }
+  if (m != M_GET) {
+    struct itr_reply r;
+    memset(&r, 0, sizeof r);
+    itr_reply_error(&r, 405, "metrics are read with GET");
+    snprintf(r.xname, sizeof r.xname, "Allow");
+    snprintf(r.xvalue, sizeof r.xvalue, "GET, HEAD");
+    return send_reply(c, h, &r, ITR_ROUTE_METRICS);
+  }
+  size_t len;
+  char *text = itr_metrics_render(h->p, solver_tracked_swarms(h->s), &len);
+  if (!text)
+    return send_error(c, h, 503, "out of memory", ITR_ROUTE_METRICS);
+  struct MHD_Response *resp =
+    MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+  if (!resp) {
+    free(text);
+    return MHD_NO;
+  }
+  itr_metrics_note_response(ITR_ROUTE_METRICS, 200);
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, METRICS_TYPE);
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+  enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
+  MHD_destroy_response(resp);
+  return ret;
+}
+
 /* First callback of a request: everything that can be refused before the
  * body is read is refused here, so a refused upload is never buffered. */
 static enum MHD_Result start_request(struct MHD_Connection *c,
@@ -213,6 +264,8 @@ static enum MHD_Result start_request(struct MHD_Connection *c,
   unsigned m = !strcmp(method, "GET") || !strcmp(method, "HEAD") ? M_GET
                : !strcmp(method, "POST")                         ? M_POST
                                                                  : 0;
+  if (!strcmp(url, METRICS_PATH))
+    return serve_metrics(c, h, m);
   const struct route *rt = NULL;
   if (!strncmp(url, API_PREFIX, strlen(API_PREFIX)))
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
@@ -220,7 +273,7 @@ static enum MHD_Result start_request(struct MHD_Connection *c,
         rt = &routes[i];
   if (!rt)
     return send_error(c, h, 404, "no such resource; the interfaces are "
-                                 "under " API_PREFIX);
+                                 "under " API_PREFIX, ITR_ROUTE_NONE);
   const char *why = NULL;
   int bad_token = 0;
   struct itr_client who;
@@ -235,7 +288,7 @@ static enum MHD_Result start_request(struct MHD_Connection *c,
     if (bad_token)
       snprintf(r.xvalue, sizeof r.xvalue,
                "Bearer realm=\"p4p\", error=\"invalid_token\"");
-    return send_reply(c, h, &r);
+    return send_reply(c, h, &r, rt->interface);
   }
   if (!(rt->methods & m)) {
     struct itr_reply r;
@@ -245,16 +298,16 @@ static enum MHD_Result start_request(struct MHD_Connection *c,
     snprintf(r.xvalue, sizeof r.xvalue, "%s",
              rt->methods == M_GET ? "GET, HEAD"
              : rt->methods == M_POST ? "POST" : "GET, HEAD, POST");
-    return send_reply(c, h, &r);
+    return send_reply(c, h, &r, rt->interface);
   }
   if (m == M_POST) {
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
                                                  "Content-Length");
     if (cl && strtoull(cl, NULL, 10) > h->p->prov.daemon.max_body_bytes)
-      return send_error(c, h, 413, "request body larger than max-body");
+      return send_error(c, h, 413, "request body larger than max-body", rt->interface);
     if (!xml_content_type(MHD_lookup_connection_value(
           c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE)))
-      return send_error(c, h, 415, "post " CONTENT_TYPE " documents");
+      return send_error(c, h, 415, "post " CONTENT_TYPE " documents", rt->interface);
   }
   struct request *rq = calloc(1, sizeof *rq);
   if (!rq)
@@ -349,7 +402,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
     return MHD_YES;
   }
   if (rq->too_big)
-    return send_error(c, h, 413, "request body larger than max-body");
+    return send_error(c, h, 413, "request body larger than max-body", rq->route->interface);
   if (rq->no_room) {
     struct itr_reply r;
     memset(&r, 0, sizeof r);
@@ -357,7 +410,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
                              "(max-body-total); retry");
     snprintf(r.xname, sizeof r.xname, "Retry-After");
     snprintf(r.xvalue, sizeof r.xvalue, "1");
-    return send_reply(c, h, &r);
+    return send_reply(c, h, &r, rq->route->interface);
   }
   struct itr_reply r;
   memset(&r, 0, sizeof r);
@@ -365,7 +418,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
   /* the whole request is in: no deadline while we work on it */
   conn_guard_handling(h->guard, guarded(c));
   dispatch(h, rq, c, &r);
-  enum MHD_Result ret = send_reply(c, h, &r);
+  enum MHD_Result ret = send_reply(c, h, &r, rq->route->interface);
   free(r.body);
   return ret;
 }

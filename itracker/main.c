@@ -1,4 +1,5 @@
 /* p4p-itracker: a network provider's P4P portal (docs/ITRACKER.md). */
+#include <getopt.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -7,6 +8,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include "check.h"
 #include "http.h"
 #include "portal.h"
 #include "solver.h"
@@ -42,8 +44,10 @@ static int raise_fd_limit(const struct portal *p, char *err, size_t errlen) {
 
 static void usage(FILE *f) {
   fprintf(f,
-          "usage: p4p-itracker -f PROVIDER.conf [-l ADDR] [-p PORT] "
+          "usage: p4p-itracker [--check] -f PROVIDER.conf [-l ADDR] [-p PORT] "
           "[-H HOUR] [-v]\n"
+          "  --check  validate the provider file and the files it names, "
+          "then exit (0 good, 1 not)\n"
           "  -f FILE  provider file (docs/ITRACKER.md)\n"
           "  -l ADDR  listen address, overrides the file ('*' = all)\n"
           "  -p PORT  listen port, overrides the file (0 = any free port)\n"
@@ -56,10 +60,13 @@ static void usage(FILE *f) {
 int main(int argc, char **argv) {
   const char *config = NULL, *addr = NULL;
   long port = -1, hour = -1;
-  int verbose = 0, opt;
+  int verbose = 0, check = 0, opt;
   char *end;
-  while ((opt = getopt(argc, argv, "f:l:p:H:vh")) != -1) {
+  static const struct option longopts[] = {{"check", no_argument, NULL, 'C'},
+                                           {NULL, 0, NULL, 0}};
+  while ((opt = getopt_long(argc, argv, "f:l:p:H:vh", longopts, NULL)) != -1) {
     switch (opt) {
+    case 'C': check = 1; break;
     case 'f': config = optarg; break;
     case 'l': addr = optarg; break;
     case 'p':
@@ -110,6 +117,20 @@ int main(int argc, char **argv) {
     addr = pr->daemon.listen_addr;
   if (port < 0)
     port = pr->daemon.port;
+  if (check) {
+    int bad = itr_check(&portal, config, addr, err, sizeof err);
+    if (bad)
+      fprintf(stderr, "%s\n", err);
+    else
+      printf("p4p-itracker: %s: OK: provider %s (ASID %u, %zu PoPs, %zu "
+             "links, %zu PIDs, %zu servers, %zu clients), %s on %s port %u\n",
+             config, pr->name, pr->asid, pr->npops, pr->nlinks, pr->npids,
+             pr->nservers, pr->nclients,
+             pr->daemon.tls_cert[0] ? "https" : "http", addr,
+             (unsigned)port);
+    portal_free(&portal);
+    return bad ? 1 : 0;
+  }
   struct solver *s = solver_start(&portal, verbose, err, sizeof err);
   if (!s) {
     fprintf(stderr, "p4p-itracker: %s\n", err);

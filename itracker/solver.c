@@ -1,6 +1,8 @@
 /* Guidance: statistics table, background solves, immutable snapshots. */
 #include "solver.h"
 
+#include "metrics.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -286,6 +288,7 @@ static void *solver_main(void *arg) {
     int  rc = sn ? solve_snapshot(s, sn, ups, downs, err, sizeof err) : -1;
     free(ups);
     free(downs);
+    itr_metrics_note_solve(sn ? sn->solve_ms : 0, rc == 0, sn && rc == 0 ? sn->nswarms : 0, sn && rc == 0 ? sn->mlu : 0);
     if (rc) {
       /* keep answering from the previous solution */
       fprintf(stderr, "p4p-itracker: solve failed: %s\n",
@@ -356,6 +359,13 @@ fail:
     free(s);
   }
   return NULL;
+}
+
+size_t solver_tracked_swarms(struct solver *s) {
+  pthread_mutex_lock(&s->mu);
+  size_t n = s->nentries;
+  pthread_mutex_unlock(&s->mu);
+  return n;
 }
 
 void solver_stop(struct solver *s) {

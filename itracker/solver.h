@@ -27,6 +27,8 @@ struct solver;
  * NULL with a reason in err. */
 struct solver *solver_start(struct portal *p, int verbose, char *err,
                             size_t errlen);
+/* Swarms in the statistics table now (for /metrics). */
+size_t solver_tracked_swarms(struct solver *s);
 /* Stop the thread and free everything. */
 void solver_stop(struct solver *s);
 

@@ -4,7 +4,7 @@
 DEB_PACKAGES := build-essential pkg-config xz-utils ca-certificates \
   zlib1g-dev libxml2-dev libxml2-utils libcurl4-openssl-dev \
   libmicrohttpd-dev libglpk-dev libcmocka-dev gnuplot-nox \
-  python3 python3-pytest python3-libtorrent curl \
+  python3 python3-pytest python3-libtorrent python3-prometheus-client curl \
   systemd systemd-container groff-base
 # (the install tests: systemd-analyze checks the units, systemd-nspawn boots
 # this machine's systemd in a throw-away container to run them, groff checks

@@ -14,7 +14,9 @@
  *                                          backoff_max, ca_file
  *
  * Values are checked as they are read; a bad one is reported with the file
- * and line, and the tracker refuses to start. */
+ * and line, and the tracker refuses to start.  A '#' at the start of a value
+ * or after a blank starts a comment, as on upstream's comment lines; a '#'
+ * inside a word (a token "ab#cd") is part of it. */
 #ifndef P4P_CONFIG_H
 #define P4P_CONFIG_H
 
@@ -40,6 +42,8 @@ struct p4p_provider_config {
   unsigned report_swarms;   /* heaviest swarms whose statistics are posted */
   int      backoff_max_s;   /* cap of the retry backoff [300] */
   char     ca_file[256];    /* https: PEM file of the CAs to trust, "" = the system's */
+  char     where[300];      /* "file:line" of its p4p.provider line, for messages */
+  char     ca_where[300];   /* "file:line" of its ca_file line */
 };
 
 struct p4p_config {
@@ -50,6 +54,7 @@ struct p4p_config {
   unsigned report_interval; /* p4p.report_interval seconds, default 60 */
   char  *pidmap_file;   /* absolute (the tracker may chdir or chroot later) */
   char  *guidance_file;
+  char   pidmap_where[300];   /* "file:line" of p4p.pidmap, for messages */
   char   guidance_where[300]; /* "file:line" of p4p.guidance, for messages */
   size_t nproviders;
   struct p4p_provider_config providers[CONFIG_MAX_PROVIDERS];
@@ -59,7 +64,16 @@ struct p4p_config {
 int                      p4p_config_set(const char *line, const char *file, int lineno, char *err, size_t errlen);
 /* Checks the keys fit together (e.g. enable without a PID map). */
 int                      p4p_config_check(char *err, size_t errlen);
+/* Every file the keys name (PID map, guidance, CA files) can be opened for
+ * reading by this process now: called again after the tracker dropped its
+ * privileges, since that user reads them on every reload.  0, or -1 with
+ * "file:line: key path: reason" in err. */
+int                      p4p_config_check_files(char *err, size_t errlen);
 const struct p4p_config *p4p_config_get(void);
 void                     p4p_config_reset(void);
+
+/* url without its userinfo (user:pw@ in the authority becomes ***@), for
+ * /stats, metrics and logs: credentials in a URL never leave the config. */
+void                     p4p_config_url_redacted(const char *url, char *out, size_t outlen);
 
 #endif

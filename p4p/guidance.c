@@ -1,4 +1,5 @@
 /* guidance: weight matrices resolved to PID slots. */
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,8 +50,11 @@ static int add_matrix(float *w, size_t P, const struct p4p_matrix *m, const stru
   for (size_t i = 0; i < m->n; ++i)
     for (size_t j = 0; j < m->n; ++j) {
       double v = m->v[i * m->n + j];
-      if (!isfinite(v) || v < 0) {
-        snprintf(err, errlen, "%s: weight from '%s' to '%s' is %g; weights are finite and >= 0", what, m->pids[i], m->pids[j], v);
+      /* rows are kept as floats: a weight beyond FLT_MAX would become inf
+       * there and silently void its row (inf / inf) */
+      if (!isfinite(v) || v < 0 || v > FLT_MAX) {
+        snprintf(err, errlen, "%s: weight from '%s' to '%s' is %g; weights are finite, >= 0 and at most %g", what, m->pids[i], m->pids[j], v,
+                 (double)FLT_MAX);
         free(slot);
         return -1;
       }
@@ -130,7 +134,7 @@ int p4p_guidance_add_costs(struct guidance *g, const struct p4p_costs_msg *costs
 
   for (size_t i = 0; i < c->n; ++i)
     for (size_t j = 0; j < c->n; ++j)
-      if (i != j && isfinite(c->v[i * c->n + j]) && c->v[i * c->n + j] > 0)
+      if (i != j && isfinite(c->v[i * c->n + j]) && c->v[i * c->n + j] >= 0)
         sum += c->v[i * c->n + j], ++finite;
   double t = finite && sum > 0 ? sum / finite : 1;
   if (proto_matrix_alloc(&w, c->n)) {
@@ -141,7 +145,10 @@ int p4p_guidance_add_costs(struct guidance *g, const struct p4p_costs_msg *costs
     memcpy(w.pids[i], c->pids[i], P4P_NAME_MAX);
     for (size_t j = 0; j < c->n; ++j) {
       double v                = c->v[i * c->n + j];
-      int    undefined        = !isfinite(v) || v < 0 || (v == 0 && i != j);
+      /* v1: 0 is zero cost (PROTOCOL.md), e.g. two PIDs of one PoP; a
+       * legacy portal's "0 = undefined" was made the costliest (100) by
+       * its parser already */
+      int    undefined        = !isfinite(v) || v < 0;
       w.v[i * c->n + j]       = undefined ? 0 : exp(-v / t);
     }
   }
@@ -222,3 +229,11 @@ const float *p4p_guidance_row(const struct guidance *g, const uint8_t info_hash[
 
 size_t p4p_guidance_nswarms(const struct guidance *g) { return g->nswarms; }
 int    p4p_guidance_has_default(const struct guidance *g) { return g->default_w != NULL; }
+
+const uint8_t *p4p_guidance_swarm_hash(const struct guidance *g, size_t k) { return g && k < g->nswarms ? g->swarms[k].hash : NULL; }
+
+const float *p4p_guidance_default_row(const struct guidance *g, uint16_t from) {
+  if (!g || !g->default_w || from == 0 || from > g->npids)
+    return NULL;
+  return nonzero_row(g->default_w, g->npids, from);
+}

@@ -26,9 +26,10 @@ struct guidance *p4p_guidance_new(const struct pidmap *map);
 int              p4p_guidance_add(struct guidance *g, const struct p4p_guidance_msg *msg, const char *ns, char *err, size_t errlen);
 /* A default matrix from inter-PID costs (p-distances), for a provider that
  * sends costs but no default weights: w_ij = exp(-c_ij / t), t = the mean
- * finite off-diagonal cost (so a PID at average distance weighs 1/e of one
- * at distance 0); a cost of 0 between two different PIDs means "undefined"
- * in portals' data and gives weight 0. */
+ * off-diagonal cost (so a PID at average distance weighs 1/e of one at
+ * distance 0; t = 1 when every cost is 0).  A cost of 0 is zero cost
+ * (PROTOCOL.md), weight 1; legacy portals' "0 = undefined" reaches here as
+ * the costliest value, 100 (legacy_portal.h). */
 int              p4p_guidance_add_costs(struct guidance *g, const struct p4p_costs_msg *costs, const char *ns, char *err, size_t errlen);
 /* Normalizes rows and indexes swarms; the guidance is read-only after. */
 void             p4p_guidance_finish(struct guidance *g);
@@ -42,6 +43,11 @@ void             p4p_guidance_free(struct guidance *g);
 const float     *p4p_guidance_row(const struct guidance *g, const uint8_t info_hash[20], uint16_t from, enum guidance_kind *kind);
 
 size_t           p4p_guidance_nswarms(const struct guidance *g);
+/* For the dump view: the info_hash of swarm k (0 .. nswarms-1, in hash
+ * order), and the default matrix's row of `from` (NULL when none or all
+ * zero). */
+const uint8_t   *p4p_guidance_swarm_hash(const struct guidance *g, size_t k);
+const float     *p4p_guidance_default_row(const struct guidance *g, uint16_t from);
 int              p4p_guidance_has_default(const struct guidance *g);
 
 #endif

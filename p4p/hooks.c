@@ -10,11 +10,16 @@
 #include <time.h>
 
 #include "config.h"
+#include "dump.h"
 #include "guidance.h"
 #include "loader.h"
+#include "log.h"
+#include "metrics.h"
 #include "p4p.h"
 #include "pidmap.h"
+#include "pidstats.h"
 #include "portal_client.h"
+#include "provider_view.h"
 #include "select.h"
 #include "state.h"
 #include "stats.h"
@@ -59,9 +64,13 @@ static int rebuild(int reread) {
   size_t                   n = 0;
   struct p4p_state        *s;
 
+  /* before the first snapshot there is no previous data to keep */
+  const char *failed = !p4p_state_current() ? "cannot start"
+                       : reread             ? "reload failed, keeping the previous data"
+                                            : "new portal data refused, keeping the previous data";
   if (reread) {
     if (cfg->enable && p4p_loader_read_local(cfg, &fresh, err, sizeof err)) {
-      fprintf(stderr, "p4p: reload failed, keeping the previous data: %s\n", err);
+      p4p_log(LOG_ERR, "%s: %s", failed, err);
       p4p_stats_note_reload(0, err);
       return -1;
     }
@@ -87,6 +96,7 @@ static int rebuild(int reread) {
         .costs          = data[i].has_costs ? &data[i].costs : NULL,
         .capability     = data[i].has_capability ? &data[i].capability : NULL,
         .pidmap_version = data[i].has_pidmap ? data[i].pidmap.version : NULL,
+        .guidance_version = data[i].has_guidance ? data[i].guidance.version : NULL,
     };
   }
   const struct p4p_state *current = p4p_state_current();
@@ -94,13 +104,21 @@ static int rebuild(int reread) {
   for (size_t i = 0; i < cfg->nproviders; ++i)
     p4p_portal_data_free(&data[i]);
   if (!s) {
-    fprintf(stderr, "p4p: %s, keeping the previous data: %s\n", reread ? "reload failed" : "new portal data refused", err);
+    /* a portal's refused data comes back at every update: say it once */
+    static char said[sizeof err];
+    if (reread || strcmp(said, err))
+      p4p_log(LOG_ERR, "%s: %s", failed, err);
+    snprintf(said, sizeof said, "%s", reread ? "" : err);
     p4p_stats_note_reload(0, err);
     if (reread)
       p4p_loader_local_free(&fresh);
     return -1;
   }
   s->local_sources = local->has_pidmap ? 1 : 0;
+  /* per-PID counters go on while the map stays the same */
+  if (s->map)
+    s->pidstats = current && current->map == s->map && current->pidstats ? p4p_pidstats_ref(current->pidstats)
+                                                                          : p4p_pidstats_new(p4p_pidmap_npids(s->map));
   if (reread) {
     p4p_loader_local_free(&g_local);
     g_local = fresh;
@@ -196,8 +214,9 @@ int p4p_init(p4p_swarm_walker walk, int own_sighup) {
 
   g_walker = walk;
 
-  if (p4p_config_check(err, sizeof err)) {
-    fprintf(stderr, "p4p: %s\n", err);
+  /* files are read from now on as the user the tracker dropped to */
+  if (p4p_config_check(err, sizeof err) || p4p_config_check_files(err, sizeof err)) {
+    p4p_log(LOG_ERR, "cannot start: %s", err);
     return -1;
   }
   /* The local files must be good to start; portals are fetched in the
@@ -206,24 +225,26 @@ int p4p_init(p4p_swarm_walker walk, int own_sighup) {
     return -1;
   const struct p4p_state *s = p4p_state_current();
   if (s->map)
-    fprintf(stderr, "p4p: PID map %s: %zu PIDs, %zu address ranges; guidance: %s\n", p4p_config_get()->pidmap_file, p4p_pidmap_npids(s->map),
+    p4p_log(LOG_INFO, "PID map %s: %zu PIDs, %zu address ranges; guidance: %s", p4p_config_get()->pidmap_file, p4p_pidmap_npids(s->map),
             p4p_pidmap_nranges(s->map), s->guidance && p4p_config_get()->guidance_file ? p4p_config_get()->guidance_file : "none");
   if (p4p_config_get()->enable && p4p_config_get()->nproviders) {
     if (!(g_portals = p4p_portal_start(p4p_config_get()->providers, p4p_config_get()->nproviders, portal_updated, NULL, err, sizeof err))) {
-      fprintf(stderr, "p4p: %s\n", err);
+      p4p_log(LOG_ERR, "cannot start: %s", err);
       return -1;
     }
-    for (size_t i = 0; i < p4p_config_get()->nproviders; ++i)
-      fprintf(stderr, "p4p: provider %s at %s%s\n", p4p_config_get()->providers[i].name, p4p_config_get()->providers[i].url,
-              p4p_config_get()->providers[i].legacy ? " (legacy protocol)" : "");
+    for (size_t i = 0; i < p4p_config_get()->nproviders; ++i) {
+      char url[512];
+      p4p_config_url_redacted(p4p_config_get()->providers[i].url, url, sizeof url);
+      p4p_log(LOG_INFO, "provider %s at %s%s", p4p_config_get()->providers[i].name, url, p4p_config_get()->providers[i].legacy ? " (legacy protocol)" : "");
+    }
   }
   if (pthread_create(&g_reloader, NULL, reloader, NULL)) {
-    fprintf(stderr, "p4p: cannot start the reload thread\n");
+    p4p_log(LOG_ERR, "cannot start the reload thread");
     return -1;
   }
   g_own_sighup = own_sighup;
   if (own_sighup && pthread_create(&g_sighup_waiter, NULL, sighup_waiter, NULL)) {
-    fprintf(stderr, "p4p: cannot start the SIGHUP thread\n");
+    p4p_log(LOG_ERR, "cannot start the SIGHUP thread");
     return -1;
   }
   g_started = 1;
@@ -265,15 +286,18 @@ void p4p_note_announce(const uint8_t *requester6) {
     return;
   }
   /* pidmap remembers this lookup for the bucket choice and the selection */
-  p4p_stats_note_announce(p4p_pidmap_lookup(s->map, requester6) != 0);
+  uint16_t slot = p4p_pidmap_lookup(s->map, requester6);
+  p4p_stats_note_announce(slot != 0);
+  p4p_pidstats_note_announce(s->pidstats, slot);
 }
 
 /* Up to `want` servers of the requester's provider, of the list's address
  * family, its own PID's first, starting at a random one so that load
  * spreads; written as seeders at reply.  Returns how many. */
 static size_t offer_servers(const struct p4p_provider_info *prov, uint16_t slot, size_t compare_size, size_t want, unsigned short rand48[3],
-                            char *reply) {
+                            char *reply, size_t *in_pid) {
   size_t got = 0;
+  *in_pid    = 0;
   if (!prov->nservers || !want)
     return 0;
   size_t first = (size_t)nrand48(rand48) % prov->nservers;
@@ -283,6 +307,7 @@ static size_t offer_servers(const struct p4p_provider_info *prov, uint16_t slot,
       if ((sv->slot == slot) != (pass == 0) || proto_addr_is_v4_mapped(sv->addr) != (compare_size == P4P_PEER_COMPARE_SIZE4))
         continue;
       char *to = reply + got++ * compare_size;
+      *in_pid += pass == 0;
       if (compare_size == P4P_PEER_COMPARE_SIZE4)
         memcpy(to, sv->addr + 12, 4);
       else
@@ -321,7 +346,8 @@ size_t p4p_select_peers(const struct p4p_vector *peers, const struct p4p_layout 
   size_t cap_want = amount > 1 ? amount - 1 : 0;
   if (cap_want > s->capability_peers)
     cap_want = s->capability_peers;
-  size_t servers = offer_servers(prov, slot, compare_size, cap_want, rand48, reply + (amount - cap_want) * compare_size);
+  size_t servers_in_pid;
+  size_t servers = offer_servers(prov, slot, compare_size, cap_want, rand48, reply + (amount - cap_want) * compare_size, &servers_in_pid);
   /* Fewer servers than slots: close the gap so the answer stays contiguous. */
   if (servers < cap_want)
     memmove(reply + (amount - servers) * compare_size, reply + (amount - cap_want) * compare_size, servers * compare_size);
@@ -345,48 +371,68 @@ size_t p4p_select_peers(const struct p4p_vector *peers, const struct p4p_layout 
     p4p_stats_note_selection(STATS_SEL_STOCK, NULL);
     return 0;
   }
-  tally.capability = servers;
+  tally.capability   = servers;
+  tally.in_pid      += servers_in_pid; /* a provider's servers are in its PIDs */
+  tally.in_provider += servers - servers_in_pid;
   p4p_stats_note_selection(kind == GUIDANCE_SWARM ? STATS_SEL_GUIDED : STATS_SEL_DEFAULT, &tally);
+  p4p_pidstats_note_answer(s->pidstats, slot, written / compare_size + servers, tally.in_pid);
   return written + servers * compare_size;
+}
+
+/* Every provider as the renderers show it: status, redacted URL, cleaned
+ * error text, whether the snapshot uses it.  Returns how many. */
+static size_t gather_views(const struct p4p_state *s, struct p4p_provider_view *v) {
+  const struct p4p_config *cfg = p4p_config_get();
+  size_t                   n   = 0;
+  for (size_t i = 0; g_portals && i < cfg->nproviders; ++i) {
+    struct p4p_provider_view *pv = &v[n];
+    memset(pv, 0, sizeof *pv);
+    if (p4p_portal_status(g_portals, i, &pv->st)) /* status, not the data: no deep copy per /stats */
+      continue;
+    char raw[sizeof pv->st.last_error];
+    memcpy(raw, pv->st.last_error, sizeof raw);
+    p4p_stats_clean_text(raw, pv->st.last_error, sizeof pv->st.last_error);
+    pv->cfg = &cfg->providers[i];
+    p4p_config_url_redacted(pv->cfg->url, pv->url, sizeof pv->url);
+    size_t sp   = s ? s->local_sources + i : 0;
+    pv->in_use  = s && sp < s->nproviders && s->providers[sp].first;
+    pv->servers = pv->in_use ? s->providers[sp].nservers : 0;
+    ++n;
+  }
+  return n;
 }
 
 /* Per provider: where its data stands, for operators. */
 static size_t render_providers(const struct p4p_state *s, char *out, size_t cap) {
-  const struct p4p_config *cfg = p4p_config_get();
-  size_t                   n   = 0;
+  struct p4p_provider_view v[CONFIG_MAX_PROVIDERS];
+  size_t                   nv = gather_views(s, v), n = 0;
   time_t                   now = time(NULL);
-  for (size_t i = 0; g_portals && i < cfg->nproviders && n < cap; ++i) {
-    struct portal_status st; /* status, not the data: no deep copy per /stats */
-    if (p4p_portal_status(g_portals, i, &st))
-      continue;
-    size_t sp     = s ? s->local_sources + i : 0;
-    int    mapped = s && sp < s->nproviders && s->providers[sp].first;
-    int    w      = snprintf(out + n, cap - n,
-                             "provider %s url: %s%s\n"
-                             "provider %s state: %s\n"
-                             "provider %s last success age seconds: %ld\n"
-                             "provider %s last error: %s\n"
-                             "provider %s last error age seconds: %ld\n"
-                             "provider %s fetches: %lu\n"
-                             "provider %s failures: %lu\n"
-                             "provider %s not modified: %lu\n"
-                             "provider %s backoff seconds: %d\n"
-                             "provider %s pidmap age seconds: %ld\n"
-                             "provider %s costs age seconds: %ld\n"
-                             "provider %s guidance age seconds: %ld\n"
-                             "provider %s capability age seconds: %ld\n"
-                             "provider %s swarms under per-swarm guidance: %zu\n"
-                             "provider %s servers: %zu\n",
-                             cfg->providers[i].name, cfg->providers[i].url, cfg->providers[i].legacy ? " (legacy)" : "", cfg->providers[i].name,
-                             mapped ? "in use" : st.pidmap_at ? "waiting for the next snapshot" : "no data (stock selection for its peers)",
-                             cfg->providers[i].name, st.last_success ? (long)(now - st.last_success) : -1L, cfg->providers[i].name,
-                             st.last_error[0] ? st.last_error : "-", cfg->providers[i].name, st.last_error_at ? (long)(now - st.last_error_at) : -1L,
-                             cfg->providers[i].name, st.fetches, cfg->providers[i].name, st.failures, cfg->providers[i].name, st.not_modified,
-                             cfg->providers[i].name, st.backoff_s, cfg->providers[i].name,
-                             st.pidmap_at ? (long)(now - st.pidmap_at) : -1L, cfg->providers[i].name, st.costs_at ? (long)(now - st.costs_at) : -1L,
-                             cfg->providers[i].name, st.guidance_at ? (long)(now - st.guidance_at) : -1L, cfg->providers[i].name,
-                             st.capability_at ? (long)(now - st.capability_at) : -1L, cfg->providers[i].name, st.guidance_swarms,
-                             cfg->providers[i].name, mapped ? s->providers[sp].nservers : 0);
+  static const char *const state_text[] = {"in use", "waiting for the next snapshot", "no data (stock selection for its peers)"};
+  for (size_t i = 0; i < nv && n < cap; ++i) {
+    const char                 *name = v[i].cfg->name;
+    const struct portal_status *st   = &v[i].st;
+    int w = snprintf(out + n, cap - n,
+                     "provider %s url: %s%s\n"
+                     "provider %s state: %s\n"
+                     "provider %s last success age seconds: %ld\n"
+                     "provider %s last error: %s\n"
+                     "provider %s last error age seconds: %ld\n"
+                     "provider %s fetches: %lu\n"
+                     "provider %s failures: %lu\n"
+                     "provider %s not modified: %lu\n"
+                     "provider %s backoff seconds: %d\n"
+                     "provider %s pidmap age seconds: %ld\n"
+                     "provider %s costs age seconds: %ld\n"
+                     "provider %s guidance age seconds: %ld\n"
+                     "provider %s capability age seconds: %ld\n"
+                     "provider %s swarms under per-swarm guidance: %zu\n"
+                     "provider %s servers: %zu\n",
+                     name, v[i].url, v[i].cfg->legacy ? " (legacy)" : "", name, state_text[p4p_provider_state_of(&v[i])], name,
+                     st->last_success ? (long)(now - st->last_success) : -1L, name, st->last_error[0] ? st->last_error : "-", name,
+                     st->last_error_at ? (long)(now - st->last_error_at) : -1L, name, st->fetches, name, st->failures, name, st->not_modified,
+                     name, st->backoff_s, name, st->pidmap_at ? (long)(now - st->pidmap_at) : -1L, name,
+                     st->costs_at ? (long)(now - st->costs_at) : -1L, name, st->guidance_at ? (long)(now - st->guidance_at) : -1L, name,
+                     st->capability_at ? (long)(now - st->capability_at) : -1L, name, st->guidance_swarms, name, v[i].servers);
     if (w < 0)
       break;
     n += (size_t)w < cap - n ? (size_t)w : cap - n - 1;
@@ -400,3 +446,13 @@ size_t p4p_stats_render(char *reply, size_t cap) {
   return n + render_providers(s, reply + n, cap - n);
 }
 
+size_t p4p_stats_render_large(int mode, char *reply, size_t cap) {
+  const struct p4p_state  *s = p4p_state_current();
+  struct p4p_provider_view v[CONFIG_MAX_PROVIDERS];
+  size_t                   nv = gather_views(s, v);
+  if (mode == P4P_STATS_PROMETHEUS)
+    return p4p_metrics_write(s, v, nv, reply, cap);
+  if (mode == P4P_STATS_DUMP)
+    return p4p_dump_write(s, v, nv, reply, cap);
+  return 0;
+}

@@ -10,6 +10,8 @@
  *   storage   p4p_peerlist_*()         arrange a swarm's peers by PID
  *   announce  p4p_note_announce(), p4p_select_peers()
  *   stats     p4p_stats_render()       /stats?mode=p4p
+ *             p4p_stats_render_large() /stats?mode=prometheus, mode=p4p_dump
+ *   check     p4p_check_*()            opentracker-p4p --check -f conf
  *
  * Everything else (PID maps, guidance, formats, selection internals) is
  * private to p4p/.  Nothing here blocks, touches the network or takes a lock
@@ -123,6 +125,29 @@ size_t p4p_select_peers(const struct p4p_vector *peers, const struct p4p_layout 
 /* Writes the /stats?mode=p4p text into reply (at most cap bytes). */
 size_t p4p_stats_render(char *reply, size_t cap);
 
+/* The views too large for upstream's 8 KiB stats buffer, rendered in its
+ * stats worker thread into a buffer of P4P_STATS_LARGE_CAP bytes:
+ * P4P_STATS_PROMETHEUS (text exposition format 0.0.4) or P4P_STATS_DUMP
+ * (the PID map, matrices and per-PID counters in use). */
+#define P4P_STATS_PROMETHEUS 1
+#define P4P_STATS_DUMP       2
+#define P4P_STATS_LARGE_CAP  (4u << 20)
+size_t p4p_stats_render_large(int mode, char *reply, size_t cap);
+
+/* --- --check: validate a configuration and exit (main thread) ----------- */
+
+/* main() saw --check: from now on nothing binds (p4p_check_only() is 1) and
+ * upstream's lenient config warnings count as problems. */
+void p4p_check_begin(void);
+int  p4p_check_only(void);
+/* Upstream's parser met a line it could not use (check mode: reported as
+ * "file:line: what" and counted; otherwise nothing, upstream warned). */
+void p4p_check_problem(const char *file, int lineno, const char *what);
+/* After the privilege drop, as the tracker would load: checks the p4p keys
+ * together, every file they name, and the local data files' contents.
+ * Prints the verdict; returns the exit status (0 good, 1 not). */
+int  p4p_check_finish(void);
+
 /* --- embedding (the simulator, benchmarks; not upstream) --------------- */
 
 struct p4p_pidmap_msg;
@@ -171,6 +196,17 @@ static inline size_t p4p_stats_render(char *reply, size_t cap) {
   (void)reply, (void)cap;
   return 0;
 }
+#define P4P_STATS_PROMETHEUS 1
+#define P4P_STATS_DUMP       2
+#define P4P_STATS_LARGE_CAP  8192
+static inline size_t p4p_stats_render_large(int mode, char *reply, size_t cap) {
+  (void)mode, (void)reply, (void)cap;
+  return 0;
+}
+static inline void p4p_check_begin(void) {}
+static inline int  p4p_check_only(void) { return 0; }
+static inline void p4p_check_problem(const char *file, int lineno, const char *what) { (void)file, (void)lineno, (void)what; }
+static inline int  p4p_check_finish(void) { return 0; }
 
 #endif /* WANT_P4P */
 

@@ -17,7 +17,7 @@
 typedef unsigned __int128 u128;
 
 struct pid_info {
-  char     name[P4P_NAME_MAX];
+  char     name[PIDMAP_NAME_MAX];
   uint32_t asid;
   char     loc[P4P_NAME_MAX];
   uint16_t provider;
@@ -70,7 +70,7 @@ struct pidmap *p4p_pidmap_new(size_t npids) {
 }
 
 int p4p_pidmap_set_pid(struct pidmap *map, uint16_t slot, const char *name, uint32_t asid, const char *loc) {
-  if (slot == 0 || slot > map->npids)
+  if (slot == 0 || slot > map->npids || strlen(name) >= sizeof map->pids[slot].name)
     return -1;
   snprintf(map->pids[slot].name, sizeof map->pids[slot].name, "%s", name);
   snprintf(map->pids[slot].loc, sizeof map->pids[slot].loc, "%s", loc ? loc : "");
@@ -196,7 +196,7 @@ int p4p_pidmap_finish(struct pidmap *map, char *err, size_t errlen) {
 
 int p4p_pidmap_add_msg(struct pidmap *map, const struct p4p_pidmap_msg *msg, uint16_t first_slot, const char *ns, uint16_t provider, char *err,
                    size_t errlen) {
-  char name[2 * P4P_NAME_MAX];
+  char name[PIDMAP_NAME_MAX + 1];
   if (first_slot == 0 || first_slot - 1 + msg->npids > map->npids) {
     snprintf(err, errlen, "%zu PIDs do not fit the map", msg->npids);
     return -1;
@@ -208,7 +208,10 @@ int p4p_pidmap_add_msg(struct pidmap *map, const struct p4p_pidmap_msg *msg, uin
       snprintf(name, sizeof name, "%s/%s", ns, pid->name);
     else
       snprintf(name, sizeof name, "%s", pid->name);
-    p4p_pidmap_set_pid(map, slot, name, pid->asid, pid->loc);
+    if (p4p_pidmap_set_pid(map, slot, name, pid->asid, pid->loc)) {
+      snprintf(err, errlen, "PID name '%.80s...' is too long (at most %d bytes with its provider's name)", name, PIDMAP_NAME_MAX - 1);
+      return -1;
+    }
     p4p_pidmap_set_provider(map, slot, provider);
     for (size_t j = 0; j < pid->nprefixes; ++j)
       if (p4p_pidmap_add_prefix(map, pid->prefixes[j].addr, pid->prefixes[j].bits, slot)) {
@@ -325,3 +328,20 @@ void p4p_pidmap_unref(struct pidmap *map) {
   free(map->slots);
   free(map);
 }
+
+static void u128_to_bytes(u128 v, uint8_t b[16]) {
+  for (int i = 15; i >= 0; --i, v >>= 8)
+    b[i] = (uint8_t)v;
+}
+
+int p4p_pidmap_range(const struct pidmap *map, size_t i, uint8_t start[16], uint8_t end[16], uint16_t *slot) {
+  if (i >= map->nranges)
+    return -1;
+  u128_to_bytes(map->starts[i], start);
+  u128_to_bytes(map->ends[i], end);
+  *slot = map->slots[i];
+  return 0;
+}
+
+uint32_t    p4p_pidmap_pid_asid(const struct pidmap *map, uint16_t slot) { return slot && slot <= map->npids ? map->pids[slot].asid : 0; }
+const char *p4p_pidmap_pid_loc(const struct pidmap *map, uint16_t slot) { return slot && slot <= map->npids ? map->pids[slot].loc : ""; }

@@ -14,13 +14,16 @@
 #include "proto/msg.h"
 
 #define PIDMAP_MAX_PIDS     1024
+/* "<provider>/<pid>": a provider name (< 48 bytes) and a v1 PID name (< 64) */
+#define PIDMAP_NAME_MAX     (2 * P4P_NAME_MAX)
 #define PIDMAP_MAX_PREFIXES (1u << 20)
 
 struct pidmap;
 
 /* A map for npids PIDs, holding one reference.  NULL on allocation failure. */
 struct pidmap *p4p_pidmap_new(size_t npids);
-/* Names slot (1..npids) for reporting. */
+/* Names slot (1..npids) for reporting; -1 when the name does not fit
+ * (never cut: two PIDs must not end up under one name). */
 int            p4p_pidmap_set_pid(struct pidmap *map, uint16_t slot, const char *name, uint32_t asid, const char *loc);
 /* Slots of one provider are contiguous; provider ids count from 0 in the
  * order providers were added.  Default: every slot in provider 0. */
@@ -53,6 +56,14 @@ size_t         p4p_pidmap_nranges(const struct pidmap *map);
 const char    *p4p_pidmap_pid_name(const struct pidmap *map, uint16_t slot);
 /* Slot of a PID by name, 0 when unknown. */
 uint16_t       p4p_pidmap_slot_by_name(const struct pidmap *map, const char *name);
+
+/* Range i (0 .. nranges-1) of the finished map: addresses start..end
+ * (inclusive, 16 bytes each) are in PID slot *slot.  -1 past the end.
+ * For the dump view, off the announce path. */
+int            p4p_pidmap_range(const struct pidmap *map, size_t i, uint8_t start[16], uint8_t end[16], uint16_t *slot);
+/* ASID and LOC of a slot (0 and "" for slot 0 or out of range). */
+uint32_t       p4p_pidmap_pid_asid(const struct pidmap *map, uint16_t slot);
+const char    *p4p_pidmap_pid_loc(const struct pidmap *map, uint16_t slot);
 
 /* Same PIDs (names, ASIDs, providers) and the same ranges: a reload that
  * changed nothing keeps the old map, so no peer list is rebuilt. */

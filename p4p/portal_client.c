@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "legacy_portal.h"
+#include "log.h"
 #include "proto/xml.h"
 
 
@@ -64,6 +65,7 @@ struct fetch {
   char               version[P4P_NAME_MAX]; /* version header of the data held */
   uint64_t           hash;              /* FNV-1a of the held data's body */
   int64_t            good_ms;           /* monotonic; 0 = no data held */
+  struct portal_log  log;               /* state changes, for log lines */
 };
 
 struct provider {
@@ -75,6 +77,7 @@ struct provider {
   char                *stats_doc; /* <stats> to POST, NULL = GET guidance */
   size_t               stats_len;
   int                  kick;      /* stats arrived: fetch guidance now */
+  struct portal_log_limit log_limit; /* fetch thread only */
 };
 
 struct portal_client {
@@ -441,6 +444,8 @@ static void record_failure(struct portal_client *c, struct fetch *f,
   f->fails++;
   f->due_ms = mono_ms() + p4p_portal_backoff_delay_ms(f->fails, p->src.backoff_max_s,
                                                   rand01(&c->rng));
+  p4p_portal_log_failure(&f->log, &p->log_limit, p->src.name, if_name[f->iface], text,
+                         f->good_ms ? (long)((mono_ms() - f->good_ms) / 1000) : -1, time(NULL));
   pthread_mutex_lock(&c->lock);
   p->st.fetches++;
   p->st.failures++;
@@ -623,6 +628,7 @@ static int finish_fetch(struct portal_client *c, struct fetch *f,
 
   f->fails = 0;
   f->good_ms = now;
+  p4p_portal_log_ok(&f->log, &p->log_limit, p->src.name, if_name[f->iface], f->version_new, time(NULL));
   if (f->version_new[0])
     snprintf(f->version, sizeof f->version, "%s", f->version_new);
   /* Versions: an answer made from newer data than the PID map we hold
@@ -696,6 +702,7 @@ static int expire_and_kick(struct portal_client *c, int64_t now,
         *has = 0;
         *at = 0;
         f->good_ms = 0;
+        p4p_portal_log_dropped(&f->log, &p->log_limit, p->src.name, if_name[k], p->src.max_staleness_s, time(NULL));
         f->etag[0] = '\0'; /* nothing held: the next answer must be whole */
         f->version[0] = '\0';
         f->hash = 0;

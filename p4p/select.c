@@ -200,6 +200,17 @@ static const uint8_t *peer_at(const struct select_request *req, size_t g, size_t
   return (const uint8_t *)b->data + index * req->peer_size;
 }
 
+/* Locality of a pick from group g (a PID slot), for the tally: two
+ * compares, nothing looked up. */
+static inline void tally_where(struct select_tally *tally, size_t g, size_t self, size_t first, size_t last, size_t n) {
+  if (g == self)
+    tally->in_pid += n;
+  else if (g >= first && g <= last)
+    tally->in_provider += n;
+  else
+    tally->elsewhere += n;
+}
+
 size_t p4p_select_guided(const struct select_request *req, unsigned short rand48[3], char *reply, struct select_tally *tally) {
   size_t         compare_size = P4P_PEER_COMPARE_SIZE(req->peer_size);
   size_t         count[MAX_GROUPS], start[MAX_GROUPS + 1], k[MAX_GROUPS];
@@ -280,6 +291,7 @@ size_t p4p_select_guided(const struct select_request *req, unsigned short rand48
       tally->same_pid += k[j];
     else
       tally->other_pid += k[j];
+    tally_where(tally, j, req->self_slot, first, last, k[j]);
   }
 
   /* Outside part: uniform over the peers outside the provider. */
@@ -290,6 +302,7 @@ size_t p4p_select_guided(const struct select_request *req, unsigned short rand48
     at[npicks]      = peer_at(req, g, global - start[g], self_group, self_index);
     taken[npicks++] = (uint32_t)global;
     __builtin_prefetch(at[npicks - 1]);
+    tally_where(tally, g, req->self_slot, first, last, 1);
   }
   tally->outside = outside;
   guided        += outside;
@@ -308,6 +321,7 @@ size_t p4p_select_guided(const struct select_request *req, unsigned short rand48
     size_t g       = group_of(start, req->groups, global);
     at[npicks]     = peer_at(req, g, global - start[g], self_group, self_index);
     __builtin_prefetch(at[npicks++]);
+    tally_where(tally, g, req->self_slot, first, last, 1);
   }
   tally->random = random;
 

@@ -27,6 +27,10 @@ struct select_tally {
   size_t outside;   /* picks outside the requester's provider (intra_share) */
   size_t random;    /* uniform picks */
   size_t capability;/* provider servers put in the answer (by the caller) */
+  /* every returned peer once more, by where it is: the requester's PID,
+   * another PID of the requester's provider, or elsewhere (other providers'
+   * PIDs, no PID); random picks counted where they landed */
+  size_t in_pid, in_provider, elsewhere;
 };
 
 struct select_request {

@@ -5,6 +5,7 @@
 
 #include "guidance.h"
 #include "pidmap.h"
+#include "pidstats.h"
 #include "state.h"
 
 static _Atomic(struct p4p_state *) g_current;
@@ -18,6 +19,7 @@ void p4p_state_free(struct p4p_state *s) {
     return;
   p4p_guidance_free(s->guidance);
   p4p_pidmap_unref(s->map);
+  p4p_pidstats_unref(s->pidstats);
   for (size_t i = 0; i < s->nproviders; ++i)
     free(s->providers[i].servers);
   free(s->providers);

@@ -17,6 +17,7 @@
 
 struct pidmap;
 struct guidance;
+struct p4p_pidstats;
 
 /* A provider server (cache, seed) offered to the provider's own peers. */
 struct p4p_cap_server {
@@ -46,6 +47,7 @@ struct p4p_state {
   struct p4p_provider_info *providers; /* indexed like p4p_pidmap_provider_of() */
   char             map_version[P4P_NAME_MAX];
   char             guidance_version[P4P_NAME_MAX];
+  struct p4p_pidstats *pidstats;    /* per-PID counters of this map (shared), may be NULL */
   time_t           map_loaded;      /* when the data was read */
   time_t           guidance_loaded;
   /* retirement list, owned by state.c */

@@ -316,9 +316,30 @@ static int kw_client(struct parse_ctx *c, int argc, char **argv) {
     return -1;
   if (strlen(cl.token) < 16)
     return fail(c, "token of client '%s' is shorter than 16 bytes", cl.name);
-  if (proto_parse_interfaces(argv[5], &cl.interfaces))
+  /* "metrics" is the daemon's own page, not a P4P interface ("all" does
+   * not include it): take it out of the list before the interfaces */
+  char list[256];
+  size_t n = 0;
+  if (strlen(argv[5]) >= sizeof list)
+    return fail(c, "allow list too long");
+  for (const char *w = argv[5]; *w;) {
+    size_t len = strcspn(w, ",");
+    if (len == 7 && !strncmp(w, "metrics", 7))
+      cl.metrics = 1;
+    else if (len) {
+      memcpy(list + n, w, len);
+      n += len;
+      list[n++] = ',';
+    }
+    w += len;
+    w += *w == ',';
+  }
+  list[n ? n - 1 : 0] = 0;
+  if (n && proto_parse_interfaces(list, &cl.interfaces))
     return fail(c, "allow list '%.60s': use info,policy,guidance,capability "
-                   "or all", argv[5]);
+                   "or all, and metrics", argv[5]);
+  if (!n && !cl.metrics)
+    return fail(c, "allow list of client '%s' is empty", cl.name);
   for (size_t i = 0; i < c->p->nclients; i++) {
     if (!strcmp(c->p->clients[i].name, cl.name))
       return fail(c, "client '%s' declared twice", cl.name);
@@ -460,6 +481,7 @@ static int kw_statement(struct parse_ctx *c, int argc, char **argv) {
       return fail(c, "tls path too long");
     strcpy(p->daemon.tls_cert, argv[1]);
     strcpy(p->daemon.tls_key, argv[2]);
+    p->daemon.tls_line = c->line;
     return 0;
   }
   int rc = kw_setting(c, argc, argv);

@@ -51,6 +51,7 @@ struct prov_client {
   char     name[P4P_NAME_MAX];
   char     token[P4P_TOKEN_MAX];
   unsigned interfaces; /* P4P_IF_* mask */
+  int      metrics;    /* may read the daemon's /metrics ("allow ...,metrics") */
 };
 
 /* Time-of-day link avoidance: during [from_hour, to_hour) (UTC, wrapping
@@ -67,6 +68,7 @@ struct prov_daemon_settings {
   uint16_t port;
   char     tls_cert[P4P_PATH_MAX];    /* both set: HTTPS */
   char     tls_key[P4P_PATH_MAX];
+  unsigned tls_line;                  /* line of the tls statement, for messages */
   size_t   max_optimized_swarms;      /* heaviest by demand get optimized */
   unsigned resolve_interval_s;        /* periodic re-solve */
   unsigned max_age_s;                 /* Cache-Control max-age */
