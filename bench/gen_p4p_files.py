@@ -19,65 +19,43 @@ import argparse
 import ipaddress
 import os
 import random
+import sys
 
-NS = "urn:opentracker-p4p:p4p:1"
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "harness"))
+import p4pxml  # noqa: E402
+
 REGIONS = 16
 OWN_AS, NEIGHBOUR_AS = 64512, 64513
-
-
-def pid_name(r):
-    return "%d.%s.bench" % (r, "i" if r < 12 else "e")
+PIDS = ["%d.%s.bench" % (r, "i" if r < 12 else "e") for r in range(REGIONS)]
 
 
 def pidmap_xml():
-    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
-             '<pidmap xmlns="%s" version="bench-1">' % NS]
+    pids = []
     for r in range(REGIONS):
-        asid = OWN_AS if r < 12 else NEIGHBOUR_AS
-        lines.append('  <pid name="%s" asid="%d" loc="ring:%d">' % (pid_name(r), asid, r))
-        lines.append("    <prefix>127.%d.0.0/12</prefix>" % (16 * r))
         v6 = ipaddress.IPv6Network((int(ipaddress.IPv6Address("fd00:1::")) | (r << 60), 68))
-        lines.append("    <prefix>%s</prefix>" % v6)
-        lines.append("  </pid>")
-    lines.append("</pidmap>")
-    return "\n".join(lines) + "\n"
+        pids.append((PIDS[r], OWN_AS if r < 12 else NEIGHBOUR_AS, ["127.%d.0.0/12" % (16 * r), str(v6)],
+                     "ring:%d" % r))
+    return p4pxml.pidmap(pids, version="bench-1")
 
 
 def ring_weights():
-    w = []
-    for i in range(REGIONS):
-        row = []
-        for j in range(REGIONS):
-            d = min((i - j) % REGIONS, (j - i) % REGIONS)
-            row.append(1.0 / (1 + d) ** 2)
-        w.append(row)
-    return w
+    return [[1.0 / (1 + min((i - j) % REGIONS, (j - i) % REGIONS)) ** 2 for j in range(REGIONS)]
+            for i in range(REGIONS)]
 
 
-def matrix_xml(weights, indent):
-    pad = " " * indent
-    out = [pad + "<pids>%s</pids>" % " ".join(pid_name(r) for r in range(REGIONS))]
-    for i, row in enumerate(weights):
-        for j, v in enumerate(row):
-            if v > 0:
-                out.append(pad + '<entry from="%s" to="%s" value="%.6g"/>' % (pid_name(i), pid_name(j), v))
-    return out
+def six_digits(rows):
+    """Weights to 6 significant digits: the files stay small."""
+    return [[float("%.6g" % v) for v in row] for row in rows]
 
 
 def guidance_xml(swarm_hashes, seed, version):
-    lines = ['<?xml version="1.0" encoding="UTF-8"?>',
-             '<guidance xmlns="%s" version="%s">' % (NS, version), "  <default>"]
-    lines += matrix_xml(ring_weights(), 4)
-    lines.append("  </default>")
     rng = random.Random(seed)
+    swarms = []
     for h in swarm_hashes:
         # each heavy swarm keeps its own PID mostly local, the rest spread at random
         w = [[(4.0 if i == j else rng.uniform(0.05, 1.0)) for j in range(REGIONS)] for i in range(REGIONS)]
-        lines.append('  <swarm info-hash="%s">' % h.lower())
-        lines += matrix_xml(w, 4)
-        lines.append("  </swarm>")
-    lines.append("</guidance>")
-    return "\n".join(lines) + "\n"
+        swarms.append((h.lower(), PIDS, six_digits(w)))
+    return p4pxml.guidance((PIDS, six_digits(ring_weights())), swarms, version=version)
 
 
 def main():
@@ -94,7 +72,7 @@ def main():
              "guidance-default.xml": guidance_xml([], a.seed, "default-matrix"),
              "guidance-swarms.xml": guidance_xml(a.swarm_hash, a.seed, "per-swarm")}
     for name, text in files.items():
-        with open(os.path.join(a.out, name), "w") as f:
+        with open(os.path.join(a.out, name), "wb") as f:
             f.write(text)
 
 

@@ -5,7 +5,7 @@ or absent: the portal client must add nothing to the announce path.
   bench/portal_latency.py [BUILD_DIR] [--announces N]
 
 Starts the tracker on loopback with one provider (the test suite's fake
-portal, tests/integration/fake_portal.py), lets 200 peers join one swarm,
+portal, tests/harness/fake_portal.py), lets 200 peers join one swarm,
 then times N announces (half HTTP, half UDP, numwant 50) one after another
 from one client and prints p50/p99/max per case."""
 import argparse
@@ -16,10 +16,10 @@ import tempfile
 import time
 
 TOP = os.path.abspath(os.path.join(os.path.dirname(__file__), ".."))
-sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
+sys.path.insert(0, os.path.join(TOP, "tests", "harness"))
 from btclient import UdpTracker, http_announce  # noqa: E402
-from conftest import Tracker, free_port, readable_dir  # noqa: E402
 from fake_portal import FakePortal  # noqa: E402
+from procs import Tracker, free_port, readable_dir  # noqa: E402
 
 SWARM = bytes.fromhex("b7" * 20)
 

@@ -33,6 +33,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOP = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(TOP, "tests", "harness"))
+from procs import Tracker, p4p_stats, wait_for  # noqa: E402
 NETNS_ENV = "P4P_BENCH_IN_NETNS"
 
 SHAPES = [(1000, 300), (20, 5000), (1, 100000)]
@@ -89,52 +91,16 @@ def run_in_netns(argv):
 
 # --- tracker ----------------------------------------------------------------
 
-class Tracker:
-    """One tracker process, pinned, unprivileged, on its own port."""
-
-    def __init__(self, binary, port, workdir, config=None):
-        self.port = port
-        os.makedirs(workdir, exist_ok=True)
-        os.chmod(workdir, 0o755)
-        cmd = PRIORITY + ["taskset", "-c", TRACKER_CORE]
-        if os.geteuid() == 0:  # run as nobody: no chroot, like an operator would
-            cmd += ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
-        cmd += [binary, "-p", str(port), "-P", str(port), "-d", workdir]
-        if config:
-            cmd += ["-f", config]
-        self.log = open(os.path.join(workdir, "tracker.log"), "w")
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError("tracker %s exited with %s; see %s/tracker.log" % (binary, self.proc.returncode, workdir))
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("tracker %s did not listen on port %d" % (binary, port))
-
-    def status_kb(self, key):
-        with open("/proc/%d/status" % self.proc.pid) as f:
-            for line in f:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1])
-        return 0
-
-    def alive(self):
-        return self.proc.poll() is None
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(3)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.log.close()
+def start_tracker(binary, port, workdir, config_lines=()):
+    """One tracker process, pinned, unprivileged (as nobody when we are root:
+    like an operator would run it), on its own port.  Never root, so -d only
+    changes its directory (as root it would chroot there, away from the P4P
+    files it reads later)."""
+    prefix = PRIORITY + ["taskset", "-c", TRACKER_CORE]
+    if os.geteuid() == 0:
+        prefix += ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"]
+    return Tracker(binary, config_lines, workdir, port=port, listen=(), listen_by="argv", args=["-d", workdir],
+                   prefix=prefix, own_session=True)
 
 
 def loadgen(build, args, pid):
@@ -148,8 +114,8 @@ def loadgen(build, args, pid):
 
 # --- one run ------------------------------------------------------------------
 
-def write_configs(workdir, p4pdir, swarm_hashes):
-    """P4P files and config files for the fork; returns {process: config path}.
+def write_configs(p4pdir, swarm_hashes):
+    """P4P files for the fork; returns {process: config lines}.
     The P4P process starts on the default matrix (guidance.xml) and is then
     switched to per-swarm guidance by replacing that file and sending SIGHUP."""
     gen = [sys.executable, os.path.join(HERE, "gen_p4p_files.py"), "--out", p4pdir]
@@ -160,41 +126,19 @@ def write_configs(workdir, p4pdir, swarm_hashes):
     for name in os.listdir(p4pdir):
         os.chmod(os.path.join(p4pdir, name), 0o644)
     os.chmod(p4pdir, 0o755)
-    bodies = {
+    return {
         "fork-off": ["p4p.enable no"],
         "fork-p4p": ["p4p.enable yes", "p4p.random_fraction 0.2",
                      "p4p.pidmap %s/pidmap.xml" % p4pdir, "p4p.guidance %s/guidance.xml" % p4pdir],
     }
-    confs = {}
-    for proc, lines in bodies.items():
-        path = os.path.join(workdir, "%s.conf" % proc)
-        with open(path, "w") as f:
-            f.write("# written by bench/run_bench.py\n" + "\n".join(lines) + "\n")
-        os.chmod(path, 0o644)
-        confs[proc] = path
-    return confs
 
 
 def fetch_p4p_stats(port):
-    """The fork's /stats?mode=p4p as a dict of its "key: value" lines."""
+    """The fork's /stats?mode=p4p, {} when it does not answer."""
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=2) as c:
-            c.sendall(b"GET /stats?mode=p4p HTTP/1.0\r\n\r\n")
-            data = b""
-            while True:
-                chunk = c.recv(65536)
-                if not chunk:
-                    break
-                data += chunk
-    except OSError:
+        return p4p_stats(port)
+    except (OSError, RuntimeError, ValueError):
         return {}
-    body = data.split(b"\r\n\r\n", 1)[-1].decode("utf-8", "replace")
-    out = {}
-    for line in body.splitlines():
-        if ": " in line:
-            k, v = line.split(": ", 1)
-            out[k.strip()] = v.strip()
-    return out
 
 
 def switch_guidance(tr, p4pdir):
@@ -203,13 +147,9 @@ def switch_guidance(tr, p4pdir):
     shutil.copyfile(os.path.join(p4pdir, "guidance-swarms.xml"), tmp)
     os.chmod(tmp, 0o644)
     os.rename(tmp, os.path.join(p4pdir, "guidance.xml"))
-    tr.proc.send_signal(signal.SIGHUP)
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        if fetch_p4p_stats(tr.port).get("guidance version") == "per-swarm":
-            return
-        time.sleep(0.05)
-    raise RuntimeError("the fork did not load the per-swarm guidance after SIGHUP")
+    tr.sighup()
+    if not wait_for(lambda: fetch_p4p_stats(tr.port).get("guidance version") == "per-swarm"):
+        raise RuntimeError("the fork did not load the per-swarm guidance after SIGHUP")
 
 
 def run_process(a, binary, config, shape, variants, rnd, port, workdir, p4pdir):
@@ -220,7 +160,7 @@ def run_process(a, binary, config, shape, variants, rnd, port, workdir, p4pdir):
     common = ["--swarms", str(swarms), "--peers", str(peers), "--port", str(port),
               "--numwant", str(a.numwant), "--seeders", str(a.seeders), "--zipf", str(a.zipf),
               "--seed", str(1000 * rnd + 7)]
-    tr = Tracker(binary, port, workdir, config)
+    tr = start_tracker(binary, port, workdir, config)
     results = []
     try:
         idle_rss, idle_anon = tr.status_kb("VmRSS"), tr.status_kb("RssAnon")
@@ -763,7 +703,7 @@ def main():
         os.makedirs(sdir)
         os.chmod(sdir, 0o755)
         p4pdir = os.path.join(sdir, "p4p")
-        prepared.append((shape, heavy, sdir, p4pdir, write_configs(sdir, p4pdir, hashes)))
+        prepared.append((shape, heavy, sdir, p4pdir, write_configs(p4pdir, hashes)))
     # Rounds go over all shapes before the next round starts, so that a slow
     # (busy) machine that hits the time budget still has every shape measured.
     rounds_done = {}

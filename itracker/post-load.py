@@ -9,14 +9,16 @@ to the access classes; fixed seed), prints the answer's size and wall time
 and the daemon's solve lines, then stops it.  The provider file's max-body
 is raised for the run (a 500-swarm document is ~400 kB).  A measurement,
 not a test."""
-import http.client
 import os
 import random
 import re
-import subprocess
+import shutil
 import sys
-import tempfile
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "harness"))
+from p4pxml import stats  # noqa: E402
+from procs import ITracker, readable_dir  # noqa: E402
 
 conf, n = sys.argv[1], int(sys.argv[2])
 build = sys.argv[3] if len(sys.argv) > 3 else "build"
@@ -24,41 +26,30 @@ text = open(conf).read()
 tokens = re.findall(r"^client \S+ token (\S+) allow (?:all|.*guidance)",
                     text, re.M)
 pids = re.findall(r"^pid (\S+)", text, re.M)
-with tempfile.NamedTemporaryFile("w", suffix=".conf", delete=False) as f:
+workdir = readable_dir()
+raised = os.path.join(workdir, "provider.conf")
+with open(raised, "w") as f:
     f.write(re.sub(r"^max-body .*$", "", text, flags=re.M))
     f.write("\nmax-body 16777216\n")
-p = subprocess.Popen([os.path.join(build, "p4p-itracker"), "-f", f.name,
-                      "-l", "127.0.0.1", "-p", "0", "-v"],
-                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+it = ITracker(raised, workdir, args=["-v"], token=tokens[0] if tokens else None,
+              binary=os.path.join(build, "p4p-itracker"))
 try:
-    port = int(re.search(r":(\d+)/p4p", p.stdout.readline()).group(1))
     rnd = random.Random(7)
-    out = ['<?xml version="1.0"?><stats xmlns="urn:opentracker-p4p:p4p:1">']
+    swarms = []
     for _ in range(n):
-        out.append('<swarm info-hash="%040x">' % rnd.getrandbits(160))
+        h = "%040x" % rnd.getrandbits(160)
         size = int(rnd.paretovariate(1.2) * 20)
         k = min(len(pids), 3 + rnd.randrange(max(1, len(pids) - 3)))
-        for pid in rnd.sample(pids, k):
-            out.append('<pid name="%s" seeders="%d" leechers="%d"/>'
-                       % (pid, rnd.randrange(size // 4 + 2),
-                          rnd.randrange(size + 1)))
-        out.append("</swarm>")
-    out.append("</stats>")
-    body = "\n".join(out).encode()
-    headers = {"Content-Type": "application/p4p+xml"}
-    if tokens:
-        headers["Authorization"] = "Bearer " + tokens[0]
-    c = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
+        swarms.append((h, [(pid, rnd.randrange(size // 4 + 2), rnd.randrange(size + 1), None, None)
+                           for pid in rnd.sample(pids, k)]))
+    body = stats(swarms)
     t = time.time()
-    c.request("POST", "/p4p/v1/guidance", body, headers)
-    r = c.getresponse()
-    data = r.read()
+    r, data = it.request("POST", "guidance", body, timeout=120)
     print("POST %d swarms (%d bytes): status %d, optimized %s, answer %d "
           "bytes, wall %.3f s" % (n, len(body), r.status,
                                   r.getheader("X-P4P-Optimized-Swarms"),
                                   len(data), time.time() - t))
 finally:
-    p.terminate()
-    p.wait()
-    sys.stdout.write(p.stderr.read())
-    os.unlink(f.name)
+    it.stop()
+    sys.stdout.write(it.output())
+    shutil.rmtree(workdir)

@@ -5,62 +5,24 @@ the P4P files of bench/gen_p4p_files.py steer the fork's selection."""
 import ipaddress
 import json
 import os
-import socket
+import shutil
 import subprocess
 import sys
-import time
 import xml.etree.ElementTree as ET
 
 import pytest
 
-BUILD = os.environ.get("BUILD_DIR", os.path.join(os.path.dirname(__file__), "..", "..", "build"))
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "tests", "harness"))
+from procs import BUILD, Tracker, readable_dir  # noqa: E402
 NS = "{urn:opentracker-p4p:p4p:1}"
 WORKLOAD = ["--swarms", "4", "--peers", "400", "--numwant", "50"]
 
 
-def free_port():
-    # a port free for both TCP and UDP on 127.0.0.1
-    for _ in range(50):
-        with socket.socket() as t, socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as u:
-            t.bind(("127.0.0.1", 0))
-            port = t.getsockname()[1]
-            try:
-                u.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError("no free port")
-
-
-class Tracker:
-    def __init__(self, binary, tmp_path, config=None):
-        self.port = free_port()
-        # no -d: as root that would chroot there, and the P4P files are read
-        # after the chroot (with privileges dropped to nobody)
-        cmd = [binary, "-i", "127.0.0.1", "-p", str(self.port), "-P", str(self.port)]
-        if config:
-            cmd += ["-f", str(config)]
-        self.log = open(tmp_path / "tracker.log", "w")
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT)
-        for _ in range(200):
-            if self.proc.poll() is not None:
-                raise RuntimeError("tracker exited: " + (tmp_path / "tracker.log").read_text())
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("tracker does not listen")
-
-    def stop(self):
-        self.proc.terminate()
-        try:
-            self.proc.wait(5)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
+def tracker(binary, workdir, config_lines=()):
+    """The tracker on 127.0.0.1 (-i/-p/-P); no -d: as root that would chroot
+    there, and the P4P files are read after the chroot, as nobody."""
+    return Tracker(binary, config_lines, str(workdir), listen=("127.0.0.1",), listen_by="argv")
 
 
 def loadgen(port, *args):
@@ -72,7 +34,7 @@ def loadgen(port, *args):
 
 @pytest.fixture
 def stock(tmp_path):
-    t = Tracker(os.path.join(BUILD, "opentracker-stock"), tmp_path)
+    t = tracker("opentracker-stock", tmp_path)
     yield t
     t.stop()
 
@@ -127,21 +89,21 @@ def test_pidmap_partitions_the_generator_address_plan(tmp_path):
 
 
 @pytest.mark.skipif(not os.access(os.path.join(BUILD, "opentracker-p4p"), os.X_OK), reason="fork not built")
-def test_fork_with_generated_guidance_returns_local_peers(tmp_path):
-    subprocess.run([sys.executable, os.path.join(HERE, "..", "gen_p4p_files.py"), "--out", str(tmp_path)], check=True)
-    conf = tmp_path / "p4p.conf"
-    conf.write_text("p4p.enable yes\np4p.random_fraction 0.2\np4p.pidmap %s\np4p.guidance %s\n" %
-                    (tmp_path / "pidmap.xml", tmp_path / "guidance-default.xml"))
-    for f in tmp_path.iterdir():
-        f.chmod(0o644)
-    for d in (tmp_path, tmp_path.parent, tmp_path.parent.parent):
-        d.chmod(0o755)  # pytest's tmp dirs are private; the tracker runs as nobody
-    t = Tracker(os.path.join(BUILD, "opentracker-p4p"), tmp_path, conf)
+def test_fork_with_generated_guidance_returns_local_peers():
+    d = readable_dir()  # pytest's tmp dirs are private; the tracker reads its files as nobody
     try:
-        loadgen(t.port, "--warmup")
-        r = loadgen(t.port, "--duration", "0.3")["timed"]
+        subprocess.run([sys.executable, os.path.join(HERE, "..", "gen_p4p_files.py"), "--out", d], check=True)
+        for f in os.listdir(d):
+            os.chmod(os.path.join(d, f), 0o644)
+        t = tracker("opentracker-p4p", d, ["p4p.enable yes", "p4p.random_fraction 0.2",
+                                          "p4p.pidmap %s/pidmap.xml" % d, "p4p.guidance %s/guidance-default.xml" % d])
+        try:
+            loadgen(t.port, "--warmup")
+            r = loadgen(t.port, "--duration", "0.3")["timed"]
+        finally:
+            t.stop()
     finally:
-        t.stop()
+        shutil.rmtree(d, ignore_errors=True)
     assert r["errors"] == 0 and r["peers_per_answer"] == 50.0
     # default matrix: own PID weight 1 of a ring row summing to 2.067, so
     # with the guided 80% drawn by the matrix alone the share would be

@@ -5,16 +5,14 @@ tracker reports its heaviest swarms every second, the iTracker optimizes them,
 and the per-swarm guidance it answers shapes the returned peers."""
 import math
 import os
-import socket
 import subprocess
 import time
-import urllib.request
 import xml.etree.ElementTree as ET
 
 import pytest
 
 from btclient import http_announce, http_get
-from conftest import BUILD, TOP, free_port, p4p_stats, wait_for
+from conftest import TOP, ITracker, p4p_stats, wait_for
 
 NS = {"p": "urn:opentracker-p4p:p4p:1"}
 TOKEN = "b751559216bc30cc2f069749861be9cf"
@@ -22,45 +20,24 @@ SWARM = bytes.fromhex("5a" * 20)
 ATLA, SNVA = "0.i.abilene", "11.i.abilene"
 
 
-def start_itracker(config):
-    port = free_port()
-    log = open(os.path.join(BUILD, "itracker-test.log"), "w")
-    proc = subprocess.Popen([os.path.join(BUILD, "p4p-itracker"), "-f", config, "-p", str(port)],
-                            stdout=log, stderr=subprocess.STDOUT)
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            time.sleep(0.05)
-    return port, proc, log
-
-
 @pytest.fixture
-def itracker():
-    port, proc, log = start_itracker(os.path.join(TOP, "deploy", "example", "abilene-loopback.conf"))
-    yield port
-    proc.terminate()
-    proc.wait(5)
-    log.close()
+def itracker(workdir):
+    it = ITracker(os.path.join(TOP, "deploy", "example", "abilene-loopback.conf"), workdir, token=TOKEN)
+    yield it
+    it.stop()
 
 
-def connected(port, *extra):
+def connected(it, *extra):
     return ["p4p.enable yes", "p4p.random_fraction 0.2", "p4p.report_interval 1",
-            f"p4p.provider abilene http://127.0.0.1:{port}",
+            f"p4p.provider abilene {it.url}",
             f"p4p.provider.abilene.token {TOKEN}", "p4p.provider.abilene.refresh 2"] + list(extra)
 
 
-
-
-
-
-def portal_row(port, swarm, pid):
+def portal_row(it, swarm, pid):
     """The iTracker's current row of `pid` for `swarm` (normalized), or None."""
-    req = urllib.request.Request(f"http://127.0.0.1:{port}/p4p/v1/guidance",
-                                 headers={"Authorization": "Bearer " + TOKEN})
-    doc = ET.fromstring(urllib.request.urlopen(req, timeout=5).read())
+    r, data = it.request("GET", "guidance", timeout=5)
+    assert r.status == 200, data
+    doc = ET.fromstring(data)
     for sw in doc.findall("p:swarm", NS):
         if sw.get("info-hash") == swarm.hex():
             row = {e.get("to"): float(e.get("value")) for e in sw.findall("p:entry", NS) if e.get("from") == pid}
@@ -154,9 +131,9 @@ def test_https_portal_with_its_own_ca(start_tracker, workdir):
         text = f.read()
     with open(conf, "w") as f:
         f.write(text + f"\ntls {cert} {key}\n")
-    port, proc, log = start_itracker(conf)
+    it = ITracker(conf, workdir, token=TOKEN)
     try:
-        base = [f"p4p.enable yes", f"p4p.provider abilene https://127.0.0.1:{port}", f"p4p.provider.abilene.token {TOKEN}"]
+        base = [f"p4p.enable yes", f"p4p.provider abilene {it.url}", f"p4p.provider.abilene.token {TOKEN}"]
         trusted = start_tracker(base + [f"p4p.provider.abilene.ca_file {cert}"])
         assert wait_for(lambda: p4p_stats(trusted).get("provider abilene state") == "in use"), p4p_stats(trusted)
         untrusted = start_tracker(base + ["p4p.provider.abilene.backoff_max 1"])
@@ -165,6 +142,4 @@ def test_https_portal_with_its_own_ca(start_tracker, workdir):
         assert s["provider abilene state"].startswith("no data")
         assert "certificate" in s["provider abilene last error"].lower() or "ssl" in s["provider abilene last error"].lower()
     finally:
-        proc.terminate()
-        proc.wait(5)
-        log.close()
+        it.stop()

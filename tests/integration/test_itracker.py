@@ -27,11 +27,14 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-BUILD_DIR = os.environ.get("BUILD_DIR", os.path.join(
-    os.path.dirname(__file__), "..", "..", "build"))
+from conftest import BUILD as BUILD_DIR
+from conftest import ITracker
+from p4pxml import CT, lookup_request
+from p4pxml import capability_request as alloc_doc
+from p4pxml import stats as stats_doc
+
 BINARY = os.path.join(BUILD_DIR, "p4p-itracker")
 NS = "{urn:opentracker-p4p:p4p:1}"
-CT = "application/p4p+xml"
 POP_NAMES = ["NEWYORK", "CHICAGO", "LOSANGELES"]
 
 FULL_TOKEN = secrets.token_hex(16)
@@ -65,63 +68,16 @@ first-solve-wait-ms 20000
 """
 
 
-class Daemon:
+class Daemon(ITracker):
+    """The test provider's daemon, its file in tmp_path, its clock pinned
+    to `hour`; request() sends FULL_TOKEN unless told otherwise."""
+
     def __init__(self, tmp_path, cap=100, hour=12, extra="", name="p.conf",
                  host="127.0.0.1", provider=None):
         self.conf = tmp_path / name
-        self.conf.write_text((provider or PROVIDER).format(cap=cap,
-                                                           extra=extra))
-        self.host = host
-        self.proc = subprocess.Popen(
-            [BINARY, "-f", str(self.conf), "-l", host, "-p", "0",
-             "-H", str(hour)],
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        line = self.proc.stdout.readline()
-        shown = "[%s]" % host if ":" in host else host
-        m = re.search(r"listening on (https?)://%s:(\d+)/p4p/v1/"
-                      % re.escape(shown), line)
-        if not m:
-            self.proc.kill()
-            raise AssertionError("no listening line: %r %r"
-                                 % (line, self.proc.stderr.read()))
-        self.scheme, self.port = m.group(1), int(m.group(2))
-        self.tls_context = None
-
-    def conn(self, timeout=30, source=None):
-        src = (source, 0) if source else None
-        if self.scheme == "https":
-            return http.client.HTTPSConnection(
-                self.host, self.port, timeout=timeout,
-                context=self.tls_context, source_address=src)
-        return http.client.HTTPConnection(self.host, self.port,
-                                          timeout=timeout, source_address=src)
-
-    def request(self, method, path, body=None, token=FULL_TOKEN,
-                headers=None, content_type=CT, timeout=30, source=None):
-        """source: the client's own address (a 127.x to act as another
-        client)"""
-        h = dict(headers or {})
-        if token is not None:
-            h["Authorization"] = "Bearer " + token
-        if body is not None and content_type:
-            h["Content-Type"] = content_type
-        c = self.conn(timeout, source)
-        c.request(method, "/p4p/v1/" + path, body=body, headers=h)
-        r = c.getresponse()
-        data = r.read()
-        c.close()
-        return r, data
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc.stdout.close()
-        self.proc.stderr.close()
+        self.conf.write_text((provider or PROVIDER).format(cap=cap, extra=extra))
+        super().__init__(self.conf, tmp_path, host=host,
+                         args=["-H", str(hour)], token=FULL_TOKEN)
 
 
 @pytest.fixture
@@ -164,23 +120,6 @@ def h(n):
     return ("%02x" % n) * 20
 
 
-def stats_doc(swarms):
-    """swarms: {info_hash: [(pid, seeders, leechers, up, down)]}"""
-    out = ['<?xml version="1.0"?>',
-           '<stats xmlns="urn:opentracker-p4p:p4p:1">']
-    for ih, pids in swarms.items():
-        out.append('<swarm info-hash="%s">' % ih)
-        for pid, s, l, up, down in pids:
-            rates = ""
-            if up is not None:
-                rates = ' up-kbps="%s" down-kbps="%s"' % (up, down)
-            out.append('<pid name="%s" seeders="%s" leechers="%s"%s/>'
-                       % (pid, s, l, rates))
-        out.append("</swarm>")
-    out.append("</stats>")
-    return "\n".join(out).encode()
-
-
 def assert_no_topology(data):
     text = data.decode()
     for name in POP_NAMES:
@@ -210,10 +149,7 @@ def test_pidmap_lists_opaque_pids_with_freshness_headers(daemon):
 
 
 def test_lookup_maps_addresses_by_longest_prefix(daemon):
-    body = b"""<?xml version="1.0"?>
-<lookup-request xmlns="urn:opentracker-p4p:p4p:1">
-  <addr>10.2.200.1</addr><addr>2001:db8:1::5</addr><addr>192.0.2.1</addr>
-</lookup-request>"""
+    body = lookup_request(["10.2.200.1", "2001:db8:1::5", "192.0.2.1"])
     r, data = daemon.request("POST", "lookup", body, token=INFO_TOKEN)
     assert r.status == 200
     res = parse(data).findall(NS + "result")
@@ -389,14 +325,6 @@ def test_capability_lists_servers(daemon):
             for s in servers] == [("4.i.test", "cache", "10.3.0.10", "6881"),
                                   ("4.i.test", "seed", "10.3.0.11", "6882"),
                                   ("1.i.test", "cache", "10.1.0.10", "6881")]
-
-
-def alloc_doc(ih, pid, count):
-    """pid "" = any PID: the attribute is left out"""
-    pid_attr = ' pid="%s"' % pid if pid else ""
-    return ('<?xml version="1.0"?><capability-request xmlns="urn:opentracker'
-            '-p4p:p4p:1" info-hash="%s"%s count="%d"/>'
-            % (ih, pid_attr, count)).encode()
 
 
 def test_allocation_balances_load_and_is_stable(daemon):
@@ -604,6 +532,6 @@ def test_sigterm_stops_cleanly(tmp_path):
     d = Daemon(tmp_path)
     d.proc.send_signal(signal.SIGTERM)
     assert d.proc.wait(timeout=30) == 0
-    out = d.proc.stdout.read()
+    out = d.output()
     assert "stopping" in out
     d.stop()

@@ -1,5 +1,5 @@
 /* portal_client: the background fetcher against the misbehaving fake portal
- * (tests/integration/fake_portal.py), started as a subprocess on
+ * (tests/harness/fake_portal.py), started as a subprocess on
  * 127.0.0.1 with a free port.  Every wait is bounded (wait_for); no
  * assertion is about how long something took, except that stop() does not
  * wait out a transfer that would hang for minutes. */
@@ -40,7 +40,7 @@ static const char *fake_script(void)
 {
   static char path[1024];
   const char *data = getenv("TEST_DATA");
-  snprintf(path, sizeof path, "%s/../integration/fake_portal.py",
+  snprintf(path, sizeof path, "%s/../harness/fake_portal.py",
            data ? data : "tests/data");
   return path;
 }

@@ -1,8 +1,10 @@
 #!/usr/bin/python3
-"""A misbehaving P4P portal, written for the tests (Python stdlib only).
+"""A misbehaving P4P portal, written for the tests (Python stdlib and the
+harness's p4pxml).
 
-It serves our v1 interfaces (/p4p/v1/pidmap, costs, guidance, capability)
-and the legacy Yale text interfaces (/pid/map, /pdistance), and can fail in
+It serves our v1 interfaces (/p4p/v1/pidmap, costs, guidance, capability:
+the documents of docs/examples) and the legacy Yale text interfaces
+(/pid/map, /pdistance: the captures in tests/data/yale-portal), and can fail in
 every way the tracker's portal client must survive.  Modes:
 
   healthy   documents with Cache-Control max-age, ETag (If-None-Match -> 304),
@@ -35,84 +37,49 @@ As a module: FakePortal(...).start() / .url / .set_mode() / .stop().
 import argparse
 import hashlib
 import os
+import re
 import signal
 import socket
 import ssl
 import sys
 import threading
 import urllib.parse
+import xml.etree.ElementTree as ET
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from xml.sax.saxutils import escape
+
+import p4pxml
 
 MODES = ("healthy", "refuse", "hang", "slow", "garbage", "hostile", "huge",
          "401", "500", "flapping")
 
-NS = "urn:opentracker-p4p:p4p:1"
 HERE = os.path.dirname(os.path.abspath(__file__))
 YALE_DIR = os.path.join(HERE, "..", "data", "yale-portal")
+EXAMPLES_DIR = os.path.join(HERE, "..", "..", "docs", "examples")
 
-# The examples of docs/PROTOCOL.md; {v} is the data version.
-V1_DOCS = {
-    "pidmap": """<?xml version="1.0" encoding="UTF-8"?>
-<pidmap xmlns="%s" version="{v}">
-  <pid name="0.i.example" asid="64512" loc="40.71,-74.01">
-    <prefix>192.0.2.0/25</prefix>
-    <prefix>2001:db8:1::/48</prefix>
-  </pid>
-  <pid name="1.i.example" asid="64512" loc="40.71,-74.01">
-    <prefix>192.0.2.128/25</prefix>
-  </pid>
-  <pid name="2.i.example" asid="64512" loc="41.88,-87.63">
-    <prefix>198.51.100.0/24</prefix>
-    <prefix>2001:db8:2::/48</prefix>
-  </pid>
-  <pid name="100.e.example" asid="64512">
-    <prefix>0.0.0.0/0</prefix>
-    <prefix>::/0</prefix>
-  </pid>
-</pidmap>
-""" % NS,
-    "costs": """<?xml version="1.0" encoding="UTF-8"?>
-<costs xmlns="%s" version="{v}">
-  <pids>0.i.example 1.i.example 2.i.example</pids>
-  <entry from="0.i.example" to="1.i.example" value="1"/>
-  <entry from="0.i.example" to="2.i.example" value="12.5"/>
-  <entry from="1.i.example" to="0.i.example" value="1"/>
-  <entry from="1.i.example" to="2.i.example" value="12.5"/>
-  <entry from="2.i.example" to="0.i.example" value="12.5"/>
-  <entry from="2.i.example" to="1.i.example" value="14"/>
-</costs>
-""" % NS,
-    "guidance": """<?xml version="1.0" encoding="UTF-8"?>
-<guidance xmlns="%s" version="{v}">
-  <default>
-    <pids>0.i.example 1.i.example 2.i.example</pids>
-    <entry from="0.i.example" to="0.i.example" value="0.6"/>
-    <entry from="0.i.example" to="1.i.example" value="0.3"/>
-    <entry from="0.i.example" to="2.i.example" value="0.1"/>
-    <entry from="1.i.example" to="0.i.example" value="0.3"/>
-    <entry from="1.i.example" to="1.i.example" value="0.6"/>
-    <entry from="1.i.example" to="2.i.example" value="0.1"/>
-    <entry from="2.i.example" to="0.i.example" value="0.2"/>
-    <entry from="2.i.example" to="1.i.example" value="0.2"/>
-    <entry from="2.i.example" to="2.i.example" value="0.6"/>
-  </default>
-{swarms}</guidance>
-""" % NS,
-    "capability": """<?xml version="1.0" encoding="UTF-8"?>
-<capability xmlns="%s">
-  <server pid="2.i.example" kind="cache" addr="198.51.100.10" port="6881" capacity-kbps="1000000"/>
-  <server pid="2.i.example" kind="seed" addr="2001:db8:2::a" port="51413" capacity-kbps="100000"/>
-</capability>
-""" % NS,
-}
 
-# A swarm matrix answered for every info-hash a guidance POST names.
-SWARM_DOC = """  <swarm info-hash="{h}">
-    <pids>0.i.example 2.i.example</pids>
-    <entry from="0.i.example" to="2.i.example" value="1"/>
-    <entry from="2.i.example" to="0.i.example" value="1"/>
-  </swarm>
-"""
+def _example(kind):
+    """docs/examples/KIND.xml (the documents of docs/PROTOCOL.md)."""
+    with open(os.path.join(EXAMPLES_DIR, kind + ".xml"), "rb") as f:
+        return f.read()
+
+
+def _example_default():
+    """The <default> matrix of docs/examples/guidance.xml."""
+    q = lambda tag: "{%s}%s" % (p4pxml.NS, tag)
+    d = ET.fromstring(_example("guidance")).find(q("default"))
+    return (d.find(q("pids")).text.split(),
+            {(e.get("from"), e.get("to")): e.get("value") for e in d.findall(q("entry"))})
+
+
+# The examples of docs/PROTOCOL.md, served with the portal's data version;
+# guidance is built: the example's default matrix and SWARM_MATRIX for
+# every info-hash a guidance POST names.
+EXAMPLES = {k: _example(k) for k in ("pidmap", "costs", "capability")}
+ROOT_VERSION = re.compile(rb'(<(?:pidmap|costs)\b[^>]*\sversion=")[^"]*(")')
+DEFAULT_MATRIX = _example_default()
+SWARM_MATRIX = (["0.i.example", "2.i.example"],
+                {("0.i.example", "2.i.example"): 1, ("2.i.example", "0.i.example"): 1})
 
 HOSTILE = b"""<?xml version="1.0" encoding="UTF-8"?>
 <!DOCTYPE lolz [
@@ -296,9 +263,7 @@ class _Handler(BaseHTTPRequestHandler):
         getattr(self, "_mode_" + mode)(method, url.path, body)
 
     def _error(self, status, text, headers=()):
-        doc = ('<?xml version="1.0" encoding="UTF-8"?>\n'
-               '<error xmlns="%s" status="%d">%s</error>\n' % (NS, status, text))
-        self._send(status, doc.encode(), "application/p4p+xml", headers)
+        self._send(status, p4pxml.error(status, text), p4pxml.CT, headers)
 
     # -- modes ---------------------------------------------------------
     def _document(self, method, path, body):
@@ -314,17 +279,19 @@ class _Handler(BaseHTTPRequestHandler):
         kind = V1_PATHS.get(path)
         if kind is None:
             return None
-        swarms = ""
-        if kind == "guidance" and method == "POST":
-            # one matrix for every info-hash the posted <stats> names
-            text = body.decode("utf-8", "replace")
-            for part in text.split('info-hash="')[1:]:
-                swarms += SWARM_DOC.format(h=part[:40])
-        doc = V1_DOCS[kind].replace("{v}", v).replace("{swarms}", swarms)
-        data = doc.encode()
+        if kind == "guidance":
+            swarms = []
+            if method == "POST":
+                # one matrix for every info-hash the posted <stats> names
+                text = body.decode("utf-8", "replace")
+                swarms = [(part[:40],) + SWARM_MATRIX for part in text.split('info-hash="')[1:]]
+            data = p4pxml.guidance(DEFAULT_MATRIX, swarms, version=v)
+        else:
+            version = escape(v, {'"': "&quot;"}).encode()
+            data = ROOT_VERSION.sub(lambda m: m.group(1) + version + m.group(2), EXAMPLES[kind])
         etag = '"%s-%s"' % (kind, hashlib.sha1(data).hexdigest()[:12])
         cache = "no-store" if method == "POST" else "max-age=%d" % p.max_age
-        return 200, data, "application/p4p+xml", [
+        return 200, data, p4pxml.CT, [
             ("Cache-Control", cache), ("ETag", etag), ("X-P4P-Version", v)]
 
     def _mode_healthy(self, method, path, body):
@@ -377,15 +344,15 @@ class _Handler(BaseHTTPRequestHandler):
                 return
 
     def _mode_garbage(self, method, path, body):
-        self._send(200, GARBAGE, "application/p4p+xml",
+        self._send(200, GARBAGE, p4pxml.CT,
                    [("Cache-Control", "max-age=%d" % self.portal.max_age)])
 
     def _mode_hostile(self, method, path, body):
-        self._send(200, HOSTILE, "application/p4p+xml")
+        self._send(200, HOSTILE, p4pxml.CT)
 
     def _mode_huge(self, method, path, body):
         self.send_response(200)
-        self.send_header("Content-Type", "application/p4p+xml")
+        self.send_header("Content-Type", p4pxml.CT)
         self.send_header("Connection", "close")
         self.end_headers()
         self.close_connection = True
