@@ -98,10 +98,10 @@ def test_announces_never_wait_for_a_failing_portal(start_tracker):
     lat = sorted(client.latencies)
     p50, p99 = statistics.median(lat), lat[int(0.99 * (len(lat) - 1))]
     print(f"\nannounces: {len(lat)}, p50 {p50 * 1e3:.2f} ms, p99 {p99 * 1e3:.2f} ms, max {lat[-1] * 1e3:.2f} ms")
-    # Loopback announces take about a millisecond; a portal stall leaking into
-    # the announce path would show as the fetch timeout (800 ms) or the slow
-    # mode's 0.5 s per byte.
-    assert p99 < 0.1 and lat[-1] < 0.4, (p50, p99, lat[-1])
+    # Not a speed check (bench/portal_latency.py measures that): an announce
+    # that waited on the portal would last at least one fetch timeout (800 ms,
+    # the hang and slow modes hold every fetch that long), so none may.
+    assert lat[-1] < 0.8, (p50, p99, lat[-1])
     for mode, text in seen_errors.items():
         assert text != "-", (mode, text)
 
