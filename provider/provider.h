@@ -76,6 +76,8 @@ struct prov_daemon_settings {
   size_t   max_tracked_swarms;        /* statistics table cap */
   unsigned swarm_expiry_s;            /* forget swarms not reported since */
   unsigned first_solve_wait_ms;       /* bound on waiting for a solve */
+  char     alto_network_map[P4P_NAME_MAX]; /* ALTO resource id of the PID map */
+  unsigned alto_max_streams;          /* concurrent ALTO update streams, 0 = none */
 };
 
 struct prov_config {
