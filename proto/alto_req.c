@@ -225,8 +225,9 @@ int proto_alto_parse_prop_request(const json_t *j, struct proto_alto_prop_reques
     return -1;
   }
   if (!out->properties.n || !out->naddrs) { /* <1..*> both */
+    const char *field = out->properties.n ? "endpoints" : "properties";
     proto_alto_prop_request_free(out);
-    return proto_alto_ctx_fail(&cx, PROTO_ALTO_E_INVALID_FIELD_VALUE, out->naddrs ? "properties" : "endpoints", NULL, NULL,
+    return proto_alto_ctx_fail(&cx, PROTO_ALTO_E_INVALID_FIELD_VALUE, field, NULL, NULL,
                                "properties and endpoints need at least one entry each (11.4.1.3)");
   }
   return 0;
