@@ -11,6 +11,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "alto.h"
 #include "proto/xml.h"
 
 #define API_PREFIX   "/p4p/v1/"
@@ -38,6 +39,7 @@ struct http_server {
   struct solver     *s;
   int                tls;
   char              *cert, *key; /* PEM text, kept while the daemon runs */
+  struct alto_server *alto;      /* the ALTO front end (alto.h) */
 };
 
 /* per-request state, lives from the first callback to completion */
@@ -47,6 +49,7 @@ struct request {
   char               *body;
   size_t              len, cap;
   int                 too_big;
+  struct alto_request *alto;     /* an ALTO request: alto.c answers it */
 };
 
 static enum MHD_Result send_reply(struct MHD_Connection *c,
@@ -128,12 +131,11 @@ static int token_equal(const char *given, size_t given_len,
   return diff == 0;
 }
 
-/* 0: allowed; else the HTTP status to refuse with.  *bad_token tells a
- * wrong token (RFC 6750 "invalid_token") from a missing one. */
-static int check_access(struct MHD_Connection *c, const struct portal *p,
-                        enum p4p_interface interface, const char **why,
-                        int *bad_token) {
+int http_authorize(struct MHD_Connection *c, const struct portal *p,
+                   unsigned need, const char **why, int *bad_token,
+                   unsigned *allowed) {
   const struct prov_config *pr = &p->prov;
+  *allowed = P4P_IF_ALL;
   if (pr->nclients == 0)
     return 0; /* no client lines: the provider chose open access */
   const char *auth =
@@ -155,11 +157,20 @@ static int check_access(struct MHD_Connection *c, const struct portal *p,
     *bad_token = 1;
     return 401;
   }
-  if (!(pr->clients[who].interfaces & P4P_IF_BIT(interface))) {
+  *allowed = pr->clients[who].interfaces;
+  if ((pr->clients[who].interfaces & need) != need) {
     *why = "this client may not use this interface";
     return 403;
   }
   return 0;
+}
+
+static int check_access(struct MHD_Connection *c, const struct portal *p,
+                        enum p4p_interface interface, const char **why,
+                        int *bad_token) {
+  unsigned allowed;
+  return http_authorize(c, p, P4P_IF_BIT(interface), why, bad_token,
+                        &allowed);
 }
 
 static int xml_content_type(const char *ct) {
@@ -184,9 +195,24 @@ static enum MHD_Result start_request(struct MHD_Connection *c,
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
       if (!strcmp(url + strlen(API_PREFIX), routes[i].path))
         rt = &routes[i];
+  if (!rt && alto_owns(url)) {
+    struct alto_request *ar = NULL;
+    enum MHD_Result ret = alto_begin(h->alto, c, url, method, &ar);
+    if (!ar)
+      return ret; /* refused before the body */
+    struct request *rq = calloc(1, sizeof *rq);
+    if (!rq) {
+      alto_request_free(ar);
+      return MHD_NO;
+    }
+    rq->alto = ar;
+    *con_cls = rq;
+    return MHD_YES;
+  }
   if (!rt)
     return send_error(c, h, 404, "no such resource; the interfaces are "
-                                 "under " API_PREFIX);
+                                 "under " API_PREFIX " and ALTO's at "
+                                 "/directory");
   const char *why = NULL;
   int bad_token = 0;
   int st = check_access(c, h->p, rt->interface, &why, &bad_token);
@@ -302,7 +328,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
     return MHD_YES;
   }
   if (rq->too_big)
-    return send_error(c, h, 413, "request body larger than max-body");
+    return rq->alto ? alto_refuse(c, 413, "request body larger than max-body")
+                    : send_error(c, h, 413, "request body larger than max-body");
+  if (rq->alto)
+    return alto_answer(h->alto, c, rq->alto, rq->body ? rq->body : "", rq->len);
   struct itr_reply r;
   memset(&r, 0, sizeof r);
   r.max_age = -1;
@@ -319,6 +348,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
   (void)toe;
   struct request *rq = *con_cls;
   if (rq) {
+    alto_request_free(rq->alto);
     free(rq->body);
     free(rq);
   }
@@ -343,6 +373,10 @@ struct http_server *http_start(struct portal *p, struct solver *s,
   }
   h->p = p;
   h->s = s;
+  if (!(h->alto = alto_start(p, s, err, errlen))) {
+    free(h);
+    return NULL;
+  }
   const struct prov_daemon_settings *d = &p->prov.daemon;
   unsigned flags = MHD_USE_THREAD_PER_CONNECTION |
                    MHD_USE_INTERNAL_POLLING_THREAD;
@@ -405,6 +439,7 @@ struct http_server *http_start(struct portal *p, struct solver *s,
   }
   return h;
 fail:
+  alto_stop(h->alto);
   free(h->cert);
   free(h->key);
   free(h);
@@ -422,7 +457,9 @@ int http_is_tls(const struct http_server *h) { return h->tls; }
 void http_stop(struct http_server *h) {
   if (!h)
     return;
+  alto_quiesce(h->alto); /* update streams return, so MHD can join them */
   MHD_stop_daemon(h->d);
+  alto_stop(h->alto);
   free(h->cert);
   free(h->key);
   free(h);
