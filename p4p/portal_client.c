@@ -19,6 +19,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alto_client.h"
 #include "legacy_portal.h"
 #include "proto/xml.h"
 
@@ -57,6 +58,7 @@ struct fetch {
   long               max_age;           /* of the answer, -1 = none */
   char               etag_new[256];     /* ETag of the answer */
   char               version_new[P4P_NAME_MAX];
+  char               ctype_new[96];     /* Content-Type of the answer */
   char               errbuf[CURL_ERROR_SIZE];
   int64_t            due_ms;            /* monotonic; next fetch */
   unsigned           fails;             /* consecutive failures */
@@ -69,6 +71,7 @@ struct fetch {
 struct provider {
   struct p4p_provider_config src;
   struct fetch         f[P4P_IFACE_COUNT];
+  struct p4p_alto_source *alto;   /* ALTO providers: resources from the IRD */
   /* under portal_client.lock: */
   struct portal_data   data;
   struct portal_status st;
@@ -270,6 +273,10 @@ static int parse_answer(const struct fetch *f, union parsed *m, char *err,
   const char *b = f->body ? f->body : "";
   size_t n = f->len;
   memset(m, 0, sizeof *m);
+  if (f->prov->alto) {
+    char version[80]; /* the messages carry it already */
+    return p4p_alto_parse(f->prov->alto, f->iface, f->ctype_new, b, n, m, version, sizeof version, err, errlen);
+  }
   if (f->prov->src.legacy) {
     if (f->iface == P4P_IFACE_INFO)
       return p4p_legacy_parse_pidmap(b, n, "response", f->version_new,
@@ -377,7 +384,7 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
   if (n >= 5 && !strncmp(ptr, "HTTP/", 5)) {
     /* a new response (after a 100 Continue): forget the previous one's */
     f->max_age = -1;
-    f->etag_new[0] = f->version_new[0] = '\0';
+    f->etag_new[0] = f->version_new[0] = f->ctype_new[0] = '\0';
     return n;
   }
   const char *colon = memchr(ptr, ':', n);
@@ -390,6 +397,8 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
   if (kn == 13 && !strncasecmp(ptr, "Cache-Control", kn)) {
     header_value(v, vn, tmp, sizeof tmp);
     f->max_age = p4p_portal_cache_max_age(tmp);
+  } else if (kn == 12 && !strncasecmp(ptr, "Content-Type", kn)) {
+    header_value(v, vn, f->ctype_new, sizeof f->ctype_new);
   } else if (kn == 4 && !strncasecmp(ptr, "ETag", kn)) {
     header_value(v, vn, f->etag_new, sizeof f->etag_new);
   } else if ((kn == 13 && !strncasecmp(ptr, "X-P4P-Version", kn)) ||
@@ -472,14 +481,33 @@ static void start_fetch(struct portal_client *c, struct fetch *f)
   struct provider *p = f->prov;
   const char *path = p->src.legacy ? legacy_path[f->iface] : v1_path[f->iface];
   char url[640], line[400];
-  int post = 0;
+  int post = 0, with_token = 1;
+  const char *accept = p->src.legacy ? "Accept: text/plain" : "Accept: application/p4p+xml";
+  const char *post_type = "application/p4p+xml";
 
   f->len = 0;
   f->over_cap = 0;
   f->posted = 0;
   f->max_age = -1;
-  f->etag_new[0] = f->version_new[0] = f->errbuf[0] = '\0';
+  f->etag_new[0] = f->version_new[0] = f->errbuf[0] = f->ctype_new[0] = '\0';
   snprintf(url, sizeof url, "%s%s", p->src.url, path);
+  if (p->alto) {
+    char alto_accept[200];
+    const char *mt, *pt;
+    pthread_mutex_lock(&c->lock);
+    int want_post = f->iface == P4P_IFACE_GUIDANCE && p->stats_doc;
+    pthread_mutex_unlock(&c->lock);
+    int rc = p4p_alto_target(p->alto, f->iface, want_post, url, sizeof url, &mt, &pt, &with_token);
+    if (rc) {
+      /* not offered: look again at the refresh period; not yet: soon */
+      f->due_ms = mono_ms() + (rc == 1 ? (int64_t)p->src.refresh_s * 1000 : 200);
+      return;
+    }
+    snprintf(alto_accept, sizeof alto_accept, "Accept: %s", mt);
+    snprintf(line, sizeof line, "%s", alto_accept);
+    accept = line;
+    post_type = pt;
+  }
   f->easy = curl_easy_init();
   if (!f->easy) {
     record_failure(c, f, "cannot create a transfer (out of memory)");
@@ -488,16 +516,15 @@ static void start_fetch(struct portal_client *c, struct fetch *f)
   CURL *e = f->easy;
   struct curl_slist *h = NULL;
   int hfail = 0;
-  if (p->src.token[0]) {
+  add_header(&h, &hfail, accept);
+  if (p->src.token[0] && with_token) {
     snprintf(line, sizeof line, "Authorization: Bearer %s", p->src.token);
     add_header(&h, &hfail, line);
   }
-  add_header(&h, &hfail, p->src.legacy ? "Accept: text/plain"
-                                         : "Accept: application/p4p+xml");
   add_header(&h, &hfail, "Expect:"); /* no 100-continue round trip */
   if (f->iface == P4P_IFACE_GUIDANCE && !p->src.legacy) {
     pthread_mutex_lock(&c->lock);
-    if (p->stats_doc) {
+    if (p->stats_doc && post_type) {
       /* COPYPOSTFIELDS: the stats may be replaced while this is in flight */
       curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
                        (curl_off_t)p->stats_len);
@@ -505,8 +532,10 @@ static void start_fetch(struct portal_client *c, struct fetch *f)
       post = 1;
     }
     pthread_mutex_unlock(&c->lock);
-    if (post)
-      add_header(&h, &hfail, "Content-Type: application/p4p+xml");
+    if (post) {
+      snprintf(line, sizeof line, "Content-Type: %s", post_type);
+      add_header(&h, &hfail, line);
+    }
     f->posted = post;
   }
   if (!post && f->etag[0] && f->good_ms) {
@@ -598,8 +627,15 @@ static int finish_fetch(struct portal_client *c, struct fetch *f,
       renewed = 1; /* the same bytes again: only the age changes */
     } else {
       char err[256];
-      if (parse_answer(f, &m, err, sizeof err) < 0) {
+      int pr = parse_answer(f, &m, err, sizeof err);
+      if (pr < 0) {
         record_failure(c, f, err);
+        if (p->alto && p4p_alto_map_wanted(p->alto) && !p->f[P4P_IFACE_INFO].easy)
+          p->f[P4P_IFACE_INFO].due_ms = mono_ms(); /* a vtag did not match */
+        return 0;
+      }
+      if (pr == 1) { /* ALTO's IRD: now the resource it names */
+        f->due_ms = mono_ms();
         return 0;
       }
       f->hash = h;
@@ -609,7 +645,13 @@ static int finish_fetch(struct portal_client *c, struct fetch *f,
     char why[200] = "";
     struct p4p_error_msg em;
     char perr[64];
-    if (!p->src.legacy && f->body &&
+    if (p->alto) {
+      p4p_alto_http_failed(p->alto, code);
+      char reason[180];
+      p4p_alto_error_reason(f->body, f->len, reason, sizeof reason);
+      if (reason[0])
+        snprintf(why, sizeof why, ": %.180s", reason);
+    } else if (!p->src.legacy && f->body &&
         proto_xml_kind_of(f->body, f->len) == P4P_XML_ERROR &&
         proto_xml_parse_error(f->body, f->len, "response", &em, perr,
                             sizeof perr) == 0)
@@ -875,13 +917,15 @@ struct portal_client *p4p_portal_start(const struct p4p_provider_config *src,
       s->max_body = DEFAULT_MAX_BODY;
     if (!s->backoff_max_s)
       s->backoff_max_s = DEFAULT_BACKOFF_MAX_S;
+    if (s->alto && !(p->alto = p4p_alto_new(s->url)))
+      goto oom;
     for (int k = 0; k < P4P_IFACE_COUNT; k++) {
       struct fetch *f = &p->f[k];
       f->prov = p;
       f->iface = k;
       f->enabled = (s->interfaces >> k) & 1u;
-      if (s->legacy && !legacy_path[k])
-        f->enabled = 0; /* Yale's portal has no such interface */
+      if ((s->legacy && !legacy_path[k]) || (s->alto && k == P4P_IFACE_CAPABILITY))
+        f->enabled = 0; /* Yale's portal has no such interface, nor ALTO */
       f->due_ms = now;
     }
   }
@@ -904,6 +948,8 @@ struct portal_client *p4p_portal_start(const struct p4p_provider_config *src,
   return c;
 oom:
   proto_fail(err, errlen, "out of memory");
+  for (size_t i = 0; c && c->p && i < n; i++)
+    p4p_alto_free(c->p[i].alto);
   if (c)
     free(c->p);
   free(c);
@@ -922,6 +968,7 @@ void p4p_portal_stop(struct portal_client *c)
   for (size_t i = 0; i < c->n; i++) {
     p4p_portal_data_free(&c->p[i].data);
     free(c->p[i].stats_doc);
+    p4p_alto_free(c->p[i].alto);
   }
   pthread_mutex_destroy(&c->lock);
   free(c->p);
@@ -991,7 +1038,8 @@ int p4p_portal_post_stats(struct portal_client *c, size_t i,
   if (!c || i >= c->n || !stats || !c->p[i].f[P4P_IFACE_GUIDANCE].enabled)
     return -1;
   size_t len;
-  char *doc = proto_xml_write_stats(stats, &len);
+  char *doc = c->p[i].alto ? p4p_alto_stats_body(stats, &len)
+                           : proto_xml_write_stats(stats, &len);
   if (!doc)
     return -1;
   pthread_mutex_lock(&c->lock);
