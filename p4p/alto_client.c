@@ -31,7 +31,15 @@ struct p4p_alto_source {
   size_t                      npids;
   char                      (*pids)[P4P_NAME_MAX];
   int                         map_wanted;
+  /* RFC 8895: the update stream carrying the network map and cost map */
+  struct chosen                 stream;
+  struct proto_alto_sse_reader *sse;
+  json_t                       *held[2];  /* SUB_MAP, SUB_COSTS: what the stream gave */
+  unsigned long                 events;   /* data events taken */
 };
+
+enum { SUB_MAP, SUB_COSTS };
+static const char *const sub_name[2] = {"map", "costs"};
 
 struct p4p_alto_source *p4p_alto_new(const char *ird_url) {
   struct p4p_alto_source *a = calloc(1, sizeof *a);
@@ -41,8 +49,10 @@ struct p4p_alto_source *p4p_alto_new(const char *ird_url) {
 }
 
 void p4p_alto_free(struct p4p_alto_source *a) {
-  if (a)
-    free(a->pids);
+  if (!a)
+    return;
+  p4p_alto_stream_reset(a, 0);
+  free(a->pids);
   free(a);
 }
 
@@ -124,6 +134,18 @@ static int pick(struct p4p_alto_source *a, const struct proto_alto_ird *ird, cha
       choose(a, r, &a->guidance);
     if (!strcmp(r->accepts, PROTO_ALTO_MT_COSTMAPFILTER) && !a->guidance_post.id[0])
       choose(a, r, &a->guidance_post);
+  }
+  /* an update stream that carries the network map and the cost map chosen,
+   * both as merge patches */
+  memset(&a->stream, 0, sizeof a->stream);
+  for (size_t i = 0; i < ird->n && !a->stream.id[0] && a->costs.id[0]; i++) {
+    const struct proto_alto_resource *r = &ird->res[i];
+    unsigned                          need = 0;
+    for (size_t k = 0; k < r->nuses; k++)
+      if (!strcmp(r->uses[k], a->map.id) || !strcmp(r->uses[k], a->costs.id))
+        need |= (r->merge_patch_uses >> k & 1u) << (strcmp(r->uses[k], a->map.id) ? 1 : 0);
+    if (!strcmp(r->media_type, PROTO_ALTO_MT_EVENT_STREAM) && !strcmp(r->accepts, PROTO_ALTO_MT_UPDATESTREAMPARAMS) && need == 3)
+      choose(a, r, &a->stream);
   }
   return 0;
 }
@@ -236,24 +258,10 @@ static int check_pids(const struct p4p_alto_source *a, const struct p4p_matrix *
   return 0;
 }
 
-int p4p_alto_parse(struct p4p_alto_source *a, int iface, const char *content_type, const char *body, size_t len, void *out, char *version,
-                   size_t versionlen, char *err, size_t errlen) {
-  const char *want = iface == P4P_IFACE_INFO ? (a->have_ird ? PROTO_ALTO_MT_NETWORKMAP : PROTO_ALTO_MT_DIRECTORY) : PROTO_ALTO_MT_COSTMAP;
-  /* 8.3.4.2: the client must check the media type it got */
-  if (!same_type(content_type, want))
-    return proto_fail(err, errlen, "answer is %.80s, expected %s", content_type && *content_type ? content_type : "without a Content-Type", want);
-  json_t *j = proto_alto_load(body, len, "response", NULL, err, errlen);
-  if (!j)
-    return -1;
+/* One network map, cost map or guidance document into its message. */
+static int parse_doc(struct p4p_alto_source *a, int iface, const json_t *j, void *out, char *version, size_t versionlen, char *err, size_t errlen) {
   int rc = -1;
-  if (iface == P4P_IFACE_INFO && !a->have_ird) {
-    struct proto_alto_ird ird;
-    if (proto_alto_parse_ird(j, "IRD", &ird, err, errlen) == 0) {
-      rc = pick(a, &ird, err, errlen) ? -1 : 1;
-      a->have_ird = rc == 1;
-      proto_alto_ird_free(&ird);
-    }
-  } else if (iface == P4P_IFACE_INFO) {
+  if (iface == P4P_IFACE_INFO) {
     struct p4p_pidmap_msg *m = out;
     struct proto_alto_vtag vt;
     if (proto_alto_parse_networkmap(j, "network map", m, &vt, err, errlen) == 0) {
@@ -307,13 +315,144 @@ int p4p_alto_parse(struct p4p_alto_source *a, int iface, const char *content_typ
         snprintf(version, versionlen, "%s", g->version);
     }
   }
-  json_decref(j);
   if (rc < 0)
     memset(out, 0, iface == P4P_IFACE_INFO ? sizeof(struct p4p_pidmap_msg)
                    : iface == P4P_IFACE_POLICY ? sizeof(struct p4p_costs_msg)
                                                : sizeof(struct p4p_guidance_msg));
   return rc;
 }
+
+int p4p_alto_parse(struct p4p_alto_source *a, int iface, const char *content_type, const char *body, size_t len, void *out, char *version,
+                   size_t versionlen, char *err, size_t errlen) {
+  const char *want = iface == P4P_IFACE_INFO ? (a->have_ird ? PROTO_ALTO_MT_NETWORKMAP : PROTO_ALTO_MT_DIRECTORY) : PROTO_ALTO_MT_COSTMAP;
+  /* 8.3.4.2: the client must check the media type it got */
+  if (!same_type(content_type, want))
+    return proto_fail(err, errlen, "answer is %.80s, expected %s", content_type && *content_type ? content_type : "without a Content-Type", want);
+  json_t *j = proto_alto_load(body, len, "response", NULL, err, errlen);
+  if (!j)
+    return -1;
+  int rc = -1;
+  if (iface == P4P_IFACE_INFO && !a->have_ird) {
+    struct proto_alto_ird ird;
+    if (proto_alto_parse_ird(j, "IRD", &ird, err, errlen) == 0) {
+      rc = pick(a, &ird, err, errlen) ? -1 : 1;
+      a->have_ird = rc == 1;
+      proto_alto_ird_free(&ird);
+    }
+  } else {
+    rc = parse_doc(a, iface, j, out, version, versionlen, err, errlen);
+  }
+  json_decref(j);
+  return rc;
+}
+
+/* ---- the update stream ------------------------------------------------------ */
+
+int p4p_alto_stream_target(struct p4p_alto_source *a, char *url, size_t urllen, char **body, size_t *len, int *with_token) {
+  *body = NULL;
+  if (!a->have_ird || !a->have_map)
+    return 2;
+  if (!a->stream.id[0])
+    return 1;
+  struct proto_alto_stream_request rq = {.nadd = 2};
+  snprintf(rq.add[0].id, sizeof rq.add[0].id, "%s", sub_name[SUB_MAP]);
+  snprintf(rq.add[0].resource, sizeof rq.add[0].resource, "%s", a->map.id);
+  snprintf(rq.add[1].id, sizeof rq.add[1].id, "%s", sub_name[SUB_COSTS]);
+  snprintf(rq.add[1].resource, sizeof rq.add[1].resource, "%s", a->costs.id);
+  rq.add[0].incremental = rq.add[1].incremental = 1;
+  json_t *j = proto_alto_stream_request_json(&rq);
+  *body     = j ? proto_alto_dump(j, len) : NULL;
+  json_decref(j);
+  if (!*body)
+    return 1;
+  snprintf(url, urllen, "%s", a->stream.url);
+  *with_token = a->stream.same_origin;
+  return 0;
+}
+
+struct feed_ctx {
+  struct p4p_alto_source *a;
+  int                   (*store)(void *ctx, int iface, void *msg);
+  void                   *ctx;
+  char                   *err;
+  size_t                  errlen;
+};
+
+/* One event of the stream: control events are noted, data events (whole or
+ * merge patch) update the substream's document and give its message. */
+static int on_event(void *arg, const char *event, const char *data, size_t len) {
+  struct feed_ctx        *fc = arg;
+  struct p4p_alto_source *a  = fc->a;
+  if (!strcmp(event, PROTO_ALTO_MT_UPDATESTREAMCONTROL))
+    return 0; /* control-uri, started, stopped: nothing we act on */
+  const char *comma = strchr(event, ',');
+  int         k     = comma && !strcmp(comma + 1, sub_name[SUB_MAP]) ? SUB_MAP : comma && !strcmp(comma + 1, sub_name[SUB_COSTS]) ? SUB_COSTS : -1;
+  if (k < 0)
+    return proto_fail(fc->err, fc->errlen, "update stream: unexpected event '%.80s'", event);
+  size_t      mtl   = (size_t)(comma - event);
+  const char *whole = k == SUB_MAP ? PROTO_ALTO_MT_NETWORKMAP : PROTO_ALTO_MT_COSTMAP;
+  int         patch = mtl == strlen(PROTO_ALTO_MT_MERGE_PATCH) && !strncmp(event, PROTO_ALTO_MT_MERGE_PATCH, mtl);
+  if (!patch && !(mtl == strlen(whole) && !strncmp(event, whole, mtl)))
+    return proto_fail(fc->err, fc->errlen, "update stream: %s sent as %.*s", sub_name[k], (int)mtl, event);
+  json_t *j = proto_alto_load(data, len, "update stream", NULL, fc->err, fc->errlen);
+  if (!j)
+    return -1;
+  if (patch) {
+    if (!a->held[k]) {
+      json_decref(j);
+      return proto_fail(fc->err, fc->errlen, "update stream: a patch of %s before the whole", sub_name[k]);
+    }
+    json_t *merged = proto_alto_merge_apply(a->held[k], j);
+    json_decref(j);
+    if (!merged)
+      return proto_fail(fc->err, fc->errlen, "out of memory");
+    j = merged;
+  }
+  union {
+    struct p4p_pidmap_msg map;
+    struct p4p_costs_msg  costs;
+  } m;
+  char version[PROTO_ALTO_ID_MAX];
+  int  iface = k == SUB_MAP ? P4P_IFACE_INFO : P4P_IFACE_POLICY;
+  if (parse_doc(a, iface, j, &m, version, sizeof version, fc->err, fc->errlen)) {
+    json_decref(j);
+    return -1;
+  }
+  json_decref(a->held[k]);
+  a->held[k] = j;
+  a->events++;
+  return fc->store(fc->ctx, iface, &m);
+}
+
+int p4p_alto_stream_feed(struct p4p_alto_source *a, const char *buf, size_t len, size_t max_event, int (*store)(void *ctx, int iface, void *msg),
+                         void *ctx, char *err, size_t errlen) {
+  struct feed_ctx fc = {a, store, ctx, err, errlen};
+  if (!a->sse && !(a->sse = proto_alto_sse_new(max_event, on_event, &fc)))
+    return proto_fail(err, errlen, "out of memory");
+  proto_alto_sse_set_ctx(a->sse, &fc);
+  char why[256] = "";
+  if (proto_alto_sse_feed(a->sse, buf, len, why, sizeof why)) {
+    if (strcmp(why, "event refused"))
+      proto_fail(err, errlen, "update stream: %s", why);
+    return -1;
+  }
+  return 0;
+}
+
+unsigned long p4p_alto_stream_reset(struct p4p_alto_source *a, int keep_count) {
+  proto_alto_sse_free(a->sse);
+  a->sse = NULL;
+  for (int k = 0; k < 2; k++) {
+    json_decref(a->held[k]);
+    a->held[k] = NULL;
+  }
+  unsigned long n = a->events;
+  if (!keep_count)
+    a->events = 0;
+  return n;
+}
+
+unsigned long p4p_alto_stream_events(const struct p4p_alto_source *a) { return a->events; }
 
 int p4p_alto_map_wanted(struct p4p_alto_source *a) {
   int w         = a->map_wanted;

@@ -51,6 +51,21 @@ int p4p_alto_map_wanted(struct p4p_alto_source *a);
  * info fetch discovers the resources again. */
 void p4p_alto_http_failed(struct p4p_alto_source *a, long status);
 
+/* RFC 8895: the update stream to open when the IRD offers one carrying the
+ * network map and the cost map (substreams "map" and "costs", merge
+ * patches).  Returns as p4p_alto_target; *body is the malloc'd request. */
+int p4p_alto_stream_target(struct p4p_alto_source *a, char *url, size_t urllen, char **body, size_t *len, int *with_token);
+/* Bytes of the stream as they arrive: each data event (whole or patch)
+ * becomes a message handed to store(ctx, iface, msg), which takes it over
+ * (returns 0, or nonzero to stop).  Events over max_event bytes, unknown
+ * events, bad JSON or a vtag mismatch: -1 with err set. */
+int p4p_alto_stream_feed(struct p4p_alto_source *a, const char *buf, size_t len, size_t max_event, int (*store)(void *ctx, int iface, void *msg),
+                         void *ctx, char *err, size_t errlen);
+/* A stream starts or ends: forget its reader and documents.  Returns the
+ * data events taken since the last reset (kept when keep_count). */
+unsigned long p4p_alto_stream_reset(struct p4p_alto_source *a, int keep_count);
+unsigned long p4p_alto_stream_events(const struct p4p_alto_source *a);
+
 /* The reason inside an ALTO error resource, for messages; "" when the
  * body is not one. */
 void p4p_alto_error_reason(const char *body, size_t len, char *out, size_t outlen);

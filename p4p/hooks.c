@@ -380,7 +380,8 @@ static size_t render_providers(const struct p4p_state *s, char *out, size_t cap)
                              "provider %s guidance age seconds: %ld\n"
                              "provider %s capability age seconds: %ld\n"
                              "provider %s swarms under per-swarm guidance: %zu\n"
-                             "provider %s servers: %zu\n",
+                             "provider %s servers: %zu\n"
+                             "provider %s update stream: %s (%lu events)\n",
                              cfg->providers[i].name, cfg->providers[i].url, cfg->providers[i].legacy ? " (legacy)" : cfg->providers[i].alto ? " (alto)" : "", cfg->providers[i].name,
                              mapped ? "in use" : st.pidmap_at ? "waiting for the next snapshot" : "no data (stock selection for its peers)",
                              cfg->providers[i].name, st.last_success ? (long)(now - st.last_success) : -1L, cfg->providers[i].name,
@@ -390,7 +391,8 @@ static size_t render_providers(const struct p4p_state *s, char *out, size_t cap)
                              st.pidmap_at ? (long)(now - st.pidmap_at) : -1L, cfg->providers[i].name, st.costs_at ? (long)(now - st.costs_at) : -1L,
                              cfg->providers[i].name, st.guidance_at ? (long)(now - st.guidance_at) : -1L, cfg->providers[i].name,
                              st.capability_at ? (long)(now - st.capability_at) : -1L, cfg->providers[i].name, st.guidance_swarms,
-                             cfg->providers[i].name, mapped ? s->providers[sp].nservers : 0);
+                             cfg->providers[i].name, mapped ? s->providers[sp].nservers : 0, cfg->providers[i].name,
+                             st.stream_live ? "live" : "off", st.stream_events);
     if (w < 0)
       break;
     n += (size_t)w < cap - n ? (size_t)w : cap - n - 1;

@@ -263,5 +263,7 @@ struct proto_alto_sse_reader;
 struct proto_alto_sse_reader *proto_alto_sse_new(size_t max_event, int (*on_event)(void *ctx, const char *event, const char *data, size_t len), void *ctx);
 int  proto_alto_sse_feed(struct proto_alto_sse_reader *r, const char *buf, size_t len, char *err, size_t errlen);
 void proto_alto_sse_free(struct proto_alto_sse_reader *r);
+/* The ctx later events are given (a caller whose context is per feed). */
+void proto_alto_sse_set_ctx(struct proto_alto_sse_reader *r, void *ctx);
 
 #endif

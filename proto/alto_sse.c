@@ -129,6 +129,8 @@ struct proto_alto_sse_reader *proto_alto_sse_new(size_t max_event, int (*on_even
   return r;
 }
 
+void proto_alto_sse_set_ctx(struct proto_alto_sse_reader *r, void *ctx) { r->ctx = ctx; }
+
 void proto_alto_sse_free(struct proto_alto_sse_reader *r) {
   if (!r)
     return;

@@ -109,3 +109,58 @@ def test_bad_alto_config_is_refused(workdir):
     rc, out, conf = run_tracker_expecting_failure("opentracker-p4p", ["p4p.enable yes", "p4p.provider a http://127.0.0.1:1/directory alot"],
                                                   workdir)
     assert rc != 0 and f"{conf}:3: unknown provider protocol 'alot' (only 'legacy' or 'alto' may follow the URL)" in out
+
+
+def test_update_stream_feeds_the_tracker(start_tracker, workdir):
+    """RFC 8895: the tracker subscribes to the network map and cost map; when
+    the server's policy hour turns (test clock: -H 12 -S 3, ATLA-HSTN avoided
+    from 13h), the new p-distances arrive as a merge patch on the stream,
+    without a poll (refresh is 300 s, max-age 300 s)."""
+    import subprocess
+    import time
+    from conftest import BUILD, free_port
+    conf = os.path.join(workdir, "abilene-hours.conf")
+    with open(os.path.join(TOP, "deploy", "example", "abilene-loopback.conf")) as f:
+        text = f.read()
+    with open(conf, "w") as f:
+        f.write(text + "\navoid-link ATLA HSTN hours 13-14 factor 5\n")
+    port = free_port()
+    log = open(os.path.join(workdir, "itracker.log"), "w")
+    proc = subprocess.Popen([os.path.join(BUILD, "p4p-itracker"), "-f", conf, "-p", str(port), "-H", "12", "-S", "3"],
+                            stdout=log, stderr=subprocess.STDOUT)
+    try:
+        assert wait_for(lambda: alto_get(port, "/directory") if _up(port) else None)
+        t = start_tracker(["p4p.enable yes", f"p4p.provider abilene http://127.0.0.1:{port}/directory alto",
+                           f"p4p.provider.abilene.token {TOKEN}", "p4p.provider.abilene.refresh 300"])
+        live = wait_for(lambda: (s := p4p_stats(t))["provider abilene update stream"].startswith("live") and s)
+        assert live, p4p_stats(t)
+        assert live["provider abilene state"] == "in use"
+        events = lambda: int(p4p_stats(t)["provider abilene update stream"].split("(")[1].split()[0])
+        assert events() == 2  # the network map and the cost map, whole
+        fetches = int(p4p_stats(t)["provider abilene fetches"])
+        assert wait_for(lambda: events() >= 3, timeout=10), p4p_stats(t)  # the patch at 13h
+        s = p4p_stats(t)
+        assert int(s["provider abilene fetches"]) <= fetches + 2  # guidance polls at most, no cost poll
+        assert int(s["provider abilene costs age seconds"]) <= 6
+        assert s["provider abilene last error"] == "-", s
+        # the server goes: the stream ends, polls resume (and fail), the
+        # data is kept until max_staleness
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(5)
+        assert wait_for(lambda: p4p_stats(t)["provider abilene update stream"].startswith("off"), timeout=30), p4p_stats(t)
+        assert "update stream: ended" in p4p_stats(t)["provider abilene last error"] or int(p4p_stats(t)["provider abilene failures"]) > 0
+        assert p4p_stats(t)["provider abilene state"] == "in use"
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+            proc.wait(5)
+        log.close()
+
+
+def _up(port):
+    import socket
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+        return True
+    except OSError:
+        return False
