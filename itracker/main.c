@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "http.h"
@@ -43,22 +44,23 @@ static int raise_fd_limit(const struct portal *p, char *err, size_t errlen) {
 static void usage(FILE *f) {
   fprintf(f,
           "usage: p4p-itracker -f PROVIDER.conf [-l ADDR] [-p PORT] "
-          "[-H HOUR] [-v]\n"
+          "[-H HOUR [-S SECS]] [-v]\n"
           "  -f FILE  provider file (docs/ITRACKER.md)\n"
           "  -l ADDR  listen address, overrides the file ('*' = all)\n"
           "  -p PORT  listen port, overrides the file (0 = any free port)\n"
           "  -H HOUR  pin the policy clock to this UTC hour (0-23), for "
           "tests\n"
+          "  -S SECS  with -H: advance that clock one hour every SECS (tests)\n"
           "  -v       log every solve, and every connection closed for a "
           "deadline\n           or at max-connections, to stderr\n");
 }
 
 int main(int argc, char **argv) {
   const char *config = NULL, *addr = NULL;
-  long port = -1, hour = -1;
+  long port = -1, hour = -1, step = 0;
   int verbose = 0, opt;
   char *end;
-  while ((opt = getopt(argc, argv, "f:l:p:H:vh")) != -1) {
+  while ((opt = getopt(argc, argv, "f:l:p:H:S:vh")) != -1) {
     switch (opt) {
     case 'f': config = optarg; break;
     case 'l': addr = optarg; break;
@@ -76,12 +78,19 @@ int main(int argc, char **argv) {
         return 2;
       }
       break;
+    case 'S':
+      step = strtol(optarg, &end, 10);
+      if (*end || step < 1 || step > 86400) {
+        fprintf(stderr, "p4p-itracker: -S takes seconds 1..86400\n");
+        return 2;
+      }
+      break;
     case 'v': verbose = 1; break;
     case 'h': usage(stdout); return 0;
     default: usage(stderr); return 2;
     }
   }
-  if (!config || optind != argc) {
+  if (!config || optind != argc || (step && hour < 0)) {
     usage(stderr);
     return 2;
   }
@@ -100,6 +109,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "p4p-itracker: %s\n", err);
     return 1;
   }
+  portal.hour_step_s = (int)step;
+  portal.started = time(NULL);
   const struct prov_config *pr = &portal.prov;
   if (raise_fd_limit(&portal, err, sizeof err)) {
     fprintf(stderr, "p4p-itracker: %s\n", err);
@@ -126,7 +137,7 @@ int main(int argc, char **argv) {
   }
   int v6 = strchr(addr, ':') != NULL;
   printf("p4p-itracker: provider %s (ASID %u, %zu PoPs, %zu PIDs) "
-         "listening on %s://%s%s%s:%u/p4p/v1/\n",
+         "listening on %s://%s%s%s:%u/p4p/v1/ (ALTO: /directory)\n",
          pr->name, pr->asid, pr->npops, pr->npids,
          http_is_tls(h) ? "https" : "http", v6 ? "[" : "", addr,
          v6 ? "]" : "", (unsigned)http_port(h));

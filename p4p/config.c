@@ -93,12 +93,12 @@ static struct p4p_provider_config *provider_named(const char *name, size_t len) 
   return NULL;
 }
 
-/* p4p.provider NAME URL [legacy] */
+/* p4p.provider NAME URL [legacy|alto] */
 static int provider_line(const char *v, const char *file, int lineno, char *err, size_t errlen) {
   char name[64], url[600], flavour[16] = "";
   int  fields = sscanf(v, "%63s %599s %15s", name, url, flavour);
   if (fields < 2) {
-    snprintf(err, errlen, "%s:%d: p4p.provider takes NAME URL [legacy]", file, lineno);
+    snprintf(err, errlen, "%s:%d: p4p.provider takes NAME URL [legacy|alto]", file, lineno);
     return -1;
   }
   if (strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-") != strlen(name) || strlen(name) >= 48) {
@@ -117,8 +117,8 @@ static int provider_line(const char *v, const char *file, int lineno, char *err,
     snprintf(err, errlen, "%s:%d: provider URL is too long", file, lineno);
     return -1;
   }
-  if (fields == 3 && strcmp(flavour, "legacy")) {
-    snprintf(err, errlen, "%s:%d: unknown provider protocol '%s' (only 'legacy' may follow the URL)", file, lineno, flavour);
+  if (fields == 3 && strcmp(flavour, "legacy") && strcmp(flavour, "alto")) {
+    snprintf(err, errlen, "%s:%d: unknown provider protocol '%s' (only 'legacy' or 'alto' may follow the URL)", file, lineno, flavour);
     return -1;
   }
   if (g_config.nproviders == CONFIG_MAX_PROVIDERS) {
@@ -129,8 +129,11 @@ static int provider_line(const char *v, const char *file, int lineno, char *err,
   memset(p, 0, sizeof *p);
   snprintf(p->name, sizeof p->name, "%s", name);
   snprintf(p->url, sizeof p->url, "%s", url);
-  p->legacy          = fields == 3;
-  p->interfaces      = p->legacy ? P4P_IF_INFO | P4P_IF_POLICY : P4P_IF_INFO | P4P_IF_POLICY | P4P_IF_GUIDANCE | P4P_IF_CAPABILITY;
+  p->legacy          = fields == 3 && !strcmp(flavour, "legacy");
+  p->alto            = fields == 3 && !strcmp(flavour, "alto");
+  p->interfaces      = p->legacy ? P4P_IF_INFO | P4P_IF_POLICY
+                       : p->alto ? P4P_IF_INFO | P4P_IF_POLICY | P4P_IF_GUIDANCE
+                                 : P4P_IF_INFO | P4P_IF_POLICY | P4P_IF_GUIDANCE | P4P_IF_CAPABILITY;
   p->refresh_s       = 300;
   p->max_staleness_s = 7200;
   p->timeout_ms      = 5000;

@@ -215,7 +215,7 @@ int p4p_init(p4p_swarm_walker walk, int own_sighup) {
     }
     for (size_t i = 0; i < p4p_config_get()->nproviders; ++i)
       fprintf(stderr, "p4p: provider %s at %s%s\n", p4p_config_get()->providers[i].name, p4p_config_get()->providers[i].url,
-              p4p_config_get()->providers[i].legacy ? " (legacy protocol)" : "");
+              p4p_config_get()->providers[i].legacy ? " (legacy protocol)" : p4p_config_get()->providers[i].alto ? " (ALTO)" : "");
   }
   if (pthread_create(&g_reloader, NULL, reloader, NULL)) {
     fprintf(stderr, "p4p: cannot start the reload thread\n");
@@ -376,8 +376,9 @@ static size_t render_providers(const struct p4p_state *s, char *out, size_t cap)
                              "provider %s guidance age seconds: %ld\n"
                              "provider %s capability age seconds: %ld\n"
                              "provider %s swarms under per-swarm guidance: %zu\n"
-                             "provider %s servers: %zu\n",
-                             cfg->providers[i].name, cfg->providers[i].url, cfg->providers[i].legacy ? " (legacy)" : "", cfg->providers[i].name,
+                             "provider %s servers: %zu\n"
+                             "provider %s update stream: %s (%lu events)\n",
+                             cfg->providers[i].name, cfg->providers[i].url, cfg->providers[i].legacy ? " (legacy)" : cfg->providers[i].alto ? " (alto)" : "", cfg->providers[i].name,
                              mapped ? "in use" : st.pidmap_at ? "waiting for the next snapshot" : "no data (stock selection for its peers)",
                              cfg->providers[i].name, st.last_success ? (long)(now - st.last_success) : -1L, cfg->providers[i].name,
                              st.last_error[0] ? st.last_error : "-", cfg->providers[i].name, st.last_error_at ? (long)(now - st.last_error_at) : -1L,
@@ -386,7 +387,8 @@ static size_t render_providers(const struct p4p_state *s, char *out, size_t cap)
                              st.pidmap_at ? (long)(now - st.pidmap_at) : -1L, cfg->providers[i].name, st.costs_at ? (long)(now - st.costs_at) : -1L,
                              cfg->providers[i].name, st.guidance_at ? (long)(now - st.guidance_at) : -1L, cfg->providers[i].name,
                              st.capability_at ? (long)(now - st.capability_at) : -1L, cfg->providers[i].name, st.guidance_swarms,
-                             cfg->providers[i].name, mapped ? s->providers[sp].nservers : 0);
+                             cfg->providers[i].name, mapped ? s->providers[sp].nservers : 0, cfg->providers[i].name,
+                             st.stream_live ? "live" : "off", st.stream_events);
     if (w < 0)
       break;
     n += (size_t)w < cap - n ? (size_t)w : cap - n - 1;
