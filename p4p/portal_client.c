@@ -485,6 +485,62 @@ static void add_header(struct curl_slist **h, int *failed, const char *line)
     *failed = 1;
 }
 
+/* What every transfer to a portal shares, then into the multi handle (a
+ * failure is recorded on f).  h holds the request's own headers; the token
+ * (when with_token) and "Expect:" (no 100-continue round trip) join them
+ * here.  A fetch is bounded: timeout_ms for the whole of it, so a hanging
+ * or trickling portal is cut there, and max_body for its body.  The update
+ * stream is not: it lives as long as the server keeps it, and only a
+ * server silent for three timeouts (at least 15 s; no event, no
+ * keep-alive) is taken as gone. */
+static void launch(struct portal_client *c, struct fetch *f, const char *url,
+                   struct curl_slist *h, int hfail, int with_token)
+{
+  struct provider *p = f->prov;
+  CURL *e = f->easy;
+  char line[400];
+  if (p->src.token[0] && with_token) {
+    snprintf(line, sizeof line, "Authorization: Bearer %s", p->src.token);
+    add_header(&h, &hfail, line);
+  }
+  add_header(&h, &hfail, "Expect:");
+  f->hdrs = h;
+  long timeout = p->src.timeout_ms;
+  curl_easy_setopt(e, CURLOPT_URL, url);
+  curl_easy_setopt(e, CURLOPT_PRIVATE, f);
+  curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
+  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
+  curl_easy_setopt(e, CURLOPT_WRITEDATA, f);
+  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(e, CURLOPT_HEADERDATA, f);
+  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, f->errbuf);
+  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout < 5000 ? timeout : 5000L);
+  curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  if (f->iface == STREAM) {
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, timeout / 1000 * 3 > 15 ? timeout / 1000 * 3 : 15L);
+  } else {
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout);
+    /* the speed floor (1 byte/s over the same span) is only a second guard;
+     * a shorter span would cut a portal that legitimately thinks before
+     * answering (the iTracker may solve for ~2 s first) */
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (timeout + 999) / 1000);
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)p->src.max_body);
+  }
+  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(e, CURLOPT_USERAGENT, "opentracker-p4p portal client");
+  if (p->src.ca_file[0])
+    curl_easy_setopt(e, CURLOPT_CAINFO, p->src.ca_file);
+  if (hfail || curl_multi_add_handle(c->multi, e) != CURLM_OK) {
+    curl_slist_free_all(f->hdrs);
+    f->hdrs = NULL;
+    curl_easy_cleanup(e);
+    f->easy = NULL;
+    record_failure(c, f, "cannot start a transfer (out of memory)");
+  }
+}
+
 static void start_stream(struct portal_client *c, struct fetch *f);
 
 static void start_fetch(struct portal_client *c, struct fetch *f)
@@ -532,11 +588,6 @@ static void start_fetch(struct portal_client *c, struct fetch *f)
   struct curl_slist *h = NULL;
   int hfail = 0;
   add_header(&h, &hfail, accept);
-  if (p->src.token[0] && with_token) {
-    snprintf(line, sizeof line, "Authorization: Bearer %s", p->src.token);
-    add_header(&h, &hfail, line);
-  }
-  add_header(&h, &hfail, "Expect:"); /* no 100-continue round trip */
   if (f->iface == P4P_IFACE_GUIDANCE && !p->src.legacy) {
     pthread_mutex_lock(&c->lock);
     if (p->stats_doc && post_type) {
@@ -557,38 +608,7 @@ static void start_fetch(struct portal_client *c, struct fetch *f)
     snprintf(line, sizeof line, "If-None-Match: %s", f->etag);
     add_header(&h, &hfail, line);
   }
-  f->hdrs = h;
-  long timeout = p->src.timeout_ms;
-  curl_easy_setopt(e, CURLOPT_URL, url);
-  curl_easy_setopt(e, CURLOPT_PRIVATE, f);
-  curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, f);
-  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(e, CURLOPT_HEADERDATA, f);
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, f->errbuf);
-  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout);
-  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout < 5000 ? timeout : 5000L);
-  /* TIMEOUT_MS caps the whole transfer, so a hanging or trickling portal
-   * is cut there.  The speed floor (1 byte/s over the same span) is only a
-   * second guard; a shorter span would cut a portal that legitimately
-   * thinks before answering (the iTracker may solve for ~2 s first). */
-  curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (timeout + 999) / 1000);
-  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)p->src.max_body);
-  curl_easy_setopt(e, CURLOPT_USERAGENT, "opentracker-p4p portal client");
-  if (p->src.ca_file[0])
-    curl_easy_setopt(e, CURLOPT_CAINFO, p->src.ca_file);
-  if (hfail || curl_multi_add_handle(c->multi, e) != CURLM_OK) {
-    curl_slist_free_all(f->hdrs);
-    f->hdrs = NULL;
-    curl_easy_cleanup(e);
-    f->easy = NULL;
-    record_failure(c, f, "cannot start a transfer (out of memory)");
-  }
+  launch(c, f, url, h, hfail, with_token);
 }
 
 static const char *status_hint(long code)
@@ -749,7 +769,7 @@ static void stream_status(struct provider *p, int live)
 static void start_stream(struct portal_client *c, struct fetch *f)
 {
   struct provider *p = f->prov;
-  char url[640], line[400], *body;
+  char url[640], *body;
   size_t len;
   int with_token = 1;
   int rc = p4p_alto_stream_target(p->alto, url, sizeof url, &body, &len, &with_token);
@@ -771,42 +791,10 @@ static void start_stream(struct portal_client *c, struct fetch *f)
   int hfail = 0;
   add_header(&h, &hfail, "Accept: " PROTO_ALTO_MT_EVENT_STREAM "," PROTO_ALTO_MT_ERROR);
   add_header(&h, &hfail, "Content-Type: " PROTO_ALTO_MT_UPDATESTREAMPARAMS);
-  add_header(&h, &hfail, "Expect:");
-  if (p->src.token[0] && with_token) {
-    snprintf(line, sizeof line, "Authorization: Bearer %s", p->src.token);
-    add_header(&h, &hfail, line);
-  }
-  f->hdrs = h;
-  long connect = p->src.timeout_ms < 5000 ? p->src.timeout_ms : 5000L;
-  curl_easy_setopt(e, CURLOPT_URL, url);
-  curl_easy_setopt(e, CURLOPT_PRIVATE, f);
-  curl_easy_setopt(e, CURLOPT_HTTPHEADER, h);
   curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
   curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, body);
   free(body);
-  curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body);
-  curl_easy_setopt(e, CURLOPT_WRITEDATA, f);
-  curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header);
-  curl_easy_setopt(e, CURLOPT_HEADERDATA, f);
-  curl_easy_setopt(e, CURLOPT_ERRORBUFFER, f->errbuf);
-  curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, connect);
-  /* no whole-transfer cap: the stream lives as long as the server keeps
-   * it; a server silent for this long (no event, no keep-alive) is gone */
-  curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, p->src.timeout_ms / 1000 * 3 > 15 ? p->src.timeout_ms / 1000 * 3 : 15L);
-  curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
-  curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_USERAGENT, "opentracker-p4p portal client");
-  if (p->src.ca_file[0])
-    curl_easy_setopt(e, CURLOPT_CAINFO, p->src.ca_file);
-  if (hfail || curl_multi_add_handle(c->multi, e) != CURLM_OK) {
-    curl_slist_free_all(f->hdrs);
-    f->hdrs = NULL;
-    curl_easy_cleanup(e);
-    f->easy = NULL;
-    record_failure(c, f, "cannot start a transfer (out of memory)");
-  }
+  launch(c, f, url, h, hfail, with_token);
 }
 
 /* An event's message, stored as a fetch of its interface would store it. */
