@@ -13,10 +13,10 @@ import socket
 import time
 
 from conftest import wait_for
-from test_itracker import CT, FULL_TOKEN
+from test_itracker import FULL_TOKEN
 from test_itracker_hostile import (OPEN_PROVIDER, OTHER, OTHER_TOKEN,  # noqa: F401 (fixtures)
-                                   closed_by_server, drip_until_closed,
-                                   enough_descriptors, ih, start, swarms)
+                                   drip_until_closed, enough_descriptors, ih,
+                                   start, swarms, upload_in_progress)
 
 CMF = "application/alto-costmapfilter+json"
 GUIDANCE = {"cost-mode": "numerical", "cost-metric": "priv:p4p-guidance"}
@@ -102,11 +102,7 @@ def test_slow_alto_requests_are_closed_at_the_deadline(start):
 def test_alto_bodies_count_in_the_total(start):
     # an XML upload in progress holds all of max-body-total
     d = start(extra="max-body-total 4096\nrequest-deadline 600")
-    s = socket.create_connection(("127.0.0.1", d.port))
-    s.sendall(("POST /p4p/v1/lookup HTTP/1.1\r\nHost: x\r\n"
-               "Authorization: Bearer %s\r\nContent-Type: %s\r\n"
-               "Content-Length: 3000\r\n\r\n" % (FULL_TOKEN, CT)).encode()
-              + b" " * 100)
+    s = upload_in_progress(d)
 
     def refused():
         r, _ = alto(d, "POST", "/alto/guidance", alto_stats(0, 1), timeout=10)
