@@ -17,7 +17,7 @@
 #include <sys/socket.h>
 #include <time.h>
 
-enum phase { RECEIVING, HANDLING, SENDING };
+enum phase { RECEIVING, HANDLING, SENDING, STREAMING };
 
 struct guarded_conn {
   int                  fd;
@@ -243,6 +243,10 @@ void conn_guard_handling(struct conn_guard *g, struct guarded_conn *c) {
 
 void conn_guard_sending(struct conn_guard *g, struct guarded_conn *c) {
   set_phase(g, c, SENDING);
+}
+
+void conn_guard_streaming(struct conn_guard *g, struct guarded_conn *c) {
+  set_phase(g, c, STREAMING);
 }
 
 void conn_guard_counts(struct conn_guard *g, struct conn_guard_counts *out) {

@@ -56,6 +56,10 @@ void conn_guard_close(struct conn_guard *g, struct guarded_conn *c);
 void conn_guard_receiving(struct conn_guard *g, struct guarded_conn *c);
 void conn_guard_handling(struct conn_guard *g, struct guarded_conn *c);
 void conn_guard_sending(struct conn_guard *g, struct guarded_conn *c);
+/* A response that lasts as long as the client wants it (an ALTO update
+ * stream): no deadline and never evicted; the front end caps how many
+ * there are, and MHD's idle timeout still ends one nobody reads. */
+void conn_guard_streaming(struct conn_guard *g, struct guarded_conn *c);
 
 void conn_guard_counts(struct conn_guard *g, struct conn_guard_counts *out);
 

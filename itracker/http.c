@@ -15,6 +15,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
+#include "alto.h"
 #include "conn_guard.h"
 #include "metrics.h"
 #include "proto/file.h"
@@ -49,6 +50,7 @@ struct http_server {
   size_t             body_bytes; /* buffered by all requests (atomic) */
   int                tls;
   char              *cert, *key; /* PEM text, kept while the daemon runs */
+  struct alto_server *alto;      /* the ALTO front end (alto.h) */
 };
 
 /* per-request state, lives from the first callback to completion */
@@ -60,6 +62,7 @@ struct request {
   size_t              len, cap; /* cap bytes count in body_bytes */
   int                 too_big;  /* above max-body: 413 */
   int                 no_room;  /* max-body-total reached: 503 */
+  struct alto_request *alto;    /* an ALTO request: alto.c answers it */
 };
 
 static struct guarded_conn *guarded(struct MHD_Connection *c) {
@@ -145,6 +148,15 @@ static enum MHD_Result send_error(struct MHD_Connection *c,
   return send_reply(c, h, &r, route);
 }
 
+/* alto.c queues its own answers: from then on, as for ours, the client
+ * must take them within response-deadline */
+static enum MHD_Result after_alto(struct http_server *h,
+                                  struct MHD_Connection *c,
+                                  enum MHD_Result ret) {
+  conn_guard_sending(h->guard, guarded(c));
+  return ret;
+}
+
 /* Compare every byte of both fixed-size buffers whatever matches first,
  * so the time taken says nothing about how much of a token was right. */
 static int token_equal(const char *given, size_t given_len,
@@ -160,12 +172,11 @@ static int token_equal(const char *given, size_t given_len,
   return diff == 0;
 }
 
-/* 0: allowed; else the HTTP status to refuse with.  *bad_token tells a
- * wrong token (RFC 6750 "invalid_token") from a missing one. */
-static int check_access(struct MHD_Connection *c, const struct portal *p,
-                        unsigned interface, const char **why,
-                        int *bad_token, struct itr_client *client) {
+int http_authorize(struct MHD_Connection *c, const struct portal *p,
+                   unsigned need, const char **why, int *bad_token,
+                   unsigned *allowed, struct itr_client *client) {
   const struct prov_config *pr = &p->prov;
+  *allowed = P4P_IF_ALL;
   if (pr->nclients == 0) {
     /* no client lines: the provider chose open access; quotas go by
      * address */
@@ -193,13 +204,22 @@ static int check_access(struct MHD_Connection *c, const struct portal *p,
     *bad_token = 1;
     return 401;
   }
-  if ((int)interface == ITR_ROUTE_METRICS ? !pr->clients[who].metrics
-                                          : !(pr->clients[who].interfaces & P4P_IF_BIT(interface))) {
+  *allowed = pr->clients[who].interfaces;
+  if (need == P4P_IF_BIT(ITR_ROUTE_METRICS) ? !pr->clients[who].metrics
+                                            : (pr->clients[who].interfaces & need) != need) {
     *why = "this client may not use this interface";
     return 403;
   }
   itr_client_token(client, (size_t)who);
   return 0;
+}
+
+static int check_access(struct MHD_Connection *c, const struct portal *p,
+                        enum p4p_interface interface, const char **why,
+                        int *bad_token, struct itr_client *client) {
+  unsigned allowed;
+  return http_authorize(c, p, P4P_IF_BIT(interface), why, bad_token,
+                        &allowed, client);
 }
 
 static int xml_content_type(const char *ct) {
@@ -271,9 +291,24 @@ static enum MHD_Result start_request(struct MHD_Connection *c,
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
       if (!strcmp(url + strlen(API_PREFIX), routes[i].path))
         rt = &routes[i];
+  if (!rt && alto_owns(url)) {
+    struct alto_request *ar = NULL;
+    enum MHD_Result ret = alto_begin(h->alto, c, url, method, &ar);
+    if (!ar)
+      return after_alto(h, c, ret); /* refused before the body */
+    struct request *rq = calloc(1, sizeof *rq);
+    if (!rq) {
+      alto_request_free(ar);
+      return MHD_NO;
+    }
+    rq->alto = ar;
+    *con_cls = rq;
+    return MHD_YES;
+  }
   if (!rt)
     return send_error(c, h, 404, "no such resource; the interfaces are "
-                                 "under " API_PREFIX, ITR_ROUTE_NONE);
+                                 "under " API_PREFIX " and ALTO's at "
+                                 "/directory", ITR_ROUTE_NONE);
   const char *why = NULL;
   int bad_token = 0;
   struct itr_client who;
@@ -402,15 +437,35 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
     return MHD_YES;
   }
   if (rq->too_big)
-    return send_error(c, h, 413, "request body larger than max-body", rq->route->interface);
+    return rq->alto
+             ? after_alto(h, c, alto_refuse(c, 413, "request body larger "
+                                                    "than max-body"))
+             : send_error(c, h, 413, "request body larger than max-body",
+                          rq->route->interface);
   if (rq->no_room) {
+    const char *busy = "too many request bodies at once (max-body-total); "
+                       "retry";
+    if (rq->alto)
+      return after_alto(h, c, alto_refuse_retry(c, 503, busy, 1));
     struct itr_reply r;
     memset(&r, 0, sizeof r);
-    itr_reply_error(&r, 503, "too many request bodies at once "
-                             "(max-body-total); retry");
+    itr_reply_error(&r, 503, "%s", busy);
     snprintf(r.xname, sizeof r.xname, "Retry-After");
     snprintf(r.xvalue, sizeof r.xvalue, "1");
     return send_reply(c, h, &r, rq->route->interface);
+  }
+  if (rq->alto) {
+    /* the whole request is in: no deadline while alto.c works on it */
+    conn_guard_handling(h->guard, guarded(c));
+    int streaming = 0;
+    enum MHD_Result ret = alto_answer(h->alto, c, rq->alto,
+                                      rq->body ? rq->body : "", rq->len,
+                                      &streaming);
+    if (streaming) {
+      conn_guard_streaming(h->guard, guarded(c));
+      return ret;
+    }
+    return after_alto(h, c, ret);
   }
   struct itr_reply r;
   memset(&r, 0, sizeof r);
@@ -429,6 +484,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
   (void)toe;
   struct request *rq = *con_cls;
   if (rq) {
+    alto_request_free(rq->alto);
     drop_body(h, rq);
     free(rq);
   }
@@ -477,6 +533,10 @@ struct http_server *http_start(struct portal *p, struct solver *s,
   }
   h->p = p;
   h->s = s;
+  if (!(h->alto = alto_start(p, s, err, errlen))) {
+    free(h);
+    return NULL;
+  }
   const struct prov_daemon_settings *d = &p->prov.daemon;
   const struct prov_daemon_settings *lim = &p->prov.daemon;
   /* poll(), not select(): descriptors above FD_SETSIZE are normal here */
@@ -557,6 +617,7 @@ struct http_server *http_start(struct portal *p, struct solver *s,
   return h;
 fail:
   conn_guard_stop(h->guard);
+  alto_stop(h->alto);
   free(h->cert);
   free(h->key);
   free(h);
@@ -581,8 +642,10 @@ int http_is_tls(const struct http_server *h) { return h->tls; }
 void http_stop(struct http_server *h) {
   if (!h)
     return;
+  alto_quiesce(h->alto); /* update streams return, so MHD can join them */
   MHD_stop_daemon(h->d);
   conn_guard_stop(h->guard); /* after MHD: every connection is closed */
+  alto_stop(h->alto);
   free(h->cert);
   free(h->key);
   free(h);

@@ -26,4 +26,15 @@ uint16_t http_port(const struct http_server *h);
 int      http_is_tls(const struct http_server *h);
 void     http_stop(struct http_server *h);
 
+struct MHD_Connection;
+/* Access control, shared with the ALTO front end: 0 when the request's
+ * bearer token may use every interface of need (a P4P_IF_* mask; 0 = any
+ * valid token), else the HTTP status (401, 403) with *why, *bad_token as
+ * for the P4P paths.  *allowed gets the client's interface mask, and on 0
+ * *who the client its quotas count against (quota.h: the token, or the
+ * address in open mode). */
+int http_authorize(struct MHD_Connection *c, const struct portal *p,
+                   unsigned need, const char **why, int *bad_token,
+                   unsigned *allowed, struct itr_client *who);
+
 #endif

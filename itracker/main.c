@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "check.h"
@@ -45,7 +46,7 @@ static int raise_fd_limit(const struct portal *p, char *err, size_t errlen) {
 static void usage(FILE *f) {
   fprintf(f,
           "usage: p4p-itracker [--check] -f PROVIDER.conf [-l ADDR] [-p PORT] "
-          "[-H HOUR] [-v]\n"
+          "[-H HOUR [-S SECS]] [-v]\n"
           "  --check  validate the provider file and the files it names, "
           "then exit (0 good, 1 not)\n"
           "  -f FILE  provider file (docs/ITRACKER.md)\n"
@@ -53,18 +54,19 @@ static void usage(FILE *f) {
           "  -p PORT  listen port, overrides the file (0 = any free port)\n"
           "  -H HOUR  pin the policy clock to this UTC hour (0-23), for "
           "tests\n"
+          "  -S SECS  with -H: advance that clock one hour every SECS (tests)\n"
           "  -v       log every solve, and every connection closed for a "
           "deadline\n           or at max-connections, to stderr\n");
 }
 
 int main(int argc, char **argv) {
   const char *config = NULL, *addr = NULL;
-  long port = -1, hour = -1;
+  long port = -1, hour = -1, step = 0;
   int verbose = 0, check = 0, opt;
   char *end;
   static const struct option longopts[] = {{"check", no_argument, NULL, 'C'},
                                            {NULL, 0, NULL, 0}};
-  while ((opt = getopt_long(argc, argv, "f:l:p:H:vh", longopts, NULL)) != -1) {
+  while ((opt = getopt_long(argc, argv, "f:l:p:H:S:vh", longopts, NULL)) != -1) {
     switch (opt) {
     case 'C': check = 1; break;
     case 'f': config = optarg; break;
@@ -83,12 +85,19 @@ int main(int argc, char **argv) {
         return 2;
       }
       break;
+    case 'S':
+      step = strtol(optarg, &end, 10);
+      if (*end || step < 1 || step > 86400) {
+        fprintf(stderr, "p4p-itracker: -S takes seconds 1..86400\n");
+        return 2;
+      }
+      break;
     case 'v': verbose = 1; break;
     case 'h': usage(stdout); return 0;
     default: usage(stderr); return 2;
     }
   }
-  if (!config || optind != argc) {
+  if (!config || optind != argc || (step && hour < 0)) {
     usage(stderr);
     return 2;
   }
@@ -107,6 +116,8 @@ int main(int argc, char **argv) {
     fprintf(stderr, "p4p-itracker: %s\n", err);
     return 1;
   }
+  portal.hour_step_s = (int)step;
+  portal.started = time(NULL);
   const struct prov_config *pr = &portal.prov;
   if (raise_fd_limit(&portal, err, sizeof err)) {
     fprintf(stderr, "p4p-itracker: %s\n", err);
@@ -147,7 +158,7 @@ int main(int argc, char **argv) {
   }
   int v6 = strchr(addr, ':') != NULL;
   printf("p4p-itracker: provider %s (ASID %u, %zu PoPs, %zu PIDs) "
-         "listening on %s://%s%s%s:%u/p4p/v1/\n",
+         "listening on %s://%s%s%s:%u/p4p/v1/ (ALTO: /directory)\n",
          pr->name, pr->asid, pr->npops, pr->npids,
          http_is_tls(h) ? "https" : "http", v6 ? "[" : "", addr,
          v6 ? "]" : "", (unsigned)http_port(h));

@@ -43,6 +43,8 @@ static void reply_doc(struct itr_reply *r, const char *doc, size_t len,
 }
 
 int portal_hour(const struct portal *p) {
+  if (p->fixed_hour >= 0 && p->hour_step_s > 0)
+    return (int)((p->fixed_hour + (time(NULL) - p->started) / p->hour_step_s) % 24);
   if (p->fixed_hour >= 0)
     return p->fixed_hour;
   time_t    now = time(NULL);

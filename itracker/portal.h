@@ -46,6 +46,8 @@ struct portal {
   struct prov_config prov;
   struct prov_topology topo;
   int                 fixed_hour;   /* -1: follow the UTC clock */
+  int                 hour_step_s;  /* tests: from fixed_hour, +1 hour every this */
+  time_t              started;
   double              mean_down_kbps, mean_up_kbps;
   double              cost_norm;    /* divides raw route costs */
 

@@ -434,7 +434,7 @@ static int fill_swarm(const struct portal *p, struct p4p_swarm_guidance *sg,
 }
 
 static void reply_guidance(struct itr_reply *r, struct p4p_guidance_msg *g,
-                           const struct snapshot *sn, size_t optimized,
+                           uint64_t gen, int hour, size_t optimized,
                            int max_age) {
   r->body = proto_xml_write_guidance(g, &r->len);
   proto_guidance_msg_free(g);
@@ -445,35 +445,55 @@ static void reply_guidance(struct itr_reply *r, struct p4p_guidance_msg *g,
   r->status = 200;
   r->max_age = max_age;
   snprintf(r->etag, sizeof r->etag, "\"guidance-%llu-h%d\"",
-           sn ? (unsigned long long)sn->gen : 0ull, sn ? sn->hour : -1);
+           (unsigned long long)gen, hour);
   snprintf(r->xname, sizeof r->xname, "X-P4P-Optimized-Swarms");
   snprintf(r->xvalue, sizeof r->xvalue, "%zu", optimized);
 }
 
-void solver_guidance(struct solver *s, struct itr_reply *r) {
+int solver_guidance_msg(struct solver *s, struct p4p_guidance_msg *g,
+                        uint64_t *gen, int *hour) {
   const struct portal *p = s->p;
   pthread_mutex_lock(&s->mu);
   struct snapshot *sn = snapshot_acquire(s);
   pthread_mutex_unlock(&s->mu);
-  struct p4p_guidance_msg g;
-  memset(&g, 0, sizeof g);
-  snprintf(g.version, sizeof g.version, "%s", p->prov.version);
-  int hour = sn ? sn->hour : portal_hour(p);
+  memset(g, 0, sizeof *g);
+  snprintf(g->version, sizeof g->version, "%s", p->prov.version);
+  *hour = sn ? sn->hour : portal_hour(p);
+  *gen = sn ? sn->gen : 0;
   size_t n = sn ? sn->nswarms : 0;
-  g.swarms = calloc(n + 1, sizeof *g.swarms);
-  int bad = !g.swarms || add_default_matrix(p, hour, &g);
+  g->swarms = calloc(n + 1, sizeof *g->swarms);
+  int bad = !g->swarms || add_default_matrix(p, *hour, g);
   for (size_t i = 0; i < n && !bad; i++) {
-    bad = fill_swarm(p, &g.swarms[i], sn->swarms[i].hash, sn->swarms[i].w,
+    bad = fill_swarm(p, &g->swarms[i], sn->swarms[i].hash, sn->swarms[i].w,
                      sn->swarms[i].pid_peers);
-    g.nswarms = i + 1;
-  }
-  if (bad) {
-    proto_guidance_msg_free(&g);
-    itr_reply_error(r, 503, "out of memory");
-  } else {
-    reply_guidance(r, &g, sn, n, (int)p->prov.daemon.resolve_interval_s);
+    g->nswarms = i + 1;
   }
   snapshot_release(sn);
+  if (bad) {
+    proto_guidance_msg_free(g);
+    return -1;
+  }
+  return 0;
+}
+
+void solver_guidance(struct solver *s, struct itr_reply *r) {
+  struct p4p_guidance_msg g;
+  uint64_t gen;
+  int hour;
+  if (solver_guidance_msg(s, &g, &gen, &hour)) {
+    itr_reply_error(r, 503, "out of memory");
+    return;
+  }
+  reply_guidance(r, &g, gen, hour, g.nswarms,
+                 (int)s->p->prov.daemon.resolve_interval_s);
+}
+
+uint64_t solver_published(struct solver *s, int *hour) {
+  pthread_mutex_lock(&s->mu);
+  uint64_t gen = s->snap ? s->snap->gen : 0;
+  *hour = s->snap ? s->snap->hour : -1;
+  pthread_mutex_unlock(&s->mu);
+  return gen;
 }
 
 /* One posted swarm turned into solver inputs. */
@@ -584,24 +604,39 @@ static size_t newly_held(const struct solver *s, const struct p4p_stats_msg *m,
 
 void solver_post_stats(struct solver *s, const struct itr_client *who,
                        const char *body, size_t len, struct itr_reply *r) {
-  const struct portal *p = s->p;
-  const struct prov_config *pr = &p->prov;
   struct p4p_stats_msg m;
   char perr[P4P_TEXT_MAX];
   if (proto_xml_parse_stats(body, len, "request", &m, perr, sizeof perr)) {
     itr_reply_error(r, 400, "%s", perr);
     return;
   }
+  struct p4p_guidance_msg g;
+  uint64_t gen;
+  int hour;
+  size_t optimized;
+  int rc = solver_post_msg(s, who, &m, &g, &gen, &hour, &optimized, r);
+  proto_stats_msg_free(&m);
+  if (rc == 0)
+    reply_guidance(r, &g, gen, hour, optimized, -1);
+}
+
+int solver_post_msg(struct solver *s, const struct itr_client *who,
+                    const struct p4p_stats_msg *msg,
+                    struct p4p_guidance_msg *out, uint64_t *out_gen,
+                    int *out_hour, size_t *out_optimized,
+                    struct itr_reply *r) {
+  const struct portal *p = s->p;
+  const struct prov_config *pr = &p->prov;
+  const struct p4p_stats_msg m = *msg; /* the caller frees it */
+  memset(out, 0, sizeof *out);
   struct posted *ps = calloc(m.nswarms + 1, sizeof *ps);
   if (!ps) {
-    proto_stats_msg_free(&m);
     itr_reply_error(r, 503, "out of memory");
-    return;
+    return -1;
   }
   if (convert_stats(p, &m, ps, r)) {
     free_posted(ps, m.nswarms);
-    proto_stats_msg_free(&m);
-    return;
+    return -1;
   }
 
   pthread_mutex_lock(&s->mu);
@@ -619,7 +654,6 @@ void solver_post_stats(struct solver *s, const struct itr_client *who,
       s->nentries + fresh > pr->daemon.max_tracked_swarms) {
     pthread_mutex_unlock(&s->mu);
     free_posted(ps, m.nswarms);
-    proto_stats_msg_free(&m);
     if (held + more > quota) {
       char name[96];
       itr_client_describe(who, pr, name, sizeof name);
@@ -631,7 +665,7 @@ void solver_post_stats(struct solver *s, const struct itr_client *who,
       itr_reply_error(r, 503, "swarm table full (%zu swarms tracked)",
                       pr->daemon.max_tracked_swarms);
     }
-    return;
+    return -1;
   }
   uint64_t gen = ++s->gen;
   int      oom = 0;
@@ -688,10 +722,9 @@ void solver_post_stats(struct solver *s, const struct itr_client *who,
   pthread_mutex_unlock(&s->mu);
   free_posted(ps, m.nswarms);
   if (oom) {
-    proto_stats_msg_free(&m);
     snapshot_release(sn);
     itr_reply_error(r, 503, "out of memory");
-    return;
+    return -1;
   }
 
   /* answer from the snapshot; swarms not optimized get default rows over
@@ -730,12 +763,15 @@ void solver_post_stats(struct solver *s, const struct itr_client *who,
   free(w);
   free(presence);
   free(peers);
-  proto_stats_msg_free(&m);
+  *out_gen = sn ? sn->gen : 0;
+  *out_hour = hour;
+  *out_optimized = optimized;
+  snapshot_release(sn);
   if (bad) {
     proto_guidance_msg_free(&g);
     itr_reply_error(r, 503, "out of memory");
-  } else {
-    reply_guidance(r, &g, sn, optimized, -1);
+    return -1;
   }
-  snapshot_release(sn);
+  *out = g;
+  return 0;
 }

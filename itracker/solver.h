@@ -40,4 +40,18 @@ void solver_post_stats(struct solver *s, const struct itr_client *who,
 /* GET guidance: default weights and every optimized swarm's weights. */
 void solver_guidance(struct solver *s, struct itr_reply *r);
 
+/* The same two answers as messages, for the ALTO front end (alto.h):
+ * *gen and *hour name the solve they come from.  The post counts against
+ * who's quota as solver_post_stats does, and returns -1 with the refusal in
+ * r (status and reason: 400, 429, 503). */
+int  solver_guidance_msg(struct solver *s, struct p4p_guidance_msg *g,
+                         uint64_t *gen, int *hour);
+int  solver_post_msg(struct solver *s, const struct itr_client *who,
+                     const struct p4p_stats_msg *m,
+                     struct p4p_guidance_msg *g, uint64_t *gen, int *hour,
+                     size_t *optimized, struct itr_reply *r);
+/* The statistics generation and hour of the published solve (update
+ * streams poll it to notice a new one). */
+uint64_t solver_published(struct solver *s, int *hour);
+
 #endif

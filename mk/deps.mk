@@ -3,7 +3,7 @@
 # other target checks first and says what is missing instead of failing late.
 DEB_PACKAGES := build-essential pkg-config xz-utils ca-certificates \
   zlib1g-dev libxml2-dev libxml2-utils libcurl4-openssl-dev \
-  libmicrohttpd-dev libglpk-dev libcmocka-dev gnuplot-nox \
+  libmicrohttpd-dev libglpk-dev libcmocka-dev gnuplot-nox libjansson-dev \
   python3 python3-pytest python3-libtorrent python3-prometheus-client curl \
   systemd systemd-container groff-base
 # (the install tests: systemd-analyze checks the units, systemd-nspawn boots

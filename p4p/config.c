@@ -204,13 +204,13 @@ void p4p_config_url_redacted(const char *url, char *out, size_t outlen) {
     snprintf(out, outlen, "%s", url);
 }
 
-/* p4p.provider NAME URL [legacy] */
+/* p4p.provider NAME URL [legacy|alto] */
 static int provider_line(char *v, const char *file, int lineno, char *err, size_t errlen) {
   char  *word[3];
   size_t n = split_words(v, word, 3);
   char   why[128];
   if (n < 2 || n > 3) {
-    snprintf(err, errlen, "%s:%d: p4p.provider takes NAME URL [legacy]%s", file, lineno, n > 3 ? ", and nothing after" : "");
+    snprintf(err, errlen, "%s:%d: p4p.provider takes NAME URL [legacy|alto]%s", file, lineno, n > 3 ? ", and nothing after" : "");
     return -1;
   }
   const char *name = word[0], *url = word[1];
@@ -232,8 +232,8 @@ static int provider_line(char *v, const char *file, int lineno, char *err, size_
     snprintf(err, errlen, "%s:%d: provider URL '%s' %s", file, lineno, shown, why);
     return -1;
   }
-  if (n == 3 && strcmp(word[2], "legacy")) {
-    snprintf(err, errlen, "%s:%d: unknown provider protocol '%.60s' (only 'legacy' may follow the URL)", file, lineno, word[2]);
+  if (n == 3 && strcmp(word[2], "legacy") && strcmp(word[2], "alto")) {
+    snprintf(err, errlen, "%s:%d: unknown provider protocol '%.60s' (only 'legacy' or 'alto' may follow the URL)", file, lineno, word[2]);
     return -1;
   }
   if (g_config.nproviders == CONFIG_MAX_PROVIDERS) {
@@ -245,8 +245,11 @@ static int provider_line(char *v, const char *file, int lineno, char *err, size_
   snprintf(p->name, sizeof p->name, "%s", name);
   snprintf(p->url, sizeof p->url, "%s", url);
   snprintf(p->where, sizeof p->where, "%s:%d", file, lineno);
-  p->legacy          = n == 3;
-  p->interfaces      = p->legacy ? P4P_IF_INFO | P4P_IF_POLICY : P4P_IF_INFO | P4P_IF_POLICY | P4P_IF_GUIDANCE | P4P_IF_CAPABILITY;
+  p->legacy          = n == 3 && !strcmp(word[2], "legacy");
+  p->alto            = n == 3 && !strcmp(word[2], "alto");
+  p->interfaces      = p->legacy ? P4P_IF_INFO | P4P_IF_POLICY
+                       : p->alto ? P4P_IF_INFO | P4P_IF_POLICY | P4P_IF_GUIDANCE
+                                 : P4P_IF_INFO | P4P_IF_POLICY | P4P_IF_GUIDANCE | P4P_IF_CAPABILITY;
   p->refresh_s       = 300;
   p->max_staleness_s = 7200;
   p->timeout_ms      = 5000;

@@ -7,7 +7,8 @@
  *   p4p.intra_provider_share number in [0,1] (default 0.9)
  *   p4p.capability_peers number             (default 2)
  *   p4p.report_interval  seconds            (default 60) swarm statistics to providers
- *   p4p.provider NAME URL [legacy]         an iTracker to fetch data from
+ *   p4p.provider NAME URL [legacy|alto]    an iTracker (or Yale portal, or
+ *                                          ALTO server: URL = its IRD)
  *   p4p.provider.NAME.KEY value            token, interfaces, refresh,
  *                                          max_staleness, timeout_ms,
  *                                          max_body, report_swarms,
@@ -34,6 +35,7 @@ struct p4p_provider_config {
   char     url[512];        /* http(s)://host[:port][/prefix]; trailing / dropped */
   char     token[256];      /* bearer credential, "" = none */
   int      legacy;          /* Yale's plain-text portal protocol */
+  int      alto;            /* an ALTO server (RFC 7285); url = its IRD */
   unsigned interfaces;      /* P4P_IF_* mask [all] */
   int      refresh_s;       /* poll period without max-age [300] */
   int      max_staleness_s; /* drop good data older than this [3600] */

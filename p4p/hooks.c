@@ -235,7 +235,7 @@ int p4p_init(p4p_swarm_walker walk, int own_sighup) {
     for (size_t i = 0; i < p4p_config_get()->nproviders; ++i) {
       char url[512];
       p4p_config_url_redacted(p4p_config_get()->providers[i].url, url, sizeof url);
-      p4p_log(LOG_INFO, "provider %s at %s%s", p4p_config_get()->providers[i].name, url, p4p_config_get()->providers[i].legacy ? " (legacy protocol)" : "");
+      p4p_log(LOG_INFO, "provider %s at %s%s", p4p_config_get()->providers[i].name, url, p4p_config_get()->providers[i].legacy ? " (legacy protocol)" : p4p_config_get()->providers[i].alto ? " (ALTO)" : "");
     }
   }
   if (pthread_create(&g_reloader, NULL, reloader, NULL)) {
@@ -426,13 +426,15 @@ static size_t render_providers(const struct p4p_state *s, char *out, size_t cap)
                      "provider %s guidance age seconds: %ld\n"
                      "provider %s capability age seconds: %ld\n"
                      "provider %s swarms under per-swarm guidance: %zu\n"
-                     "provider %s servers: %zu\n",
-                     name, v[i].url, v[i].cfg->legacy ? " (legacy)" : "", name, state_text[p4p_provider_state_of(&v[i])], name,
+                     "provider %s servers: %zu\n"
+                     "provider %s update stream: %s (%lu events)\n",
+                     name, v[i].url, v[i].cfg->legacy ? " (legacy)" : v[i].cfg->alto ? " (alto)" : "", name, state_text[p4p_provider_state_of(&v[i])], name,
                      st->last_success ? (long)(now - st->last_success) : -1L, name, st->last_error[0] ? st->last_error : "-", name,
                      st->last_error_at ? (long)(now - st->last_error_at) : -1L, name, st->fetches, name, st->failures, name, st->not_modified,
                      name, st->backoff_s, name, st->pidmap_at ? (long)(now - st->pidmap_at) : -1L, name,
                      st->costs_at ? (long)(now - st->costs_at) : -1L, name, st->guidance_at ? (long)(now - st->guidance_at) : -1L, name,
-                     st->capability_at ? (long)(now - st->capability_at) : -1L, name, st->guidance_swarms, name, v[i].servers);
+                     st->capability_at ? (long)(now - st->capability_at) : -1L, name, st->guidance_swarms, name, v[i].servers, name,
+                     st->stream_live ? "live" : "off", st->stream_events);
     if (w < 0)
       break;
     n += (size_t)w < cap - n ? (size_t)w : cap - n - 1;

@@ -19,14 +19,18 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "alto_client.h"
+#include "proto/alto.h"
 #include "legacy_portal.h"
 #include "log.h"
 #include "proto/xml.h"
 
 
 /* resource names, as in the v1 paths and in messages */
-static const char *const if_name[P4P_IFACE_COUNT] = { "pidmap", "costs", "guidance",
-                                           "capability" };
+static const char *const if_name[P4P_IFACE_COUNT + 1] = { "pidmap", "costs", "guidance",
+                                           "capability", "update stream" };
+/* ALTO providers: the RFC 8895 update stream has a fetch slot of its own */
+#define STREAM P4P_IFACE_COUNT
 static const char *const v1_path[P4P_IFACE_COUNT] = { "/p4p/v1/pidmap", "/p4p/v1/costs",
                                            "/p4p/v1/guidance",
                                            "/p4p/v1/capability" };
@@ -58,6 +62,7 @@ struct fetch {
   long               max_age;           /* of the answer, -1 = none */
   char               etag_new[256];     /* ETag of the answer */
   char               version_new[P4P_NAME_MAX];
+  char               ctype_new[96];     /* Content-Type of the answer */
   char               errbuf[CURL_ERROR_SIZE];
   int64_t            due_ms;            /* monotonic; next fetch */
   unsigned           fails;             /* consecutive failures */
@@ -70,7 +75,9 @@ struct fetch {
 
 struct provider {
   struct p4p_provider_config src;
-  struct fetch         f[P4P_IFACE_COUNT];
+  struct fetch         f[P4P_IFACE_COUNT + 1]; /* + the ALTO update stream */
+  struct p4p_alto_source *alto;   /* ALTO providers: resources from the IRD */
+  struct portal_client *owner;
   /* under portal_client.lock: */
   struct portal_data   data;
   struct portal_status st;
@@ -90,6 +97,7 @@ struct portal_client {
   size_t           n;
   struct provider *p;
   uint64_t         rng; /* fetch thread only: backoff jitter */
+  int              stream_changed; /* fetch thread only: a stream stored data */
 };
 
 
@@ -273,6 +281,10 @@ static int parse_answer(const struct fetch *f, union parsed *m, char *err,
   const char *b = f->body ? f->body : "";
   size_t n = f->len;
   memset(m, 0, sizeof *m);
+  if (f->prov->alto) {
+    char version[80]; /* the messages carry it already */
+    return p4p_alto_parse(f->prov->alto, f->iface, f->ctype_new, b, n, m, version, sizeof version, err, errlen);
+  }
   if (f->prov->src.legacy) {
     if (f->iface == P4P_IFACE_INFO)
       return p4p_legacy_parse_pidmap(b, n, "response", f->version_new,
@@ -335,10 +347,14 @@ static void slot_store(struct portal_data *d, int iface, union parsed *m)
 
 /* ---- curl callbacks ------------------------------------------------------ */
 
+static size_t stream_body(struct fetch *f, const char *ptr, size_t n);
+
 static size_t on_body(char *ptr, size_t size, size_t nmemb, void *ud)
 {
   struct fetch *f = ud;
   size_t n = size * nmemb;
+  if (f->iface == STREAM)
+    return stream_body(f, ptr, n);
   if (n > f->prov->src.max_body - f->len) {
     f->over_cap = 1;
     return 0; /* aborts the transfer: nothing past the cap is kept */
@@ -380,7 +396,7 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
   if (n >= 5 && !strncmp(ptr, "HTTP/", 5)) {
     /* a new response (after a 100 Continue): forget the previous one's */
     f->max_age = -1;
-    f->etag_new[0] = f->version_new[0] = '\0';
+    f->etag_new[0] = f->version_new[0] = f->ctype_new[0] = '\0';
     return n;
   }
   const char *colon = memchr(ptr, ':', n);
@@ -393,6 +409,8 @@ static size_t on_header(char *ptr, size_t size, size_t nmemb, void *ud)
   if (kn == 13 && !strncasecmp(ptr, "Cache-Control", kn)) {
     header_value(v, vn, tmp, sizeof tmp);
     f->max_age = p4p_portal_cache_max_age(tmp);
+  } else if (kn == 12 && !strncasecmp(ptr, "Content-Type", kn)) {
+    header_value(v, vn, f->ctype_new, sizeof f->ctype_new);
   } else if (kn == 4 && !strncasecmp(ptr, "ETag", kn)) {
     header_value(v, vn, f->etag_new, sizeof f->etag_new);
   } else if ((kn == 13 && !strncasecmp(ptr, "X-P4P-Version", kn)) ||
@@ -472,52 +490,25 @@ static void add_header(struct curl_slist **h, int *failed, const char *line)
     *failed = 1;
 }
 
-static void start_fetch(struct portal_client *c, struct fetch *f)
+/* What every transfer to a portal shares, then into the multi handle (a
+ * failure is recorded on f).  h holds the request's own headers; the token
+ * (when with_token) and "Expect:" (no 100-continue round trip) join them
+ * here.  A fetch is bounded: timeout_ms for the whole of it, so a hanging
+ * or trickling portal is cut there, and max_body for its body.  The update
+ * stream is not: it lives as long as the server keeps it, and only a
+ * server silent for three timeouts (at least 15 s; no event, no
+ * keep-alive) is taken as gone. */
+static void launch(struct portal_client *c, struct fetch *f, const char *url,
+                   struct curl_slist *h, int hfail, int with_token)
 {
   struct provider *p = f->prov;
-  const char *path = p->src.legacy ? legacy_path[f->iface] : v1_path[f->iface];
-  char url[640], line[400];
-  int post = 0;
-
-  f->len = 0;
-  f->over_cap = 0;
-  f->posted = 0;
-  f->max_age = -1;
-  f->etag_new[0] = f->version_new[0] = f->errbuf[0] = '\0';
-  snprintf(url, sizeof url, "%s%s", p->src.url, path);
-  f->easy = curl_easy_init();
-  if (!f->easy) {
-    record_failure(c, f, "cannot create a transfer (out of memory)");
-    return;
-  }
   CURL *e = f->easy;
-  struct curl_slist *h = NULL;
-  int hfail = 0;
-  if (p->src.token[0]) {
+  char line[400];
+  if (p->src.token[0] && with_token) {
     snprintf(line, sizeof line, "Authorization: Bearer %s", p->src.token);
     add_header(&h, &hfail, line);
   }
-  add_header(&h, &hfail, p->src.legacy ? "Accept: text/plain"
-                                         : "Accept: application/p4p+xml");
-  add_header(&h, &hfail, "Expect:"); /* no 100-continue round trip */
-  if (f->iface == P4P_IFACE_GUIDANCE && !p->src.legacy) {
-    pthread_mutex_lock(&c->lock);
-    if (p->stats_doc) {
-      /* COPYPOSTFIELDS: the stats may be replaced while this is in flight */
-      curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
-                       (curl_off_t)p->stats_len);
-      curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, p->stats_doc);
-      post = 1;
-    }
-    pthread_mutex_unlock(&c->lock);
-    if (post)
-      add_header(&h, &hfail, "Content-Type: application/p4p+xml");
-    f->posted = post;
-  }
-  if (!post && f->etag[0] && f->good_ms) {
-    snprintf(line, sizeof line, "If-None-Match: %s", f->etag);
-    add_header(&h, &hfail, line);
-  }
+  add_header(&h, &hfail, "Expect:");
   f->hdrs = h;
   long timeout = p->src.timeout_ms;
   curl_easy_setopt(e, CURLOPT_URL, url);
@@ -529,17 +520,20 @@ static void start_fetch(struct portal_client *c, struct fetch *f)
   curl_easy_setopt(e, CURLOPT_HEADERDATA, f);
   curl_easy_setopt(e, CURLOPT_ERRORBUFFER, f->errbuf);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, timeout < 5000 ? timeout : 5000L);
-  /* TIMEOUT_MS caps the whole transfer, so a hanging or trickling portal
-   * is cut there.  The speed floor (1 byte/s over the same span) is only a
-   * second guard; a shorter span would cut a portal that legitimately
-   * thinks before answering (the iTracker may solve for ~2 s first). */
   curl_easy_setopt(e, CURLOPT_LOW_SPEED_LIMIT, 1L);
-  curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (timeout + 999) / 1000);
+  if (f->iface == STREAM) {
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, timeout / 1000 * 3 > 15 ? timeout / 1000 * 3 : 15L);
+  } else {
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, timeout);
+    /* the speed floor (1 byte/s over the same span) is only a second guard;
+     * a shorter span would cut a portal that legitimately thinks before
+     * answering (the iTracker may solve for ~2 s first) */
+    curl_easy_setopt(e, CURLOPT_LOW_SPEED_TIME, (timeout + 999) / 1000);
+    curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)p->src.max_body);
+  }
   curl_easy_setopt(e, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(e, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)p->src.max_body);
   curl_easy_setopt(e, CURLOPT_USERAGENT, "opentracker-p4p portal client");
   if (p->src.ca_file[0])
     curl_easy_setopt(e, CURLOPT_CAINFO, p->src.ca_file);
@@ -550,6 +544,76 @@ static void start_fetch(struct portal_client *c, struct fetch *f)
     f->easy = NULL;
     record_failure(c, f, "cannot start a transfer (out of memory)");
   }
+}
+
+static void start_stream(struct portal_client *c, struct fetch *f);
+
+static void start_fetch(struct portal_client *c, struct fetch *f)
+{
+  struct provider *p = f->prov;
+  if (f->iface == STREAM) {
+    start_stream(c, f);
+    return;
+  }
+  const char *path = p->src.legacy ? legacy_path[f->iface] : v1_path[f->iface];
+  char url[640], line[400];
+  int post = 0, with_token = 1;
+  const char *accept = p->src.legacy ? "Accept: text/plain" : "Accept: application/p4p+xml";
+  const char *post_type = "application/p4p+xml";
+
+  f->len = 0;
+  f->over_cap = 0;
+  f->posted = 0;
+  f->max_age = -1;
+  f->etag_new[0] = f->version_new[0] = f->errbuf[0] = f->ctype_new[0] = '\0';
+  snprintf(url, sizeof url, "%s%s", p->src.url, path);
+  if (p->alto) {
+    char alto_accept[200];
+    const char *mt, *pt;
+    pthread_mutex_lock(&c->lock);
+    int want_post = f->iface == P4P_IFACE_GUIDANCE && p->stats_doc;
+    pthread_mutex_unlock(&c->lock);
+    int rc = p4p_alto_target(p->alto, f->iface, want_post, url, sizeof url, &mt, &pt, &with_token);
+    if (rc) {
+      /* not offered: look again at the refresh period; not yet: soon */
+      f->due_ms = mono_ms() + (rc == 1 ? (int64_t)p->src.refresh_s * 1000 : 200);
+      return;
+    }
+    snprintf(alto_accept, sizeof alto_accept, "Accept: %s", mt);
+    snprintf(line, sizeof line, "%s", alto_accept);
+    accept = line;
+    post_type = pt;
+  }
+  f->easy = curl_easy_init();
+  if (!f->easy) {
+    record_failure(c, f, "cannot create a transfer (out of memory)");
+    return;
+  }
+  CURL *e = f->easy;
+  struct curl_slist *h = NULL;
+  int hfail = 0;
+  add_header(&h, &hfail, accept);
+  if (f->iface == P4P_IFACE_GUIDANCE && !p->src.legacy) {
+    pthread_mutex_lock(&c->lock);
+    if (p->stats_doc && post_type) {
+      /* COPYPOSTFIELDS: the stats may be replaced while this is in flight */
+      curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE,
+                       (curl_off_t)p->stats_len);
+      curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, p->stats_doc);
+      post = 1;
+    }
+    pthread_mutex_unlock(&c->lock);
+    if (post) {
+      snprintf(line, sizeof line, "Content-Type: %s", post_type);
+      add_header(&h, &hfail, line);
+    }
+    f->posted = post;
+  }
+  if (!post && f->etag[0] && f->good_ms) {
+    snprintf(line, sizeof line, "If-None-Match: %s", f->etag);
+    add_header(&h, &hfail, line);
+  }
+  launch(c, f, url, h, hfail, with_token);
 }
 
 static const char *status_hint(long code)
@@ -570,10 +634,14 @@ static const char *status_hint(long code)
 
 /* A finished transfer: stores good data or records the failure.  Returns 1
  * when the provider's good data changed. */
+static int finish_stream(struct portal_client *c, struct fetch *f, CURLcode res);
+
 static int finish_fetch(struct portal_client *c, struct fetch *f,
                         CURLcode res)
 {
   struct provider *p = f->prov;
+  if (f->iface == STREAM)
+    return finish_stream(c, f, res);
   char text[300];
   long code = 0;
   int changed = 0;
@@ -605,8 +673,15 @@ static int finish_fetch(struct portal_client *c, struct fetch *f,
       renewed = 1; /* the same bytes again: only the age changes */
     } else {
       char err[256];
-      if (parse_answer(f, &m, err, sizeof err) < 0) {
+      int pr = parse_answer(f, &m, err, sizeof err);
+      if (pr < 0) {
         record_failure(c, f, err);
+        if (p->alto && p4p_alto_map_wanted(p->alto) && !p->f[P4P_IFACE_INFO].easy)
+          p->f[P4P_IFACE_INFO].due_ms = mono_ms(); /* a vtag did not match */
+        return 0;
+      }
+      if (pr == 1) { /* ALTO's IRD: now the resource it names */
+        f->due_ms = mono_ms();
         return 0;
       }
       f->hash = h;
@@ -616,7 +691,13 @@ static int finish_fetch(struct portal_client *c, struct fetch *f,
     char why[200] = "";
     struct p4p_error_msg em;
     char perr[64];
-    if (!p->src.legacy && f->body &&
+    if (p->alto) {
+      p4p_alto_http_failed(p->alto, code);
+      char reason[180];
+      p4p_alto_error_reason(f->body, f->len, reason, sizeof reason);
+      if (reason[0])
+        snprintf(why, sizeof why, ": %.180s", reason);
+    } else if (!p->src.legacy && f->body &&
         proto_xml_kind_of(f->body, f->len) == P4P_XML_ERROR &&
         proto_xml_parse_error(f->body, f->len, "response", &em, perr,
                             sizeof perr) == 0)
@@ -675,6 +756,140 @@ static int finish_fetch(struct portal_client *c, struct fetch *f,
   return changed;
 }
 
+/* ---- ALTO update streams (RFC 8895) ---------------------------------------
+ * One long POST per ALTO provider whose IRD offers a stream of its network
+ * map and cost map.  While it is live, its events replace those two
+ * interfaces' polls: each one is stored like a fetched answer, and every
+ * byte (keep-alives included) renews their age and pushes their next poll
+ * a refresh period away.  When it ends the polls resume at once and the
+ * stream is tried again after the usual backoff. */
+
+static void stream_status(struct provider *p, int live)
+{
+  pthread_mutex_lock(&p->owner->lock);
+  p->st.stream_live = live;
+  p->st.stream_events = p4p_alto_stream_events(p->alto);
+  pthread_mutex_unlock(&p->owner->lock);
+}
+
+static void start_stream(struct portal_client *c, struct fetch *f)
+{
+  struct provider *p = f->prov;
+  char url[640], *body;
+  size_t len;
+  int with_token = 1;
+  int rc = p4p_alto_stream_target(p->alto, url, sizeof url, &body, &len, &with_token);
+  if (rc) {
+    f->due_ms = mono_ms() + (rc == 1 ? (int64_t)p->src.refresh_s * 1000 : 200);
+    return;
+  }
+  f->len = 0;
+  f->over_cap = 0;
+  f->errbuf[0] = f->ctype_new[0] = '\0';
+  p4p_alto_stream_reset(p->alto, 0);
+  if (!(f->easy = curl_easy_init())) {
+    free(body);
+    record_failure(c, f, "cannot create a transfer (out of memory)");
+    return;
+  }
+  CURL *e = f->easy;
+  struct curl_slist *h = NULL;
+  int hfail = 0;
+  add_header(&h, &hfail, "Accept: " PROTO_ALTO_MT_EVENT_STREAM "," PROTO_ALTO_MT_ERROR);
+  add_header(&h, &hfail, "Content-Type: " PROTO_ALTO_MT_UPDATESTREAMPARAMS);
+  curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+  curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, body);
+  free(body);
+  launch(c, f, url, h, hfail, with_token);
+}
+
+/* An event's message, stored as a fetch of its interface would store it. */
+static int stream_store(void *ctx, int iface, void *msg)
+{
+  struct fetch *sf = ctx;
+  struct provider *p = sf->prov;
+  struct fetch *f = &p->f[iface];
+  union parsed u; /* the event's message is the interface's struct only */
+  memset(&u, 0, sizeof u);
+  if (iface == P4P_IFACE_INFO)
+    u.pidmap = *(struct p4p_pidmap_msg *)msg;
+  else
+    u.costs = *(struct p4p_costs_msg *)msg;
+  union parsed *m = &u;
+  int64_t now = mono_ms();
+  time_t wall = time(NULL);
+  pthread_mutex_lock(&p->owner->lock);
+  time_t *at;
+  int *has = slot_has(&p->data, iface, &at);
+  slot_store(&p->data, iface, m);
+  *has = 1;
+  *at = wall;
+  p->st.last_success = wall;
+  p->st.stream_live = 1;
+  p->st.stream_events = p4p_alto_stream_events(p->alto);
+  pthread_mutex_unlock(&p->owner->lock);
+  f->good_ms = now;
+  f->fails = 0;
+  f->etag[0] = '\0'; /* the data held is the stream's now */
+  f->hash = 0;
+  p->owner->stream_changed = 1;
+  return 0;
+}
+
+static size_t stream_body(struct fetch *f, const char *ptr, size_t n)
+{
+  struct provider *p = f->prov;
+  long code = 0;
+  curl_easy_getinfo(f->easy, CURLINFO_RESPONSE_CODE, &code);
+  if (code != 200 || strncasecmp(f->ctype_new, PROTO_ALTO_MT_EVENT_STREAM, strlen(PROTO_ALTO_MT_EVENT_STREAM))) {
+    snprintf(f->errbuf, sizeof f->errbuf, "HTTP %ld %.80s, expected 200 %s", code, f->ctype_new, PROTO_ALTO_MT_EVENT_STREAM);
+    return 0;
+  }
+  char err[256];
+  if (p4p_alto_stream_feed(p->alto, ptr, n, p->src.max_body, stream_store, f, err, sizeof err)) {
+    snprintf(f->errbuf, sizeof f->errbuf, "%s", err);
+    if (p4p_alto_map_wanted(p->alto))
+      p->f[P4P_IFACE_INFO].due_ms = mono_ms();
+    return 0;
+  }
+  if (p4p_alto_stream_events(p->alto)) {
+    /* live: the streamed data is current; the polls wait */
+    int64_t now = mono_ms();
+    time_t wall = time(NULL);
+    pthread_mutex_lock(&p->owner->lock);
+    for (int k = P4P_IFACE_INFO; k <= P4P_IFACE_POLICY; k++) {
+      struct fetch *pf = &p->f[k];
+      time_t *at;
+      if (!pf->good_ms || !*slot_has(&p->data, k, &at))
+        continue;
+      pf->good_ms = now;
+      *at = wall;
+      if (!pf->easy)
+        pf->due_ms = now + (int64_t)p->src.refresh_s * 1000;
+    }
+    pthread_mutex_unlock(&p->owner->lock);
+  }
+  return n;
+}
+
+static int finish_stream(struct portal_client *c, struct fetch *f, CURLcode res)
+{
+  struct provider *p = f->prov;
+  char text[300];
+  unsigned long events = p4p_alto_stream_reset(p->alto, 1);
+  snprintf(text, sizeof text, "ended: %s", f->errbuf[0] ? f->errbuf : res == CURLE_OK ? "closed by the server" : curl_easy_strerror(res));
+  if (events)
+    f->fails = 0; /* it worked: try again soon */
+  record_failure(c, f, text);
+  stream_status(p, 0);
+  /* back to polling, now */
+  int64_t now = mono_ms();
+  for (int k = P4P_IFACE_INFO; k <= P4P_IFACE_POLICY; k++)
+    if (!p->f[k].easy && !p->f[k].fails)
+      p->f[k].due_ms = now;
+  return 0;
+}
+
 /* Drops data past max_staleness_s and takes stats kicks.  Returns 1 when
  * data was dropped.  *next_ms gets the earliest staleness deadline. */
 static int expire_and_kick(struct portal_client *c, int64_t now,
@@ -725,7 +940,7 @@ static void *fetch_thread(void *arg)
     int changed = expire_and_kick(c, now, &next);
 
     for (size_t i = 0; i < c->n; i++)
-      for (int k = 0; k < P4P_IFACE_COUNT; k++) {
+      for (int k = 0; k <= STREAM; k++) {
         struct fetch *f = &c->p[i].f[k];
         if (!f->enabled || f->easy)
           continue;
@@ -750,6 +965,8 @@ static void *fetch_thread(void *arg)
       if (f->due_ms < next)
         next = f->due_ms;
     }
+    changed |= c->stream_changed;
+    c->stream_changed = 0;
     if (changed && c->on_update)
       c->on_update(c->ctx);
 
@@ -761,7 +978,7 @@ static void *fetch_thread(void *arg)
     curl_multi_poll(c->multi, NULL, 0, (int)wait, NULL);
   }
   for (size_t i = 0; i < c->n; i++)
-    for (int k = 0; k < P4P_IFACE_COUNT; k++)
+    for (int k = 0; k <= STREAM; k++)
       fetch_release(c, &c->p[i].f[k]);
   return NULL;
 }
@@ -884,13 +1101,17 @@ struct portal_client *p4p_portal_start(const struct p4p_provider_config *src,
       s->max_body = DEFAULT_MAX_BODY;
     if (!s->backoff_max_s)
       s->backoff_max_s = DEFAULT_BACKOFF_MAX_S;
+    if (s->alto && !(p->alto = p4p_alto_new(s->url)))
+      goto oom;
+    p->owner = c;
+    p->f[STREAM] = (struct fetch){.prov = p, .iface = STREAM, .enabled = s->alto, .due_ms = now};
     for (int k = 0; k < P4P_IFACE_COUNT; k++) {
       struct fetch *f = &p->f[k];
       f->prov = p;
       f->iface = k;
       f->enabled = (s->interfaces >> k) & 1u;
-      if (s->legacy && !legacy_path[k])
-        f->enabled = 0; /* Yale's portal has no such interface */
+      if ((s->legacy && !legacy_path[k]) || (s->alto && k == P4P_IFACE_CAPABILITY))
+        f->enabled = 0; /* Yale's portal has no such interface, nor ALTO */
       f->due_ms = now;
     }
   }
@@ -913,6 +1134,8 @@ struct portal_client *p4p_portal_start(const struct p4p_provider_config *src,
   return c;
 oom:
   proto_fail(err, errlen, "out of memory");
+  for (size_t i = 0; c && c->p && i < n; i++)
+    p4p_alto_free(c->p[i].alto);
   if (c)
     free(c->p);
   free(c);
@@ -931,6 +1154,7 @@ void p4p_portal_stop(struct portal_client *c)
   for (size_t i = 0; i < c->n; i++) {
     p4p_portal_data_free(&c->p[i].data);
     free(c->p[i].stats_doc);
+    p4p_alto_free(c->p[i].alto);
   }
   pthread_mutex_destroy(&c->lock);
   free(c->p);
@@ -1000,7 +1224,8 @@ int p4p_portal_post_stats(struct portal_client *c, size_t i,
   if (!c || i >= c->n || !stats || !c->p[i].f[P4P_IFACE_GUIDANCE].enabled)
     return -1;
   size_t len;
-  char *doc = proto_xml_write_stats(stats, &len);
+  char *doc = c->p[i].alto ? p4p_alto_stats_body(stats, &len)
+                           : proto_xml_write_stats(stats, &len);
   if (!doc)
     return -1;
   pthread_mutex_lock(&c->lock);

@@ -71,6 +71,8 @@ struct portal_status {
   time_t        pidmap_at, costs_at, guidance_at, capability_at;
   size_t        guidance_swarms; /* swarms with a matrix in the guidance */
   size_t        servers;         /* servers in the capability data */
+  int           stream_live;     /* ALTO: an update stream feeds the data */
+  unsigned long stream_events;   /* ALTO: data events of the current stream */
 };
 
 struct portal_client;

@@ -1,10 +1,12 @@
 # libp4pproto.a: the P4P protocol: message structs, their XML v1 form
-# (hardened parser, writers) and the text forms of addresses and hashes.
-# Needs libxml2 only.  The tracker module and the provider side both link it.
+# (hardened parser, writers), the text forms of addresses and hashes, and
+# their ALTO (RFC 7285) JSON form (alto*.c, on jansson).  Needs libxml2 and
+# jansson.  The tracker module and the provider side both link it.
 PROTO_SRCS := $(wildcard proto/*.c)
 PROTO_OBJS := $(PROTO_SRCS:%.c=$(BUILD)/obj/%.o)
 PROTO_LIB  := $(BUILD)/libp4pproto.a
-PROTO_LINK := $(PROTO_LIB) $(XML_LIBS)
+JANSSON_LIBS := $(shell pkg-config --libs jansson 2>/dev/null || echo -ljansson)
+PROTO_LINK := $(PROTO_LIB) $(XML_LIBS) $(JANSSON_LIBS)
 
 ALL_TARGETS += $(PROTO_LIB)
 

@@ -407,6 +407,7 @@ static int kw_setting(struct parse_ctx *c, int argc, char **argv) {
     S("max-allocations", max_allocations, 1, 10000000),
     S("max-allocations-per-client", max_allocations_per_client, 1, 10000000),
     S("allocation-expiry", allocation_expiry_s, 1, 7 * 86400),
+    S("alto-max-streams", alto_max_streams, 0, 1000),
 #undef S
   };
   for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
@@ -449,6 +450,12 @@ static int kw_statement(struct parse_ctx *c, int argc, char **argv) {
     if (argc != 2)
       return fail(c, "usage: version TOKEN");
     return copy_name(c, p->version, sizeof p->version, argv[1], "version");
+  }
+  if (!strcmp(k, "alto-network-map")) {
+    /* RFC 7285 10.2: resource ids are A-Z a-z 0-9 - : @ _ . */
+    if (argc != 2 || strspn(argv[1], "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-:@_.") != strlen(argv[1]))
+      return fail(c, "usage: alto-network-map ID (letters, digits, - : @ _ .)");
+    return copy_name(c, p->daemon.alto_network_map, sizeof p->daemon.alto_network_map, argv[1], "ALTO network map id");
   }
   if (!strcmp(k, "pop"))
     return kw_pop(c, argc, argv);
@@ -524,6 +531,8 @@ static void set_defaults(struct prov_config *p) {
   d->max_age_s = 300;
   d->max_body_bytes = 1u << 20;
   d->connection_timeout_s = 10;
+  snprintf(d->alto_network_map, sizeof d->alto_network_map, "default-network-map");
+  d->alto_max_streams = 16;
   d->max_tracked_swarms = 100000;
   d->swarm_expiry_s = 3600;
   d->first_solve_wait_ms = 2000;

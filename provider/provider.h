@@ -87,6 +87,8 @@ struct prov_daemon_settings {
   size_t   max_allocations;           /* (swarm, server) pairs in all */
   size_t   max_allocations_per_client;
   unsigned allocation_expiry_s;       /* forget pairs not asked for since */
+  char     alto_network_map[P4P_NAME_MAX]; /* ALTO resource id of the PID map */
+  unsigned alto_max_streams;          /* concurrent ALTO update streams, 0 = none */
 };
 
 struct prov_config {

@@ -219,14 +219,20 @@ def test_connections_per_address_are_limited(start):
             s.close()
 
 
-def test_bodies_in_flight_are_capped_in_total(start):
-    # max-body-total = max-body: one upload in progress holds it all
-    d = start(extra="max-body-total 4096\nrequest-deadline 600")
+def upload_in_progress(d):
+    """A lookup whose 3000-byte body stops after 100 bytes: with max-body-total
+    = max-body (4096) it holds all of it.  The socket, to close."""
     s = socket.create_connection(("127.0.0.1", d.port))
     s.sendall(("POST /p4p/v1/lookup HTTP/1.1\r\nHost: x\r\n"
                "Authorization: Bearer %s\r\nContent-Type: %s\r\n"
                "Content-Length: 3000\r\n\r\n" % (FULL_TOKEN, CT)).encode()
               + b" " * 100)
+    return s
+
+
+def test_bodies_in_flight_are_capped_in_total(start):
+    d = start(extra="max-body-total 4096\nrequest-deadline 600")
+    s = upload_in_progress(d)
 
     def refused():
         r, data = d.request("POST", "lookup", b"<x/>", timeout=10)
