@@ -47,9 +47,12 @@ size_t peerlist_all(const struct p4p_vector *peers, size_t peer_count, size_t pe
 /* Upstream's return_peers_selection(), the stock answer when
  * p4p_select_peers() declines: a random start, then `amount` strides of
  * 1 + rand % (about peer_count / amount) through the buckets in order.
- * Not a uniform sample of subsets (every peer has probability amount /
- * peer_count, but picks are spread evenly through the list's order) and
- * it may return the requester.  Requires 0 < amount < peer_count. */
+ * Not a uniform sample of subsets: every peer has probability amount /
+ * peer_count (the start is uniform and the walk wraps), but a stride
+ * averages half of peer_count / amount, so one answer is a dense sample
+ * of a window of about half the list, in the list's order (addresses,
+ * hash buckets, or PID groups).  It may return the requester.  Requires
+ * 0 < amount < peer_count. */
 size_t peerlist_select_stock(const struct p4p_vector *peers, size_t peer_count, size_t peer_size, size_t amount, unsigned short rand48[3],
                              char *reply);
 

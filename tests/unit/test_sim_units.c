@@ -524,7 +524,12 @@ static void test_peerlist_buckets_as_upstream(void **state) {
  * (about N / amount) through the buckets in order.  Every peer is in an
  * answer with probability amount / N; no answer names a peer twice;
  * seeders come last.  T answers: each peer's count is binomial(T, p), 5 sd
- * bounds it.  Flat (N 100, amount 10) and in 16 buckets (N 600, amount 50). */
+ * bounds it.  Flat (N 100, amount 10) and in 16 buckets (N 600, amount 50).
+ * Not a uniform sample: flat, 100 / 10 is exact, so each of the 9 strides
+ * after the first pick is 1 + U, U uniform on 0..9, and an answer spans
+ * 9 x 5.5 = 49.5 positions on average (sd sqrt(9 x 99 / 12) = 8.6, so
+ * the mean of T = 20000 is within 5 x 0.061 of it), where 10 uniform
+ * picks of 100 would span about 70. */
 static void test_stock_selection_includes_every_peer_equally(void **state) {
   (void)state;
   const unsigned sizes[2] = {100, 600}, amounts[2] = {10, 50}, rounds[2] = {20000, 6000};
@@ -539,6 +544,7 @@ static void test_stock_selection_includes_every_peer_equally(void **state) {
     fill(&v, &l, N);
     peerlist_clean(&v, &l, N, P4P_PEER_SIZE4);
     assert_true(c ? v.space == 0 : v.space >= v.size);
+    double span_sum = 0;
     for (unsigned t = 0; t < T; ++t) {
       assert_int_equal(peerlist_select_stock(&v, N, P4P_PEER_SIZE4, A, rng, reply), A * 6);
       unsigned char seen[601] = {0};
@@ -553,7 +559,25 @@ static void test_stock_selection_includes_every_peer_equally(void **state) {
         else
           assert_false(seeders); /* a leecher after a seeder */
       }
+      /* flat: peer i sits at position i - 1; the span is N minus the
+       * largest gap between picks around the circle */
+      unsigned last = 0, first = 0, gap = 0;
+      for (unsigned i = 1; c == 0 && i <= N; ++i)
+        if (seen[i]) {
+          if (last && i - last > gap)
+            gap = i - last;
+          if (!first)
+            first = i;
+          last = i;
+        }
+      if (c == 0) {
+        if (first + N - last > gap)
+          gap = first + N - last;
+        span_sum += N - gap;
+      }
     }
+    if (c == 0 && fabs(span_sum / T - 49.5) > 5 * 0.061)
+      fail_msg("mean span %.3f, want 49.5 +- 0.30", span_sum / T);
     double p = (double)A / N, mean = T * p, sd = sqrt(T * p * (1 - p));
     for (unsigned i = 1; i <= N; ++i)
       if (fabs(count[i] - mean) > 5 * sd)
