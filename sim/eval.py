@@ -349,11 +349,12 @@ def report(a, seeds, runs, raw, meta):
       "(libtorrent's `peer_turnover` default), so later announces, and later guidance, reach it; tit-for-tat with "
       "4 regular + 1 optimistic unchoke, the 1 Gb/s seed one slot per 10 Mb/s.")
     w("- **Selection**: the tracker's own module through `p4p/p4p.h`, as upstream's patched code calls it: the "
-      "PID map and guidance published as messages (`p4p_embed_publish()`, the loader's path), swarms kept in the "
-      "module's PID layout, answers from `p4p_select_peers()` (numwant 50, random fraction ε = %g), and upstream's "
+      "PID map and guidance published as messages (`p4p_embed_publish()`, the loader's path), swarms kept as "
+      "upstream keeps them (in the module's PID layout while it has a PID map), answers from `p4p_select_peers()` (numwant 50, random fraction ε = %g), and upstream's "
       "stock stride walk when the module declines (requester in no PID, no P4P data):" % EPS)
     w("  - *native*: no P4P data, stock opentracker: every answer is upstream's stride walk (each peer with "
-      "probability 50 / n, an answer's picks spread evenly through the list's order);")
+      "probability 50 / n, but one answer is a dense sample of a window of about half the list, in the list's "
+      "order: addresses, hash buckets above 512 peers, or PID groups while the module arranges the list);")
     w("  - *native+seed*: native, and every leecher announce also connects the leecher to its swarm's 1 Gb/s "
       "seed (a seed accepting whoever the tracker names; PEX would do the same): the upper bound of seed-finding "
       "for native;")
