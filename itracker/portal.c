@@ -10,6 +10,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "provider/pdistance.h"
 #include "provider/pidrows.h"
 #include "proto/file.h"
 #include "proto/xml.h"
@@ -77,62 +78,28 @@ static int matrix_pid_names(const struct prov_config *pr,
   return 0;
 }
 
-/* Normalized costs: raw route cost (sum of price x time-of-day factor over
- * the IGP route) divided so that the costliest route off-peak is
- * ITR_COST_SCALE.  The divisor does not depend on the hour, so an avoided
- * link raises exactly the pairs routed over it and nothing else. */
+/* Normalized costs (provider/pdistance.h): the costliest route off-peak
+ * costs PROV_COST_SCALE, with a divisor that does not depend on the hour,
+ * so an avoided link raises exactly the pairs routed over it. */
 static int build_costs(struct portal *p, char *err, size_t errlen) {
   const struct prov_config *pr = &p->prov;
   size_t n = pr->npops;
-  double *raw = malloc(n * n * sizeof *raw);
-  if (!raw) {
-    snprintf(err, errlen, "out of memory");
+  if (prov_cost_norm(pr, &p->topo, &p->cost_norm, err, errlen))
     return -1;
-  }
-  p->cost_norm = 0;
   for (int h = 0; h < 24; h++) {
-    p->pop_cost[h] = malloc(n * n * sizeof *raw);
-    if (!p->pop_cost[h] ||
-        prov_pop_costs(pr, &p->topo, h, raw, err, errlen)) {
-      free(raw);
+    p->pop_cost[h] = malloc((n * n + 1) * sizeof *p->pop_cost[h]);
+    if (!p->pop_cost[h]) {
+      snprintf(err, errlen, "out of memory");
       return -1;
     }
-    if (h == 0) {
-      /* off-peak reference: every link at factor 1 */
-      double *price = calloc(2 * pr->nlinks + 1, sizeof *price);
-      double *ref = malloc(n * n * sizeof *ref);
-      if (!price || !ref) {
-        free(price);
-        free(ref);
-        free(raw);
-        snprintf(err, errlen, "out of memory");
-        return -1;
-      }
-      for (size_t l = 0; l < pr->nlinks; l++)
-        price[2 * l] = price[2 * l + 1] = pr->links[l].price;
-      int rc = prov_topology_route_costs(&p->topo, price, ref, err, errlen);
-      for (size_t k = 0; rc == 0 && k < n * n; k++)
-        if (isfinite(ref[k]))
-          p->cost_norm = fmax(p->cost_norm, ref[k]);
-      free(price);
-      free(ref);
-      if (rc) {
-        free(raw);
-        return -1;
-      }
-      if (p->cost_norm <= 0)
-        p->cost_norm = 1; /* one PoP or zero prices: all costs 0 */
-    }
-    for (size_t k = 0; k < n * n; k++)
-      p->pop_cost[h][k] = isfinite(raw[k])
-                            ? ITR_COST_SCALE * raw[k] / p->cost_norm
-                            : ITR_COST_UNREACHABLE;
+    if (prov_norm_pop_costs(pr, &p->topo, h, p->cost_norm, p->pop_cost[h],
+                            err, errlen))
+      return -1;
 
     struct p4p_costs_msg m;
     memset(&m, 0, sizeof m);
     snprintf(m.version, sizeof m.version, "%s", pr->version);
     if (matrix_pid_names(pr, &m.costs)) {
-      free(raw);
       snprintf(err, errlen, "out of memory");
       return -1;
     }
@@ -144,12 +111,10 @@ static int build_costs(struct portal *p, char *err, size_t errlen) {
     p->costs_xml[h] = proto_xml_write_costs(&m, &p->costs_len[h]);
     proto_costs_msg_free(&m);
     if (!p->costs_xml[h]) {
-      free(raw);
       snprintf(err, errlen, "cannot write costs as P4P XML");
       return -1;
     }
   }
-  free(raw);
   return 0;
 }
 

@@ -19,11 +19,6 @@
 #include "quota.h"
 #include "provider/topology.h"
 
-/* Normalized cost of an unreachable PID pair: v1 costs are finite. */
-#define ITR_COST_UNREACHABLE 1e6
-/* Scale of normalized costs: the costliest route off-peak costs this. */
-#define ITR_COST_SCALE 100.0
-
 struct itr_reply {
   int    status;          /* HTTP status */
   char  *body;            /* malloc'd document, NULL on errors */
@@ -53,7 +48,7 @@ struct portal {
 
   char   *pidmap_xml;
   size_t  pidmap_len;
-  double *pop_cost[24];             /* normalized, npops^2, per UTC hour */
+  double *pop_cost[24];             /* normalized (provider/pdistance.h), npops^2, per UTC hour */
   char   *costs_xml[24];
   size_t  costs_len[24];
   char   *capability_xml;

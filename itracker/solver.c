@@ -13,6 +13,7 @@
 #include <glpk.h>
 
 #include "provider/optimize.h"
+#include "provider/pdistance.h"
 #include "provider/pidrows.h"
 #include "proto/text.h"
 #include "proto/xml.h"
@@ -399,25 +400,22 @@ static int default_rows(const struct portal *p, int hour,
                         const double *presence, double *w) {
   char err[P4P_TEXT_MAX];
   return prov_default_weights(&p->topo, p->pop_cost[hour],
-                             ITR_DEFAULT_TEMPERATURE, presence, w, err,
+                             PROV_DEFAULT_TEMPERATURE, presence, w, err,
                              sizeof err);
 }
 
 static int add_default_matrix(const struct portal *p, int hour,
                               struct p4p_guidance_msg *g) {
-  size_t np = p->prov.npops;
-  double *w = malloc((np * np + 1) * sizeof *w);
-  if (!w || default_rows(p, hour, NULL, w) ||
-      proto_matrix_alloc(&g->default_weights, p->prov.npids)) {
-    free(w);
+  char err[P4P_TEXT_MAX];
+  if (proto_matrix_alloc(&g->default_weights, p->prov.npids))
     return -1;
-  }
   for (size_t i = 0; i < p->prov.npids; i++)
     snprintf(g->default_weights.pids[i], P4P_NAME_MAX, "%s",
              p->prov.pids[i].name);
-  prov_expand_pop_rows(&p->prov, w, NULL, g->default_weights.v);
+  if (prov_default_pid_rows(&p->prov, &p->topo, p->pop_cost[hour],
+                            g->default_weights.v, err, sizeof err))
+    return -1;
   g->has_default = 1;
-  free(w);
   return 0;
 }
 

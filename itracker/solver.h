@@ -18,8 +18,6 @@
 #define ITR_MAX_PEERS_PER_PID 10000000ull
 /* Rates above this (kbit/s, 1 Tbit/s) are refused as absurd (400). */
 #define ITR_MAX_RATE_KBPS 1e9
-/* Default weights: w_ij ∝ exp(-cost_ij / T) over normalized costs. */
-#define ITR_DEFAULT_TEMPERATURE 25.0
 
 struct solver;
 

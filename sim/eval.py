@@ -196,6 +196,7 @@ def metrics(d, t_common):
         "end_s": d["end_time_s"],
         "stream_on_time": d.get("stream_on_time_share"),
         "random_share": d.get("selected_random_share"),
+        "guided_same_pop": d.get("guided_same_pop_share"),
         "peak_watch_util": max(r[2] for r in after),
         "stream_kbps": d.get("stream_received_kbps_per_peer"),
     }
@@ -347,21 +348,25 @@ def report(a, seeds, runs, raw, meta):
       "returned; a leecher near its connection limit drops its 4 % least useful connections at each announce "
       "(libtorrent's `peer_turnover` default), so later announces, and later guidance, reach it; tit-for-tat with "
       "4 regular + 1 optimistic unchoke, the 1 Gb/s seed one slot per 10 Mb/s.")
-    w("- **Selection** (`p4p_select_guided()`, the tracker's code, numwant 50, random fraction ε = %g for the guided "
-      "modes):" % EPS)
-    w("  - *native*: stock random selection (ε = 1);")
+    w("- **Selection**: the tracker's own module through `p4p/p4p.h`, as upstream's patched code calls it: the "
+      "PID map and guidance published as messages (`p4p_embed_publish()`, the loader's path), swarms kept as "
+      "upstream keeps them (in the module's PID layout while it has a PID map), answers from `p4p_select_peers()` (numwant 50, random fraction ε = %g), and upstream's "
+      "stock stride walk when the module declines (requester in no PID, no P4P data):" % EPS)
+    w("  - *native*: no P4P data, stock opentracker: every answer is upstream's stride walk (each peer with "
+      "probability 50 / n, but one answer is a dense sample of a window of about half the list, in the list's "
+      "order: addresses, hash buckets above 512 peers, or PID groups while the module arranges the list);")
     w("  - *native+seed*: native, and every leecher announce also connects the leecher to its swarm's 1 Gb/s "
       "seed (a seed accepting whoever the tracker names; PEX would do the same): the upper bound of seed-finding "
       "for native;")
-    w("  - *localized*: every guided pick inside the requester's **own PoP** (its PIDs weighted by their "
-      "registered peers; the requester's PID alone if they have none), ε = %g random. Nothing per swarm is "
-      "needed, only the PID map;" % EPS)
+    w("  - *localized*: guidance that puts every guided pick inside the requester's **own PoP** (its PIDs "
+      "weighted by the swarm's registered peers, equally while none has any), ε = %g random, refreshed every "
+      "30 s with the re-solves (not per announce). No optimizer is needed, only the PID map and peer counts;" % EPS)
     w("  - *p4p*: the swarm's rows from the optimizer, fed every 30 s from the peers' state (below), the "
       "iTracker's default matrix (normalized p-distances, exp(−cost/25)) before the first solve that sees the "
       "swarm's leechers (the tracker's behaviour for a swarm it has not reported yet);")
     w("  - *p4p-down*: p4p, but the iTracker stops answering at t = %d s; the tracker keeps the last guidance "
-      "for `max_staleness` = %d s (compressed from the default 7200 s so the fallback happens within the run) "
-      "and then runs stock selection;" % (DOWN_AT, STALE))
+      "for `max_staleness` = %d s (compressed from the default 7200 s so the fallback happens within the run), "
+      "then drops the provider's data and runs stock selection;" % (DOWN_AT, STALE))
     w("  - *p4p-local-start* (one extra row, loaded Abilene): p4p with the localized row instead of the default "
       "matrix until the first solve.")
     w("- **What the optimizer is fed** (issue 16 item 2): per swarm and PoP, over joined peers inside the provider: "
@@ -593,16 +598,18 @@ def closing_note(seeds, ch, ms, vals):
                    -100 * max(ep), -100 * min(ep), -100 * max(el), -100 * min(el)))
     rs = []
     for scen, topo, _ in rows:
-        rs.append("%s/%s %.0f%% vs %.0f%%" % (scen, topo, 100 * ms(scen, topo, "localized", "random_share")[0],
-                                              100 * ms(scen, topo, "p4p", "random_share")[0]))
+        rs.append("%s/%s %.0f%% vs %.0f%%" % (scen, topo, 100 * ms(scen, topo, "localized", "guided_same_pop")[0],
+                                              100 * ms(scen, topo, "p4p", "guided_same_pop")[0]))
     if better:
         out.append("- **Where P4P beats localized:** " + "; ".join(better) + ". Where a PoP holds fewer of the "
                    "swarm's peers than an answer's 40 guided picks (AT&T's 25 and Sprint's 21 PoPs, and every "
                    "PoP late in a run as leechers leave), localized selection has nowhere else to put them: the "
                    "tracker's water-filling turns them into random picks, uniform over the network and the "
-                   "outside world. P4P's rows also name the supply PoPs, so the rest goes there. Share of all "
-                   "picks that were random, localized vs P4P: " + ", ".join(rs) + " (nominal 20 %). A localized "
-                   "row that falls back to nearby PoPs would close this gap without an optimizer.")
+                   "outside world. P4P's rows also name the supply PoPs, so the rest goes there. Share of the "
+                   "module's picks inside the requester's own PoP, localized vs P4P: " + ", ".join(rs) + " (a "
+                   "localized answer puts at least 80 % there when the PoP has room for its guided picks; what is "
+                   "missing went to random peers). A localized row that falls back to nearby PoPs would close "
+                   "this gap without an optimizer.")
     else:
         out.append("- **P4P beats localized nowhere** by the verdict rule above.")
     lsm = ch("loaded", "abilene", "p4p-local-start", "localized", "byte_hops_gb")

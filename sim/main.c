@@ -166,6 +166,8 @@ static int write_outputs(const char *prefix, const struct sim_config *c, const s
   json_num(f, "hops_per_byte", r->bytes_total > 0 ? r->byte_hops / r->bytes_total : NAN, 0);
   json_num(f, "selected_same_pid_share", picks > 0 ? (double)r->select_same_pid / picks : NAN, 0);
   json_num(f, "selected_random_share", picks > 0 ? (double)r->select_random / picks : NAN, 0);
+  double guided = (double)(r->select_same_pid + r->select_other_pid);
+  json_num(f, "guided_same_pop_share", guided > 0 ? (double)r->select_same_pop / guided : NAN, 0);
   json_num(f, "optimizer_solves", (double)r->optimizer_solves, 0);
   json_num(f, "optimizer_last_mlu", r->last_opt_mlu, 0);
   json_num(f, "rate_solves", (double)r->rate_solves, 0);

@@ -19,29 +19,27 @@
 #include "sim.h"
 #include "traffic.h"
 
-#include "p4p/layout.h"
+#include "peerlist.h" /* p4p/p4p.h: the tracker module, through its public header only */
 #include "provider/optimize.h"
-#include "peerlist.h"
-#include "p4p/pidmap.h"
+#include "provider/pdistance.h"
+#include "provider/pidrows.h"
 #include "provider/provider.h"
-#include "p4p/select.h"
 #include "provider/topology.h"
+#include "proto/msg.h"
 #include "proto/text.h"
 
 #define PEER_SIZE    P4P_PEER_SIZE4 /* upstream's IPv4 record */
-#define COMPARE_SIZE 6
-#define FLAG_SEEDING 0x80
+#define COMPARE_SIZE P4P_PEER_COMPARE_SIZE4
+
+/* The iTracker's default matrix is the one for the UTC hour it serves;
+ * the shipped files avoid no link at noon. */
+#define DEFAULT_HOUR 12
 
 enum { EV_JOIN = 1, EV_ANNOUNCE, EV_RECHOKE, EV_RECOMPUTE, EV_OPTIMIZE, EV_SAMPLE, EV_LEAVE, EV_PRODUCE };
 
-/* The iTracker's default matrix (itracker/portal.c, solver.c): normalized
- * p-distances on a 0..100 scale, rows ∝ exp(-cost / 25). */
-#define DEFAULT_COST_SCALE  100.0
-#define DEFAULT_TEMPERATURE 25.0
-
 struct peer {
   int       swarm, pop;
-  uint16_t  slot;            /* PID slot 1..P */
+  uint16_t  pid;             /* the provider PID it was placed in, + 1; 0 = none */
   uint32_t  ip;
   double    up_kbps, down_kbps;
   unsigned  slots;           /* regular unchokes */
@@ -80,27 +78,34 @@ struct flow {
   int    active;
 };
 
+/* One torrent as the tracker keeps it (upstream's ot_peerlist: the peers
+ * and their layout, the count) plus what the appTracker reports of it. */
 struct swarm {
   struct p4p_vector list;
   struct p4p_layout layout;
-  float            *rows;    /* P x P guidance rows, row s-1 for slot s */
-  double           *pid_count; /* registered peers per PID slot (index slot-1) */
-  int               guided;  /* a solve has seen this swarm's leechers */
-  int               origin;  /* peer id of the swarm's first seed */
-  uint8_t           info_hash[20];
+  size_t            npeers;      /* upstream's peer_count */
+  long              clean_minute;/* upstream's base: its clean runs once a minute */
+  double           *pid_count;   /* registered peers per provider PID */
+  double           *pid_w;       /* P x P: the optimizer's rows as PID rows */
+  int               guided;      /* a solve has seen this swarm's leechers */
+  int               origin;      /* peer id of the swarm's first seed */
+  uint8_t           info_hash[P4P_HASH_SIZE];
 };
 
 struct sim {
   const struct sim_config *cfg;
   struct prov_config      prov;
   struct prov_topology      topo;
-  struct pidmap           *map;
   size_t                   npids;
+  struct p4p_pidmap_msg    pidmap_msg;    /* what the iTracker publishes as its PID map */
   int                      npops, nlinks;
   double                  *pop_delay_ms;  /* npops^2 one-way propagation */
   double                  *link_cap;      /* capacity left after background, kbit/s */
-  float                   *default_rows;  /* P x P: the iTracker's default matrix */
-  float                   *scratch_row;   /* P: a localized row */
+  double                  *default_w;     /* P x P: the iTracker's default matrix */
+  double                  *pop_identity;  /* npops^2: the localized policy as PoP rows */
+  double                  *scratch_w;     /* P x P */
+  int                      provider_dropped; /* past max staleness: the tracker has no P4P data */
+  unsigned long            publications;
   int                      peering_pop;   /* where external peers enter */
   double                   unit_s;        /* streaming: seconds of stream per unit */
   size_t                   produced;      /* streaming: units the source has made */
@@ -179,9 +184,17 @@ static void record_of(const struct sim *s, const struct peer *p, uint8_t rec[PEE
   rec[3] = (uint8_t)p->ip;
   rec[4] = 0x1a; /* port 6881 */
   rec[5] = 0xe1;
-  rec[6] = p->done || p->origin ? FLAG_SEEDING : 0;
+  rec[6] = p->done || p->origin ? P4P_PEER_FLAG_SEEDING : 0;
   rec[7] = 0;
   (void)s;
+}
+
+/* The announcing peer as upstream's ot_peer6: its IPv4 address mapped
+ * into IPv6, then the port. */
+static void requester_of(const uint8_t rec[PEER_SIZE], uint8_t req6[P4P_PEER_COMPARE_SIZE6]) {
+  memset(req6, 0, 10);
+  req6[10] = req6[11] = 0xff;
+  memcpy(req6 + 12, rec, COMPARE_SIZE);
 }
 
 static int is_seed(const struct peer *p) { return p->origin || p->done; }
@@ -218,41 +231,20 @@ out:
   return rc;
 }
 
-/* The iTracker's <default> matrix as PID rows: PoP rows from the
- * normalized p-distances (hour 12, no avoidance active in the shipped
- * files), each PoP's weight split equally over its PIDs. */
+/* The iTracker's <default> matrix (provider/pdistance.h): the same
+ * normalized p-distances and rows it publishes at DEFAULT_HOUR. */
 static int default_matrix(struct sim *s) {
-  size_t  np = (size_t)s->npops, P = s->npids;
-  double *raw = malloc(np * np * sizeof *raw), *w = malloc(np * np * sizeof *w);
-  size_t *pop_npids = calloc(np, sizeof *pop_npids);
-  int     rc = -1;
-  s->default_rows = calloc(P * P, sizeof *s->default_rows);
-  if (!raw || !w || !pop_npids || !s->default_rows) {
+  size_t  np   = (size_t)s->npops, P = s->npids;
+  double *cost = malloc((np * np + 1) * sizeof *cost), norm;
+  int     rc   = -1;
+  s->default_w = malloc((P * P + 1) * sizeof *s->default_w);
+  if (!cost || !s->default_w)
     snprintf(s->err, s->errlen, "out of memory");
-    goto out;
-  }
-  if (prov_pop_costs(&s->prov, &s->topo, 12, raw, s->err, s->errlen))
-    goto out;
-  double norm = 0;
-  for (size_t k = 0; k < np * np; ++k)
-    if (isfinite(raw[k]))
-      norm = fmax(norm, raw[k]);
-  for (size_t k = 0; k < np * np; ++k)
-    raw[k] = isfinite(raw[k]) ? DEFAULT_COST_SCALE * raw[k] / (norm > 0 ? norm : 1) : INFINITY;
-  if (prov_default_weights(&s->topo, raw, DEFAULT_TEMPERATURE, NULL, w, s->err, s->errlen))
-    goto out;
-  for (size_t q = 0; q < P; ++q)
-    pop_npids[s->prov.pids[q].pop]++;
-  for (size_t i = 0; i < P; ++i)
-    for (size_t q = 0; q < P; ++q) {
-      size_t Q = s->prov.pids[q].pop;
-      s->default_rows[i * P + q] = (float)(w[s->prov.pids[i].pop * np + Q] / (double)pop_npids[Q]);
-    }
-  rc = 0;
-out:
-  free(raw);
-  free(w);
-  free(pop_npids);
+  else if (!prov_cost_norm(&s->prov, &s->topo, &norm, s->err, s->errlen) &&
+           !prov_norm_pop_costs(&s->prov, &s->topo, DEFAULT_HOUR, norm, cost, s->err, s->errlen) &&
+           !prov_default_pid_rows(&s->prov, &s->topo, cost, s->default_w, s->err, s->errlen))
+    rc = 0;
+  free(cost);
   return rc;
 }
 
@@ -308,24 +300,12 @@ static int setup_network(struct sim *s) {
     }
   free(ldelay);
 
-  /* The tracker's PID map, built from the provider's own PIDs so that slot
-   * s is provider PID s-1. */
-  s->map = p4p_pidmap_new(s->npids);
-  if (!s->map) {
+  /* The PID map the iTracker would publish: the tracker builds its own
+   * from this message, through the loader */
+  if (prov_pidmap_msg(&s->prov, &s->pidmap_msg)) {
     snprintf(s->err, s->errlen, "out of memory");
     return -1;
   }
-  for (size_t i = 0; i < s->npids; ++i) {
-    const struct prov_pid_config *pid = &s->prov.pids[i];
-    p4p_pidmap_set_pid(s->map, (uint16_t)(i + 1), pid->name, s->prov.asid, s->prov.pops[pid->pop].loc);
-    for (size_t k = 0; k < pid->nprefixes; ++k)
-      if (p4p_pidmap_add_prefix(s->map, pid->prefixes[k].addr, pid->prefixes[k].bits, (uint16_t)(i + 1))) {
-        snprintf(s->err, s->errlen, "PID %s: prefix rejected by the PID map", pid->name);
-        return -1;
-      }
-  }
-  if (p4p_pidmap_finish(s->map, s->err, s->errlen))
-    return -1;
   /* external peers enter at the named PoP, else at the best connected one
    * (most links, lowest index) */
   s->peering_pop = -1;
@@ -345,11 +325,14 @@ static int setup_network(struct sim *s) {
       }
     }
   }
-  s->scratch_row = calloc(s->npids, sizeof *s->scratch_row);
-  if (!s->scratch_row) {
+  s->pop_identity = calloc((size_t)s->npops * s->npops, sizeof *s->pop_identity);
+  s->scratch_w    = malloc((s->npids * s->npids + 1) * sizeof *s->scratch_w);
+  if (!s->pop_identity || !s->scratch_w) {
     snprintf(s->err, s->errlen, "out of memory");
     return -1;
   }
+  for (int i = 0; i < s->npops; ++i)
+    s->pop_identity[i * s->npops + i] = 1;
   return default_matrix(s);
 }
 
@@ -460,15 +443,7 @@ static int setup_peers(struct sim *s) {
       }
       p->ip = base + 1 + next_host[pid]++;
     }
-    p->slot = p4p_pidmap_lookup_peer(s->map, (const uint8_t[]){(uint8_t)(p->ip >> 24), (uint8_t)(p->ip >> 16),
-                                                           (uint8_t)(p->ip >> 8), (uint8_t)p->ip, 0x1a, 0xe1}, COMPARE_SIZE);
-    if (p->slot != (p->external ? 0 : pid + 1)) {
-      snprintf(s->err, s->errlen, p->external ? "a PID covers 198.18.0.0/15, where external peers live"
-                                              : "PID %s: a more specific prefix of another PID covers its first IPv4 block",
-               s->prov.pids[pid].name);
-      rc = -1;
-      break;
-    }
+    p->pid = p->external ? 0 : (uint16_t)(pid + 1);
     ip_put(s, p->ip, (long)id);
     double x = erand48(rng) * share_sum;
     size_t k = 0;
@@ -510,14 +485,11 @@ static int setup_peers(struct sim *s) {
     memset(w->info_hash, 0, sizeof w->info_hash);
     w->info_hash[0] = (uint8_t)(k + 1);
     w->origin       = (int)((size_t)k * per);
-    w->rows         = calloc(s->npids * s->npids, sizeof *w->rows);
+    w->clean_minute = -1;
+    w->pid_w        = calloc(s->npids * s->npids, sizeof *w->pid_w);
     w->pid_count    = calloc(s->npids, sizeof *w->pid_count);
-    if (!w->rows || !w->pid_count ||
-        peerlist_init(&w->list, &w->layout, s->map, p4p_layout_per_group_for(per / s->npids + 1, 0)))
-      goto oom;
-    /* until the first solve (and always for localized): own PID only */
-    for (size_t i = 0; i < s->npids; ++i)
-      w->rows[i * s->npids + i] = 1;
+    if (!w->pid_w || !w->pid_count)
+      goto oom; /* the list itself starts empty, as upstream's does */
   }
   return 0;
 oom:
@@ -547,7 +519,7 @@ static void account(struct sim *s, struct flow *f, double kbit) {
   r->bytes_total += bytes;
   if (a->origin)
     r->bytes_from_seeds += bytes;
-  if (a->slot && a->slot == b->slot)
+  if (a->pid && a->pid == b->pid)
     r->bytes_intra_pid += bytes;
   if (a->external != b->external)
     r->bytes_external += bytes;
@@ -883,35 +855,77 @@ static void drop_conn(struct sim *s, long cid, double now) {
 
 /* --- tracker ------------------------------------------------------------- */
 
-/* The row an announce is answered with, and the random fraction:
- *  - native, external requesters (in no PID) and P4P once the tracker has
- *    dropped the iTracker's data: stock random selection;
- *  - localized: every guided pick in the requester's PoP, its PIDs by
- *    their registered peers (own PID alone when they have none);
- *  - P4P: the swarm's optimized rows once a solve has seen its leechers,
- *    before that the iTracker's default matrix (as the tracker has it),
- *    or with p4p_local_start the localized row. */
-static const float *row_for(struct sim *s, struct swarm *w, const struct peer *p, double now, double *rf) {
+/* The simulator runs the tracker's own module: the PID map and guidance go
+ * in as messages through p4p_embed_publish() (the loader's path, as a
+ * portal's data does), swarms are kept as upstream keeps them
+ * (peerlist.h), and every answer is what upstream's patched
+ * return_peers_for_torrent() gives: all peers when the swarm is no bigger
+ * than numwant, else p4p_select_peers() (request assembly, provider
+ * servers, intra-provider share, guided selection), else upstream's stock
+ * stride walk.  Which guidance the tracker holds:
+ *  - native: none at all (no P4P data: stock opentracker);
+ *  - localized: per swarm, rows that put every guided pick in the
+ *    requester's own PoP, its PIDs by their registered peers (the identity
+ *    PoP matrix expanded as the iTracker expands rows), refreshed with
+ *    every re-solve period;
+ *  - P4P: the iTracker's default matrix, plus each swarm's optimized rows
+ *    once a solve has seen its leechers (with p4p_local_start, the
+ *    localized rows for a swarm until then); when the iTracker is down no
+ *    new guidance comes, and max_staleness after that the provider's data
+ *    is dropped: a snapshot without it, stock selection. */
+
+/* Upstream's clean pass on the announce path: once a minute per swarm it
+ * may re-bucket the list (vector_redistribute_buckets). */
+static void tracker_clean(struct swarm *w, double now) {
+  long minute = (long)floor(now / 60);
+  if (minute == w->clean_minute)
+    return;
+  w->clean_minute = minute;
+  peerlist_clean(&w->list, &w->layout, w->npeers, PEER_SIZE);
+}
+
+/* Upstream's insert and remove, after the P4P module has arranged the list
+ * (the storage hook of patch 0001). */
+static int tracker_put(struct swarm *w, const uint8_t *rec) {
+  p4p_peerlist_refresh(&w->list, &w->layout, w->npeers, PEER_SIZE);
+  int rc = peerlist_put(&w->list, &w->layout, rec, PEER_SIZE);
+  if (rc == 1)
+    w->npeers++;
+  return rc;
+}
+
+static void tracker_remove(struct swarm *w, const uint8_t *rec) {
+  p4p_peerlist_refresh(&w->list, &w->layout, w->npeers, PEER_SIZE);
+  if (peerlist_remove(&w->list, &w->layout, rec, PEER_SIZE) == 1)
+    w->npeers--;
+}
+
+/* Past max staleness the portal client drops the provider's data: the
+ * next snapshot has none of it.  Checked whenever the tracker is used. */
+static void tracker_clock(struct sim *s, double now) {
   const struct sim_config *c = s->cfg;
-  size_t                   P = s->npids;
-  *rf                        = c->random_fraction;
-  if (c->mode == SIM_NATIVE || !p->slot ||
-      (c->mode == SIM_P4P && c->itracker_down_s >= 0 && now >= c->itracker_down_s + c->max_staleness_s)) {
-    *rf = 1.0;
-    return w->rows;
+  char                     err[512];
+  if (s->provider_dropped || c->mode != SIM_P4P || c->itracker_down_s < 0 || now < c->itracker_down_s + c->max_staleness_s)
+    return;
+  s->provider_dropped = 1;
+  if (p4p_embed_publish(NULL, NULL, c->random_fraction, err, sizeof err))
+    fail(s, err);
+}
+
+/* The peers for an announce of record rec into reply, as upstream's
+ * return_peers_for_torrent() picks them; *guided: the module answered. */
+static size_t tracker_answer(struct sim *s, struct swarm *w, const uint8_t *rec, char *reply, int *guided) {
+  uint8_t req6[P4P_PEER_COMPARE_SIZE6];
+  size_t  amount = s->cfg->numwant < w->npeers ? s->cfg->numwant : w->npeers, got;
+  requester_of(rec, req6);
+  *guided = 0;
+  if (amount == w->npeers)
+    return peerlist_all(&w->list, w->npeers, PEER_SIZE, reply);
+  if ((got = p4p_select_peers(&w->list, &w->layout, w->npeers, PEER_SIZE, req6, w->info_hash, amount, s->rng_sel, reply))) {
+    *guided = 1;
+    return got;
   }
-  if (c->mode == SIM_P4P && w->guided)
-    return w->rows + (size_t)(p->slot - 1) * P;
-  if (c->mode == SIM_P4P && !c->p4p_local_start)
-    return s->default_rows + (size_t)(p->slot - 1) * P;
-  double sum = 0;
-  for (size_t q = 0; q < P; ++q) {
-    s->scratch_row[q] = s->prov.pids[q].pop == (size_t)p->pop ? (float)w->pid_count[q] : 0;
-    sum += s->scratch_row[q];
-  }
-  if (!(sum > 0))
-    s->scratch_row[p->slot - 1] = 1;
-  return s->scratch_row;
+  return peerlist_select_stock(&w->list, w->npeers, PEER_SIZE, amount, s->rng_sel, reply);
 }
 
 /* libtorrent's peer turnover (settings peer_turnover 4 %, cutoff 90 %,
@@ -947,50 +961,51 @@ static void announce(struct sim *s, int id, double now) {
   const struct sim_config *c = s->cfg;
   struct peer             *p = &s->peers[id];
   struct swarm            *w = &s->swarms[p->swarm];
-  uint8_t                  rec[PEER_SIZE];
-  char                     reply[SELECT_MAX_AMOUNT * COMPARE_SIZE];
+  uint8_t                  rec[PEER_SIZE], req6[P4P_PEER_COMPARE_SIZE6];
+  char                     reply[SIM_MAX_NUMWANT * COMPARE_SIZE];
+  int                      guided;
   if (p->left)
     return;
+  tracker_clock(s, now);
   p->last_announce = now;
   record_of(s, p, rec);
+  /* add_peer_to_torrent_and_return_peers(), as patched */
+  requester_of(rec, req6);
+  p4p_note_announce(req6);
+  tracker_clean(w, now);
+  if (tracker_put(w, rec) < 0) {
+    fail(s, "out of memory (tracker)");
+    return;
+  }
   if (!p->listed) {
-    if (peerlist_put(&w->list, &w->layout, rec, PEER_SIZE) < 0) {
-      fail(s, "out of memory (tracker)");
-      return;
-    }
     p->listed = 1;
-    if (p->slot)
-      w->pid_count[p->slot - 1] += 1;
+    if (p->pid)
+      w->pid_count[p->pid - 1] += 1;
   }
   int seed = is_seed(p);
   if (seed && !c->seeds_announce)
     return;
-  double                rf;
-  const float          *row = row_for(s, w, p, now, &rf);
-  struct select_request req = {
-    .buckets         = w->list.data,
-    .groups          = w->layout.groups,
-    .per_group       = w->layout.per_group,
-    .peer_size       = PEER_SIZE,
-    .self_slot       = p->slot,
-    .self_key        = rec,
-    .row             = row,
-    .random_fraction = rf,
-    .amount          = c->numwant,
-  };
-  struct select_tally tally;
-  size_t              got = p4p_select_guided(&req, s->rng_sel, reply, &tally);
+  size_t got = tracker_answer(s, w, rec, reply, &guided);
   if (!seed)
     turnover(s, id, now);
-  s->res->select_same_pid += tally.same_pid;
-  s->res->select_other_pid += tally.other_pid;
-  s->res->select_random += tally.random;
   for (size_t k = 0; k + COMPARE_SIZE <= got; k += COMPARE_SIZE) {
     const uint8_t *r  = (const uint8_t *)reply + k;
     uint32_t       ip = (uint32_t)r[0] << 24 | (uint32_t)r[1] << 16 | (uint32_t)r[2] << 8 | r[3];
     long           o  = ip_get(s, ip);
+    if (o < 0 || o == id) /* stock answers may name the requester */
+      continue;
+    const struct peer *q = &s->peers[o];
+    /* where the answer's peers are (the tracker's own tally is not
+     * returned): by PID for the module's answers, stock ones as random */
+    if (!guided)
+      s->res->select_random++;
+    else {
+      s->res->select_same_pid += q->pid == p->pid;
+      s->res->select_other_pid += q->pid != p->pid;
+      s->res->select_same_pop += q->pop == p->pop && !q->external;
+    }
     /* a seed keeps only the leechers: seed-to-seed connections carry nothing */
-    if (o >= 0 && !(seed && is_seed(&s->peers[o])))
+    if (!(seed && is_seed(q)))
       connect_peers(s, id, (int)o);
   }
   /* the baseline in which every announcer finds the first seed (PEX, or a
@@ -1012,9 +1027,10 @@ static void leave(struct sim *s, int id, double now) {
   p->left = 1;
   record_of(s, p, rec);
   if (p->listed) {
-    peerlist_remove(&w->list, &w->layout, rec, PEER_SIZE);
-    if (p->slot)
-      w->pid_count[p->slot - 1] -= 1;
+    tracker_clock(s, now);
+    tracker_remove(w, rec);
+    if (p->pid)
+      w->pid_count[p->pid - 1] -= 1;
   }
   while (p->nconns) {
     struct conn *c     = &s->conns[p->conns[0]];
@@ -1025,6 +1041,111 @@ static void leave(struct sim *s, int id, double now) {
 }
 
 /* --- guidance ------------------------------------------------------------ */
+
+/* A matrix over the provider's PIDs, by name, as guidance carries it. */
+static int put_matrix(const struct sim *s, struct p4p_matrix *m, const double *v) {
+  if (proto_matrix_alloc(m, s->npids))
+    return -1;
+  for (size_t i = 0; i < s->npids; ++i)
+    snprintf(m->pids[i], sizeof m->pids[i], "%s", s->prov.pids[i].name);
+  memcpy(m->v, v, s->npids * s->npids * sizeof *v);
+  return 0;
+}
+
+/* Hands the tracker the PID map and the guidance the mode calls for (the
+ * tracker comment above), as the loader takes a portal's data. */
+static void publish(struct sim *s) {
+  const struct sim_config *c = s->cfg;
+  struct p4p_guidance_msg  g;
+  char                     err[512];
+  int                      bad = 0;
+  memset(&g, 0, sizeof g);
+  snprintf(g.version, sizeof g.version, "%.40s-%lu", s->prov.version, ++s->publications);
+  if (!(g.swarms = calloc((size_t)c->nswarms, sizeof *g.swarms)))
+    bad = 1;
+  if (!bad && c->mode == SIM_P4P) {
+    bad           = put_matrix(s, &g.default_weights, s->default_w);
+    g.has_default = 1;
+  }
+  for (int k = 0; k < c->nswarms && !bad; ++k) {
+    struct swarm *w    = &s->swarms[k];
+    const double *rows = NULL;
+    if (c->mode == SIM_P4P && w->guided)
+      rows = w->pid_w;
+    else if (c->mode == SIM_LOCALIZED || (c->mode == SIM_P4P && c->p4p_local_start)) {
+      prov_expand_pop_rows(&s->prov, s->pop_identity, w->pid_count, s->scratch_w);
+      rows = s->scratch_w;
+    }
+    if (!rows)
+      continue;
+    memcpy(g.swarms[g.nswarms].info_hash, w->info_hash, P4P_HASH_SIZE);
+    bad = put_matrix(s, &g.swarms[g.nswarms++].weights, rows);
+  }
+  if (bad)
+    fail(s, "out of memory (guidance)");
+  else if (p4p_embed_publish(&s->pidmap_msg, &g, c->random_fraction, err, sizeof err))
+    fail(s, err);
+  proto_guidance_msg_free(&g);
+}
+
+/* Every peer must sit in the tracker's PID group for the PID the
+ * simulator placed it in (one group per PID, none for external peers):
+ * else a provider file's overlapping prefixes would make the tracker and
+ * the metrics disagree.  Asked through the storage hook, on an empty list
+ * the module lays out. */
+static int check_placement(struct sim *s) {
+  struct p4p_vector probe  = {0};
+  struct p4p_layout layout = {0};
+  size_t           *group  = calloc(s->npids + 1, sizeof *group); /* PID + 1 -> the tracker's group + 1 */
+  int               rc     = -1;
+  if (!group) {
+    snprintf(s->err, s->errlen, "out of memory");
+    return -1;
+  }
+  if (!p4p_peerlist_refresh(&probe, &layout, 0, PEER_SIZE)) {
+    snprintf(s->err, s->errlen, "the tracker did not take the provider's PID map");
+    goto out;
+  }
+  for (size_t id = 0; id < s->npeers; ++id) {
+    const struct peer *p = &s->peers[id];
+    uint8_t            rec[PEER_SIZE];
+    record_of(s, p, rec);
+    size_t g = p4p_peer_bucket(&layout, rec, COMPARE_SIZE) / layout.per_group, clash = 0;
+    for (size_t q = 1; q <= s->npids; ++q)
+      clash |= q != p->pid && group[q] == g + 1;
+    if (p->external ? g != 0 : !g || clash || (group[p->pid] && group[p->pid] != g + 1)) {
+      snprintf(s->err, s->errlen, p->external ? "a PID covers 198.18.0.0/15, where external peers live"
+                                              : "PID %s: a more specific prefix of another PID covers its first IPv4 block",
+               p->external ? "" : s->prov.pids[p->pid - 1].name);
+      goto out;
+    }
+    if (!p->external)
+      group[p->pid] = g + 1;
+  }
+  rc = 0;
+out:
+  peerlist_free(&probe, &layout);
+  free(group);
+  return rc;
+}
+
+/* The tracker's data at t = 0: the PID map checked against the placement,
+ * then what the mode starts with (native: nothing). */
+static int setup_tracker(struct sim *s) {
+  char err[512];
+  p4p_embed_reset(); /* nothing left from an earlier run in this process */
+  if (p4p_embed_publish(&s->pidmap_msg, NULL, s->cfg->random_fraction, err, sizeof err)) {
+    snprintf(s->err, s->errlen, "PID map: %s", err);
+    return -1;
+  }
+  if (check_placement(s))
+    return -1;
+  if (s->cfg->mode == SIM_NATIVE)
+    p4p_embed_reset();
+  else
+    publish(s);
+  return s->failed ? -1 : 0;
+}
 
 /* What the iTracker is told per swarm and PoP (docs/SIMULATOR.md, "What
  * the optimizer is fed"), from the peers' state now, over the peers that
@@ -1039,11 +1160,17 @@ static void leave(struct sim *s, int id, double now) {
  *   n: the peers.
  * The optimizer applies the paper's residual u = max(ũ - d̃, 0), d =
  * max(d̃ - ũ, 0) per PoP, asked for the fair plan.  PoP rows become PID
- * rows the way the iTracker expands them: PID q of PoP Q gets w[P][Q] x
- * q's share of the swarm's registered peers in Q. */
+ * rows as the iTracker expands them (prov_expand_pop_rows: PID q of PoP Q
+ * gets w[P][Q] x q's share of the swarm's registered peers in Q), and the
+ * tracker gets them as guidance.  Localized mode only refreshes its rows
+ * here. */
 static void optimize(struct sim *s, double now) {
   const struct sim_config *c  = s->cfg;
-  size_t                   np = (size_t)s->npops, P = s->npids, K = (size_t)c->nswarms;
+  size_t                   np = (size_t)s->npops, K = (size_t)c->nswarms;
+  if (c->mode == SIM_LOCALIZED) {
+    publish(s); /* the localized rows follow the registered peers */
+    return;
+  }
   if (c->itracker_down_s >= 0 && now >= c->itracker_down_s)
     return; /* the iTracker is down: the tracker keeps what it has */
   double                 *up = calloc(np * K, sizeof *up), *down = calloc(np * K, sizeof *down);
@@ -1090,25 +1217,11 @@ static void optimize(struct sim *s, double now) {
     struct swarm *w = &s->swarms[k];
     if (nleech[k] > 0)
       w->guided = 1;
-    if (!w->guided)
-      continue;
-    double pop_peers[np ? np : 1];
-    size_t pop_npids[np ? np : 1];
-    memset(pop_peers, 0, sizeof pop_peers);
-    memset(pop_npids, 0, sizeof pop_npids);
-    for (size_t q = 0; q < P; ++q) {
-      pop_peers[s->prov.pids[q].pop] += w->pid_count[q];
-      pop_npids[s->prov.pids[q].pop]++;
-    }
-    const double *wp = r.swarms[k].w;
-    for (size_t q = 0; q < P; ++q) {
-      size_t Q     = s->prov.pids[q].pop;
-      double share = pop_peers[Q] > 0 ? w->pid_count[q] / pop_peers[Q] : 1.0 / (double)pop_npids[Q];
-      for (size_t i = 0; i < P; ++i)
-        w->rows[i * P + q] = (float)(wp[s->prov.pids[i].pop * np + Q] * share);
-    }
+    if (w->guided)
+      prov_expand_pop_rows(&s->prov, r.swarms[k].w, w->pid_count, w->pid_w);
   }
   prov_opt_result_free(&r);
+  publish(s);
 out:
   free(up);
   free(down);
@@ -1201,7 +1314,7 @@ static void unit_done(struct sim *s, long fid, double now) {
     if (s->cfg->seed_stay_s > 0) {
       uint8_t rec[PEER_SIZE];
       record_of(s, p, rec);
-      peerlist_put(&s->swarms[p->swarm].list, &s->swarms[p->swarm].layout, rec, PEER_SIZE);
+      tracker_put(&s->swarms[p->swarm], rec); /* now flagged as a seeder */
       schedule(s, now + s->cfg->seed_stay_s, EV_LEAVE, to);
     } else {
       leave(s, to, now);
@@ -1413,9 +1526,8 @@ static void free_sim(struct sim *s) {
   }
   free(s->peers);
   for (int k = 0; s->swarms && k < s->cfg->nswarms; ++k) {
-    if (s->swarms[k].list.data)
-      peerlist_free(&s->swarms[k].list, &s->swarms[k].layout);
-    free(s->swarms[k].rows);
+    peerlist_free(&s->swarms[k].list, &s->swarms[k].layout);
+    free(s->swarms[k].pid_w);
     free(s->swarms[k].pid_count);
   }
   free(s->swarms);
@@ -1435,14 +1547,15 @@ static void free_sim(struct sim *s) {
   free(s->link_area);
   free(s->pop_delay_ms);
   free(s->link_cap);
-  free(s->default_rows);
-  free(s->scratch_row);
+  free(s->default_w);
+  free(s->pop_identity);
+  free(s->scratch_w);
   free(s->ip_keys);
   free(s->ip_vals);
   if (s->opt)
     prov_optimizer_free(s->opt);
-  if (s->map)
-    p4p_pidmap_unref(s->map);
+  proto_pidmap_msg_free(&s->pidmap_msg);
+  p4p_embed_reset(); /* the tracker's snapshots; no list holds a map now */
   if (s->topo.finished || s->topo.pops)
     prov_topology_free(&s->topo);
   prov_free(&s->prov);
@@ -1503,11 +1616,11 @@ int sim_run(const struct sim_config *cfg, struct sim_result *res, sim_progress_f
   evq_init(&s.q);
   idxheap_init(&s.done_heap);
   maxmin_ws_init(&s.ws);
-  if (cfg->nswarms < 1 || cfg->peers_per_swarm < 1 || cfg->rechoke_s <= 0 || cfg->sample_s <= 0 || cfg->numwant > SELECT_MAX_AMOUNT) {
+  if (cfg->nswarms < 1 || cfg->peers_per_swarm < 1 || cfg->rechoke_s <= 0 || cfg->sample_s <= 0 || cfg->numwant > SIM_MAX_NUMWANT) {
     snprintf(err, errlen, "bad configuration (swarms, peers, periods or numwant)");
     return -1;
   }
-  if (setup_network(&s) || setup_peers(&s)) {
+  if (setup_network(&s) || setup_peers(&s) || setup_tracker(&s)) {
     free_sim(&s);
     return -1;
   }
@@ -1547,7 +1660,7 @@ int sim_run(const struct sim_config *cfg, struct sim_result *res, sim_progress_f
 
   for (size_t id = 0; id < s.npeers; ++id)
     schedule(&s, s.peers[id].join_time, EV_JOIN, (long)id);
-  if (cfg->mode == SIM_P4P)
+  if (cfg->mode != SIM_NATIVE) /* P4P: solves; localized: row refreshes */
     schedule(&s, 0, EV_OPTIMIZE, 0);
   if (cfg->stream_kbps > 0 && s.nunits)
     schedule(&s, s.unit_s, EV_PRODUCE, 0);

@@ -5,23 +5,30 @@
  * transfer is a flow whose rate is its max-min fair share of the sender's
  * uplink, the receiver's downlink and each backbone link on the IGP route,
  * capped by a TCP window / RTT limit.  Rates are re-solved only when the
- * flow set changes.  Peer lists come from p4p_select_guided() over each swarm
- * kept in PID layout (peerlist.h); P4P guidance rows come from
- * prov_optimizer_solve() fed with the live swarms' per-PoP capacities. */
+ * flow set changes.  Peer lists come from the tracker's own module, driven
+ * through p4p/p4p.h as upstream's patched code drives it (swarms kept with
+ * peerlist.h, answers from p4p_select_peers() or upstream's stock walk);
+ * the module's data arrives as messages through p4p_embed_publish(): the
+ * provider's PID map and guidance, P4P rows from prov_optimizer_solve()
+ * fed with the live swarms' per-PoP capacities. */
 #ifndef SIM_SIM_H
 #define SIM_SIM_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-/* native: stock random selection.  P4P: the optimizer's rows.  localized:
+/* native: no P4P data, upstream's stock selection.  P4P: the iTracker's
+ * default matrix, then the optimizer's rows.  localized: guidance that puts
  * all guided picks in the requester's own PoP (its PIDs by peers). */
 enum sim_mode { SIM_NATIVE = 0, SIM_P4P, SIM_LOCALIZED };
+
+/* Largest numwant a run takes (upstream caps what clients ask for too). */
+#define SIM_MAX_NUMWANT 512
 
 struct sim_config {
   const char   *provider_path;
   enum sim_mode mode;
-  double        random_fraction;    /* P4P and localized; native is 1 */
+  double        random_fraction;    /* P4P and localized (the tracker's p4p.random_fraction) */
   int           nswarms;
   size_t        peers_per_swarm;    /* leechers; each swarm adds one seed */
   double        file_mb;            /* MiB */
@@ -76,7 +83,11 @@ struct sim_result {
   double  bytes_from_seeds; /* uploaded by the swarms' initial seeds */
   size_t  seed_peak_conns;  /* most connections an initial seed had at once */
   double  peak_maxutil, mean_maxutil, peak_watch, mean_watch; /* means over samples with leechers */
-  size_t  select_same_pid, select_other_pid, select_random;
+  /* peers named to announcers (the requester itself never counted): by
+   * the P4P module, in the requester's PID or elsewhere (another PID, no
+   * PID), and of those the ones inside the provider in the requester's
+   * PoP; by stock selection or as the whole swarm (random) */
+  size_t  select_same_pid, select_other_pid, select_random, select_same_pop;
   size_t  rate_solves, optimizer_solves, unit_transfers, events;
   double  last_opt_mlu;   /* the optimizer's predicted MLU at its last solve */
   double *ts_links;       /* nsamples x nlinks utilization, background included */

@@ -1,5 +1,6 @@
 /* Provider file parser: what a valid file means, and that every bad file is
  * refused with its file:line. */
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,7 @@
 
 #include <cmocka.h>
 
+#include "provider/pdistance.h"
 #include "provider/provider.h"
 #include "provider/topology.h"
 #include "proto/text.h"
@@ -269,6 +271,45 @@ static void test_costs_follow_routes_and_the_clock(void **state) {
   prov_free(&p);
 }
 
+/* p-distances and the default matrix on the small file.  Off-peak the
+ * costliest route is A->C, 10 + 7 = 17: the divisor.  At 12h A->B costs
+ * 100 x 10 / 17, A->C 100; at 23h A-B is avoided (x4): A->C 100 x 47 / 17,
+ * above the scale.  Default PoP rows at 12h: w_Aj ∝ exp(-c_Aj / 25), so
+ * from A: A 1, B e^-(1000/17/25), C e^-4, over their sum; PoP A has two
+ * PIDs (p1, p2), which share its weight; B has none, so its share goes
+ * to no PID (the row is normalized by the tracker). */
+static void test_normalized_costs_and_default_pid_rows(void **state) {
+  (void)state;
+  struct prov_config p;
+  struct prov_topology t;
+  char err[256];
+  parse_ok(small, &p);
+  prov_topology_init(&t);
+  if (prov_build_topology(&p, &t, err, sizeof err))
+    fail_msg("%s", err);
+  double norm, c[9], w[9];
+  assert_int_equal(prov_cost_norm(&p, &t, &norm, err, sizeof err), 0);
+  assert_float_equal(norm, 17, 1e-9);
+  assert_int_equal(prov_norm_pop_costs(&p, &t, 23, norm, c, err, sizeof err), 0);
+  assert_float_equal(c[0 * 3 + 2], 100.0 * 47 / 17, 1e-9);
+  assert_int_equal(prov_norm_pop_costs(&p, &t, 12, norm, c, err, sizeof err), 0);
+  assert_float_equal(c[0 * 3 + 1], 100.0 * 10 / 17, 1e-9);
+  assert_float_equal(c[0 * 3 + 2], 100, 1e-9);
+  assert_float_equal(c[1 * 3 + 2], 100.0 * 7 / 17, 1e-9);
+  assert_float_equal(c[1 * 3 + 1], 0, 1e-9);
+  assert_int_equal(prov_default_pid_rows(&p, &t, c, w, err, sizeof err), 0);
+  double a = 1, b = exp(-100.0 * 10 / 17 / 25), cc = exp(-4.0), sum = a + b + cc;
+  assert_float_equal(w[0 * 3 + 0], a / sum / 2, 1e-9); /* p1 -> p1 */
+  assert_float_equal(w[0 * 3 + 1], a / sum / 2, 1e-9); /* p1 -> p2 */
+  assert_float_equal(w[1 * 3 + 2], cc / sum, 1e-9);    /* p2 -> p3 */
+  /* from C: A at 100, B at 700/17, C at 0 */
+  double ca = exp(-4.0), cb = exp(-100.0 * 7 / 17 / 25), sc = ca + cb + 1;
+  assert_float_equal(w[2 * 3 + 0], ca / sc / 2, 1e-9);
+  assert_float_equal(w[2 * 3 + 2], 1 / sc, 1e-9);
+  prov_topology_free(&t);
+  prov_free(&p);
+}
+
 static void test_abilene_routes_follow_ospf_weights(void **state) {
   (void)state;
   struct prov_config p;
@@ -305,6 +346,7 @@ int main(void) {
     cmocka_unit_test(test_missing_file_is_an_error),
     cmocka_unit_test(test_shipped_providers_match_the_data_sets),
     cmocka_unit_test(test_costs_follow_routes_and_the_clock),
+    cmocka_unit_test(test_normalized_costs_and_default_pid_rows),
     cmocka_unit_test(test_abilene_routes_follow_ospf_weights),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

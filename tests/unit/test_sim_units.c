@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "bt.h"
+#include "peerlist.h"
 #include "maxmin.h"
 #include "sim.h"
 #include "provider/topology.h"
@@ -256,23 +257,36 @@ static void test_small_run_finishes_and_is_deterministic(void **state) {
   unlink(path);
 }
 
-/* Native selection is stock random (random fraction 1): no guided picks. */
-static void test_native_selection_is_all_random(void **state) {
+/* Who answers the announces.  Native: the tracker has no P4P data, every
+ * answer is upstream's stock selection.  Localized with random fraction 0
+ * and lists of 5 from 31-peer swarms over three PIDs: the P4P module
+ * answers, and puts every pick in the requester's PID while that PID holds
+ * 5 others (all but the first joiners and the last leavers), where stock
+ * selection would put about a third.  numwant must be below the swarm
+ * size, or upstream returns the whole swarm without asking the module. */
+static void test_who_answers_announces(void **state) {
   (void)state;
   char              buf[32], *path = write_provider(buf);
   struct sim_config c;
   struct sim_result r;
   char              err[256];
   small_config(&c, path, SIM_NATIVE);
+  c.numwant = 5;
   assert_int_equal(sim_run(&c, &r, NULL, NULL, err, sizeof err), 0);
   assert_true(r.select_random > 0);
-  assert_int_equal(r.select_same_pid + r.select_other_pid, 0);
+  assert_int_equal(r.select_same_pid + r.select_other_pid + r.select_same_pop, 0);
   sim_result_free(&r);
   c.mode            = SIM_LOCALIZED;
-  c.random_fraction = 0.2;
+  c.random_fraction = 0;
   assert_int_equal(sim_run(&c, &r, NULL, NULL, err, sizeof err), 0);
-  assert_int_equal(r.select_other_pid, 0); /* guidance only on the own PID */
-  assert_true(r.select_same_pid > 0);
+  assert_true(r.select_same_pid > 0.8 * (double)(r.select_same_pid + r.select_other_pid));
+  assert_true(r.select_same_pop >= r.select_same_pid); /* one PID per PoP */
+  assert_true(r.select_random < r.select_same_pid / 10); /* whole-swarm answers, while swarms are small */
+  sim_result_free(&r);
+  /* numwant above the swarm: upstream answers with every peer, always */
+  c.numwant = 50;
+  assert_int_equal(sim_run(&c, &r, NULL, NULL, err, sizeof err), 0);
+  assert_int_equal(r.select_same_pid + r.select_other_pid, 0);
   sim_result_free(&r);
   unlink(path);
 }
@@ -410,7 +424,8 @@ static void test_stream_is_delivered_on_time(void **state) {
 }
 
 /* The iTracker goes down: no solve from then on; once the tracker drops
- * its last guidance (max staleness) every answer is stock random. */
+ * the provider's data (max staleness) every answer is stock selection.
+ * Lists of 10 from 31-peer swarms, so the module is asked. */
 static void test_itracker_down_falls_back_to_stock(void **state) {
   (void)state;
   char              buf[32], *path = write_provider(buf);
@@ -418,6 +433,7 @@ static void test_itracker_down_falls_back_to_stock(void **state) {
   struct sim_result r;
   char              err[256];
   small_config(&c, path, SIM_P4P);
+  c.numwant         = 10;
   c.itracker_down_s = 45; /* solves at 0 and 30 only */
   c.max_staleness_s = 1e9;
   assert_int_equal(sim_run(&c, &r, NULL, NULL, err, sizeof err), 0);
@@ -433,6 +449,145 @@ static void test_itracker_down_falls_back_to_stock(void **state) {
   assert_int_equal(r.ncompleted, 60);
   sim_result_free(&r);
   unlink(path);
+}
+
+/* --- peerlist: upstream's vectors and stock selection ------------------ */
+
+static void peer_rec(uint8_t rec[P4P_PEER_SIZE4], unsigned i, int seeder) {
+  const uint8_t r[P4P_PEER_SIZE4] = {10, 0, (uint8_t)(i >> 8), (uint8_t)i, 0x1a, 0xe1, (uint8_t)(seeder ? P4P_PEER_FLAG_SEEDING : 0), 0};
+  memcpy(rec, r, sizeof r);
+}
+
+static void fill(struct p4p_vector *v, struct p4p_layout *l, unsigned n) {
+  for (unsigned i = 1; i <= n; ++i) {
+    uint8_t rec[P4P_PEER_SIZE4];
+    peer_rec(rec, i, i % 7 == 0);
+    assert_int_equal(peerlist_put(v, l, rec, P4P_PEER_SIZE4), 1);
+  }
+}
+
+static const struct p4p_vector *bucket_list(const struct p4p_vector *v, size_t *n) {
+  *n = v->size > v->space ? v->size : 1;
+  return v->size > v->space ? v->data : v;
+}
+
+/* Upstream's clean re-buckets a list above 512 peers into 16 vectors by
+ * djb2 of the compare bytes: 10.0.0.1:6881 hashes to 523412363, bucket
+ * 11 (10.0.0.2 -> 12, 10.0.0.3 -> 13); each bucket stays sorted.  Below
+ * 255 peers the list goes back to one vector; between, it keeps its form.
+ * Without a P4P snapshot the module leaves the list alone. */
+static void test_peerlist_buckets_as_upstream(void **state) {
+  (void)state;
+  struct p4p_vector v = {0};
+  struct p4p_layout l = {0};
+  uint8_t           rec[P4P_PEER_SIZE4];
+  size_t            n;
+  p4p_embed_reset();
+  fill(&v, &l, 600);
+  assert_int_equal(v.size, 600); /* one sorted vector until the clean */
+  peerlist_clean(&v, &l, 600, P4P_PEER_SIZE4);
+  const struct p4p_vector *b = bucket_list(&v, &n);
+  assert_int_equal(n, 16);
+  assert_int_equal(v.space, 0);
+  size_t total = 0;
+  for (size_t k = 0; k < n; ++k) {
+    total += b[k].size;
+    for (size_t j = 1; j < b[k].size; ++j)
+      assert_true(memcmp((uint8_t *)b[k].data + (j - 1) * 8, (uint8_t *)b[k].data + j * 8, 6) < 0);
+  }
+  assert_int_equal(total, 600);
+  for (unsigned i = 1; i <= 3; ++i) {
+    peer_rec(rec, i, 0);
+    const struct p4p_vector *home = &b[10 + i];
+    int                      in   = 0;
+    for (size_t j = 0; j < home->size; ++j)
+      in |= !memcmp((uint8_t *)home->data + j * 8, rec, 6);
+    assert_true(in);
+  }
+  /* updates and removals find peers in their buckets */
+  peer_rec(rec, 42, 1);
+  assert_int_equal(peerlist_put(&v, &l, rec, P4P_PEER_SIZE4), 0);
+  for (unsigned i = 1; i <= 346; ++i) {
+    peer_rec(rec, i, 0);
+    assert_int_equal(peerlist_remove(&v, &l, rec, P4P_PEER_SIZE4), 1);
+  }
+  assert_int_equal(peerlist_remove(&v, &l, rec, P4P_PEER_SIZE4), 0);
+  peerlist_clean(&v, &l, 254, P4P_PEER_SIZE4);
+  assert_int_equal(v.size, 254);
+  assert_true(v.space >= v.size);
+  peer_rec(rec, 347, 0);
+  assert_memory_equal(v.data, rec, 6); /* sorted: the lowest address first */
+  peerlist_free(&v, &l);
+}
+
+/* Upstream's stride walk: a random start, then strides of 1 + rand %
+ * (about N / amount) through the buckets in order.  Every peer is in an
+ * answer with probability amount / N; no answer names a peer twice;
+ * seeders come last.  T answers: each peer's count is binomial(T, p), 5 sd
+ * bounds it.  Flat (N 100, amount 10) and in 16 buckets (N 600, amount 50).
+ * Not a uniform sample: flat, 100 / 10 is exact, so each of the 9 strides
+ * after the first pick is 1 + U, U uniform on 0..9, and an answer spans
+ * 9 x 5.5 = 49.5 positions on average (sd sqrt(9 x 99 / 12) = 8.6, so
+ * the mean of T = 20000 is within 5 x 0.061 of it), where 10 uniform
+ * picks of 100 would span about 70. */
+static void test_stock_selection_includes_every_peer_equally(void **state) {
+  (void)state;
+  const unsigned sizes[2] = {100, 600}, amounts[2] = {10, 50}, rounds[2] = {20000, 6000};
+  unsigned short rng[3]   = {7, 7, 7};
+  p4p_embed_reset();
+  for (int c = 0; c < 2; ++c) {
+    struct p4p_vector v = {0};
+    struct p4p_layout l = {0};
+    unsigned          N = sizes[c], A = amounts[c], T = rounds[c];
+    unsigned         *count = calloc(N + 1, sizeof *count);
+    char              reply[50 * 6];
+    fill(&v, &l, N);
+    peerlist_clean(&v, &l, N, P4P_PEER_SIZE4);
+    assert_true(c ? v.space == 0 : v.space >= v.size);
+    double span_sum = 0;
+    for (unsigned t = 0; t < T; ++t) {
+      assert_int_equal(peerlist_select_stock(&v, N, P4P_PEER_SIZE4, A, rng, reply), A * 6);
+      unsigned char seen[601] = {0};
+      int           seeders = 0;
+      for (unsigned k = 0; k < A; ++k) {
+        unsigned i = (unsigned)(uint8_t)reply[k * 6 + 2] << 8 | (uint8_t)reply[k * 6 + 3];
+        assert_true(i >= 1 && i <= N && !seen[i]);
+        seen[i] = 1;
+        count[i]++;
+        if (i % 7 == 0)
+          seeders = 1;
+        else
+          assert_false(seeders); /* a leecher after a seeder */
+      }
+      /* flat: peer i sits at position i - 1; the span is N minus the
+       * largest gap between picks around the circle */
+      unsigned last = 0, first = 0, gap = 0;
+      for (unsigned i = 1; c == 0 && i <= N; ++i)
+        if (seen[i]) {
+          if (last && i - last > gap)
+            gap = i - last;
+          if (!first)
+            first = i;
+          last = i;
+        }
+      if (c == 0) {
+        if (first + N - last > gap)
+          gap = first + N - last;
+        span_sum += N - gap;
+      }
+    }
+    if (c == 0 && fabs(span_sum / T - 49.5) > 5 * 0.061)
+      fail_msg("mean span %.3f, want 49.5 +- 0.30", span_sum / T);
+    double p = (double)A / N, mean = T * p, sd = sqrt(T * p * (1 - p));
+    for (unsigned i = 1; i <= N; ++i)
+      if (fabs(count[i] - mean) > 5 * sd)
+        fail_msg("peer %u of %u: %u answers, want %.0f +- %.0f", i, N, count[i], mean, 5 * sd);
+    /* the whole list, as upstream returns it when numwant covers it */
+    char all[600 * 6];
+    assert_int_equal(peerlist_all(&v, N, P4P_PEER_SIZE4, all), N * 6);
+    free(count);
+    peerlist_free(&v, &l);
+  }
 }
 
 static void test_bad_provider_is_an_error(void **state) {
@@ -458,13 +613,15 @@ int main(void) {
     cmocka_unit_test(test_unchoke_picks_best_reciprocators),
     cmocka_unit_test(test_unchoke_ties_are_uniform),
     cmocka_unit_test(test_small_run_finishes_and_is_deterministic),
-    cmocka_unit_test(test_native_selection_is_all_random),
+    cmocka_unit_test(test_who_answers_announces),
     cmocka_unit_test(test_bad_provider_is_an_error),
     cmocka_unit_test(test_gravity_background_by_hand),
     cmocka_unit_test(test_seed_found_reaches_every_announcer),
     cmocka_unit_test(test_external_peers_make_inter_domain_traffic),
     cmocka_unit_test(test_stream_is_delivered_on_time),
     cmocka_unit_test(test_itracker_down_falls_back_to_stock),
+    cmocka_unit_test(test_peerlist_buckets_as_upstream),
+    cmocka_unit_test(test_stock_selection_includes_every_peer_equally),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
