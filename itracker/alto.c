@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "http.h"
+#include "provider/pdistance.h"
 #include "provider/pidrows.h"
 
 /* Addresses outside every provider PID still need a PID: RFC 7285 11.2.2
@@ -299,7 +300,7 @@ static double pid_cost(const struct alto_server *a, int ctype, int hour, size_t 
   size_t                    P = pr->pids[i].pop, Q = pr->pids[j].pop, n = pr->npops;
   if (ctype == CT_NUM_PDISTANCE) {
     double v = a->p->pop_cost[hour][P * n + Q];
-    return v >= ITR_COST_UNREACHABLE ? NAN : v;
+    return v >= PROV_COST_UNREACHABLE ? NAN : v;
   }
   return a->routing[P * n + Q];
 }
