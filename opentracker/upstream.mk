@@ -16,6 +16,8 @@ OWFAT_TARBALL := $(OT_CACHE)/$(shell sed -n 's/^tarball=//p' opentracker/LIBOWFA
 OWFAT_DIR     := build/libowfat
 OWFAT_LIB     := $(OWFAT_DIR)/libowfat.a
 OWFAT_INC     := $(TOP)/$(OWFAT_DIR)/include
+# our fixes to it, applied before it is built (why: each patch's header)
+OWFAT_PATCHES := $(sort $(wildcard patches/libowfat/*.patch))
 
 # (-Wno-stringop-overflow: upstream passes constants to io_setcookie, which
 # 0.34 declares write_only; noise, not a bug)
@@ -41,10 +43,12 @@ $(OWFAT_TARBALL): opentracker/LIBOWFAT.PIN opentracker/fetch.sh
 	@touch $@
 
 # libowfat's headers include each other as <libowfat/x.h>: install them so.
-$(OWFAT_LIB): $(OWFAT_TARBALL)
+$(OWFAT_LIB): $(OWFAT_TARBALL) $(OWFAT_PATCHES)
 	@echo "  BUILD   libowfat (once, about a minute)"
 	@rm -rf $(OWFAT_DIR) && mkdir -p $(OWFAT_DIR)/src $(OWFAT_DIR)/include/libowfat
 	@tar -xJf $(OWFAT_TARBALL) -C $(OWFAT_DIR)/src --strip-components=1
+	@for p in $(OWFAT_PATCHES); do \
+	  patch -s -p1 -d $(OWFAT_DIR)/src < $$p || { echo "patch $$p does not apply" >&2; exit 1; }; done
 	@set -o pipefail; $(MAKE) --no-print-directory -s -j2 -C $(OWFAT_DIR)/src libowfat.a 2>&1 | { grep -v "modifier ignored\|^ar " || true; }
 	@cp $(OWFAT_DIR)/src/*.h $(OWFAT_DIR)/include/libowfat/
 	@cp $(OWFAT_DIR)/src/libowfat.a $@
