@@ -73,7 +73,10 @@ $(BUILD)/opentracker-stock: $(BUILD)/src/stock/.unpacked $(OWFAT_LIB)
 # upstream's make runs in its own tree: our archives by absolute path
 OT_P4P_LINK = $(TOP)/$(P4P_LIB) $(TOP)/$(PROTO_LIB) $(XML_LIBS) $(CURL_LIBS) -lm -pthread
 
-$(BUILD)/opentracker-p4p: $(BUILD)/src/p4p/.patched $(P4P_LIB) $(PROTO_LIB) $(OWFAT_LIB)
+# (the archives by name: this file is included before p4p/ and proto/ set
+# P4P_LIB and PROTO_LIB, and prerequisites expand at once; with the
+# variables the tracker was never relinked when the libraries changed)
+$(BUILD)/opentracker-p4p: $(BUILD)/src/p4p/.patched $(BUILD)/libp4p.a $(BUILD)/libp4pproto.a $(OWFAT_LIB)
 	@echo "  CC      $@"
 	@rm -f $(BUILD)/src/p4p/opentracker # upstream's rule does not know libp4p.a: relink
 	@set -o pipefail; $(OT_MAKE) -C $(BUILD)/src/p4p FEATURES="$(OT_FEATURES) -DWANT_P4P" \
