@@ -6,11 +6,19 @@
 #   make test       build and run every test
 #   make deps       install the Debian packages the build and tests need
 #   make SAN=1 test the same with -fsanitize=address,undefined (into build/san)
+#   make fuzz       every libFuzzer harness for FUZZ_SECONDS (tests/fuzz/)
 
 SHELL    := /bin/bash
 TOP      := $(CURDIR)
 SAN      ?=
-ifeq ($(SAN),)
+FUZZ     ?=
+ifneq ($(FUZZ),)
+# libFuzzer harnesses (tests/fuzz/module.mk): clang, everything instrumented
+# for coverage and checked by ASan and UBSan
+BUILD    := build/fuzz
+CC       := clang
+SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else ifeq ($(SAN),)
 BUILD    := build
 SANFLAGS :=
 else
@@ -44,6 +52,7 @@ include p4p/module.mk
 -include bench/module.mk
 -include bench/selbench.mk
 include tests/module.mk
+include tests/fuzz/module.mk
 
 all: $(ALL_TARGETS)
 

@@ -4,7 +4,10 @@
 DEB_PACKAGES := build-essential pkg-config xz-utils ca-certificates \
   zlib1g-dev libxml2-dev libxml2-utils libcurl4-openssl-dev \
   libmicrohttpd-dev libglpk-dev libcmocka-dev gnuplot-nox \
-  python3 python3-pytest python3-libtorrent curl
+  python3 python3-pytest python3-libtorrent curl \
+  clang libclang-rt-14-dev valgrind
+# (clang and its runtimes: the libFuzzer harnesses, tests/fuzz/; valgrind:
+# the daemons' leak check at shutdown, tests/integration/test_shutdown.py)
 
 .PHONY: deps check-deps
 deps:
