@@ -46,6 +46,16 @@ int p4p_config_line(const char *line, const char *file, int lineno) {
   return 0;
 }
 
+/* A provider left out of the snapshot is logged when its reason is new. */
+static void note_refusals(const struct p4p_state *old, const struct p4p_state *s) {
+  for (size_t i = 0; i < s->nproviders; ++i) {
+    const char *was = old && i < old->nproviders && old->local_sources == s->local_sources ? old->providers[i].refused : "";
+    if (s->providers[i].refused[0] && strcmp(was, s->providers[i].refused))
+      fprintf(stderr, "p4p: provider %s refused, its data left out (the others' is used): %s\n", s->providers[i].name,
+              s->providers[i].refused);
+  }
+}
+
 /* Builds and publishes a snapshot from the local files and the portals'
  * latest good data.  reread: read the local files again (startup, SIGHUP);
  * a portal update reuses the last good ones.  A failure keeps the old
@@ -63,6 +73,8 @@ static int rebuild(int reread) {
     if (cfg->enable && p4p_loader_read_local(cfg, &fresh, err, sizeof err)) {
       fprintf(stderr, "p4p: reload failed, keeping the previous data: %s\n", err);
       p4p_stats_note_reload(0, err);
+      if (g_started && g_portals)
+        rebuild(0); /* as below: the portals' data still goes in */
       return -1;
     }
     if (!cfg->enable)
@@ -76,6 +88,7 @@ static int rebuild(int reread) {
         .guidance         = local->has_guidance ? &local->guidance : NULL,
         .pidmap_version   = local->pidmap.version,
         .guidance_version = local->has_guidance ? local->guidance.version : NULL,
+        .required         = 1, /* bad local files: no start, or no reload */
     };
   memset(data, 0, sizeof data);
   for (size_t i = 0; g_portals && i < cfg->nproviders; ++i) {
@@ -98,9 +111,14 @@ static int rebuild(int reread) {
     p4p_stats_note_reload(0, err);
     if (reread)
       p4p_loader_local_free(&fresh);
+    /* the reread local files are refused; the portals' data (which may be
+     * what woke us too) still goes in, with the previous local files */
+    if (reread && g_started && g_portals)
+      rebuild(0);
     return -1;
   }
   s->local_sources = local->has_pidmap ? 1 : 0;
+  note_refusals(current, s);
   if (reread) {
     p4p_loader_local_free(&g_local);
     g_local = fresh;
@@ -361,9 +379,10 @@ static size_t render_providers(const struct p4p_state *s, char *out, size_t cap)
       continue;
     size_t sp     = s ? s->local_sources + i : 0;
     int    mapped = s && sp < s->nproviders && s->providers[sp].first;
+    int    refused = s && sp < s->nproviders && s->providers[sp].refused[0];
     int    w      = snprintf(out + n, cap - n,
                              "provider %s url: %s%s\n"
-                             "provider %s state: %s\n"
+                             "provider %s state: %s%s\n"
                              "provider %s last success age seconds: %ld\n"
                              "provider %s last error: %s\n"
                              "provider %s last error age seconds: %ld\n"
@@ -378,7 +397,8 @@ static size_t render_providers(const struct p4p_state *s, char *out, size_t cap)
                              "provider %s swarms under per-swarm guidance: %zu\n"
                              "provider %s servers: %zu\n",
                              cfg->providers[i].name, cfg->providers[i].url, cfg->providers[i].legacy ? " (legacy)" : "", cfg->providers[i].name,
-                             mapped ? "in use" : st.pidmap_at ? "waiting for the next snapshot" : "no data (stock selection for its peers)",
+                             refused ? "refused: " : mapped ? "in use" : st.pidmap_at ? "waiting for the next snapshot" : "no data (stock selection for its peers)",
+                             refused ? s->providers[sp].refused : "",
                              cfg->providers[i].name, st.last_success ? (long)(now - st.last_success) : -1L, cfg->providers[i].name,
                              st.last_error[0] ? st.last_error : "-", cfg->providers[i].name, st.last_error_at ? (long)(now - st.last_error_at) : -1L,
                              cfg->providers[i].name, st.fetches, cfg->providers[i].name, st.failures, cfg->providers[i].name, st.not_modified,
