@@ -167,6 +167,8 @@ class FakePortal:
         self.last_body = {}
         self.last_headers = {}
         self.legacy = {p: _capture_body(n) for p, n in LEGACY_PATHS.items()}
+        # kind -> document text ({v}: the version) served instead of V1_DOCS
+        self.documents = {}
         portal = self
 
         class Handler(_Handler):
@@ -216,6 +218,15 @@ class FakePortal:
             raise ValueError("unknown mode %r" % mode)
         with self.lock:
             self.mode = mode
+
+    def serve(self, kind, text=None):
+        """Answers `kind` (pidmap, costs, guidance, capability) with text
+        from now on ({v} becomes the version); None: the usual document."""
+        with self.lock:
+            if text is None:
+                self.documents.pop(kind, None)
+            else:
+                self.documents[kind] = text
 
     def count(self, path):
         with self.lock:
@@ -320,7 +331,7 @@ class _Handler(BaseHTTPRequestHandler):
             text = body.decode("utf-8", "replace")
             for part in text.split('info-hash="')[1:]:
                 swarms += SWARM_DOC.format(h=part[:40])
-        doc = V1_DOCS[kind].replace("{v}", v).replace("{swarms}", swarms)
+        doc = p.documents.get(kind, V1_DOCS[kind]).replace("{v}", v).replace("{swarms}", swarms)
         data = doc.encode()
         etag = '"%s-%s"' % (kind, hashlib.sha1(data).hexdigest()[:12])
         cache = "no-store" if method == "POST" else "max-age=%d" % p.max_age
