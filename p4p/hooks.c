@@ -196,7 +196,17 @@ static void portal_updated(void *ctx) {
   pthread_mutex_unlock(&g_wake_lock);
 }
 
-/* SIGHUP is blocked in every tracker thread; this one takes it synchronously. */
+static int stopping(void) {
+  pthread_mutex_lock(&g_wake_lock);
+  int stop = g_stopping;
+  pthread_mutex_unlock(&g_wake_lock);
+  return stop;
+}
+
+/* SIGHUP is blocked in every tracker thread; this one takes it synchronously.
+ * p4p_deinit ends it with a SIGHUP of its own once g_stopping is set (not
+ * pthread_cancel: a thread cancelled inside sigwait unwinds past ASan's
+ * bookkeeping, which then fails when the thread exits). */
 static void *sighup_waiter(void *arg) {
   sigset_t set;
   int      sig;
@@ -204,8 +214,11 @@ static void *sighup_waiter(void *arg) {
   sigemptyset(&set);
   sigaddset(&set, SIGHUP);
   for (;;)
-    if (sigwait(&set, &sig) == 0 && sig == SIGHUP)
+    if (sigwait(&set, &sig) == 0 && sig == SIGHUP) {
+      if (stopping())
+        break;
       p4p_reload_request();
+    }
   return NULL;
 }
 
@@ -263,9 +276,12 @@ void p4p_deinit(void) {
     pthread_mutex_unlock(&g_wake_lock);
     pthread_join(g_reloader, NULL);
     if (g_own_sighup) {
-      pthread_cancel(g_sighup_waiter);
+      pthread_kill(g_sighup_waiter, SIGHUP);
       pthread_join(g_sighup_waiter, NULL);
     }
+    pthread_mutex_lock(&g_wake_lock);
+    g_stopping = 0; /* both threads are gone: a later p4p_init starts afresh */
+    pthread_mutex_unlock(&g_wake_lock);
     g_started = 0;
   }
   p4p_portal_stop(g_portals);
