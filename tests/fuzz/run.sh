@@ -13,6 +13,7 @@ set -u
 mode=$1 dir=$2
 shift 2
 here=$(cd "$(dirname "$0")" && pwd)
+seeds() { [ -d "$here/corpus/$1" ] && echo "$here/corpus/$1"; } # none yet: no seeds
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1}
 
@@ -29,7 +30,7 @@ run)
   log=$dir/logs/$t.log
   echo "  FUZZ    $t for ${secs}s (log: $log)"
   "$bin" "$@" -max_total_time="$secs" -artifact_prefix="$dir/artifacts/$t/" \
-    "$dir/corpus/$t" "$here/corpus/$t" >"$log" 2>&1
+    "$dir/corpus/$t" $(seeds "$t") >"$log" 2>&1
   rc=$?
   crashes=$(find "$dir/artifacts/$t" -type f | wc -l)
   printf "fuzz %-26s %s: %s execs in %ss, corpus %s, crashes %s\n" "$t" \
@@ -57,13 +58,13 @@ replay)
   fi
   rm -rf "$dir/replay/$t" && mkdir -p "$dir/replay/$t"
   if ! "$bin" "$@" -max_total_time="$secs" -artifact_prefix="$dir/artifacts/$t/" \
-      "$dir/replay/$t" "$here/corpus/$t" >>"$log" 2>&1; then
+      "$dir/replay/$t" $(seeds "$t") >>"$log" 2>&1; then
     echo "fuzz $t: FAILED (log: $log; the input is in $dir/artifacts/$t/)" >&2
     grep -m1 -B2 -A15 "ERROR\|runtime error\|deadly signal\|timeout\|leak\|abort" "$log" | head -30 >&2
     exit 1
   fi
   printf "== fuzz %-26s %3d crashers replayed, %s seeds, %s execs in %ss\n" "$t" ${#kept[@]} \
-    "$(find "$here/corpus/$t" -type f | wc -l)" "$(stat_of "$log" number_of_executed_units)" "$secs"
+    "$(find "$here/corpus/$t" -type f 2>/dev/null | wc -l)" "$(stat_of "$log" number_of_executed_units)" "$secs"
   ;;
 summary)
   for t in "$@"; do

@@ -12,6 +12,7 @@ its origin is known):
                     docs/TRACKER.md with a typical value
   http              announces, scrapes and /stats requests, each after the
                     4 bytes that choose the client's address (fuzz_http.c)
+  alto              tests/data/alto/*.json (the RFC 7285 examples), when present
 
 Run from anywhere: tests/fuzz/seeds.py (it replaces the corpus dirs).
 """
@@ -94,6 +95,13 @@ def main():
         b"p4p.provider.isp.timeout_ms 2000", b"p4p.provider.isp.max_body 1048576",
         b"p4p.provider.isp.report_swarms 100", b"p4p.provider.isp.backoff_max 300",
         b"p4p.provider.isp.ca_file /etc/ssl/certs/ca-certificates.crt"]) + b"\n", "every-key")
+
+    # ALTO (when the tree has it): the RFC 7285 examples of tests/data/alto
+    alto = os.path.join(TOP, "tests", "data", "alto")
+    if os.path.isdir(alto):
+        for name in sorted(os.listdir(alto)):
+            if name.endswith(".json"):
+                put("alto", read("tests", "data", "alto", name), name)
 
     h = b"%C3" * 20
     pid = b"-XX0001-" + b"a" * 12
