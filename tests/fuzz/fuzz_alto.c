@@ -12,9 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "proto/alto.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void same_or_die(const char *what, char *a, size_t la, char *b, size_t lb) {
   if (!a || !b || la != lb || memcmp(a, b, la)) {
@@ -74,10 +73,9 @@ static void guidance(const json_t *j) {
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
-  char *buf = malloc(size ? size : 1);
+  char *buf = fuzz_copy(data, size);
   if (!buf)
     return 0;
-  memcpy(buf, data, size);
   struct proto_alto_fault f;
   char                    err[512];
   memset(&f, 0, sizeof f);

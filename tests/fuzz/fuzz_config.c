@@ -7,9 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "p4p/config.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -29,11 +28,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     while (k && (line[k - 1] == ' ' || line[k - 1] == '\t' || line[k - 1] == '\r'))
       line[--k] = '\0';
     ++lineno;
-    if (p4p_config_set(line, "fuzz.conf", lineno, err, sizeof err) &&
-        (!err[0] || strchr(err, '\n'))) {
-      fprintf(stderr, "refused without a one-line reason: '%s'\n", err);
-      abort();
-    }
+    if (p4p_config_set(line, "fuzz.conf", lineno, err, sizeof err))
+      fuzz_check_reason(err);
     free(line);
     i += l + 1;
   }

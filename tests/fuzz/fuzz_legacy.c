@@ -10,18 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "p4p/legacy_portal.h"
 #include "p4p/pidmap.h"
 #include "proto/xml.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-  char *buf = malloc(size ? size : 1);
+  char *buf = fuzz_copy(data, size);
   if (!buf)
     return 0;
-  memcpy(buf, data, size);
   char err[512];
   size_t len;
 #if defined(FUZZ_LEGACY_PIDMAP)

@@ -8,17 +8,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fuzz.h"
 #include "provider/provider.h"
 #include "provider/topology.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-  char *buf = malloc(size ? size : 1);
+  char *buf = fuzz_copy(data, size);
   if (!buf)
     return 0;
-  memcpy(buf, data, size);
   struct prov_config p;
   char err[512];
   if (prov_parse(buf, size, "fuzz.conf", &p, err, sizeof err) == 0) {
@@ -39,9 +37,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
       prov_topology_free(&t);
     }
     prov_free(&p);
-  } else if (!err[0] || strchr(err, '\n')) {
-    fprintf(stderr, "refused without a one-line reason: '%s'\n", err);
-    abort();
+  } else {
+    fuzz_check_reason(err);
   }
   free(buf);
   return 0;

@@ -57,22 +57,22 @@ fuzz_type_capability         := struct p4p_capability_msg
 fuzz_type_capability_request := struct p4p_capability_request
 fuzz_type_error              := struct p4p_error_msg
 
-$(BUILD)/fuzz/fuzz_xml_%: tests/fuzz/fuzz_xml.c $(PROTO_LIB) $(OUR_HDRS)
+$(BUILD)/fuzz/fuzz_xml_%: tests/fuzz/fuzz_xml.c tests/fuzz/fuzz.h $(PROTO_LIB) $(OUR_HDRS)
 	@mkdir -p $(@D)
 	@echo "  FUZZ    $@"
 	@$(CC) $(CFLAGS) $(BASEFLAGS) -I$(TOP) -DFUZZ_KIND=$* -DFUZZ_TYPE="$(fuzz_type_$*)" -o $@ $< $(PROTO_LINK) $(FUZZ_LINK)
 
-$(BUILD)/fuzz/fuzz_legacy_pidmap $(BUILD)/fuzz/fuzz_legacy_pdistance: $(BUILD)/fuzz/fuzz_legacy_%: tests/fuzz/fuzz_legacy.c $(P4P_LIB) $(PROTO_LIB) $(OUR_HDRS)
+$(BUILD)/fuzz/fuzz_legacy_pidmap $(BUILD)/fuzz/fuzz_legacy_pdistance: $(BUILD)/fuzz/fuzz_legacy_%: tests/fuzz/fuzz_legacy.c tests/fuzz/fuzz.h $(P4P_LIB) $(PROTO_LIB) $(OUR_HDRS)
 	@mkdir -p $(@D)
 	@echo "  FUZZ    $@"
 	@$(CC) $(CFLAGS) $(BASEFLAGS) -I$(TOP) -DFUZZ_LEGACY_$(shell echo $* | tr a-z A-Z) -o $@ $< $(P4P_LINK) $(FUZZ_LINK)
 
-$(BUILD)/fuzz/fuzz_provider: tests/fuzz/fuzz_provider.c $(PROV_LIB) $(PROTO_LIB) $(OUR_HDRS)
+$(BUILD)/fuzz/fuzz_provider: tests/fuzz/fuzz_provider.c tests/fuzz/fuzz.h $(PROV_LIB) $(PROTO_LIB) $(OUR_HDRS)
 	@mkdir -p $(@D)
 	@echo "  FUZZ    $@"
 	@$(CC) $(CFLAGS) $(BASEFLAGS) -I$(TOP) -o $@ $< $(PROV_LINK) $(FUZZ_LINK)
 
-$(BUILD)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c $(P4P_LIB) $(PROTO_LIB) $(OUR_HDRS)
+$(BUILD)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c tests/fuzz/fuzz.h $(P4P_LIB) $(PROTO_LIB) $(OUR_HDRS)
 	@mkdir -p $(@D)
 	@echo "  FUZZ    $@"
 	@$(CC) $(CFLAGS) $(BASEFLAGS) -I$(TOP) -o $@ $< $(P4P_LINK) $(FUZZ_LINK)
@@ -86,7 +86,7 @@ $(BUILD)/fuzz/fuzz_http: tests/fuzz/fuzz_http.c $(BUILD)/opentracker-p4p
 	@$(CC) $(OT_CFLAGS) $(OT_FEATURES) -DWANT_P4P -I$(BUILD)/src/p4p -I$(TOP) -I$(TOP)/p4p -o $@ $< \
 	  $(FUZZ_HTTP_OBJS) $(OT_P4P_LINK) $(OT_LIBS) $(FUZZ_LINK)
 
-$(BUILD)/fuzz/fuzz_alto: tests/fuzz/fuzz_alto.c $(PROTO_LIB) $(OUR_HDRS)
+$(BUILD)/fuzz/fuzz_alto: tests/fuzz/fuzz_alto.c tests/fuzz/fuzz.h $(PROTO_LIB) $(OUR_HDRS)
 	@mkdir -p $(@D)
 	@echo "  FUZZ    $@"
 	@$(CC) $(CFLAGS) $(BASEFLAGS) -I$(TOP) -o $@ $< $(PROTO_LINK) $(JANSSON_LIBS) $(FUZZ_LINK)

@@ -63,6 +63,8 @@ static void make_map(struct src_data *d, const char *prefix, size_t npids, size_
  * as well when given (a PID the map does not have). */
 static void make_guidance(struct src_data *d, size_t n, const char *extra) {
   size_t m = n + (extra != NULL);
+  proto_guidance_msg_free(&d->guidance); /* replaces what was there */
+  memset(&d->guidance, 0, sizeof d->guidance);
   d->has_guidance         = 1;
   d->guidance.has_default = 1;
   assert_int_equal(proto_matrix_alloc(&d->guidance.default_weights, m), 0);
@@ -130,6 +132,12 @@ static void three_sources(struct three *t) {
   t->src[2]          = as_source("b", &t->b);
 }
 
+/* The three sources assembled (local required), the reason in err. */
+static struct p4p_state *assemble_three(struct three *t, const struct p4p_config *cfg, char *err, size_t errlen) {
+  three_sources(t);
+  return p4p_loader_assemble(cfg, t->src, 3, NULL, err, errlen);
+}
+
 static void three_free(struct three *t) {
   free_data(&t->local);
   free_data(&t->a);
@@ -140,10 +148,9 @@ static void test_sources_that_resolve_all_go_in(void **state) {
   (void)state;
   struct three t;
   three_good(&t);
-  three_sources(&t);
   struct p4p_config cfg = enabled();
   char              err[600] = "";
-  struct p4p_state *s = p4p_loader_assemble(&cfg, t.src, 3, NULL, err, sizeof err);
+  struct p4p_state *s = assemble_three(&t, &cfg, err, sizeof err);
   assert_non_null(s);
   assert_int_equal(s->nproviders, 3);
   assert_int_equal(p4p_pidmap_npids(s->map), 5);
@@ -172,13 +179,10 @@ static void test_guidance_naming_an_unknown_pid_drops_only_that_source(void **st
   (void)state;
   struct three t;
   three_good(&t);
-  proto_guidance_msg_free(&t.a.guidance);
-  memset(&t.a.guidance, 0, sizeof t.a.guidance);
   make_guidance(&t.a, 2, "ghost");
-  three_sources(&t);
   struct p4p_config cfg = enabled();
   char              err[600] = "";
-  struct p4p_state *s = p4p_loader_assemble(&cfg, t.src, 3, NULL, err, sizeof err);
+  struct p4p_state *s = assemble_three(&t, &cfg, err, sizeof err);
   assert_non_null(s);
   assert_int_equal(s->nproviders, 3);
   assert_string_equal(s->providers[0].refused, "");
@@ -211,10 +215,9 @@ static void test_costs_naming_an_unknown_pid_drop_only_that_source(void **state)
   assert_int_equal(proto_matrix_alloc(&t.b.costs.costs, 2), 0);
   snprintf(t.b.costs.costs.pids[0], P4P_NAME_MAX, "B1");
   snprintf(t.b.costs.costs.pids[1], P4P_NAME_MAX, "B9");
-  three_sources(&t);
   struct p4p_config cfg = enabled();
   char              err[600] = "";
-  struct p4p_state *s = p4p_loader_assemble(&cfg, t.src, 3, NULL, err, sizeof err);
+  struct p4p_state *s = assemble_three(&t, &cfg, err, sizeof err);
   assert_non_null(s);
   assert_contains(s->providers[2].refused, "costs: ");
   assert_contains(s->providers[2].refused, "'B9'");
@@ -266,10 +269,9 @@ static void test_a_prefix_twice_in_one_source_drops_that_source(void **state) {
   three_good(&t);
   t.a.map.pids[1].prefixes[0] = t.a.map.pids[0].prefixes[0];
   t.b.map.pids[0].prefixes[0] = t.local.map.pids[0].prefixes[0]; /* 10.1/16 in local and b */
-  three_sources(&t);
   struct p4p_config cfg = enabled();
   char              err[600] = "";
-  struct p4p_state *s = p4p_loader_assemble(&cfg, t.src, 3, NULL, err, sizeof err);
+  struct p4p_state *s = assemble_three(&t, &cfg, err, sizeof err);
   assert_non_null(s);
   assert_string_equal(s->providers[1].refused, "prefix given twice (PIDs 'A1' and 'A2')");
   assert_string_equal(s->providers[2].refused, "");
@@ -284,8 +286,6 @@ static void test_servers_of_a_refused_source_are_not_offered(void **state) {
   (void)state;
   struct three t;
   three_good(&t);
-  proto_guidance_msg_free(&t.a.guidance);
-  memset(&t.a.guidance, 0, sizeof t.a.guidance);
   make_guidance(&t.a, 2, "ghost");
   struct p4p_server sa = {.pid = "A1", .port = 6881}, sb = {.pid = "B1", .port = 6882};
   sa.addr[10] = sa.addr[11] = sb.addr[10] = sb.addr[11] = 0xff;
@@ -295,10 +295,9 @@ static void test_servers_of_a_refused_source_are_not_offered(void **state) {
   t.b.cap.servers  = malloc(sizeof sb);
   memcpy(t.a.cap.servers, &sa, sizeof sa);
   memcpy(t.b.cap.servers, &sb, sizeof sb);
-  three_sources(&t);
   struct p4p_config cfg = enabled();
   char              err[600] = "";
-  struct p4p_state *s = p4p_loader_assemble(&cfg, t.src, 3, NULL, err, sizeof err);
+  struct p4p_state *s = assemble_three(&t, &cfg, err, sizeof err);
   assert_non_null(s);
   assert_int_equal(s->providers[1].nservers, 0);
   assert_int_equal(s->providers[2].nservers, 1);
@@ -314,8 +313,6 @@ static void test_a_required_source_refused_fails_the_assembly(void **state) {
   (void)state;
   struct three t;
   three_good(&t);
-  proto_guidance_msg_free(&t.local.guidance);
-  memset(&t.local.guidance, 0, sizeof t.local.guidance);
   make_guidance(&t.local, 2, "ghost");
   three_sources(&t);
   struct p4p_config cfg = enabled();
