@@ -8,11 +8,19 @@
 #   make SAN=1 test the same with -fsanitize=address,undefined (into build/san)
 #   make install    daemons, man pages, configs, units (PREFIX, DESTDIR)
 #   make deb        the Debian package, into build/deb (docs/INSTALL.md)
+#   make fuzz       every libFuzzer harness for FUZZ_SECONDS (tests/fuzz/)
 
 SHELL    := /bin/bash
 TOP      := $(CURDIR)
 SAN      ?=
-ifeq ($(SAN),)
+FUZZ     ?=
+ifneq ($(FUZZ),)
+# libFuzzer harnesses (tests/fuzz/module.mk): clang, everything instrumented
+# for coverage and checked by ASan and UBSan
+BUILD    := build/fuzz
+CC       := clang
+SANFLAGS := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else ifeq ($(SAN),)
 BUILD    := build
 SANFLAGS :=
 else
@@ -47,6 +55,7 @@ include p4p/module.mk
 -include bench/selbench.mk
 include tests/module.mk
 include mk/install.mk
+include tests/fuzz/module.mk
 
 all: $(ALL_TARGETS)
 

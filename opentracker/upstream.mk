@@ -24,12 +24,15 @@ OWFAT_PATCHES := $(sort $(wildcard patches/libowfat/*.patch))
 # Under SAN=1, upstream's files skip UBSan's shift check: libowfat's inline
 # byte-order helpers (uint32.h) shift into the sign bit, which is theirs to
 # mend; libp4p, linked in, keeps every check.
-OT_SANFLAGS := $(if $(SANFLAGS),$(SANFLAGS) -fno-sanitize=shift)
-OT_CFLAGS   := -O3 -g -I$(OWFAT_INC) -I$(OWFAT_INC)/libowfat -DGIT_VERSION=upstream -Wall -Wno-stringop-overflow -pipe -pthread $(OT_SANFLAGS)
+# In the fuzz build (clang) they skip pointer-overflow as well: upstream's
+# vectors add 0 to a NULL data pointer when empty (ot_vector.c), which clang
+# flags and every compiler does what is meant with.
+OT_SANFLAGS := $(if $(SANFLAGS),$(SANFLAGS) -fno-sanitize=shift $(if $(FUZZ),-fno-sanitize=pointer-overflow))
+OT_CFLAGS   := -O3 -g -I$(OWFAT_INC) -I$(OWFAT_INC)/libowfat -DGIT_VERSION=upstream -Wall -Wno-stringop-overflow -pipe -pthread $(OT_SANFLAGS) $(if $(FUZZ),-Wno-unknown-warning-option)
 OT_LIBS     := $(TOP)/$(OWFAT_LIB) -lz -pthread $(SANFLAGS)
 # upstream's Makefile warns about its suffix rules on every run; nothing else is hidden
 OT_QUIET    := { grep -v 'ignoring prerequisites on suffix rule' || true; }
-OT_MAKE     = $(MAKE) --no-print-directory -s opentracker STRIP=true OPTS_production= \
+OT_MAKE     = $(MAKE) --no-print-directory -s opentracker STRIP=true OPTS_production= CC="$(CC)" \
               LIBOWFAT_HEADERS=$(OWFAT_INC)/libowfat LIBOWFAT_LIBRARY=$(TOP)/$(OWFAT_DIR)
 
 ALL_TARGETS += $(BUILD)/opentracker-stock $(BUILD)/opentracker-p4p
@@ -77,8 +80,9 @@ $(BUILD)/opentracker-stock: $(BUILD)/src/stock/.unpacked $(OWFAT_LIB)
 # upstream's make runs in its own tree: our archives by absolute path
 OT_P4P_LINK = $(TOP)/$(P4P_LIB) $(TOP)/$(PROTO_LIB) $(XML_LIBS) $(JANSSON_LIBS) $(CURL_LIBS) -lm -pthread
 
-# the libraries named literally: their variables are set by module.mk files
-# included after this one, and a rule's prerequisites expand at once
+# (the archives by name: this file is included before p4p/ and proto/ set
+# P4P_LIB and PROTO_LIB, and prerequisites expand at once; with the
+# variables the tracker was never relinked when the libraries changed)
 $(BUILD)/opentracker-p4p: $(BUILD)/src/p4p/.patched $(BUILD)/libp4p.a $(BUILD)/libp4pproto.a $(OWFAT_LIB)
 	@echo "  CC      $@"
 	@rm -f $(BUILD)/src/p4p/opentracker # upstream's rule does not know libp4p.a: relink

@@ -101,7 +101,8 @@ size_t p4p_dump_write(const struct p4p_state *s, const struct p4p_provider_view 
   p4p_out_printf(&o, "p4p dump\nsnapshot generation: %lu\np4p enabled: %s\n", s ? (unsigned long)s->gen : 0UL, s && s->enabled ? "yes" : "no");
   for (size_t i = 0; i < npv; ++i)
     p4p_out_printf(&o, "provider %s: %s, url %s%s\n", pv[i].cfg->name,
-                   p4p_provider_state_of(&pv[i]) == P4P_PROVIDER_IN_USE    ? "in use"
+                   p4p_provider_state_of(&pv[i]) == P4P_PROVIDER_REFUSED   ? "refused"
+                   : p4p_provider_state_of(&pv[i]) == P4P_PROVIDER_IN_USE  ? "in use"
                    : p4p_provider_state_of(&pv[i]) == P4P_PROVIDER_WAITING ? "waiting for the next snapshot"
                                                                            : "no data",
                    pv[i].url, pv[i].cfg->legacy ? " (legacy)" : "");

@@ -51,6 +51,16 @@ int p4p_config_line(const char *line, const char *file, int lineno) {
   return 0;
 }
 
+/* A provider left out of the snapshot is logged when its reason is new. */
+static void note_refusals(const struct p4p_state *old, const struct p4p_state *s) {
+  for (size_t i = 0; i < s->nproviders; ++i) {
+    const char *was = old && i < old->nproviders && old->local_sources == s->local_sources ? old->providers[i].refused : "";
+    if (s->providers[i].refused[0] && strcmp(was, s->providers[i].refused))
+      p4p_log(LOG_WARNING, "provider %s refused, its data left out (the others' is used): %s", s->providers[i].name,
+              s->providers[i].refused);
+  }
+}
+
 /* Builds and publishes a snapshot from the local files and the portals'
  * latest good data.  reread: read the local files again (startup, SIGHUP);
  * a portal update reuses the last good ones.  A failure keeps the old
@@ -72,6 +82,8 @@ static int rebuild(int reread) {
     if (cfg->enable && p4p_loader_read_local(cfg, &fresh, err, sizeof err)) {
       p4p_log(LOG_ERR, "%s: %s", failed, err);
       p4p_stats_note_reload(0, err);
+      if (g_started && g_portals)
+        rebuild(0); /* as below: the portals' data still goes in */
       return -1;
     }
     if (!cfg->enable)
@@ -85,6 +97,7 @@ static int rebuild(int reread) {
         .guidance         = local->has_guidance ? &local->guidance : NULL,
         .pidmap_version   = local->pidmap.version,
         .guidance_version = local->has_guidance ? local->guidance.version : NULL,
+        .required         = 1, /* bad local files: no start, or no reload */
     };
   memset(data, 0, sizeof data);
   for (size_t i = 0; g_portals && i < cfg->nproviders; ++i) {
@@ -112,6 +125,10 @@ static int rebuild(int reread) {
     p4p_stats_note_reload(0, err);
     if (reread)
       p4p_loader_local_free(&fresh);
+    /* the reread local files are refused; the portals' data (which may be
+     * what woke us too) still goes in, with the previous local files */
+    if (reread && g_started && g_portals)
+      rebuild(0);
     return -1;
   }
   s->local_sources = local->has_pidmap ? 1 : 0;
@@ -119,6 +136,7 @@ static int rebuild(int reread) {
   if (s->map)
     s->pidstats = current && current->map == s->map && current->pidstats ? p4p_pidstats_ref(current->pidstats)
                                                                           : p4p_pidstats_new(p4p_pidmap_npids(s->map));
+  note_refusals(current, s);
   if (reread) {
     p4p_loader_local_free(&g_local);
     g_local = fresh;
@@ -196,7 +214,17 @@ static void portal_updated(void *ctx) {
   pthread_mutex_unlock(&g_wake_lock);
 }
 
-/* SIGHUP is blocked in every tracker thread; this one takes it synchronously. */
+static int stopping(void) {
+  pthread_mutex_lock(&g_wake_lock);
+  int stop = g_stopping;
+  pthread_mutex_unlock(&g_wake_lock);
+  return stop;
+}
+
+/* SIGHUP is blocked in every tracker thread; this one takes it synchronously.
+ * p4p_deinit ends it with a SIGHUP of its own once g_stopping is set (not
+ * pthread_cancel: a thread cancelled inside sigwait unwinds past ASan's
+ * bookkeeping, which then fails when the thread exits). */
 static void *sighup_waiter(void *arg) {
   sigset_t set;
   int      sig;
@@ -204,8 +232,11 @@ static void *sighup_waiter(void *arg) {
   sigemptyset(&set);
   sigaddset(&set, SIGHUP);
   for (;;)
-    if (sigwait(&set, &sig) == 0 && sig == SIGHUP)
+    if (sigwait(&set, &sig) == 0 && sig == SIGHUP) {
+      if (stopping())
+        break;
       p4p_reload_request();
+    }
   return NULL;
 }
 
@@ -266,9 +297,12 @@ void p4p_deinit(void) {
     pthread_mutex_unlock(&g_wake_lock);
     pthread_join(g_reloader, NULL);
     if (g_own_sighup) {
-      pthread_cancel(g_sighup_waiter);
+      pthread_kill(g_sighup_waiter, SIGHUP);
       pthread_join(g_sighup_waiter, NULL);
     }
+    pthread_mutex_lock(&g_wake_lock);
+    g_stopping = 0; /* both threads are gone: a later p4p_init starts afresh */
+    pthread_mutex_unlock(&g_wake_lock);
     g_started = 0;
   }
   p4p_portal_stop(g_portals);
@@ -397,6 +431,7 @@ static size_t gather_views(const struct p4p_state *s, struct p4p_provider_view *
     size_t sp   = s ? s->local_sources + i : 0;
     pv->in_use  = s && sp < s->nproviders && s->providers[sp].first;
     pv->servers = pv->in_use ? s->providers[sp].nservers : 0;
+    pv->refused = s && sp < s->nproviders && s->providers[sp].refused[0] ? s->providers[sp].refused : NULL;
     ++n;
   }
   return n;
@@ -407,13 +442,13 @@ static size_t render_providers(const struct p4p_state *s, char *out, size_t cap)
   struct p4p_provider_view v[CONFIG_MAX_PROVIDERS];
   size_t                   nv = gather_views(s, v), n = 0;
   time_t                   now = time(NULL);
-  static const char *const state_text[] = {"in use", "waiting for the next snapshot", "no data (stock selection for its peers)"};
+  static const char *const state_text[] = {"in use", "waiting for the next snapshot", "no data (stock selection for its peers)", "refused: "};
   for (size_t i = 0; i < nv && n < cap; ++i) {
     const char                 *name = v[i].cfg->name;
     const struct portal_status *st   = &v[i].st;
     int w = snprintf(out + n, cap - n,
                      "provider %s url: %s%s\n"
-                     "provider %s state: %s\n"
+                     "provider %s state: %s%s\n"
                      "provider %s last success age seconds: %ld\n"
                      "provider %s last error: %s\n"
                      "provider %s last error age seconds: %ld\n"
@@ -428,7 +463,7 @@ static size_t render_providers(const struct p4p_state *s, char *out, size_t cap)
                      "provider %s swarms under per-swarm guidance: %zu\n"
                      "provider %s servers: %zu\n"
                      "provider %s update stream: %s (%lu events)\n",
-                     name, v[i].url, v[i].cfg->legacy ? " (legacy)" : v[i].cfg->alto ? " (alto)" : "", name, state_text[p4p_provider_state_of(&v[i])], name,
+                     name, v[i].url, v[i].cfg->legacy ? " (legacy)" : v[i].cfg->alto ? " (alto)" : "", name, state_text[p4p_provider_state_of(&v[i])], v[i].refused ? v[i].refused : "", name,
                      st->last_success ? (long)(now - st->last_success) : -1L, name, st->last_error[0] ? st->last_error : "-", name,
                      st->last_error_at ? (long)(now - st->last_error_at) : -1L, name, st->fetches, name, st->failures, name, st->not_modified,
                      name, st->backoff_s, name, st->pidmap_at ? (long)(now - st->pidmap_at) : -1L, name,

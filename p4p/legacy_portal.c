@@ -329,7 +329,10 @@ int p4p_legacy_parse_pidmap(const char *buf, size_t len, const char *source,
               names[i].line, names[i].name);
       goto fail;
     }
-  qsort(all, nall, sizeof *all, cmp_pfx_ref);
+  /* no prefix at all (every PID empty, as in "0\t0"): all is still NULL,
+   * and qsort must not see a NULL array even for 0 items */
+  if (nall > 1)
+    qsort(all, nall, sizeof *all, cmp_pfx_ref);
   for (size_t i = 1; i < nall; i++)
     if (all[i].p.bits == all[i - 1].p.bits &&
         !memcmp(all[i].p.addr, all[i - 1].p.addr, 16)) {

@@ -51,35 +51,59 @@ void p4p_loader_local_free(struct loader_local *l) {
 
 static const char *label(const struct loader_source *s) { return *s->ns ? s->ns : "local files"; }
 
-/* One map over every source's PIDs, each source's slots contiguous. */
-static struct pidmap *combined_map(const struct loader_source *src, size_t n, char *err, size_t errlen) {
+/* How one attempt at a snapshot ended: built, or a source (culprit) whose
+ * data does not resolve, or something no source is to blame for (memory). */
+enum attempt { ATTEMPT_OK, ATTEMPT_SOURCE, ATTEMPT_FATAL };
+
+/* The source whose map alone does not finish (a prefix twice in one
+ * provider), found by building each used map by itself: only after the
+ * combined map failed, so the common path builds each map once. */
+static enum attempt finish_culprit(const struct loader_source *src, size_t n, const unsigned char *use, size_t *culprit, char *why,
+                                   size_t whylen) {
+  for (size_t i = 0; i < n; ++i) {
+    if (!use[i])
+      continue;
+    struct pidmap *alone = p4p_pidmap_from_msg(src[i].pidmap, why, whylen);
+    if (!alone) {
+      *culprit = i;
+      return ATTEMPT_SOURCE;
+    }
+    p4p_pidmap_unref(alone);
+  }
+  return ATTEMPT_FATAL; /* why: the combined map's own reason */
+}
+
+/* One map over the used sources' PIDs, each source's slots contiguous.
+ * Provider ids stay the sources' indexes, used or not. */
+static enum attempt combined_map(const struct loader_source *src, size_t n, const unsigned char *use, struct pidmap **out, size_t *culprit,
+                                 char *why, size_t whylen) {
   size_t         total = 0;
   uint16_t       slot  = 0;
   struct pidmap *map;
-  char           why[300];
 
   for (size_t i = 0; i < n; ++i)
-    if (src[i].pidmap)
+    if (use[i])
       total += src[i].pidmap->npids;
-  if (total > PIDMAP_MAX_PIDS || !(map = p4p_pidmap_new(total))) {
-    snprintf(err, errlen, "%zu PIDs in all, at most %d supported", total, PIDMAP_MAX_PIDS);
-    return NULL;
+  if (!(map = p4p_pidmap_new(total))) {
+    snprintf(why, whylen, "out of memory building the PID map");
+    return ATTEMPT_FATAL;
   }
   for (size_t i = 0; i < n; ++i) {
-    if (!src[i].pidmap)
+    if (!use[i])
       continue;
-    if (p4p_pidmap_add_msg(map, src[i].pidmap, (uint16_t)(slot + 1), src[i].ns, (uint16_t)i, why, sizeof why)) {
-      snprintf(err, errlen, "%s: %s", label(&src[i]), why);
+    if (p4p_pidmap_add_msg(map, src[i].pidmap, (uint16_t)(slot + 1), src[i].ns, (uint16_t)i, why, whylen)) {
       p4p_pidmap_unref(map);
-      return NULL;
+      *culprit = i;
+      return ATTEMPT_SOURCE;
     }
     slot = (uint16_t)(slot + src[i].pidmap->npids);
   }
-  if (p4p_pidmap_finish(map, err, errlen)) {
+  if (p4p_pidmap_finish(map, why, whylen)) {
     p4p_pidmap_unref(map);
-    return NULL;
+    return finish_culprit(src, n, use, culprit, why, whylen);
   }
-  return map;
+  *out = map;
+  return ATTEMPT_OK;
 }
 
 static int add_servers(struct p4p_provider_info *p, const struct p4p_capability_msg *cap, const struct pidmap *map, const char *ns) {
@@ -105,63 +129,151 @@ static int add_servers(struct p4p_provider_info *p, const struct p4p_capability_
   return 0;
 }
 
-struct p4p_state *p4p_loader_assemble(const struct p4p_config *cfg, const struct loader_source *src, size_t n, struct pidmap *previous,
-                                  char *err, size_t errlen) {
-  struct p4p_state *s = calloc(1, sizeof *s);
-  char              why[600];
-  int               any = 0;
+/* Map, guidance and servers of the used sources into s (which holds the
+ * providers array already); on ATTEMPT_SOURCE *culprit names the source
+ * that does not resolve and why says why.  s is left for the caller to
+ * clear. */
+static enum attempt attempt(const struct p4p_config *cfg, const struct loader_source *src, size_t n, const unsigned char *use,
+                            struct p4p_state *s, size_t *culprit, char *why, size_t whylen) {
+  char         reason[400];
+  enum attempt r = combined_map(src, n, use, &s->map, culprit, why, whylen);
+  if (r != ATTEMPT_OK)
+    return r;
+  if (!(s->guidance = p4p_guidance_new(s->map))) {
+    snprintf(why, whylen, "out of memory");
+    return ATTEMPT_FATAL;
+  }
+  for (size_t i = 0; i < n; ++i) {
+    struct p4p_provider_info *p = &s->providers[i];
+    p4p_pidmap_provider_slots(s->map, (uint16_t)i, &p->first, &p->last);
+    if (!use[i])
+      continue;
+    *culprit = i;
+    if (src[i].guidance && p4p_guidance_add(s->guidance, src[i].guidance, src[i].ns, reason, sizeof reason)) {
+      snprintf(why, whylen, "%.150s: %.400s", *src[i].ns ? "guidance" : cfg->guidance_file ? cfg->guidance_file : "guidance", reason);
+      return ATTEMPT_SOURCE;
+    }
+    if (src[i].costs && !(src[i].guidance && src[i].guidance->has_default) &&
+        p4p_guidance_add_costs(s->guidance, src[i].costs, src[i].ns, reason, sizeof reason)) {
+      snprintf(why, whylen, "costs: %.400s", reason);
+      return ATTEMPT_SOURCE;
+    }
+    if (add_servers(p, src[i].capability, s->map, src[i].ns)) {
+      snprintf(why, whylen, "out of memory");
+      return ATTEMPT_FATAL;
+    }
+  }
+  p4p_guidance_finish(s->guidance);
+  return ATTEMPT_OK;
+}
 
-  if (!s) {
+/* What an attempt left in s, so that the next starts from the providers'
+ * names alone. */
+static void clear_attempt(struct p4p_state *s) {
+  p4p_guidance_free(s->guidance);
+  p4p_pidmap_unref(s->map);
+  s->guidance = NULL;
+  s->map      = NULL;
+  for (size_t i = 0; i < s->nproviders; ++i) {
+    free(s->providers[i].servers);
+    s->providers[i].servers  = NULL;
+    s->providers[i].nservers = 0;
+    s->providers[i].first = s->providers[i].last = 0;
+  }
+}
+
+/* A reason fit for one /stats line. */
+static void set_refused(struct p4p_provider_info *p, const char *why) {
+  size_t l = strnlen(why, sizeof p->refused - 1); /* cut: it is one line of /stats */
+  memcpy(p->refused, why, l);
+  p->refused[l] = '\0';
+  for (char *c = p->refused; *c; ++c)
+    if ((unsigned char)*c < 0x20 || *c == 0x7f)
+      *c = ' ';
+}
+
+struct p4p_state *p4p_loader_assemble(const struct p4p_config *cfg, const struct loader_source *src, size_t n, struct pidmap *previous,
+                                      char *err, size_t errlen) {
+  struct p4p_state *s = calloc(1, sizeof *s);
+  unsigned char    *use = calloc(n ? n : 1, 1);
+  char              why[600];
+  size_t            total = 0, used = 0;
+
+  if (!s || !use || (n && !(s->providers = calloc(n, sizeof *s->providers)))) {
     snprintf(err, errlen, "out of memory");
-    return NULL;
+    goto fail;
   }
   s->enabled          = cfg->enable;
   s->random_fraction  = cfg->random_fraction;
   s->intra_share      = cfg->intra_share;
   s->capability_peers = cfg->capability_peers;
+  s->nproviders       = n;
   for (size_t i = 0; i < n; ++i)
-    any |= src[i].pidmap != NULL;
-  if (!cfg->enable || !any)
-    return s; /* an empty snapshot means stock behaviour */
+    snprintf(s->providers[i].name, sizeof s->providers[i].name, "%s", *src[i].ns ? src[i].ns : "local");
+  if (!cfg->enable) {
+    s->nproviders = 0; /* P4P off: stock, and nothing to report */
+    free(use);
+    return s;
+  }
 
-  if (!(s->map = combined_map(src, n, err, errlen)))
-    goto fail;
+  /* The map's PID limit holds for all sources together: in order (the
+   * local files first), a source that would overflow it is left out and
+   * the later ones still get their chance. */
+  for (size_t i = 0; i < n; ++i) {
+    if (!src[i].pidmap)
+      continue;
+    if (src[i].pidmap->npids > PIDMAP_MAX_PIDS - total) {
+      snprintf(why, sizeof why, "its %zu PIDs and the %zu of the sources before it are over the limit of %d PIDs in all",
+               src[i].pidmap->npids, total, PIDMAP_MAX_PIDS);
+      goto refuse_i;
+    }
+    total += src[i].pidmap->npids;
+    use[i] = 1;
+    used++;
+    continue;
+  refuse_i:
+    if (src[i].required) {
+      snprintf(err, errlen, "%s: %s", label(&src[i]), why);
+      goto fail;
+    }
+    set_refused(&s->providers[i], why);
+  }
+
+  /* Build with every source that is left; a source whose data does not
+   * resolve (guidance naming an unknown PID, a prefix twice...) is dropped
+   * and the snapshot built again without it, so one provider's bad data
+   * never holds back the others' (at most one attempt per source). */
+  while (used) {
+    size_t       culprit = 0;
+    enum attempt r       = attempt(cfg, src, n, use, s, &culprit, why, sizeof why);
+    if (r == ATTEMPT_OK)
+      break;
+    clear_attempt(s);
+    if (r == ATTEMPT_FATAL || src[culprit].required) {
+      snprintf(err, errlen, "%s: %s", r == ATTEMPT_FATAL ? "snapshot" : label(&src[culprit]), why);
+      goto fail;
+    }
+    set_refused(&s->providers[culprit], why);
+    use[culprit] = 0;
+    used--;
+  }
+  free(use);
+  use = NULL;
+  if (!s->map)
+    return s; /* no source has data that resolves: stock behaviour */
+
   if (p4p_pidmap_equal(s->map, previous)) {
     p4p_pidmap_unref(s->map);
     s->map = p4p_pidmap_ref(previous);
   }
   s->map_loaded = time(NULL);
-  if (!(s->providers = calloc(n, sizeof *s->providers)) || !(s->guidance = p4p_guidance_new(s->map))) {
-    snprintf(err, errlen, "out of memory");
-    goto fail;
-  }
-  s->nproviders = n;
+  /* Versions shown in /stats: the first source's in use, which is the
+   * local files when there are any. */
   for (size_t i = 0; i < n; ++i) {
-    struct p4p_provider_info *p = &s->providers[i];
-    snprintf(p->name, sizeof p->name, "%s", *src[i].ns ? src[i].ns : "local");
-    p4p_pidmap_provider_slots(s->map, (uint16_t)i, &p->first, &p->last);
-    if (!src[i].pidmap)
+    if (s->providers[i].refused[0] || !src[i].pidmap)
       continue;
-    if (src[i].guidance && p4p_guidance_add(s->guidance, src[i].guidance, src[i].ns, why, sizeof why)) {
-      snprintf(err, errlen, "%s: %s", *src[i].ns ? src[i].ns : cfg->guidance_file, why);
-      goto fail;
-    }
-    if (src[i].costs && !(src[i].guidance && src[i].guidance->has_default) &&
-        p4p_guidance_add_costs(s->guidance, src[i].costs, src[i].ns, why, sizeof why)) {
-      snprintf(err, errlen, "%s: costs: %s", label(&src[i]), why);
-      goto fail;
-    }
-    if (add_servers(p, src[i].capability, s->map, src[i].ns)) {
-      snprintf(err, errlen, "out of memory");
-      goto fail;
-    }
     if (src[i].guidance)
       s->guidance_loaded = time(NULL);
-  }
-  p4p_guidance_finish(s->guidance);
-  /* Versions shown in /stats: the first source's, which is the local files
-   * when there are any. */
-  for (size_t i = 0; i < n; ++i) {
     if (src[i].pidmap_version && !s->map_version[0])
       snprintf(s->map_version, sizeof s->map_version, "%s", src[i].pidmap_version);
     if (src[i].guidance_version && !s->guidance_version[0])
@@ -169,6 +281,7 @@ struct p4p_state *p4p_loader_assemble(const struct p4p_config *cfg, const struct
   }
   return s;
 fail:
+  free(use);
   p4p_state_free(s);
   return NULL;
 }
@@ -182,6 +295,7 @@ struct p4p_state *p4p_loader_build(const struct p4p_config *cfg, char *err, size
     memset(&local, 0, sizeof local);
   struct loader_source src = {
       .ns               = "",
+      .required         = 1,
       .pidmap           = local.has_pidmap ? &local.pidmap : NULL,
       .guidance         = local.has_guidance ? &local.guidance : NULL,
       .pidmap_version   = local.has_pidmap ? local.pidmap.version : NULL,

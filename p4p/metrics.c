@@ -35,7 +35,7 @@ size_t p4p_metrics_write(const struct p4p_state *s, const struct p4p_provider_vi
   struct p4p_outbuf         o;
   struct p4p_stats_counters c;
   time_t                    now = time(NULL);
-  static const char *const  state_names[] = {"in_use", "waiting", "no_data"};
+  static const char *const  state_names[] = {"in_use", "waiting", "no_data", "refused"};
   static const char *const  data_names[]  = {"pidmap", "costs", "guidance", "capability"};
 
   p4p_out_init(&o, out, cap);
@@ -96,9 +96,9 @@ size_t p4p_metrics_write(const struct p4p_state *s, const struct p4p_provider_vi
     p4p_out_printf(&o, NS "provider_info{provider=\"%s\",url=\"%s\",protocol=\"%s\"} 1\n", pv[i].cfg->name, url,
                    pv[i].cfg->legacy ? "legacy" : "v1");
   }
-  family(&o, "provider_state", "gauge", "Where the provider's data stands: in_use, waiting (for the next snapshot), no_data");
+  family(&o, "provider_state", "gauge", "Where the provider's data stands: in_use, waiting (for the next snapshot), no_data, refused (its data does not resolve)");
   for (size_t i = 0; i < npv; ++i)
-    for (int k = 0; k < 3; ++k)
+    for (int k = 0; k < (int)(sizeof state_names / sizeof *state_names); ++k)
       p4p_out_printf(&o, NS "provider_state{provider=\"%s\",state=\"%s\"} %d\n", pv[i].cfg->name, state_names[k],
                      (int)p4p_provider_state_of(&pv[i]) == k);
   family(&o, "provider_failing", "gauge", "1 while some interface of the provider is failing (backing off)");

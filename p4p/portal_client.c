@@ -292,12 +292,8 @@ static int parse_answer(const struct fetch *f, union parsed *m, char *err,
     return p4p_legacy_parse_pdistance(b, n, "response", f->version_new,
                                       &m->costs, err, errlen);
   }
-  if (proto_xml_kind_of(b, n) == P4P_XML_ERROR) {
-    struct p4p_error_msg e;
-    if (proto_xml_parse_error(b, n, "response", &e, err, errlen) == 0)
-      proto_fail(err, errlen, "portal answered an error: %s", e.text);
-    return -1;
-  }
+  /* One parse per answer (issue 15.1: kind_of first parsed it twice): an
+   * <error> root fails the typed parse with its status and text in err. */
   switch (f->iface) {
   case P4P_IFACE_INFO:
     return proto_xml_parse_pidmap(b, n, "response", &m->pidmap, err, errlen);
@@ -698,7 +694,6 @@ static int finish_fetch(struct portal_client *c, struct fetch *f,
       if (reason[0])
         snprintf(why, sizeof why, ": %.180s", reason);
     } else if (!p->src.legacy && f->body &&
-        proto_xml_kind_of(f->body, f->len) == P4P_XML_ERROR &&
         proto_xml_parse_error(f->body, f->len, "response", &em, perr,
                             sizeof perr) == 0)
       snprintf(why, sizeof why, ": %.180s", em.text);

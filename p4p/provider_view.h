@@ -16,12 +16,15 @@ struct p4p_provider_view {
   char                              url[512]; /* without userinfo */
   int                               in_use;   /* its PIDs are in the current snapshot */
   size_t                            servers;  /* its servers in the current snapshot */
+  const char                       *refused;  /* why the snapshot left its data out, or NULL
+                                               * (points into the snapshot the caller holds) */
 };
 
-enum p4p_provider_state { P4P_PROVIDER_IN_USE, P4P_PROVIDER_WAITING, P4P_PROVIDER_NO_DATA };
+enum p4p_provider_state { P4P_PROVIDER_IN_USE, P4P_PROVIDER_WAITING, P4P_PROVIDER_NO_DATA, P4P_PROVIDER_REFUSED };
 
 static inline enum p4p_provider_state p4p_provider_state_of(const struct p4p_provider_view *v) {
-  return v->in_use ? P4P_PROVIDER_IN_USE : v->st.pidmap_at ? P4P_PROVIDER_WAITING : P4P_PROVIDER_NO_DATA;
+  return v->refused   ? P4P_PROVIDER_REFUSED
+         : v->in_use ? P4P_PROVIDER_IN_USE : v->st.pidmap_at ? P4P_PROVIDER_WAITING : P4P_PROVIDER_NO_DATA;
 }
 
 #endif

@@ -32,6 +32,7 @@ struct p4p_provider_info {
   uint16_t               first, last; /* its PID slots; 0, 0: none */
   size_t                 nservers;
   struct p4p_cap_server *servers;
+  char                   refused[256]; /* why its data is left out ("": it is in, or it has none) */
 };
 
 struct p4p_state {

@@ -713,6 +713,11 @@ static int build_error(struct xml_parse_ctx *p, const xmlNode *root, void *outp)
     return -1;
   copy_utf8_truncated(out->text, sizeof out->text, t);
   free(t);
+  /* the cut may end on blanks the text had inside; trim them as the ends
+   * were, so that the text reads back the same once written */
+  size_t l = strlen(out->text);
+  while (l > 0 && strchr(" \t\r\n", out->text[l - 1]))
+    out->text[--l] = '\0';
   return 0;
 }
 

@@ -19,6 +19,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include <libxml/parser.h>
 #include <libxml/parserInternals.h>
@@ -219,10 +220,72 @@ static int tag_attr_counts_ok(struct xml_parse_ctx *p, const char *buf,
   return 0;
 }
 
+/* v1 documents are UTF-8 (docs/PROTOCOL.md).  libxml2 would otherwise
+ * decode EBCDIC, UTF-16, UCS-4 or any iconv charset the document names, and
+ * the attribute count above, which reads raw bytes for ASCII '<' and '=',
+ * would see none of the tags (issue 15.1: 1 MiB of IBM037 with 149k
+ * attributes in one tag, ~50 s of CPU).  So a document must look like
+ * ASCII-compatible text and declare no encoding but UTF-8 (or its subset
+ * US-ASCII), and the parse below forces UTF-8 and ignores the declaration:
+ * the bytes counted are exactly the characters libxml2 parses. */
+static int encoding_ok(struct xml_parse_ctx *p, const char *buf, size_t len)
+{
+  const unsigned char *b = (const unsigned char *)buf;
+  size_t i = 0;
+  if (len >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF)
+    i = 3; /* UTF-8 byte order mark */
+  if (len - i >= 2 && ((b[i] == 0xFE && b[i + 1] == 0xFF) ||
+                       (b[i] == 0xFF && b[i + 1] == 0xFE)))
+    return proto_xml_fail_line(p, 0, "UTF-16/UTF-32 byte order mark: P4P v1 "
+                                     "documents are UTF-8");
+  if (len - i >= 2 && (b[i] == 0 || b[i + 1] == 0))
+    return proto_xml_fail_line(p, 0, "NUL byte at the start (UTF-16 or "
+                                     "UCS-4?): P4P v1 documents are UTF-8");
+  if (len - i >= 4 && !memcmp(b + i, "\x4C\x6F\xA7\x94", 4))
+    return proto_xml_fail_line(p, 0, "EBCDIC document: P4P v1 documents are "
+                                     "UTF-8");
+  if (len - i < 6 || memcmp(b + i, "<?xml", 5) ||
+      !strchr(" \t\r\n", b[i + 5]))
+    return 0; /* no declaration: UTF-8 by default */
+  /* the declaration ends at the first "?>"; look for encoding="..." in it */
+  const char *decl = buf + i, *end = buf + len;
+  const char *close = memmem(decl, (size_t)(end - decl), "?>", 2);
+  if (!close)
+    return 0; /* libxml2 refuses it */
+  const char *e = memmem(decl, (size_t)(close - decl), "encoding", 8);
+  if (!e)
+    return 0;
+  e += 8;
+  while (e < close && strchr(" \t\r\n", *e))
+    e++;
+  if (e < close && *e == '=')
+    e++;
+  while (e < close && strchr(" \t\r\n", *e))
+    e++;
+  if (e >= close || (*e != '"' && *e != '\''))
+    return 0; /* malformed: libxml2 refuses it */
+  char q = *e++;
+  const char *name = e;
+  while (e < close && *e != q)
+    e++;
+  size_t n = (size_t)(e - name);
+  static const char *const allowed[] = {"UTF-8", "UTF8", "US-ASCII", "ASCII"};
+  for (size_t k = 0; k < sizeof allowed / sizeof allowed[0]; k++)
+    if (n == strlen(allowed[k]) && !strncasecmp(name, allowed[k], n))
+      return 0;
+  long line = 1;
+  for (const char *c = buf; c < name; c++)
+    line += *c == '\n';
+  return proto_xml_fail_line(p, line,
+                             "encoding \"%.*s\" refused: P4P v1 documents "
+                             "are UTF-8",
+                             n > 40 ? 40 : (int)n, name);
+}
+
 /* Options: NONET, and nothing that loads or substitutes (NOENT, DTDLOAD,
  * DTDATTR, XINCLUDE are deliberately absent); no HUGE, so libxml2's own
  * depth and length limits stay on. */
-#define PARSE_OPTIONS (XML_PARSE_NONET | XML_PARSE_BIG_LINES)
+#define PARSE_OPTIONS (XML_PARSE_NONET | XML_PARSE_BIG_LINES | XML_PARSE_IGNORE_ENC)
 
 /* Parse buf into a tree with the hooks above; NULL (and p->failed) on error. */
 xmlDocPtr proto_xml_parse_tree(struct xml_parse_ctx *p, const char *buf,
@@ -243,7 +306,7 @@ xmlDocPtr proto_xml_parse_tree(struct xml_parse_ctx *p, const char *buf,
     proto_xml_fail_line(p, 0, "empty document");
     return NULL;
   }
-  if (tag_attr_counts_ok(p, buf, len) < 0)
+  if (encoding_ok(p, buf, len) < 0 || tag_attr_counts_ok(p, buf, len) < 0)
     return NULL;
   xmlParserCtxtPtr ctxt = xmlNewParserCtxt();
   if (!ctxt) {
@@ -263,7 +326,8 @@ xmlDocPtr proto_xml_parse_tree(struct xml_parse_ctx *p, const char *buf,
   xmlSetGenericErrorFunc(NULL, on_generic_error);
   xmlSetStructuredErrorFunc(NULL, on_structured_error);
 
-  xmlDocPtr doc = xmlCtxtReadMemory(ctxt, buf, (int)len, NULL, NULL,
+  /* UTF-8 whatever the document says (see encoding_ok) */
+  xmlDocPtr doc = xmlCtxtReadMemory(ctxt, buf, (int)len, NULL, "UTF-8",
                                     PARSE_OPTIONS);
 
   xmlSetGenericErrorFunc(old_gen_ctx, old_gen);

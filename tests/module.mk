@@ -49,3 +49,13 @@ TEST_TARGETS += layering-test
 layering-test: $(P4P_LIB) $(PROTO_LIB) $(PROV_LIB) $(BUILD)/opentracker-p4p
 	@echo "== layering"
 	@tests/check_layers.sh $(BUILD)
+
+# The unit tests again under ASan and UBSan (build/san), so that a plain
+# `make test` (what CI runs) checks every parser and unit with the
+# sanitizers too; `make SAN=1 test` runs them there already.
+ifeq ($(SAN)$(FUZZ),)
+TEST_TARGETS += san-unit-tests
+.PHONY: san-unit-tests
+san-unit-tests:
+	@$(MAKE) --no-print-directory SAN=1 unit-tests
+endif

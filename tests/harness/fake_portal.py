@@ -134,6 +134,8 @@ class FakePortal:
         self.last_body = {}
         self.last_headers = {}
         self.legacy = {p: _capture_body(n) for p, n in LEGACY_PATHS.items()}
+        # kind -> document text ({v}: the version) served instead of V1_DOCS
+        self.documents = {}
         portal = self
 
         class Handler(_Handler):
@@ -183,6 +185,15 @@ class FakePortal:
             raise ValueError("unknown mode %r" % mode)
         with self.lock:
             self.mode = mode
+
+    def serve(self, kind, text=None):
+        """Answers `kind` (pidmap, costs, guidance, capability) with text
+        from now on ({v} becomes the version); None: the usual document."""
+        with self.lock:
+            if text is None:
+                self.documents.pop(kind, None)
+            else:
+                self.documents[kind] = text
 
     def count(self, path):
         with self.lock:
@@ -279,7 +290,9 @@ class _Handler(BaseHTTPRequestHandler):
         kind = V1_PATHS.get(path)
         if kind is None:
             return None
-        if kind == "guidance":
+        if kind in p.documents:
+            data = p.documents[kind].replace("{v}", v).encode()
+        elif kind == "guidance":
             swarms = []
             if method == "POST":
                 # one matrix for every info-hash the posted <stats> names

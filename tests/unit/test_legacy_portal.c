@@ -256,6 +256,29 @@ static void test_lf_only_and_blank_separated_lines_are_read(void **state)
   proto_pidmap_msg_free(&m);
 }
 
+/* issue 15.2: the 5-byte answer "0<TAB>0<CRLF>" (one PID, no prefixes)
+ * once handed qsort a NULL array, which UBSan aborts on (build/san); it is
+ * a valid map of one empty PID. */
+static void test_only_pids_without_prefixes_parse(void **state)
+{
+  (void)state;
+  const char text[] = "0\t0\r\n";
+  struct p4p_pidmap_msg m;
+  char err[256] = "";
+  assert_int_equal(p4p_legacy_parse_pidmap(text, sizeof text - 1, "t", NULL,
+                                           &m, err, sizeof err), 0);
+  assert_int_equal(m.npids, 1);
+  assert_string_equal(m.pids[0].name, "0");
+  assert_int_equal(m.pids[0].nprefixes, 0);
+  assert_null(m.pids[0].prefixes);
+  proto_pidmap_msg_free(&m);
+  const char two[] = "a\t0\r\nb\t0\r\n";
+  assert_int_equal(p4p_legacy_parse_pidmap(two, sizeof two - 1, "t", NULL, &m,
+                                           err, sizeof err), 0);
+  assert_int_equal(m.npids, 2);
+  proto_pidmap_msg_free(&m);
+}
+
 static void expect_pidmap_error(const char *text, size_t len, const char *want)
 {
   struct p4p_pidmap_msg m;
@@ -329,6 +352,7 @@ int main(void)
     cmocka_unit_test(test_pdistance_inc_reverse_fills_reverse_column),
     cmocka_unit_test(test_pdistance_direct_cost_beats_reverse_column),
     cmocka_unit_test(test_lf_only_and_blank_separated_lines_are_read),
+    cmocka_unit_test(test_only_pids_without_prefixes_parse),
     cmocka_unit_test(test_broken_pid_maps_are_refused_with_line),
     cmocka_unit_test(test_broken_pdistances_are_refused_with_line),
   };

@@ -690,6 +690,13 @@ static const struct bad_case bad_cases[] = {
      "<!DOCTYPE pidmap SYSTEM \"http://127.0.0.1:9/p4p.dtd\"> refused", -1},
     {"xinclude.xml", PIDMAP, "xinclude.xml:5: ",
      "<xi:include> inside <pid>: element not in namespace", 1},
+    /* issue 15.1: the attribute cap reads ASCII bytes, so only UTF-8 */
+    {"ebcdic-attrs.xml", PIDMAP, "ebcdic-attrs.xml: ",
+     "EBCDIC document: P4P v1 documents are UTF-8", -1},
+    {"utf16-attrs.xml", PIDMAP, "utf16-attrs.xml: ",
+     "UTF-16/UTF-32 byte order mark: P4P v1 documents are UTF-8", -1},
+    {"latin1-decl.xml", PIDMAP, "latin1-decl.xml:2: ",
+     "encoding \"ISO-8859-1\" refused: P4P v1 documents are UTF-8", -1},
 };
 
 static void test_malformed_and_hostile_refused_with_line(void **state)
@@ -878,6 +885,57 @@ static void test_tag_with_too_many_attributes_refused_early(void **state)
   struct p4p_error_msg e;
   assert_int_equal(proto_xml_parse_error(ok, sizeof ok - 1, "ok", &e, err,
                                        sizeof err), 0);
+}
+
+/* Issue 15.1: what libxml2 parses is exactly the bytes the attribute cap
+ * counted, i.e. UTF-8 whatever a document declares; UTF-8's own spellings
+ * (and US-ASCII, a subset) and a UTF-8 byte order mark are accepted. */
+static void test_only_utf8_is_parsed(void **state)
+{
+  (void)state;
+  static const char *const ok[] = {
+      "<?xml version='1.0' encoding='utf-8'?><error xmlns='" P4P_XML_NS
+      "' status='500'>caf\xc3\xa9</error>",
+      "\xef\xbb\xbf<?xml version=\"1.0\" encoding = \"UTF-8\" ?>\n<error "
+      "xmlns='" P4P_XML_NS "' status='500'>caf\xc3\xa9</error>",
+      /* declared US-ASCII: still read as UTF-8 (libxml2 is told to) */
+      "<?xml version='1.0' encoding='US-ASCII'?><error xmlns='" P4P_XML_NS
+      "' status='500'>caf\xc3\xa9</error>",
+      "<error xmlns='" P4P_XML_NS "' status='500'>caf\xc3\xa9</error>",
+  };
+  for (size_t i = 0; i < sizeof ok / sizeof *ok; i++) {
+    struct p4p_error_msg e;
+    char err[256] = "";
+    if (proto_xml_parse_error(ok[i], strlen(ok[i]), "ok", &e, err, sizeof err))
+      fail_msg("case %zu refused: %s", i, err);
+    assert_string_equal(e.text, "caf\xc3\xa9");
+  }
+  struct bad {
+    const char *doc;
+    size_t      len;
+    const char *want;
+  } bad[] = {
+      /* no declaration, Latin-1 bytes: not UTF-8, so not well-formed */
+      {"<error xmlns='" P4P_XML_NS "' status='500'>caf\xe9</error>", 0,
+       "bad:1: not well-formed XML: "},
+      {"<?xml version='1.0' encoding='EBCDIC-US'?><error/>", 0,
+       "bad:1: encoding \"EBCDIC-US\" refused: P4P v1 documents are UTF-8"},
+      {"\0<\0?\0x\0m\0l", 10,
+       "bad: NUL byte at the start (UTF-16 or UCS-4?): P4P v1 documents are "
+       "UTF-8"},
+      {"<\0?\0x\0m\0l\0", 10,
+       "bad: NUL byte at the start (UTF-16 or UCS-4?): P4P v1 documents are "
+       "UTF-8"},
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+    struct p4p_error_msg e;
+    char err[256] = "";
+    size_t len = bad[i].len ? bad[i].len : strlen(bad[i].doc);
+    assert_int_equal(proto_xml_parse_error(bad[i].doc, len, "bad", &e, err,
+                                           sizeof err), -1);
+    if (strncmp(err, bad[i].want, strlen(bad[i].want)))
+      fail_msg("case %zu: '%s', want '%s'", i, err, bad[i].want);
+  }
 }
 
 static void test_read_file_cap(void **state)
@@ -1138,6 +1196,7 @@ int main(void)
       cmocka_unit_test(test_size_and_count_caps),
       cmocka_unit_test(test_writer_stays_under_the_read_cap),
       cmocka_unit_test(test_tag_with_too_many_attributes_refused_early),
+      cmocka_unit_test(test_only_utf8_is_parsed),
       cmocka_unit_test(test_read_file_cap),
       cmocka_unit_test(test_errors_never_reach_stderr),
       cmocka_unit_test(test_parallel_parses_keep_their_own_errors),
