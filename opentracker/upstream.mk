@@ -69,7 +69,8 @@ $(BUILD)/src/stock/.unpacked: $(OT_TARBALL) $(OWFAT_LIB)
 	@$(call ot_unpack,$(@D))
 	@touch $@
 
-$(BUILD)/src/p4p/.patched: $(OT_TARBALL) $(OT_PATCHES) $(OWFAT_LIB)
+# p4p/p4p.h too: upstream's makefile does not know that its objects include it
+$(BUILD)/src/p4p/.patched: $(OT_TARBALL) $(OT_PATCHES) p4p/p4p.h $(OWFAT_LIB)
 	@$(call ot_unpack,$(@D))
 	@$(call ot_patch,$(@D),$(OT_PATCHES))
 	@touch $@
@@ -79,7 +80,7 @@ $(BUILD)/src/stock-batch/.patched: $(OT_TARBALL) $(OT_BATCH) $(OWFAT_LIB)
 	@$(call ot_patch,$(@D),$(OT_BATCH))
 	@touch $@
 
-$(BUILD)/src/p4p-batch/.patched: $(OT_TARBALL) $(OT_PATCHES) $(OT_BATCH) $(OWFAT_LIB)
+$(BUILD)/src/p4p-batch/.patched: $(OT_TARBALL) $(OT_PATCHES) $(OT_BATCH) p4p/p4p.h $(OWFAT_LIB)
 	@$(call ot_unpack,$(@D))
 	@$(call ot_patch,$(@D),$(OT_PATCHES) $(OT_BATCH))
 	@touch $@
@@ -102,14 +103,19 @@ define ot_build_p4p
 @cp $(1)/opentracker $@.tmp && mv -f $@.tmp $@
 endef
 
+# The P4P libraries are defined by makefiles included after this one: their
+# names in prerequisites are expanded late ($$), or a changed libp4p.a
+# would not relink the fork.
+.SECONDEXPANSION:
+
 $(BUILD)/opentracker-stock: $(BUILD)/src/stock/.unpacked $(OWFAT_LIB)
 	$(call ot_build_stock,$(BUILD)/src/stock)
 
-$(BUILD)/opentracker-p4p: $(BUILD)/src/p4p/.patched $(P4P_LIB) $(PROTO_LIB) $(OWFAT_LIB)
+$(BUILD)/opentracker-p4p: $(BUILD)/src/p4p/.patched $$(P4P_LIB) $$(PROTO_LIB) $(OWFAT_LIB)
 	$(call ot_build_p4p,$(BUILD)/src/p4p)
 
 $(BUILD)/opentracker-stock-batch: $(BUILD)/src/stock-batch/.patched $(OWFAT_LIB)
 	$(call ot_build_stock,$(BUILD)/src/stock-batch)
 
-$(BUILD)/opentracker-p4p-batch: $(BUILD)/src/p4p-batch/.patched $(P4P_LIB) $(PROTO_LIB) $(OWFAT_LIB)
+$(BUILD)/opentracker-p4p-batch: $(BUILD)/src/p4p-batch/.patched $$(P4P_LIB) $$(PROTO_LIB) $(OWFAT_LIB)
 	$(call ot_build_p4p,$(BUILD)/src/p4p-batch)
