@@ -742,14 +742,17 @@ static void announce(struct sim *s, int id, double now) {
     p->listed = 1;
   }
   if (!is_seed(p)) {
+    struct select_weight weights[PIDMAP_MAX_PIDS];
+    struct select_row    row = p4p_select_row_from_dense(w->rows + (size_t)(p->slot - 1) * s->npids, s->npids, weights);
     struct select_request req = {
       .buckets         = w->list.data,
+      .group_slot      = p4p_layout_slots(&w->list),
       .groups          = w->layout.groups,
       .per_group       = w->layout.per_group,
       .peer_size       = PEER_SIZE,
       .self_slot       = p->slot,
       .self_key        = rec,
-      .row             = w->rows + (size_t)(p->slot - 1) * s->npids,
+      .row             = &row,
       .random_fraction = s->cfg->mode == SIM_NATIVE ? 1.0 : s->cfg->random_fraction,
       .amount          = s->cfg->numwant,
     };

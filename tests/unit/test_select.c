@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "peerlist.h"
+#include "p4p/layout.h"
 #include "p4p/pidmap.h"
 #include "p4p/select.h"
 
@@ -24,9 +25,12 @@
 #define MAX_PIDS     8
 
 struct swarm {
-  struct pidmap    *map;
-  struct p4p_vector peers;
-  struct p4p_layout layout;
+  struct pidmap       *map;
+  struct p4p_vector    peers;
+  struct p4p_layout    layout;
+  size_t               npids;
+  struct select_weight weights[MAX_PIDS]; /* the sparse form of the last row asked for */
+  struct select_row    row;
 };
 
 static void peer_record(uint8_t out[PEER_SIZE], unsigned pid, unsigned i, int seeder) {
@@ -43,7 +47,8 @@ static void peer_record(uint8_t out[PEER_SIZE], unsigned pid, unsigned i, int se
 /* counts[j] peers in PID j (1..npids), counts[0] peers in no PID (11.x). */
 static void swarm_build(struct swarm *s, size_t npids, const unsigned *counts, unsigned per_group) {
   char err[128];
-  s->map = p4p_pidmap_new(npids);
+  s->map   = p4p_pidmap_new(npids);
+  s->npids = npids;
   for (unsigned j = 1; j <= npids; ++j) {
     uint8_t a[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, (uint8_t)j, 0, 0};
     assert_int_equal(p4p_pidmap_add_prefix(s->map, a, 96 + 16, (uint16_t)j), 0);
@@ -65,16 +70,18 @@ static void swarm_free(struct swarm *s) {
   p4p_pidmap_unref(s->map);
 }
 
-static struct select_request request(const struct swarm *s, uint16_t self_slot, const uint8_t *self_key, const float *row, double eps,
-                                     size_t amount) {
+/* A request with a row given densely (weights of slots 1..npids). */
+static struct select_request request(struct swarm *s, uint16_t self_slot, const uint8_t *self_key, const float *row, double eps, size_t amount) {
+  s->row                  = p4p_select_row_from_dense(row, s->npids, s->weights);
   struct select_request r = {
       .buckets         = s->peers.data,
+      .group_slot      = p4p_layout_slots(&s->peers),
       .groups          = s->layout.groups,
       .per_group       = s->layout.per_group,
       .peer_size       = PEER_SIZE,
       .self_slot       = self_slot,
       .self_key        = self_key,
-      .row             = row,
+      .row             = &s->row,
       .random_fraction = eps,
       .amount          = amount,
   };
