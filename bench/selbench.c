@@ -206,7 +206,14 @@ static void scale(struct ot_workstruct *ws, const char *mode, uint32_t swarms, u
     }
   }
   double t_insert = now_ns() - t0, heap = heap_bytes() - h0;
-  g_now_seconds += 61; /* let the cleaner arrange big lists */
+  g_now_seconds += 61; /* let the cleaner arrange big lists: one untimed announce per swarm */
+  for (uint32_t s = 0; s < swarms; ++s) {
+    memset(hash, 0, sizeof hash);
+    snprintf((char *)hash, sizeof hash, "scale-%u", s);
+    ws->hash = &hash;
+    peer_address(ws, 0);
+    add_peer_to_torrent_and_return_peers(FLAG_UDP, ws, 0);
+  }
   unsigned short rs[3] = {4, 5, 6};
   unsigned       calls = 200000;
   t0                   = now_ns();
