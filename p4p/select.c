@@ -2,16 +2,21 @@
  *
  * Every peer of the list has a "global index": groups laid end to end, and
  * inside a group its buckets end to end, with the requester taken out.  A
- * selection is a set of distinct global indices, drawn in two steps:
+ * selection is a set of distinct global indices, drawn in three steps:
  *
  *   guided   per PID j a count k_j (water-filling + systematic rounding),
- *            then k_j distinct indices inside j's range (Floyd's sampler);
- *   random   R distinct indices among the n - sum(k_j) not yet taken.
+ *            then k_j distinct indices inside j's range;
+ *   outside  (several providers) uniform over the ranges outside the
+ *            requester's provider;
+ *   random   uniform over the whole list;
  *
- * Only the group sizes (a sum over per_group buckets each) and the picked
- * peers themselves are ever touched. */
-#include <math.h>
-#include <stdlib.h>
+ * each "distinct" by rejection against a small hash set of the indices
+ * taken so far, which keeps every pick uniform over the peers not taken yet
+ * (the conditional law of drawing without replacement).  Where a range is
+ * too small for rejection to be cheap (a PID given more than half its
+ * peers, a tiny swarm) the draw is exact instead: Floyd's sampler over a
+ * bitmap.  Only the bucket sizes and the picked peers themselves are ever
+ * touched; nothing is sorted. */
 #include <string.h>
 
 #include "layout.h"
@@ -19,170 +24,110 @@
 #include "select.h"
 
 #define MAX_GROUPS (PIDMAP_MAX_PIDS + 1)
+/* Exact draws run on ranges of fewer than 2 * (picks + k) <= this many
+ * indices; rejection everywhere else. */
+#define EXACT_MAX  (2 * SELECT_MAX_AMOUNT)
 
-/* The drand48 generator (x = a x + c mod 2^48, 31 high bits out), inlined:
- * the same sequence nrand48() gives upstream's selection from the same
- * per-thread state, at a fraction of the cost of the libc call. */
-static inline uint32_t next31(unsigned short s[3]) {
-  uint64_t x = (uint64_t)s[2] << 32 | (uint64_t)s[1] << 16 | s[0];
-  x          = (x * 0x5DEECE66DULL + 0xB) & 0xffffffffffffULL;
-  s[0]       = (unsigned short)x;
-  s[1]       = (unsigned short)(x >> 16);
-  s[2]       = (unsigned short)(x >> 32);
-  return (uint32_t)(x >> 17);
+/* drand48's generator (x = a x + c mod 2^48), the state upstream's
+ * nrand48() keeps per thread, stepped inline: the 32 high bits per draw. */
+struct rng {
+  uint64_t x;
+};
+
+static inline struct rng rng_load(const unsigned short s[3]) { return (struct rng){(uint64_t)s[2] << 32 | (uint64_t)s[1] << 16 | s[0]}; }
+
+static inline void rng_store(struct rng r, unsigned short s[3]) {
+  s[0] = (unsigned short)r.x;
+  s[1] = (unsigned short)(r.x >> 16);
+  s[2] = (unsigned short)(r.x >> 32);
 }
 
-static inline size_t uniform_below(size_t n, unsigned short rand48[3]) {
-  /* The modulo bias is below n / 2^31 (5e-5 for a 100k-peer swarm), as in
-   * upstream's selection.  Larger n take two draws. */
-  if (n <= (1u << 31))
-    return next31(rand48) % n;
-  uint64_t r = (uint64_t)next31(rand48) << 31 | next31(rand48);
-  return (size_t)(r % n);
+static inline uint32_t next32(struct rng *r) {
+  r->x = (r->x * 0x5DEECE66DULL + 0xB) & 0xffffffffffffULL;
+  return (uint32_t)(r->x >> 16);
 }
 
-static inline double uniform01(unsigned short rand48[3]) { return next31(rand48) / 2147483648.0; }
+/* Uniform in [0, n), n <= 2^32, by multiply-shift: no division, and a bias
+ * below n / 2^32 (2e-5 for a 100k-peer swarm), as upstream's modulo has. */
+static inline uint32_t below(struct rng *r, uint64_t n) { return (uint32_t)((next32(r) * n) >> 32); }
 
-static int contains(const uint32_t *set, size_t n, uint32_t v) {
-  for (size_t i = 0; i < n; ++i)
-    if (set[i] == v)
+static inline double uniform01(struct rng *r) { return next32(r) / 4294967296.0; }
+
+/* The global indices taken so far: open addressing at most half full,
+ * keys stored + 1. */
+struct taken {
+  uint32_t slot[2 * SELECT_MAX_AMOUNT];
+  uint32_t mask;
+  unsigned shift;
+};
+
+static void taken_init(struct taken *t, size_t amount) {
+  unsigned bits = amount > 32 ? 32 - (unsigned)__builtin_clz((unsigned)(2 * amount - 1)) : 6; /* 2^bits >= 2 * amount */
+  t->mask  = (1u << bits) - 1;
+  t->shift = 32 - bits;
+  memset(t->slot, 0, (1u << bits) * sizeof t->slot[0]);
+}
+
+/* 1 if v was not taken (and is now), 0 if it was. */
+static inline int take(struct taken *t, uint32_t v) {
+  uint32_t key = v + 1, h = (key * 0x9E3779B1u) >> t->shift;
+  for (;; h = (h + 1) & t->mask) {
+    if (!t->slot[h]) {
+      t->slot[h] = key;
       return 1;
-  return 0;
+    }
+    if (t->slot[h] == key)
+      return 0;
+  }
 }
 
-/* Floyd's algorithm: k distinct values uniform over [0, n) into out[0..k). */
-static void sample_distinct(size_t n, size_t k, uint32_t *out, unsigned short rand48[3]) {
-  size_t got = 0;
-  if (k == n) { /* all of them, as a saturated PID gives */
-    for (; got < n; ++got)
-      out[got] = (uint32_t)got;
-    return;
+static inline int was_taken(const struct taken *t, uint32_t v) {
+  uint32_t key = v + 1, h = (key * 0x9E3779B1u) >> t->shift;
+  for (;; h = (h + 1) & t->mask) {
+    if (!t->slot[h])
+      return 0;
+    if (t->slot[h] == key)
+      return 1;
   }
+}
+
+#define BIT_SET(bm, i) ((bm)[(i) >> 6] |= 1ull << ((i) & 63))
+#define BIT_HAS(bm, i) ((bm)[(i) >> 6] >> ((i) & 63) & 1)
+
+/* Floyd's algorithm: k distinct values uniform over [0, n), n <= EXACT_MAX,
+ * as bits of out. */
+static void floyd(size_t n, size_t k, uint64_t out[EXACT_MAX / 64], struct rng *r) {
+  memset(out, 0, (n + 63) / 64 * sizeof *out);
   for (size_t t = n - k; t < n; ++t) {
-    uint32_t r = (uint32_t)uniform_below(t + 1, rand48);
-    uint32_t v = contains(out, got, r) ? (uint32_t)t : r;
-    out[got++] = v;
+    size_t v = below(r, t + 1);
+    if (BIT_HAS(out, v))
+      v = t;
+    BIT_SET(out, v);
   }
 }
 
-static void sort_u32(uint32_t *v, size_t n) {
-  for (size_t i = 1; i < n; ++i) {
-    uint32_t x = v[i];
-    size_t   j = i;
-    for (; j && v[j - 1] > x; --j)
-      v[j] = v[j - 1];
-    v[j] = x;
-  }
-}
-
-/* Heap sort of PID slots by key, ascending: no allocation, O(P log P). */
-static void sift_down(uint16_t *idx, const double *key, size_t root, size_t n) {
-  for (;;) {
-    size_t child = 2 * root + 1;
-    if (child >= n)
-      return;
-    if (child + 1 < n && key[idx[child + 1]] > key[idx[child]])
-      ++child;
-    if (key[idx[root]] >= key[idx[child]])
-      return;
-    uint16_t t = idx[root];
-    idx[root]  = idx[child];
-    idx[child] = t;
-    root       = child;
-  }
-}
-static void sort_by_key(uint16_t *idx, const double *key, size_t n) {
-  if (n <= 32) { /* a typical row: insertion sort is cheaper */
-    for (size_t i = 1; i < n; ++i) {
-      uint16_t x = idx[i];
-      size_t   j = i;
-      for (; j && key[idx[j - 1]] > key[x]; --j)
-        idx[j] = idx[j - 1];
-      idx[j] = x;
-    }
-    return;
-  }
-  for (size_t i = n / 2; i-- > 0;)
-    sift_down(idx, key, i, n);
-  for (size_t end = n; end-- > 1;) {
-    uint16_t t = idx[0];
-    idx[0]     = idx[end];
-    idx[end]   = t;
-    sift_down(idx, key, 0, end);
-  }
-}
-
-/* Splits `want` picks over the active PIDs: quota_j proportional to w_j,
- * except that a PID holding fewer peers than its share gives all it has and
- * its surplus goes to the others by weight (water-filling, visiting PIDs in
- * the order they saturate).  Then rounds to integers with one uniform offset
- * (systematic sampling): E[k_j] = quota_j exactly and sum k_j is exact.
- * Returns sum k_j (less than want only when the active PIDs run out). */
-static size_t allocate(const uint16_t *active_in, size_t nactive, const float *row, const size_t *count, size_t want, size_t *k,
-                       unsigned short rand48[3]) {
-  uint16_t active[MAX_GROUPS];
-  double   quota[MAX_GROUPS];
-  double   left = (double)want, wleft = 0;
-  size_t   capacity = 0, i;
-  int      saturates = 0;
-
-  for (i = 0; i < nactive; ++i) {
-    wleft    += row[active_in[i] - 1];
-    capacity += count[active_in[i]];
-  }
-  /* Usually every PID has more peers than its share: no sorting needed. */
-  for (i = 0; i < nactive; ++i) {
-    uint16_t j = active_in[i];
-    quota[j]   = left * row[j - 1] / wleft;
-    saturates |= (double)count[j] < quota[j];
-  }
-  if (saturates) {
-    double ratio[MAX_GROUPS];
-    for (i = 0; i < nactive; ++i) {
-      active[i]           = active_in[i];
-      ratio[active_in[i]] = (double)count[active_in[i]] / row[active_in[i] - 1];
-    }
-    sort_by_key(active, ratio, nactive);
-    for (i = 0; i < nactive; ++i) {
-      uint16_t j     = active[i];
-      double   share = left * row[j - 1] / wleft;
-      if ((double)count[j] > share)
-        break;
-      quota[j]  = (double)count[j];
-      left     -= (double)count[j];
-      wleft    -= row[j - 1];
-    }
-    for (size_t r = i; r < nactive; ++r)
-      quota[active[r]] = left * row[active[r] - 1] / wleft;
-    active_in = active;
-  }
-
-  size_t target = want < capacity ? want : capacity, total = 0;
-  double u = uniform01(rand48), cum = 0;
-  for (i = 0; i < nactive; ++i) {
-    uint16_t j    = active_in[i];
-    double   from = floor(cum + u);
-    cum          += quota[j];
-    double   n    = floor(cum + u) - from;
-    k[j]          = n < 0 ? 0 : (size_t)n > count[j] ? count[j] : (size_t)n;
-    total        += k[j];
-  }
-  /* Floating-point sums may miss the exact total by one; mend it. */
-  for (i = 0; total < target && i < nactive; ++i)
-    while (total < target && k[active_in[i]] < count[active_in[i]])
-      ++k[active_in[i]], ++total;
-  for (i = 0; total > target && i < nactive; ++i)
-    while (total > target && k[active_in[i]])
-      --k[active_in[i]], --total;
-  return total;
-}
+/* Everything one selection works on. */
+struct pass {
+  const struct select_request *req;
+  size_t                       groups, self_group, self_index;
+  uint32_t                     count[MAX_GROUPS], start[MAX_GROUPS + 1];
+  struct taken                 taken;
+  const uint8_t               *at[SELECT_MAX_AMOUNT];
+  size_t                       npicks;
+  struct rng                   rng;
+  /* locality of the picks, for the tally: the requester's group, the run
+   * of its provider's groups [prov_g, prov_g + prov_n), counts of picks in
+   * the one, the rest of the other, and elsewhere */
+  size_t                       own_g, prov_g, prov_n;
+  size_t                       where[3];
+};
 
 /* Group of a global index: binary search over the group starts. */
-static size_t group_of(const size_t *start, size_t groups, size_t global) {
-  size_t lo = 0, hi = groups;
+static inline size_t group_of(const struct pass *p, uint32_t global) {
+  size_t lo = 0, hi = p->groups;
   while (hi - lo > 1) {
     size_t mid = (lo + hi) / 2;
-    if (start[mid] <= global)
+    if (p->start[mid] <= global)
       lo = mid;
     else
       hi = mid;
@@ -190,154 +135,359 @@ static size_t group_of(const size_t *start, size_t groups, size_t global) {
   return lo;
 }
 
-/* The record of the index-th peer of group g (requester skipped). */
-static const uint8_t *peer_at(const struct select_request *req, size_t g, size_t index, size_t self_group, size_t self_index) {
-  if (g == self_group && index >= self_index)
+/* The functions below take the peer record's size as an argument and are
+ * inlined into two copies of the selection, one per record size (IPv4,
+ * IPv6), so that it is a constant everywhere: a shift or a lea per pick,
+ * not a multiply and a reload. */
+#define SIZED static inline __attribute__((always_inline))
+
+/* Records the index-th peer of group g (requester skipped) as a pick. */
+SIZED void emit(struct pass *p, size_t g, size_t index, size_t peer_size) {
+  const struct select_request *req = p->req;
+  if (g == p->self_group && index >= p->self_index)
     ++index;
-  const struct p4p_vector *b = req->buckets + g * req->per_group;
-  while (index >= b->size)
-    index -= (b++)->size;
-  return (const uint8_t *)b->data + index * req->peer_size;
-}
-
-/* Locality of a pick from group g (a PID slot), for the tally: two
- * compares, nothing looked up. */
-static inline void tally_where(struct select_tally *tally, size_t g, size_t self, size_t first, size_t last, size_t n) {
-  if (g == self)
-    tally->in_pid += n;
-  else if (g >= first && g <= last)
-    tally->in_provider += n;
+  const struct p4p_vector *b;
+  if (req->per_group == 1) /* the usual case: one bucket per group */
+    b = req->buckets + g;
   else
-    tally->elsewhere += n;
+    for (b = req->buckets + g * req->per_group; index >= b->size;)
+      index -= (b++)->size;
+  const uint8_t *peer = (const uint8_t *)b->data + index * peer_size;
+  __builtin_prefetch(peer); /* the copy-out comes later: let the misses overlap */
+  p->at[p->npicks++] = peer;
+  p->where[g == p->own_g ? 0 : g - p->prov_g < p->prov_n ? 1 : 2]++; /* two compares, nothing looked up */
 }
 
-size_t p4p_select_guided(const struct select_request *req, unsigned short rand48[3], char *reply, struct select_tally *tally) {
-  size_t         compare_size = P4P_PEER_COMPARE_SIZE(req->peer_size);
-  size_t         count[MAX_GROUPS], start[MAX_GROUPS + 1], k[MAX_GROUPS];
-  uint16_t       active[MAX_GROUPS];
-  uint32_t       taken[SELECT_MAX_AMOUNT], drawn[SELECT_MAX_AMOUNT];
-  const uint8_t *at[SELECT_MAX_AMOUNT];
-  size_t         self_group = req->groups, self_index = 0, n = 0, nactive = 0, npicks = 0;
+SIZED void emit_global(struct pass *p, uint32_t global, size_t peer_size) {
+  size_t g = group_of(p, global);
+  emit(p, g, global - p->start[g], peer_size);
+}
+
+/* k distinct peers of group g, none taken before. */
+SIZED void pick_in_group(struct pass *p, size_t g, size_t k, size_t peer_size) {
+  uint32_t n = p->count[g], base = p->start[g];
+  if (k == n) { /* all of them, as a saturated PID gives */
+    for (uint32_t i = 0; i < n; ++i)
+      if (take(&p->taken, base + i))
+        emit(p, g, i, peer_size);
+    return;
+  }
+  if (2 * k <= n) { /* at least half stay free: under 2 draws per pick */
+    for (size_t got = 0; got < k;) {
+      uint32_t i = below(&p->rng, n);
+      if (take(&p->taken, base + i))
+        emit(p, g, i, peer_size), ++got;
+    }
+    return;
+  }
+  uint64_t bits[EXACT_MAX / 64]; /* n < 2k <= 2 * SELECT_MAX_AMOUNT */
+  floyd(n, k, bits, &p->rng);
+  for (uint32_t i = 0; i < n; ++i)
+    if (BIT_HAS(bits, i) && take(&p->taken, base + i))
+      emit(p, g, i, peer_size);
+}
+
+/* k distinct peers uniform over the peers not taken yet of a virtual range
+ * [0, nv), which is global [0, cut) followed by [cut + gap, ...): the whole
+ * list (gap 0), or the list outside the requester's provider. */
+SIZED void pick_in_range(struct pass *p, uint32_t nv, uint32_t cut, uint32_t gap, size_t k, size_t peer_size) {
+  if (!k || !nv)
+    return;
+  if (2 * (p->npicks + k) <= nv) { /* rejection: under 2 draws per pick */
+    for (size_t got = 0; got < k;) {
+      uint32_t v = below(&p->rng, nv), global = v < cut ? v : v + gap;
+      if (take(&p->taken, global))
+        emit_global(p, global, peer_size), ++got;
+    }
+    return;
+  }
+  /* Small range (nv < 2 * (picks + k) <= EXACT_MAX): exact.  Draw k ranks
+   * among the free indices, then walk the range once. */
+  uint64_t drawn[EXACT_MAX / 64];
+  uint32_t free = 0;
+  for (uint32_t v = 0; v < nv; ++v)
+    free += !was_taken(&p->taken, v < cut ? v : v + gap);
+  if (k > free)
+    k = free;
+  floyd(free, k, drawn, &p->rng);
+  for (uint32_t v = 0, rank = 0; v < nv; ++v) {
+    uint32_t global = v < cut ? v : v + gap;
+    if (was_taken(&p->taken, global))
+      continue;
+    if (BIT_HAS(drawn, rank))
+      take(&p->taken, global), emit_global(p, global, peer_size);
+    ++rank;
+  }
+}
+
+/* Splits `want` picks over the active groups: quota_a proportional to w_a,
+ * except that a PID holding fewer peers than its share gives all it has and
+ * its surplus goes to the others by weight (water-filling: saturate every
+ * PID whose count is below its share, recompute the shares of the rest,
+ * until none saturates; the shares only grow, so this ends at the same
+ * fixed point as visiting PIDs in the order they saturate).  Then rounds to
+ * integers with one uniform offset (systematic sampling): E[k_a] = quota_a
+ * exactly and sum k_a is exact.  Returns sum k_a (less than want only when
+ * the active PIDs run out). */
+static size_t allocate(size_t nactive, const float *w, const uint32_t *cnt, size_t want, uint32_t *k, struct rng *r) {
+  unsigned char sat[MAX_GROUPS];
+  double        left = (double)want, wleft = 0;
+  size_t        capacity = 0, a;
+
+  for (a = 0; a < nactive; ++a) {
+    wleft    += w[a];
+    capacity += cnt[a];
+    sat[a]    = 0;
+  }
+  double share = wleft > 0 ? left / wleft : 0; /* picks per unit of weight */
+  for (int changed = 1; changed && wleft > 0;) {
+    changed = 0;
+    for (a = 0; a < nactive; ++a)
+      if (!sat[a] && (double)cnt[a] <= share * w[a]) {
+        sat[a]   = 1;
+        left    -= cnt[a];
+        wleft   -= w[a];
+        changed  = 1;
+      }
+    share = wleft > 0 ? left / wleft : 0;
+  }
+
+  size_t target = want < capacity ? want : capacity, total = 0;
+  double cum   = uniform01(r); /* u + the quotas so far */
+  size_t floor0 = 0;           /* floor(u) */
+  for (a = 0; a < nactive; ++a) {
+    cum         += sat[a] ? (double)cnt[a] : share * w[a];
+    size_t upto  = (size_t)cum; /* floor: cum >= 0 */
+    size_t n     = upto - floor0;
+    floor0       = upto;
+    k[a]           = (uint32_t)(n > cnt[a] ? cnt[a] : n);
+    total         += k[a];
+  }
+  /* Floating-point sums may miss the exact total by one; mend it. */
+  for (a = 0; total < target && a < nactive; ++a)
+    while (total < target && k[a] < cnt[a])
+      ++k[a], ++total;
+  for (a = 0; total > target && a < nactive; ++a)
+    while (total > target && k[a])
+      --k[a], --total;
+  return total;
+}
+
+/* Weight of a slot in a row: binary search. */
+static float row_weight(const struct select_row *row, uint16_t slot) {
+  size_t lo = 0, hi = row->n;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (row->e[mid].slot < slot)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < row->n && row->e[lo].slot == slot ? row->e[lo].w : 0;
+}
+
+/* First group whose slot is >= slot. */
+static size_t first_group_from(const uint16_t *slots, size_t groups, uint16_t slot) {
+  size_t lo = 0, hi = groups;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    if (slots[mid] < slot)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+/* Compare bytes (address, port; network order) as memcmp() orders them,
+ * without the call: big-endian loads. */
+static inline uint64_t be64_at(const uint8_t *a) {
+  uint64_t v;
+  memcpy(&v, a, 8);
+  return __builtin_bswap64(v);
+}
+static inline uint64_t be48_at(const uint8_t *a) { /* 4 address bytes + 2 port bytes */
+  uint32_t hi;
+  uint16_t lo;
+  memcpy(&hi, a, 4), memcpy(&lo, a + 4, 2);
+  return (uint64_t)__builtin_bswap32(hi) << 16 | __builtin_bswap16(lo);
+}
+static inline int peer_cmp(const uint8_t *a, const uint8_t *b, size_t compare_size) {
+  if (compare_size == P4P_PEER_COMPARE_SIZE4) {
+    uint64_t x = be48_at(a), y = be48_at(b);
+    return (x > y) - (x < y);
+  }
+  for (size_t i = 0; i < 16; i += 8) {
+    uint64_t x = be64_at(a + i), y = be64_at(b + i);
+    if (x != y)
+      return x < y ? -1 : 1;
+  }
+  return memcmp(a + 16, b + 16, 2);
+}
+
+/* Takes the requester out of its group's index range, if it is there. */
+SIZED void find_self(struct pass *p, size_t peer_size) {
+  size_t compare_size = P4P_PEER_COMPARE_SIZE(peer_size);
+  const struct select_request *req = p->req;
+  p->self_group                    = p->groups;
+  if (!req->self_key || !req->self_slot)
+    return;
+  size_t g = p4p_layout_find_group(req->group_slot, p->groups, req->self_slot);
+  if (g == p->groups)
+    return;
+  size_t                   sub = p4p_layout_sub_bucket(req->self_key, compare_size, (unsigned)req->per_group);
+  const struct p4p_vector *b   = req->buckets + g * req->per_group + sub;
+  size_t                   lo = 0, hi = b->size;
+  while (lo < hi) {
+    size_t mid = (lo + hi) / 2;
+    int    c   = peer_cmp((const uint8_t *)b->data + mid * peer_size, req->self_key, compare_size);
+    if (c == 0) {
+      p->self_group = g;
+      p->self_index = mid;
+      for (size_t s = 0; s < sub; ++s)
+        p->self_index += req->buckets[g * req->per_group + s].size;
+      --p->count[g];
+      return;
+    }
+    if (c < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+}
+
+SIZED size_t select_sized(const struct select_request *req, unsigned short rand48[3], char *reply, struct select_tally *tally, size_t peer_size) {
+  size_t      compare_size = P4P_PEER_COMPARE_SIZE(peer_size);
+  struct pass p;
+  uint16_t    active[MAX_GROUPS];
+  float       weight[MAX_GROUPS];
+  uint32_t    cnt[MAX_GROUPS], k[MAX_GROUPS];
+  size_t      nactive = 0, n = 0;
 
   memset(tally, 0, sizeof *tally);
-  if (req->amount > SELECT_MAX_AMOUNT || req->groups > MAX_GROUPS || req->groups < 2)
+  if (req->amount > SELECT_MAX_AMOUNT || req->groups > MAX_GROUPS || !req->groups)
     return 0;
-
-  for (size_t g = 0; g < req->groups; ++g) {
-    count[g] = 0;
-    for (size_t b = 0; b < req->per_group; ++b)
-      count[g] += req->buckets[g * req->per_group + b].size;
+  p.req    = req;
+  p.groups = req->groups;
+  p.npicks = 0;
+  memset(p.where, 0, sizeof p.where);
+  for (size_t g = 0; g < p.groups; ++g) {
+    size_t c = req->buckets[g * req->per_group].size;
+    for (size_t b = 1; b < req->per_group; ++b)
+      c += req->buckets[g * req->per_group + b].size;
+    if (c > UINT32_MAX / 2)
+      return 0; /* global indices are 32 bits */
+    p.count[g] = (uint32_t)c;
   }
-
-  /* Take the requester out of its group's index range. */
-  if (req->self_key && req->self_slot && req->self_slot < req->groups) {
-    size_t                   g   = req->self_slot;
-    size_t                   sub = p4p_layout_sub_bucket(req->self_key, compare_size, (unsigned)req->per_group);
-    const struct p4p_vector *b   = req->buckets + g * req->per_group + sub;
-    size_t                   lo = 0, hi = b->size;
-    while (lo < hi) {
-      size_t mid = (lo + hi) / 2;
-      int    c   = memcmp((const uint8_t *)b->data + mid * req->peer_size, req->self_key, compare_size);
-      if (c == 0) {
-        self_group = g;
-        self_index = mid;
-        for (size_t s = 0; s < sub; ++s)
-          self_index += req->buckets[g * req->per_group + s].size;
-        --count[g];
-        break;
-      }
-      if (c < 0)
-        lo = mid + 1;
-      else
-        hi = mid;
-    }
+  find_self(&p, peer_size);
+  for (size_t g = 0; g < p.groups; ++g) {
+    p.start[g]  = (uint32_t)n;
+    n          += p.count[g];
   }
-  for (size_t g = 0; g < req->groups; ++g) {
-    start[g]  = n;
-    n        += count[g];
-  }
-  start[req->groups] = n;
+  if (n > UINT32_MAX / 2)
+    return 0;
+  p.start[p.groups] = (uint32_t)n;
 
   size_t amount = req->amount < n ? req->amount : n;
-  size_t random = (size_t)floor(req->random_fraction * (double)amount + 0.5);
+  size_t random = (size_t)(req->random_fraction * (double)amount + 0.5);
   if (random > amount)
     random = amount;
 
-  /* Guided part: k_j distinct peers of each PID j. */
-  for (size_t j = 1; j < req->groups; ++j)
-    if (req->row[j - 1] > 0 && count[j])
-      active[nactive++] = (uint16_t)j;
-  /* Outside the requester's provider: its slots are one contiguous run of
-   * groups, so "outside" is two index ranges around it. */
-  size_t first = req->provider_first ? req->provider_first : 1;
-  size_t last  = req->provider_first ? req->provider_last : req->groups - 1;
-  size_t n_in  = start[last + 1] - start[first], n_out = n - n_in;
-  size_t outside = req->provider_first ? (size_t)floor((1 - req->intra_share) * (double)(amount - random) + 0.5) : 0;
+  /* The row's weights of the groups present, in group order: merge the two
+   * ascending slot lists, or look each group up in a long row. */
+  const struct select_row *row = req->row;
+  if (row->n > 8 * p.groups) {
+    for (size_t g = 0; g < p.groups; ++g) {
+      float w = req->group_slot[g] ? row_weight(row, req->group_slot[g]) : 0;
+      if (w > 0 && p.count[g])
+        active[nactive] = (uint16_t)g, weight[nactive] = w, cnt[nactive++] = p.count[g];
+    }
+  } else
+    for (size_t g = 0, e = 0; g < p.groups && e < row->n;) {
+      uint16_t s = req->group_slot[g];
+      if (s < row->e[e].slot)
+        ++g;
+      else if (s > row->e[e].slot)
+        ++e;
+      else {
+        if (row->e[e].w > 0 && p.count[g])
+          active[nactive] = (uint16_t)g, weight[nactive] = row->e[e].w, cnt[nactive++] = p.count[g];
+        ++g, ++e;
+      }
+    }
+
+  /* Outside the requester's provider: its slots are one contiguous run, so
+   * its groups are one run [gin, gout) too, and "outside" is the two index
+   * ranges around it. */
+  size_t gin = 0, gout = p.groups, outside = 0;
+  if (req->provider_first) {
+    gin  = first_group_from(req->group_slot, p.groups, req->provider_first);
+    gout = first_group_from(req->group_slot, p.groups, (uint16_t)(req->provider_last + 1));
+    if (req->provider_last == UINT16_MAX)
+      gout = p.groups;
+  }
+  uint32_t n_in = p.start[gout] - p.start[gin], n_out = (uint32_t)n - n_in;
+  if (req->provider_first)
+    outside = (size_t)((1 - req->intra_share) * (double)(amount - random) + 0.5);
   if (outside > n_out)
     outside = n_out;
-  size_t guided = allocate(active, nactive, req->row, count, amount - random - outside, k, rand48);
-  random        = amount - guided - outside;
+  /* For the tally, the provider's run without a group of no PID (slot 0,
+   * first when there is one): with one provider that is every PID. */
+  p.own_g  = req->self_slot ? p4p_layout_find_group(req->group_slot, p.groups, req->self_slot) : p.groups;
+  p.prov_g = req->provider_first ? gin : p.groups && req->group_slot[0] == 0;
+  p.prov_n = gout - p.prov_g;
+
+  p.rng = rng_load(rand48);
+  taken_init(&p.taken, amount);
+  allocate(nactive, weight, cnt, amount - random - outside, k, &p.rng);
   for (size_t a = 0; a < nactive; ++a) {
-    size_t j = active[a];
-    if (!k[j])
+    size_t g = active[a], before = p.npicks;
+    if (!k[a])
       continue;
-    sample_distinct(count[j], k[j], drawn, rand48);
-    for (size_t p = 0; p < k[j]; ++p) {
-      at[npicks]      = peer_at(req, j, drawn[p], self_group, self_index);
-      taken[npicks++] = (uint32_t)(start[j] + drawn[p]);
-      __builtin_prefetch(at[npicks - 1]);
-    }
-    if (j == req->self_slot)
-      tally->same_pid += k[j];
+    pick_in_group(&p, g, k[a], peer_size);
+    if (req->group_slot[g] == req->self_slot)
+      tally->same_pid += p.npicks - before;
     else
-      tally->other_pid += k[j];
-    tally_where(tally, j, req->self_slot, first, last, k[j]);
+      tally->other_pid += p.npicks - before;
   }
-
-  /* Outside part: uniform over the peers outside the provider. */
-  sample_distinct(n_out, outside, drawn, rand48);
-  for (size_t p = 0; p < outside; ++p) {
-    size_t global   = drawn[p] < start[first] ? drawn[p] : drawn[p] + n_in;
-    size_t g        = group_of(start, req->groups, global);
-    at[npicks]      = peer_at(req, g, global - start[g], self_group, self_index);
-    taken[npicks++] = (uint32_t)global;
-    __builtin_prefetch(at[npicks - 1]);
-    tally_where(tally, g, req->self_slot, first, last, 1);
-  }
-  tally->outside = outside;
-  guided        += outside;
-
-  /* Random part: uniform over the peers not taken yet.  Draw in the index
-   * space with the taken ones removed, then step over them; both sorted, so
-   * one merge pass does it. */
-  sort_u32(taken, guided);
-  sample_distinct(n - guided, random, drawn, rand48);
-  sort_u32(drawn, random);
-  for (size_t r = 0, t = 0; r < random; ++r) {
-    size_t global = drawn[r];
-    while (t < guided && taken[t] <= global + t)
-      ++t;
-    global += t;
-    size_t g       = group_of(start, req->groups, global);
-    at[npicks]     = peer_at(req, g, global - start[g], self_group, self_index);
-    __builtin_prefetch(at[npicks++]);
-    tally_where(tally, g, req->self_slot, first, last, 1);
-  }
-  tally->random = random;
+  size_t guided = p.npicks;
+  pick_in_range(&p, n_out, p.start[gin], n_in, outside, peer_size);
+  tally->outside = p.npicks - guided;
+  /* Random part, and whatever the guided part could not fill. */
+  pick_in_range(&p, (uint32_t)n, (uint32_t)n, 0, amount - p.npicks, peer_size);
+  tally->random = p.npicks - guided - tally->outside;
+  rng_store(p.rng, rand48);
+  tally->in_pid      = p.where[0];
+  tally->in_provider = p.where[1];
+  tally->elsewhere   = p.where[2];
 
   /* Copy out as upstream does: seeders fill from the back. */
-  char *front = reply, *back = reply + npicks * compare_size;
-  for (size_t p = 0; p < npicks; ++p) {
-    const uint8_t *peer = at[p];
+  char *front = reply, *back = reply + p.npicks * compare_size;
+  for (size_t i = 0; i < p.npicks; ++i) {
+    const uint8_t *peer = p.at[i];
     char          *to   = front;
-    if (P4P_PEER_FLAGS(peer, req->peer_size) & P4P_PEER_FLAG_SEEDING)
+    if (P4P_PEER_FLAGS(peer, peer_size) & P4P_PEER_FLAG_SEEDING)
       to = back -= compare_size;
     else
       front += compare_size;
-    if (compare_size == P4P_PEER_COMPARE_SIZE4) /* constant sizes let the compiler inline the copy */
-      memcpy(to, peer, 6);
-    else
-      memcpy(to, peer, 18);
+    memcpy(to, peer, compare_size);
   }
-  return npicks * compare_size;
+  return p.npicks * compare_size;
+}
+
+size_t p4p_select_guided(const struct select_request *req, unsigned short rand48[3], char *reply, struct select_tally *tally) {
+  if (req->peer_size == P4P_PEER_SIZE4)
+    return select_sized(req, rand48, reply, tally, P4P_PEER_SIZE4);
+  if (req->peer_size == P4P_PEER_SIZE6)
+    return select_sized(req, rand48, reply, tally, P4P_PEER_SIZE6);
+  memset(tally, 0, sizeof *tally);
+  return 0;
+}
+
+struct select_row p4p_select_row_from_dense(const float *dense, size_t npids, struct select_weight *out) {
+  struct select_row row = {0, out};
+  for (size_t j = 0; j < npids; ++j)
+    if (dense[j] > 0)
+      out[row.n++] = (struct select_weight){(uint16_t)(j + 1), dense[j]};
+  return row;
 }

@@ -7,19 +7,14 @@
 #include "p4p/pidmap.h"
 
 int peerlist_init(struct p4p_vector *peers, struct p4p_layout *layout, struct pidmap *map, unsigned per_group) {
-  size_t groups = p4p_pidmap_npids(map) + 1;
-  if (!(peers->data = calloc(groups * per_group, sizeof(struct p4p_vector))))
-    return -1;
-  peers->size       = groups * per_group;
-  peers->space      = 0;
-  layout->map       = p4p_pidmap_ref(map);
-  layout->groups    = (uint16_t)groups;
-  layout->per_group = (uint16_t)per_group;
-  return 0;
+  /* an empty list, laid out for map: one group until peers arrive */
+  memset(peers, 0, sizeof *peers);
+  memset(layout, 0, sizeof *layout);
+  return p4p_layout_rebuild(peers, layout, map, per_group ? per_group : 1, P4P_PEER_SIZE4, NULL);
 }
 
 static struct p4p_vector *bucket_of(struct p4p_vector *peers, const struct p4p_layout *layout, const uint8_t *peer, size_t compare_size) {
-  return (struct p4p_vector *)peers->data + p4p_peer_bucket(layout, peer, compare_size);
+  return (struct p4p_vector *)peers->data + p4p_peer_bucket(peers, layout, peer, compare_size);
 }
 
 /* First index whose record is >= peer (by compare bytes). */
@@ -36,7 +31,9 @@ static size_t lower_bound(const struct p4p_vector *v, const uint8_t *peer, size_
   return lo;
 }
 
-int peerlist_put(struct p4p_vector *peers, const struct p4p_layout *layout, const uint8_t *peer, size_t peer_size) {
+int peerlist_put(struct p4p_vector *peers, struct p4p_layout *layout, const uint8_t *peer, size_t peer_size) {
+  if (p4p_layout_prepare(peers, layout, peer, peer_size)) /* a group for its PID, as the tracker's refresh gives */
+    return -1;
   struct p4p_vector *v = bucket_of(peers, layout, peer, P4P_PEER_COMPARE_SIZE(peer_size));
   int                found;
   size_t             at = lower_bound(v, peer, peer_size, &found);

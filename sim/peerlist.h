@@ -16,11 +16,12 @@
 
 struct pidmap;
 
-/* An empty list laid out for map (groups = PIDs + 1), per_group buckets. */
+/* An empty list laid out for map, per_group buckets per group; groups are
+ * added as peers of new PIDs arrive (p4p/layout.h). */
 int  peerlist_init(struct p4p_vector *peers, struct p4p_layout *layout, struct pidmap *map, unsigned per_group);
 /* Inserts or updates a peer record (compare bytes, flag, time).  1 inserted,
  * 0 updated, -1 out of memory. */
-int  peerlist_put(struct p4p_vector *peers, const struct p4p_layout *layout, const uint8_t *peer, size_t peer_size);
+int  peerlist_put(struct p4p_vector *peers, struct p4p_layout *layout, const uint8_t *peer, size_t peer_size);
 /* 1 removed, 0 not there. */
 int  peerlist_remove(struct p4p_vector *peers, const struct p4p_layout *layout, const uint8_t *peer, size_t peer_size);
 void peerlist_free(struct p4p_vector *peers, struct p4p_layout *layout);

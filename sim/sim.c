@@ -966,15 +966,17 @@ static void announce(struct sim *s, int id, double now) {
   if (seed && !c->seeds_announce)
     return;
   double                rf;
-  const float          *row = row_for(s, w, p, now, &rf);
+  struct select_weight  weights[PIDMAP_MAX_PIDS];
+  struct select_row     row = p4p_select_row_from_dense(row_for(s, w, p, now, &rf), s->npids, weights);
   struct select_request req = {
     .buckets         = w->list.data,
+    .group_slot      = p4p_layout_slots(&w->list),
     .groups          = w->layout.groups,
     .per_group       = w->layout.per_group,
     .peer_size       = PEER_SIZE,
     .self_slot       = p->slot,
     .self_key        = rec,
-    .row             = row,
+    .row             = &row,
     .random_fraction = rf,
     .amount          = c->numwant,
   };

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "peerlist.h"
+#include "p4p/layout.h"
 #include "p4p/pidmap.h"
 #include "p4p/select.h"
 
@@ -24,9 +25,12 @@
 #define MAX_PIDS     8
 
 struct swarm {
-  struct pidmap    *map;
-  struct p4p_vector peers;
-  struct p4p_layout layout;
+  struct pidmap       *map;
+  struct p4p_vector    peers;
+  struct p4p_layout    layout;
+  size_t               npids;
+  struct select_weight weights[MAX_PIDS]; /* the sparse form of the last row asked for */
+  struct select_row    row;
 };
 
 static void peer_record(uint8_t out[PEER_SIZE], unsigned pid, unsigned i, int seeder) {
@@ -43,7 +47,8 @@ static void peer_record(uint8_t out[PEER_SIZE], unsigned pid, unsigned i, int se
 /* counts[j] peers in PID j (1..npids), counts[0] peers in no PID (11.x). */
 static void swarm_build(struct swarm *s, size_t npids, const unsigned *counts, unsigned per_group) {
   char err[128];
-  s->map = p4p_pidmap_new(npids);
+  s->map   = p4p_pidmap_new(npids);
+  s->npids = npids;
   for (unsigned j = 1; j <= npids; ++j) {
     uint8_t a[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, (uint8_t)j, 0, 0};
     assert_int_equal(p4p_pidmap_add_prefix(s->map, a, 96 + 16, (uint16_t)j), 0);
@@ -65,16 +70,18 @@ static void swarm_free(struct swarm *s) {
   p4p_pidmap_unref(s->map);
 }
 
-static struct select_request request(const struct swarm *s, uint16_t self_slot, const uint8_t *self_key, const float *row, double eps,
-                                     size_t amount) {
+/* A request with a row given densely (weights of slots 1..npids). */
+static struct select_request request(struct swarm *s, uint16_t self_slot, const uint8_t *self_key, const float *row, double eps, size_t amount) {
+  s->row                  = p4p_select_row_from_dense(row, s->npids, s->weights);
   struct select_request r = {
       .buckets         = s->peers.data,
+      .group_slot      = p4p_layout_slots(&s->peers),
       .groups          = s->layout.groups,
       .per_group       = s->layout.per_group,
       .peer_size       = PEER_SIZE,
       .self_slot       = self_slot,
       .self_key        = self_key,
-      .row             = row,
+      .row             = &s->row,
       .random_fraction = eps,
       .amount          = amount,
   };
@@ -365,6 +372,60 @@ static void test_intra_provider_share_sends_the_rest_outside(void **state) {
   swarm_free(&s);
 }
 
+/* The same for k distinct picks of n per draw (without replacement): a
+ * peer's count is binomial(T, p = k/n), so the statistic divided by 1 - p is
+ * again chi-square with n - 1 degrees of freedom (approximately). */
+static void assert_uniform_wor(const unsigned *hits, size_t n, double expected, double p) {
+  double chi2 = 0;
+  for (size_t i = 0; i < n; ++i)
+    chi2 += (hits[i] - expected) * (hits[i] - expected) / expected;
+  chi2 /= 1 - p;
+  double d = (double)(n - 1);
+  assert_true(chi2 <= d + 6 * sqrt(2 * d));
+}
+
+/* Where most of a range is picked, the draw is exact (Floyd's sampler over
+ * a bitmap) instead of by rejection; it must be just as uniform.  Random
+ * part: 30 others, N = 20, eps = 1 (2 * 20 > 30: the exact path), each peer
+ * expected 20/30 of the draws.  Guided part: PID 1 of 10 peers gets 8 of
+ * N = 8 (eps 0; more than half: the exact path), each expected 8/10. */
+static void test_exact_draws_are_uniform(void **state) {
+  (void)state;
+  const unsigned counts[] = {0, 10, 20};
+  const float    rand_row[] = {1.0f, 0.0f}, only1[] = {1.0f, 0.0f};
+  struct swarm   s;
+  unsigned short seed[3] = {8, 6, 7};
+  unsigned       hits[3][32] = {{0}}, in1[10] = {0};
+  const int      T = 6000;
+  char           reply[SELECT_MAX_AMOUNT * COMPARE_SIZE];
+
+  swarm_build(&s, 2, counts, 1);
+  for (int t = 0; t < T; ++t) {
+    struct select_tally   tally;
+    struct select_request req = request(&s, 1, NULL, rand_row, 1.0, 20);
+    assert_int_equal(p4p_select_guided(&req, seed, reply, &tally), 20 * COMPARE_SIZE);
+    assert_distinct(reply, 20);
+    for (size_t p = 0; p < 20; ++p) {
+      const uint8_t *c = (uint8_t *)reply + p * COMPARE_SIZE;
+      hits[pid_of(c)][c[3]]++;
+    }
+    req = request(&s, 1, NULL, only1, 0.0, 8);
+    assert_int_equal(p4p_select_guided(&req, seed, reply, &tally), 8 * COMPARE_SIZE);
+    assert_int_equal(tally.same_pid, 8);
+    assert_distinct(reply, 8);
+    for (size_t p = 0; p < 8; ++p)
+      in1[((uint8_t *)reply)[p * COMPARE_SIZE + 3]]++;
+  }
+  unsigned flat[30];
+  for (unsigned i = 0; i < 10; ++i)
+    flat[i] = hits[1][i];
+  for (unsigned i = 0; i < 20; ++i)
+    flat[10 + i] = hits[2][i];
+  assert_uniform_wor(flat, 30, T * 20.0 / 30, 20.0 / 30);
+  assert_uniform_wor(in1, 10, T * 8.0 / 10, 0.8);
+  swarm_free(&s);
+}
+
 static void test_oversized_amount_is_declined(void **state) {
   (void)state;
   const unsigned counts[] = {0, 600};
@@ -390,6 +451,7 @@ int main(void) {
       cmocka_unit_test(test_random_part_is_uniform_over_the_whole_swarm),
       cmocka_unit_test(test_seeders_fill_from_the_back),
       cmocka_unit_test(test_intra_provider_share_sends_the_rest_outside),
+      cmocka_unit_test(test_exact_draws_are_uniform),
       cmocka_unit_test(test_oversized_amount_is_declined),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
