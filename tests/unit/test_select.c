@@ -281,11 +281,18 @@ static void test_random_part_is_uniform_over_the_whole_swarm(void **state) {
   struct select_request req = request(&s, 1, self, row, 1.0, 10);
   for (int t = 0; t < T; ++t) {
     struct select_tally tally;
+    unsigned            k[4] = {0};
     p4p_select_guided(&req, seed, reply, &tally);
     for (size_t p = 0; p < 10; ++p) {
       const uint8_t *c = (uint8_t *)reply + p * COMPARE_SIZE;
       hits[pid_of(c)][c[3]]++;
+      k[pid_of(c)]++;
     }
+    /* locality, counted where each pick landed: one provider, so PIDs 2
+     * and 3 are "in the provider" and peers in no PID "elsewhere" */
+    assert_int_equal(tally.in_pid, k[1]);
+    assert_int_equal(tally.in_provider, k[2] + k[3]);
+    assert_int_equal(tally.elsewhere, k[0]);
   }
   unsigned flat[61];
   size_t   n = 0;
@@ -362,6 +369,10 @@ static void test_intra_provider_share_sends_the_rest_outside(void **state) {
       k[pid_of((uint8_t *)reply + p * COMPARE_SIZE)]++;
     assert_int_equal(k[1] + k[2], 30);
     assert_int_equal(k[0] + k[3] + k[4], 10);
+    /* locality: the requester's PID, the rest of provider 0, elsewhere */
+    assert_int_equal(tally.in_pid, k[1]);
+    assert_int_equal(tally.in_provider, k[2]);
+    assert_int_equal(tally.elsewhere, k[0] + k[3] + k[4]);
     out[0] += k[0], out[3] += k[3], out[4] += k[4];
     assert_distinct(reply, 40);
   }
