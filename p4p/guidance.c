@@ -32,6 +32,9 @@ struct guidance {
   size_t               npids;
   int                  has_default;
   struct matrix        default_m;
+  /* default_m's row of each slot (npids + 1 entries, NULL: none): every
+   * announce in a swarm without its own matrix asks for one, so O(1) */
+  const struct select_row **default_of;
   size_t               nswarms, cap;
   struct swarm_matrix *swarms; /* sorted by hash once finished */
   size_t               cells;  /* weights stored, all matrices */
@@ -264,6 +267,10 @@ static void matrix_finish(struct matrix *mx) {
 
 void p4p_guidance_finish(struct guidance *g) {
   matrix_finish(&g->default_m);
+  /* without memory for the index, rows are found by binary search */
+  if (g->default_m.nrows && (g->default_of = calloc(g->npids + 1, sizeof *g->default_of)))
+    for (size_t r = 0; r < g->default_m.nrows; ++r)
+      g->default_of[g->default_m.rows[r].from] = &g->default_m.rows[r].row;
   for (size_t k = 0; k < g->nswarms; ++k)
     matrix_finish(&g->swarms[k].m);
   if (g->nswarms > 1)
@@ -291,6 +298,7 @@ void p4p_guidance_free(struct guidance *g) {
     matrix_free(&g->swarms[k].m);
   free(g->swarms);
   matrix_free(&g->default_m);
+  free(g->default_of);
   free(g);
 }
 
@@ -331,7 +339,7 @@ const struct select_row *p4p_guidance_row(const struct guidance *g, const uint8_
     *kind = GUIDANCE_SWARM;
     return row;
   }
-  if ((row = row_from(&g->default_m, from)))
+  if ((row = g->default_of ? g->default_of[from] : row_from(&g->default_m, from)))
     *kind = GUIDANCE_DEFAULT;
   return row;
 }

@@ -35,8 +35,9 @@ int              p4p_guidance_add(struct guidance *g, const struct p4p_guidance_
  * (PROTOCOL.md), weight 1; legacy portals' "0 = undefined" reaches here as
  * the costliest value, 100 (legacy_portal.h). */
 int              p4p_guidance_add_costs(struct guidance *g, const struct p4p_costs_msg *costs, const char *ns, char *err, size_t errlen);
-/* Normalizes rows and indexes swarms; the guidance is read-only after.
- * Allocates nothing, so it cannot fail. */
+/* Normalizes rows and indexes swarms and the default rows; the guidance
+ * is read-only after.  Cannot fail (without memory for the default rows'
+ * index they are found by binary search). */
 void             p4p_guidance_finish(struct guidance *g);
 /* new + add(msg, "") + finish. */
 struct guidance *p4p_guidance_from_msg(const struct p4p_guidance_msg *msg, const struct pidmap *map, char *err, size_t errlen);

@@ -56,16 +56,19 @@ static _Thread_local size_t tl_group;
 size_t p4p_layout_find_group(const uint16_t *slots, size_t groups, uint16_t slot) {
   if (tl_group < groups && slots[tl_group] == slot)
     return tl_group;
-  size_t lo = 0, hi = groups;
-  while (lo < hi) { /* first group with slots[g] >= slot */
-    size_t mid = (lo + hi) / 2;
-    if (slots[mid] < slot)
-      lo = mid + 1;
-    else
-      hi = mid;
+  /* the group of slot, if any: the last with slots[g] <= slot, found
+   * without a branch per step (announces come from PIDs in no order) */
+  const uint16_t *b = slots;
+  size_t          n = groups;
+  if (!n)
+    return groups;
+  while (n > 1) {
+    size_t half = n / 2;
+    b           = b[half] <= slot ? b + half : b;
+    n          -= half;
   }
-  if (lo < groups && slots[lo] == slot)
-    return tl_group = lo;
+  if (*b == slot)
+    return tl_group = (size_t)(b - slots);
   return groups;
 }
 

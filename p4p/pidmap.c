@@ -262,15 +262,18 @@ uint16_t p4p_pidmap_lookup(const struct pidmap *map, const uint8_t addr[16]) {
   if (tl_id == map->id && same16(tl_addr, addr))
     return tl_slot;
   u128   key = u128_from_bytes(addr);
-  size_t lo = 0, hi = map->nranges;
-  /* last range with start <= key */
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (map->starts[mid] <= key)
-      lo = mid + 1;
-    else
-      hi = mid;
+  /* lo = the number of ranges with start <= key, without a branch per step
+   * (requesters come in no order: each step would be a coin flip for the
+   * branch predictor).  Invariant: every start before b is <= key, every
+   * start from b + n on is > key. */
+  const u128 *b = map->starts;
+  size_t      n = map->nranges;
+  while (n > 1) {
+    size_t half = n / 2;
+    b           = b[half] <= key ? b + half : b;
+    n          -= half;
   }
+  size_t lo = (size_t)(b - map->starts) + (map->nranges && *b <= key);
   tl_id   = map->id;
   memcpy(tl_addr, addr, 16);
   tl_slot = lo == 0 || map->ends[lo - 1] < key ? 0 : map->slots[lo - 1];

@@ -1,32 +1,30 @@
 /* select: P4P peer selection without scanning the swarm.
  *
- * Every peer of the list has a "global index": groups laid end to end, and
- * inside a group its buckets end to end, with the requester taken out.  A
- * selection is a set of distinct global indices, drawn in three steps:
+ * A selection is decided as counts first: how many peers each group (a PID
+ * of the list, or the peers in no PID) gives, part by part,
  *
- *   guided   per PID j a count k_j (water-filling + systematic rounding),
- *            then k_j distinct indices inside j's range;
- *   outside  (several providers) uniform over the ranges outside the
- *            requester's provider;
- *   random   uniform over the whole list;
+ *   guided   per PID j a count k_j by the row (water-filling + systematic
+ *            rounding);
+ *   outside  (several providers) spread over the groups outside the
+ *            requester's provider in proportion to what they have left;
+ *   random   spread over every group in proportion to what it has left;
  *
- * each "distinct" by rejection against a small hash set of the indices
- * taken so far, which keeps every pick uniform over the peers not taken yet
- * (the conditional law of drawing without replacement).  Where a range is
- * too small for rejection to be cheap (a PID given more than half its
- * peers, a tiny swarm) the draw is exact instead: Floyd's sampler over a
- * bitmap.  Only the bucket sizes and the picked peers themselves are ever
- * touched; nothing is sorted. */
+ * each part's counts rounded by systematic sampling, so that their
+ * expectation is what drawing that part uniformly among the peers not
+ * taken yet would give, and their sums are exact.  Then each group gives
+ * its count of distinct peers at once, stratified (pick_group): each of its
+ * peers is in the answer with the same probability, and no peer twice.
+ * Only the bucket sizes and the picked peers themselves are ever touched;
+ * nothing is sorted, nothing is rejected and drawn again. */
+#include <stdatomic.h>
 #include <string.h>
 
 #include "layout.h"
 #include "pidmap.h"
 #include "select.h"
 
-#define MAX_GROUPS (PIDMAP_MAX_PIDS + 1)
-/* Exact draws run on ranges of fewer than 2 * (picks + k) <= this many
- * indices; rejection everywhere else. */
-#define EXACT_MAX  (2 * SELECT_MAX_AMOUNT)
+#define MAX_GROUPS    (PIDMAP_MAX_PIDS + 1)
+#define MAX_PER_GROUP 64 /* buckets per group the selection takes (a power of two) */
 
 /* drand48's generator (x = a x + c mod 2^48), the state upstream's
  * nrand48() keeps per thread, stepped inline: the 32 high bits per draw. */
@@ -47,93 +45,38 @@ static inline uint32_t next32(struct rng *r) {
   return (uint32_t)(r->x >> 16);
 }
 
-/* Uniform in [0, n), n <= 2^32, by multiply-shift: no division, and a bias
- * below n / 2^32 (2e-5 for a 100k-peer swarm), as upstream's modulo has. */
-static inline uint32_t below(struct rng *r, uint64_t n) { return (uint32_t)((next32(r) * n) >> 32); }
-
-static inline double uniform01(struct rng *r) { return next32(r) / 4294967296.0; }
-
-/* The global indices taken so far: open addressing at most half full,
- * keys stored + 1. */
-struct taken {
-  uint32_t slot[2 * SELECT_MAX_AMOUNT];
-  uint32_t mask;
-  unsigned shift;
-};
-
-static void taken_init(struct taken *t, size_t amount) {
-  unsigned bits = amount > 32 ? 32 - (unsigned)__builtin_clz((unsigned)(2 * amount - 1)) : 6; /* 2^bits >= 2 * amount */
-  t->mask  = (1u << bits) - 1;
-  t->shift = 32 - bits;
-  memset(t->slot, 0, (1u << bits) * sizeof t->slot[0]);
-}
-
-/* 1 if v was not taken (and is now), 0 if it was. */
-static inline int take(struct taken *t, uint32_t v) {
-  uint32_t key = v + 1, h = (key * 0x9E3779B1u) >> t->shift;
-  for (;; h = (h + 1) & t->mask) {
-    if (!t->slot[h]) {
-      t->slot[h] = key;
-      return 1;
-    }
-    if (t->slot[h] == key)
-      return 0;
+/* n draws of the same generator at once, in four interleaved streams (x_{i+4}
+ * = a^4 x_i + c (a^3 + a^2 + a + 1) mod 2^48), so that the draws do not wait
+ * on each other's multiply; out must have room for n rounded up to 4.  The
+ * state ends where a whole number of rounds of four leaves it. */
+static void rng_fill(struct rng *r, uint32_t *out, size_t n) {
+  const uint64_t mask = 0xffffffffffffULL, a4 = 0x32eb772c5f11ULL, c4 = 0x2d3873c4cd04ULL;
+  uint64_t       x0 = (r->x * 0x5DEECE66DULL + 0xB) & mask, x1 = (x0 * 0x5DEECE66DULL + 0xB) & mask;
+  uint64_t       x2 = (x1 * 0x5DEECE66DULL + 0xB) & mask, x3 = (x2 * 0x5DEECE66DULL + 0xB) & mask;
+  for (size_t i = 0; i < n; i += 4) {
+    out[i]     = (uint32_t)(x0 >> 16);
+    out[i + 1] = (uint32_t)(x1 >> 16);
+    out[i + 2] = (uint32_t)(x2 >> 16);
+    out[i + 3] = (uint32_t)(x3 >> 16);
+    r->x       = x3;
+    x0 = (x0 * a4 + c4) & mask, x1 = (x1 * a4 + c4) & mask, x2 = (x2 * a4 + c4) & mask, x3 = (x3 * a4 + c4) & mask;
   }
 }
 
-static inline int was_taken(const struct taken *t, uint32_t v) {
-  uint32_t key = v + 1, h = (key * 0x9E3779B1u) >> t->shift;
-  for (;; h = (h + 1) & t->mask) {
-    if (!t->slot[h])
-      return 0;
-    if (t->slot[h] == key)
-      return 1;
-  }
-}
-
-#define BIT_SET(bm, i) ((bm)[(i) >> 6] |= 1ull << ((i) & 63))
-#define BIT_HAS(bm, i) ((bm)[(i) >> 6] >> ((i) & 63) & 1)
-
-/* Floyd's algorithm: k distinct values uniform over [0, n), n <= EXACT_MAX,
- * as bits of out. */
-static void floyd(size_t n, size_t k, uint64_t out[EXACT_MAX / 64], struct rng *r) {
-  memset(out, 0, (n + 63) / 64 * sizeof *out);
-  for (size_t t = n - k; t < n; ++t) {
-    size_t v = below(r, t + 1);
-    if (BIT_HAS(out, v))
-      v = t;
-    BIT_SET(out, v);
-  }
-}
+/* Uniform in [0, n), n <= 2^32, from a drawn 32-bit number by
+ * multiply-shift: no division, and a bias below n / 2^32 (2e-5 for a
+ * 100k-peer swarm), as upstream's modulo has. */
+static inline uint32_t scaled(uint32_t draw, uint64_t n) { return (uint32_t)((draw * n) >> 32); }
 
 /* Everything one selection works on. */
 struct pass {
   const struct select_request *req;
   size_t                       groups, self_group, self_index;
-  uint32_t                     count[MAX_GROUPS], start[MAX_GROUPS + 1];
-  struct taken                 taken;
-  const uint8_t               *at[SELECT_MAX_AMOUNT];
+  uint32_t                     count[MAX_GROUPS]; /* peers per group, the requester left out */
+  uint32_t                     take[MAX_GROUPS];  /* picks per group, all parts */
   size_t                       npicks;
   struct rng                   rng;
-  /* locality of the picks, for the tally: the requester's group, the run
-   * of its provider's groups [prov_g, prov_g + prov_n), counts of picks in
-   * the one, the rest of the other, and elsewhere */
-  size_t                       own_g, prov_g, prov_n;
-  size_t                       where[3];
 };
-
-/* Group of a global index: binary search over the group starts. */
-static inline size_t group_of(const struct pass *p, uint32_t global) {
-  size_t lo = 0, hi = p->groups;
-  while (hi - lo > 1) {
-    size_t mid = (lo + hi) / 2;
-    if (p->start[mid] <= global)
-      lo = mid;
-    else
-      hi = mid;
-  }
-  return lo;
-}
 
 /* The functions below take the peer record's size as an argument and are
  * inlined into two copies of the selection, one per record size (IPv4,
@@ -141,83 +84,134 @@ static inline size_t group_of(const struct pass *p, uint32_t global) {
  * not a multiply and a reload. */
 #define SIZED static inline __attribute__((always_inline))
 
-/* Records the index-th peer of group g (requester skipped) as a pick. */
-SIZED void emit(struct pass *p, size_t g, size_t index, size_t peer_size) {
-  const struct select_request *req = p->req;
-  if (g == p->self_group && index >= p->self_index)
-    ++index;
-  const struct p4p_vector *b;
-  if (req->per_group == 1) /* the usual case: one bucket per group */
-    b = req->buckets + g;
-  else
-    for (b = req->buckets + g * req->per_group; index >= b->size;)
-      index -= (b++)->size;
-  const uint8_t *peer = (const uint8_t *)b->data + index * peer_size;
-  __builtin_prefetch(peer); /* the copy-out comes later: let the misses overlap */
-  p->at[p->npicks++] = peer;
-  p->where[g == p->own_g ? 0 : g - p->prov_g < p->prov_n ? 1 : 2]++; /* two compares, nothing looked up */
+/* n / k for k <= SELECT_MAX_AMOUNT by a multiply: the high 64 bits of
+ * n * (floor(2^64 / k) + 1) are floor(n / k) for every n < 2^32 (the
+ * error n * (1 - frac) / 2^64 stays below 1/k).  The reciprocals are made
+ * on first use; a race writes the same value twice. */
+static _Atomic uint64_t g_recip[SELECT_MAX_AMOUNT + 1];
+
+static inline uint32_t div_small(uint32_t n, uint32_t k) {
+  if (k == 1)
+    return n;
+  uint64_t m = atomic_load_explicit(&g_recip[k], memory_order_relaxed);
+  if (!m)
+    atomic_store_explicit(&g_recip[k], m = UINT64_MAX / k + 1, memory_order_relaxed);
+  return (uint32_t)(((unsigned __int128)n * m) >> 64);
 }
 
-SIZED void emit_global(struct pass *p, uint32_t global, size_t peer_size) {
-  size_t g = group_of(p, global);
-  emit(p, g, global - p->start[g], peer_size);
+/* The reply's free space [front, back) while picks are written. */
+struct cursor {
+  char *front, *back;
+};
+
+/* Writes one picked record to the reply as upstream does, leechers from
+ * the front and seeders from the back, without a branch (a seeder is a
+ * coin flip the predictor cannot learn): the record goes to both ends of
+ * the free space and only one end moves, so the other copy lands where a
+ * later record goes or, with one slot left, both are that slot.  (The
+ * cursor is the caller's local: stores into the reply may alias anything
+ * in memory, a register may not.) */
+SIZED void put(struct cursor *c, const uint8_t *peer, size_t peer_size) {
+  const size_t compare_size = P4P_PEER_COMPARE_SIZE(peer_size);
+  size_t       seed         = (P4P_PEER_FLAGS(peer, peer_size) & P4P_PEER_FLAG_SEEDING) != 0;
+  size_t       step         = -seed & compare_size;
+  memcpy(c->front, peer, compare_size);
+  memcpy(c->back - compare_size, peer, compare_size);
+  c->back  -= step;
+  c->front += compare_size - step;
 }
 
-/* k distinct peers of group g, none taken before. */
-SIZED void pick_in_group(struct pass *p, size_t g, size_t k, size_t peer_size) {
-  uint32_t n = p->count[g], base = p->start[g];
-  if (k == n) { /* all of them, as a saturated PID gives */
-    for (uint32_t i = 0; i < n; ++i)
-      if (take(&p->taken, base + i))
-        emit(p, g, i, peer_size);
+/* k distinct peers of group g (k <= count[g]), each peer of the group in
+ * the pick with probability k / count[g] exactly: stratified, as upstream
+ * picks from a whole list.  The group's index range [0, n), turned by a
+ * random offset, is cut into k consecutive strata (n mod k of n / k + 1
+ * peers, then the others of n / k, so they tile the range exactly), and
+ * one peer is drawn uniformly in each.  An index lies in stratum j for a
+ * share d_j / n of the offsets and is then drawn with probability 1 / d_j:
+ * k / n in all, whatever the strata's sizes; picks in different strata are
+ * distinct by construction.  One random number per pick plus one per
+ * group, no rejection, no set of taken indices.  `flat`: one bucket per
+ * group (a constant at each call, so that the usual case has no bucket
+ * search at all). */
+SIZED void pick_group(const struct pass *p, size_t g, uint32_t k, size_t peer_size, int flat, const uint32_t **draw, struct cursor *c) {
+  const struct select_request *req   = p->req;
+  const size_t                 pg    = flat ? 1 : req->per_group;
+  const uint32_t               n     = p->count[g];
+  const uint32_t               self  = g == p->self_group ? (uint32_t)p->self_index : UINT32_MAX;
+  const struct p4p_vector     *first = req->buckets + g * pg;
+  const uint8_t               *data  = (const uint8_t *)first->data;
+  const uint32_t              *d     = *draw;
+
+  if (k == 1 && flat) { /* one pick: uniform, no strata (the common case) */
+    uint32_t at = scaled(*d, n);
+    at += at >= self;
+    put(c, data + (size_t)at * peer_size, peer_size);
+    *draw = d + 1;
     return;
   }
-  if (2 * k <= n) { /* at least half stay free: under 2 draws per pick */
-    for (size_t got = 0; got < k;) {
-      uint32_t i = below(&p->rng, n);
-      if (take(&p->taken, base + i))
-        emit(p, g, i, peer_size), ++got;
+  /* Several buckets: where each begins in the group's index range, for a
+   * branch-free search per pick (a pick's bucket is a coin flip for the
+   * predictor); per_group is a power of two up to MAX_PER_GROUP. */
+  uint32_t begin[MAX_PER_GROUP];
+  if (!flat)
+    for (size_t i = 0, at = 0; i < pg; at += first[i++].size)
+      begin[i] = (uint32_t)at;
+  const uint32_t q = div_small(n, k), big = n - q * k;
+  uint32_t       pos = scaled(*d++, n);
+  for (uint32_t j = 0; j < k; ++j) {
+    uint32_t size = q + (j < big);
+    uint32_t at   = pos + scaled(d[j], size);
+    pos          += size;
+    at           -= n & -(uint32_t)(at >= n);
+    at           += at >= self; /* the requester is not in the range */
+    if (!flat) {
+      size_t i = 0; /* the last bucket beginning at or before at: it holds at */
+      for (size_t step = pg / 2; step; step /= 2)
+        i += begin[i + step] <= at ? step : 0;
+      data = (const uint8_t *)first[i].data;
+      at  -= begin[i];
     }
-    return;
+    put(c, data + (size_t)at * peer_size, peer_size);
   }
-  uint64_t bits[EXACT_MAX / 64]; /* n < 2k <= 2 * SELECT_MAX_AMOUNT */
-  floyd(n, k, bits, &p->rng);
-  for (uint32_t i = 0; i < n; ++i)
-    if (BIT_HAS(bits, i) && take(&p->taken, base + i))
-      emit(p, g, i, peer_size);
+  *draw = d + k;
 }
 
-/* k distinct peers uniform over the peers not taken yet of a virtual range
- * [0, nv), which is global [0, cut) followed by [cut + gap, ...): the whole
- * list (gap 0), or the list outside the requester's provider. */
-SIZED void pick_in_range(struct pass *p, uint32_t nv, uint32_t cut, uint32_t gap, size_t k, size_t peer_size) {
-  if (!k || !nv)
-    return;
-  if (2 * (p->npicks + k) <= nv) { /* rejection: under 2 draws per pick */
-    for (size_t got = 0; got < k;) {
-      uint32_t v = below(&p->rng, nv), global = v < cut ? v : v + gap;
-      if (take(&p->taken, global))
-        emit_global(p, global, peer_size), ++got;
+/* Rounds the quotas want * left[g] / total, for g in the ranges [r[0],
+ * r[1]) and [r[2], r[3]) and left[g] what group g has not given yet, to
+ * integers added to take[g], by systematic sampling: one uniform offset;
+ * each ⌊quota⌋ or ⌈quota⌉ (so no group is asked for more than it has), its
+ * expectation the quota exactly, their sum want exactly (at most what the
+ * groups have left).  Returns the sum. */
+static size_t spread(struct pass *p, size_t want, const size_t r[4], struct rng *rng) {
+  uint32_t left[MAX_GROUPS]; /* what each group has not given yet */
+  uint64_t total = 0;
+  for (int part = 0; part < 4; part += 2)
+    for (size_t g = r[part]; g < r[part + 1]; ++g)
+      total += left[g] = p->count[g] - p->take[g];
+  if (want > total)
+    want = (size_t)total;
+  if (!want)
+    return 0;
+  /* In 32.32 fixed point, so that the running sum is an integer add; the
+   * scale (from a double division: an integer one of 64 bits is slow) is
+   * rounded down, so the sum never passes want. */
+  const uint64_t scale = (uint64_t)((double)want / (double)total * 4294967296.0) - 1;
+  uint64_t       cum = next32(rng), floor0 = 0; /* u + the quotas so far; floor(u) = 0 */
+  size_t         sum = 0;
+  for (int part = 0; part < 4; part += 2)
+    for (size_t g = r[part]; g < r[part + 1]; ++g) {
+      cum          += left[g] * scale;
+      uint32_t k    = (uint32_t)((cum >> 32) - floor0);
+      floor0        = cum >> 32;
+      p->take[g]   += k;
+      sum          += k;
     }
-    return;
-  }
-  /* Small range (nv < 2 * (picks + k) <= EXACT_MAX): exact.  Draw k ranks
-   * among the free indices, then walk the range once. */
-  uint64_t drawn[EXACT_MAX / 64];
-  uint32_t free = 0;
-  for (uint32_t v = 0; v < nv; ++v)
-    free += !was_taken(&p->taken, v < cut ? v : v + gap);
-  if (k > free)
-    k = free;
-  floyd(free, k, drawn, &p->rng);
-  for (uint32_t v = 0, rank = 0; v < nv; ++v) {
-    uint32_t global = v < cut ? v : v + gap;
-    if (was_taken(&p->taken, global))
-      continue;
-    if (BIT_HAS(drawn, rank))
-      take(&p->taken, global), emit_global(p, global, peer_size);
-    ++rank;
-  }
+  /* The quotas' rounding may leave the sum one short; mend it. */
+  for (int part = 0; part < 4 && sum < want; part += 2)
+    for (size_t g = r[part]; g < r[part + 1] && sum < want; ++g)
+      if (p->take[g] < p->count[g])
+        ++p->take[g], ++sum;
+  return sum;
 }
 
 /* Splits `want` picks over the active groups: quota_a proportional to w_a,
@@ -229,47 +223,64 @@ SIZED void pick_in_range(struct pass *p, uint32_t nv, uint32_t cut, uint32_t gap
  * integers with one uniform offset (systematic sampling): E[k_a] = quota_a
  * exactly and sum k_a is exact.  Returns sum k_a (less than want only when
  * the active PIDs run out). */
-static size_t allocate(size_t nactive, const float *w, const uint32_t *cnt, size_t want, uint32_t *k, struct rng *r) {
-  unsigned char sat[MAX_GROUPS];
-  double        left = (double)want, wleft = 0;
-  size_t        capacity = 0, a;
+static size_t allocate(size_t nactive, const uint16_t *group, const float *w, const uint32_t *cnt, double wsum, size_t capacity, size_t want,
+                       uint32_t *take, struct rng *r) {
+  uint16_t open[MAX_GROUPS]; /* the PIDs not saturated yet */
+  uint8_t  sat[MAX_GROUPS];
+  uint32_t k[MAX_GROUPS];
+  size_t   nopen = 0, a;
 
-  for (a = 0; a < nactive; ++a) {
-    wleft    += w[a];
-    capacity += cnt[a];
-    sat[a]    = 0;
-  }
-  double share = wleft > 0 ? left / wleft : 0; /* picks per unit of weight */
-  for (int changed = 1; changed && wleft > 0;) {
-    changed = 0;
+  if (want >= capacity) { /* every PID gives all it has */
     for (a = 0; a < nactive; ++a)
-      if (!sat[a] && (double)cnt[a] <= share * w[a]) {
-        sat[a]   = 1;
-        left    -= cnt[a];
-        wleft   -= w[a];
-        changed  = 1;
-      }
-    share = wleft > 0 ? left / wleft : 0;
+      take[group[a]] = cnt[a];
+    return capacity;
+  }
+  /* Saturation is the exception (a PID smaller than its share): the
+   * branches below are predictable, and nothing but a saturation changes
+   * the running sums. */
+  double left = (double)want, wleft = wsum, share = left / wleft; /* picks per unit of weight */
+  for (a = 0; a < nactive; ++a) {
+    sat[a] = (double)cnt[a] <= share * w[a];
+    if (sat[a])
+      left -= cnt[a], wleft -= w[a];
+    else
+      open[nopen++] = (uint16_t)a;
+  }
+  while (nopen < nactive && nopen) { /* some saturated: the others' shares grew */
+    share    = left / wleft;
+    size_t m = 0;
+    for (size_t i = 0; i < nopen; ++i) {
+      a = open[i];
+      if ((double)cnt[a] <= share * w[a])
+        sat[a] = 1, left -= cnt[a], wleft -= w[a];
+      else
+        open[m++] = (uint16_t)a;
+    }
+    if (m == nopen)
+      break;
+    nopen = m;
   }
 
-  size_t target = want < capacity ? want : capacity, total = 0;
-  double cum   = uniform01(r); /* u + the quotas so far */
-  size_t floor0 = 0;           /* floor(u) */
+  /* Systematic rounding in 32.32 fixed point (an integer running sum). */
+  const double fx     = share * 4294967296.0;
+  uint64_t     cum    = next32(r), floor0 = 0; /* u + the quotas so far; floor(u) = 0 */
+  size_t       total  = 0;
   for (a = 0; a < nactive; ++a) {
-    cum         += sat[a] ? (double)cnt[a] : share * w[a];
-    size_t upto  = (size_t)cum; /* floor: cum >= 0 */
-    size_t n     = upto - floor0;
-    floor0       = upto;
-    k[a]           = (uint32_t)(n > cnt[a] ? cnt[a] : n);
-    total         += k[a];
+    cum         += sat[a] ? (uint64_t)cnt[a] << 32 : (uint64_t)(int64_t)(fx * w[a]);
+    uint32_t n   = (uint32_t)((cum >> 32) - floor0);
+    floor0       = cum >> 32;
+    k[a]         = n > cnt[a] ? cnt[a] : n;
+    total       += k[a];
   }
-  /* Floating-point sums may miss the exact total by one; mend it. */
-  for (a = 0; total < target && a < nactive; ++a)
-    while (total < target && k[a] < cnt[a])
+  /* Rounding the quotas may miss the exact total by one; mend it. */
+  for (a = 0; total < want && a < nactive; ++a)
+    while (total < want && k[a] < cnt[a])
       ++k[a], ++total;
-  for (a = 0; total > target && a < nactive; ++a)
-    while (total > target && k[a])
+  for (a = 0; total > want && a < nactive; ++a)
+    while (total > want && k[a])
       --k[a], --total;
+  for (a = 0; a < nactive; ++a)
+    take[group[a]] = k[a];
   return total;
 }
 
@@ -361,32 +372,31 @@ SIZED size_t select_sized(const struct select_request *req, unsigned short rand4
   struct pass p;
   uint16_t    active[MAX_GROUPS];
   float       weight[MAX_GROUPS];
-  uint32_t    cnt[MAX_GROUPS], k[MAX_GROUPS];
-  size_t      nactive = 0, n = 0;
+  uint32_t    cnt[MAX_GROUPS];
+  size_t      nactive = 0, n = 0, capacity = 0;
+  double      wsum = 0;
 
   memset(tally, 0, sizeof *tally);
-  if (req->amount > SELECT_MAX_AMOUNT || req->groups > MAX_GROUPS || !req->groups)
+  if (req->amount > SELECT_MAX_AMOUNT || req->groups > MAX_GROUPS || !req->groups || req->per_group > MAX_PER_GROUP || !req->per_group ||
+      (req->per_group & (req->per_group - 1)))
     return 0;
   p.req    = req;
   p.groups = req->groups;
   p.npicks = 0;
-  memset(p.where, 0, sizeof p.where);
   for (size_t g = 0; g < p.groups; ++g) {
     size_t c = req->buckets[g * req->per_group].size;
     for (size_t b = 1; b < req->per_group; ++b)
       c += req->buckets[g * req->per_group + b].size;
     if (c > UINT32_MAX / 2)
-      return 0; /* global indices are 32 bits */
+      return 0; /* counts are 32 bits */
     p.count[g] = (uint32_t)c;
+    p.take[g]  = 0;
+    n         += c;
   }
   find_self(&p, peer_size);
-  for (size_t g = 0; g < p.groups; ++g) {
-    p.start[g]  = (uint32_t)n;
-    n          += p.count[g];
-  }
+  n -= p.self_group < p.groups;
   if (n > UINT32_MAX / 2)
     return 0;
-  p.start[p.groups] = (uint32_t)n;
 
   size_t amount = req->amount < n ? req->amount : n;
   size_t random = (size_t)(req->random_fraction * (double)amount + 0.5);
@@ -400,7 +410,7 @@ SIZED size_t select_sized(const struct select_request *req, unsigned short rand4
     for (size_t g = 0; g < p.groups; ++g) {
       float w = req->group_slot[g] ? row_weight(row, req->group_slot[g]) : 0;
       if (w > 0 && p.count[g])
-        active[nactive] = (uint16_t)g, weight[nactive] = w, cnt[nactive++] = p.count[g];
+        active[nactive] = (uint16_t)g, weight[nactive] = w, cnt[nactive++] = p.count[g], wsum += w, capacity += p.count[g];
     }
   } else
     for (size_t g = 0, e = 0; g < p.groups && e < row->n;) {
@@ -411,67 +421,76 @@ SIZED size_t select_sized(const struct select_request *req, unsigned short rand4
         ++e;
       else {
         if (row->e[e].w > 0 && p.count[g])
-          active[nactive] = (uint16_t)g, weight[nactive] = row->e[e].w, cnt[nactive++] = p.count[g];
+          active[nactive] = (uint16_t)g, weight[nactive] = row->e[e].w, cnt[nactive++] = p.count[g], wsum += row->e[e].w, capacity += p.count[g];
         ++g, ++e;
       }
     }
 
   /* Outside the requester's provider: its slots are one contiguous run, so
-   * its groups are one run [gin, gout) too, and "outside" is the two index
-   * ranges around it. */
-  size_t gin = 0, gout = p.groups, outside = 0;
+   * its groups are one run [gin, gout) too, and "outside" is the groups
+   * around it. */
+  size_t gin = 0, gout = p.groups, outside = 0, n_in = 0;
   if (req->provider_first) {
     gin  = first_group_from(req->group_slot, p.groups, req->provider_first);
     gout = first_group_from(req->group_slot, p.groups, (uint16_t)(req->provider_last + 1));
     if (req->provider_last == UINT16_MAX)
       gout = p.groups;
-  }
-  uint32_t n_in = p.start[gout] - p.start[gin], n_out = (uint32_t)n - n_in;
-  if (req->provider_first)
+    for (size_t g = gin; g < gout; ++g)
+      n_in += p.count[g];
     outside = (size_t)((1 - req->intra_share) * (double)(amount - random) + 0.5);
-  if (outside > n_out)
-    outside = n_out;
+  }
+  if (outside > n - n_in)
+    outside = n - n_in;
   /* For the tally, the provider's run without a group of no PID (slot 0,
    * first when there is one): with one provider that is every PID. */
-  p.own_g  = req->self_slot ? p4p_layout_find_group(req->group_slot, p.groups, req->self_slot) : p.groups;
-  p.prov_g = req->provider_first ? gin : p.groups && req->group_slot[0] == 0;
-  p.prov_n = gout - p.prov_g;
+  size_t own_g  = req->self_slot ? p4p_layout_find_group(req->group_slot, p.groups, req->self_slot) : p.groups;
+  size_t prov_g = req->provider_first ? gin : p.groups && req->group_slot[0] == 0;
 
-  p.rng = rng_load(rand48);
-  taken_init(&p.taken, amount);
-  allocate(nactive, weight, cnt, amount - random - outside, k, &p.rng);
-  for (size_t a = 0; a < nactive; ++a) {
-    size_t g = active[a], before = p.npicks;
-    if (!k[a])
-      continue;
-    pick_in_group(&p, g, k[a], peer_size);
-    if (req->group_slot[g] == req->self_slot)
-      tally->same_pid += p.npicks - before;
-    else
-      tally->other_pid += p.npicks - before;
+  /* How many picks each group gives, part by part: the guided part by the
+   * row (water-filling, rounded), the outside part and then the random
+   * part in proportion to what each group has left.  Each part's count per
+   * group has the expectation of drawing that part uniformly among the
+   * peers not taken yet, and the parts' sums are exact. */
+  p.rng         = rng_load(rand48);
+  size_t guided    = allocate(nactive, active, weight, cnt, wsum, capacity, amount - random - outside, p.take, &p.rng);
+  tally->same_pid  = own_g < p.groups ? p.take[own_g] : 0;
+  tally->other_pid = guided - tally->same_pid;
+  if (outside) {
+    const size_t around[4] = {0, gin, gout, p.groups};
+    outside                = spread(&p, outside, around, &p.rng);
   }
-  size_t guided = p.npicks;
-  pick_in_range(&p, n_out, p.start[gin], n_in, outside, peer_size);
-  tally->outside = p.npicks - guided;
-  /* Random part, and whatever the guided part could not fill. */
-  pick_in_range(&p, (uint32_t)n, (uint32_t)n, 0, amount - p.npicks, peer_size);
-  tally->random = p.npicks - guided - tally->outside;
+  tally->outside = outside;
+  /* random, and whatever the guided part could not fill */
+  const size_t all[4] = {0, p.groups, 0, 0};
+  tally->random       = spread(&p, amount - guided - outside, all, &p.rng);
+
+  /* The picks' random numbers, drawn at once: one per pick and at most one
+   * per group giving peers (its turn), so at most twice the picks. */
+  uint32_t     draws[2 * SELECT_MAX_AMOUNT + 4];
+  const size_t picks = guided + outside + tally->random;
+  rng_fill(&p.rng, draws, 2 * picks);
   rng_store(p.rng, rand48);
-  tally->in_pid      = p.where[0];
-  tally->in_provider = p.where[1];
-  tally->elsewhere   = p.where[2];
+  const uint32_t *draw = draws;
+  struct cursor   c    = {reply, reply + picks * compare_size};
+  if (req->per_group == 1) {
+    for (size_t g = 0; g < p.groups; ++g)
+      if (p.take[g])
+        pick_group(&p, g, p.take[g], peer_size, 1, &draw, &c);
+  } else
+    for (size_t g = 0; g < p.groups; ++g)
+      if (p.take[g])
+        pick_group(&p, g, p.take[g], peer_size, 0, &draw, &c);
+  p.npicks = picks;
+  /* Locality, from the counts: the requester's group, the rest of its
+   * provider's run, and everything else. */
+  tally->in_pid = own_g < p.groups ? p.take[own_g] : 0;
+  if (req->provider_first)
+    for (size_t g = prov_g; g < gout; ++g)
+      tally->in_provider += g == own_g ? 0 : p.take[g];
+  else /* one provider: everything but the peers in no PID */
+    tally->in_provider = p.npicks - tally->in_pid - (prov_g ? p.take[0] : 0);
+  tally->elsewhere = p.npicks - tally->in_pid - tally->in_provider;
 
-  /* Copy out as upstream does: seeders fill from the back. */
-  char *front = reply, *back = reply + p.npicks * compare_size;
-  for (size_t i = 0; i < p.npicks; ++i) {
-    const uint8_t *peer = p.at[i];
-    char          *to   = front;
-    if (P4P_PEER_FLAGS(peer, peer_size) & P4P_PEER_FLAG_SEEDING)
-      to = back -= compare_size;
-    else
-      front += compare_size;
-    memcpy(to, peer, compare_size);
-  }
   return p.npicks * compare_size;
 }
 

@@ -1,7 +1,8 @@
 /* select: the P4P peer selection, on a list in PID layout.
  *
  * Semantics (docs/SELECTION.md): requester in PID i, amount N, n other
- * peers, N < n.  R = round(eps * N) peers are uniform over the whole swarm;
+ * peers, N < n.  R = round(eps * N) peers are uniform over the whole swarm
+ * (each peer as likely as any other);
  * the other N - R are spread over PIDs by row i of the guidance: water-filled
  * so that a PID with too few peers gives its share to the others by weight,
  * rounded to integers without bias, then uniform inside each PID.  Never the
@@ -10,10 +11,10 @@
  * the requester's provider (other providers' PIDs and peers in no PID).
  * Slots the weighted PIDs cannot fill become random ones.
  *
- * Cost: O(groups * per_group + row + N) per call in the common case (no
- * sorting, one random number per pick plus one for the rounding), and at
- * worst O(N^2 + groups log groups) when most of a small swarm is picked;
- * no allocation, no locks. */
+ * Cost: O(groups * per_group + row + N) per call (no sorting, no redrawn
+ * picks, one random number per pick and per group giving peers, one per
+ * part's rounding); no allocation, no locks.  docs/SELECTION.md has the
+ * laws and how they are kept. */
 #ifndef P4P_SELECT_H
 #define P4P_SELECT_H
 
@@ -53,7 +54,7 @@ struct select_request {
   const struct p4p_vector *buckets;    /* groups * per_group sorted vectors */
   const uint16_t          *group_slot; /* PID slot of each group, ascending; 0 = no PID */
   size_t                   groups;
-  size_t                   per_group;
+  size_t                   per_group;  /* a power of two, at most 64 (layout.c gives 1, 4, 16) */
   size_t                   peer_size;  /* compare bytes, then flag, then time */
   uint16_t                 self_slot;  /* requester's PID slot, 1 .. PIDs */
   const uint8_t           *self_key;   /* requester's compare bytes; need not be in the list */
