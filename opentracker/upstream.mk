@@ -94,7 +94,7 @@ define ot_build_stock
 endef
 
 # upstream's make runs in its own tree: our archives by absolute path
-OT_P4P_LINK = $(TOP)/$(P4P_LIB) $(TOP)/$(PROTO_LIB) $(XML_LIBS) $(JANSSON_LIBS) $(CURL_LIBS) -lm -pthread
+OT_P4P_LINK = $(TOP)/$(P4P_LIB) $(TOP)/$(PROTO_LIB) $(XML_LIBS) $(JANSSON_LIBS) -ldl -lm -pthread
 
 define ot_build_p4p
 @echo "  CC      $@"
