@@ -42,6 +42,7 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -53,7 +54,21 @@ NETNS_ENV = "P4P_BENCH_IN_NETNS"
 SHAPES = "1000x300,20x5000,1x100000,20x5000:w2"
 BIG_SHAPE = "1000x10000:big"
 PHASES = [("udp", 4), ("udp", 6), ("http", 4), ("http", 6)]
-TRACKER_CORE, LOADGEN_CORE, ALL_CORES = "0", "1", "0,1"
+# Cores: the tracker has core 0.  With 4 cores or more every generator has a
+# core of its own (HTTP: one process per core left, at most 3); on 2 cores
+# the second HTTP generator shares the tracker's core at normal priority
+# (the tracker, at nice -10, keeps ~90% of it when it wants it).  The
+# multi-worker shape's tracker gets cores 0 and 1, its generator the rest
+# (on 2 cores: both, shared).
+NCPU = os.cpu_count() or 2
+TRACKER_CORE, LOADGEN_CORE = "0", "1"
+ALL_CORES = "0-%d" % (NCPU - 1)
+if NCPU >= 4:
+    HTTP_GENERATORS = [(str(c), True) for c in range(1, min(NCPU, 4))]
+    MW_TRACKER_CORES, MW_LOADGEN_CORES = "0,1", "2-%d" % (NCPU - 1)
+else:
+    HTTP_GENERATORS = [(LOADGEN_CORE, True), (TRACKER_CORE, False)]
+    MW_TRACKER_CORES, MW_LOADGEN_CORES = ALL_CORES, ALL_CORES
 
 VARIANTS = ["stock", "fork-off", "fork-default", "fork-swarms", "stock-batch", "fork-off-batch", "fork-default-batch"]
 VARIANT_TEXT = {
@@ -186,15 +201,13 @@ def loadgen(build, args, pid, cores=LOADGEN_CORE, timeout=300):
     return json.loads(out.stdout)
 
 
-def loadgen_pair(build, args_a, args_b, pid, timeout=300):
-    """HTTP: two generators at once, one on the generator's core (boosted)
-    and one on the tracker's core at normal priority (the tracker keeps
-    ~90% of that core when it wants it), so that the tracker, not the
-    generator, is the bottleneck; their answers add up."""
-    procs = [subprocess.Popen(loadgen_cmd(build, args_a, pid, LOADGEN_CORE), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, start_new_session=True),
-             subprocess.Popen(loadgen_cmd(build, args_b, pid, TRACKER_CORE, boost=False), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True, start_new_session=True)]
+def loadgen_http(build, args, seed, pid, timeout=300):
+    """HTTP: several generators at once (HTTP_GENERATORS: their cores and
+    whether they run boosted), so that the tracker rather than one
+    generator is the bottleneck; their answers add up."""
+    procs = [subprocess.Popen(loadgen_cmd(build, args + ["--seed", str(seed + 500 * i)], pid, cores, boost=boost),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+             for i, (cores, boost) in enumerate(HTTP_GENERATORS)]
     outs = []
     for p in procs:
         try:
@@ -221,6 +234,7 @@ def combine(outs):
                               if t["announces"] else 0)
     # the tracker's CPU over the (nearly identical) windows: the largest
     t["tracker_cpu_s"] = max(x["tracker_cpu_s"] for x in ts)
+    t["generator_cpu_s"] = sum(x.get("generator_cpu_s", 0) for x in ts)
     t["seconds"] = max(x["seconds"] for x in ts)
     t["generator_rates"] = [x["announces_per_s"] for x in ts]
     return {"timed": t, "warmup": a.get("warmup"), "generators": len(outs)}
@@ -288,7 +302,7 @@ def run_process(a, binary, config, shape, variants, phases, rnd, port, workdir, 
     common = ["--swarms", str(swarms), "--peers", str(peers), "--port", str(port),
               "--numwant", str(a.numwant), "--seeders", str(a.seeders), "--zipf", str(a.zipf)]
     multicore = bool(shape["workers"])
-    tr = start_tracker(binary, port, workdir, config, ALL_CORES if multicore else TRACKER_CORE)
+    tr = start_tracker(binary, port, workdir, config, MW_TRACKER_CORES if multicore else TRACKER_CORE)
     timeout = 300 + swarms * peers / 20000  # the warm-up of a big shape takes long
     results = []
     try:
@@ -309,11 +323,10 @@ def run_process(a, binary, config, shape, variants, phases, rnd, port, workdir, 
                                  "--connids", os.path.join(workdir, "connids%d" % fam), "--seed", str(1000 * rnd + 7)]
                         if k == 0:
                             args.append("--warmup")
-                        r = loadgen(a.build, args, tr.proc.pid, ALL_CORES if multicore else LOADGEN_CORE, timeout)
+                        r = loadgen(a.build, args, tr.proc.pid, MW_LOADGEN_CORES if multicore else LOADGEN_CORE, timeout)
                     else:
                         args += ["--window", str(a.http_window)]
-                        r = loadgen_pair(a.build, args + ["--seed", str(1000 * rnd + 7)],
-                                         args + ["--seed", str(1000 * rnd + 507)], tr.proc.pid, timeout)
+                        r = loadgen_http(a.build, args, 1000 * rnd + 7, tr.proc.pid, timeout)
                 except (RuntimeError, subprocess.TimeoutExpired) as e:
                     rc = tr.proc.poll()
                     if rc is not None:  # say how the tracker ended: a signal number helps
@@ -364,7 +377,7 @@ def aggregate(runs, shapes):
                 return r["phases"][key]["timed"] if r and key in r["phases"] else None
 
             for v in VARIANTS:
-                rates, cpu_eff, busy, p50, p99, local, errs, lost = [], [], [], [], [], [], 0, 0
+                rates, cpu_eff, busy, gen, p50, p99, local, errs, lost = [], [], [], [], [], [], [], 0, 0
                 for rnd in rounds:
                     t = timed(v, rnd)
                     if not t:
@@ -374,6 +387,8 @@ def aggregate(runs, shapes):
                     if t["tracker_cpu_s"] > 0:
                         cpu_eff.append(t["announces"] / t["tracker_cpu_s"])
                         busy.append(t["tracker_cpu_s"] / t["seconds"])
+                    if t.get("generator_cpu_s"):
+                        gen.append(t["generator_cpu_s"] / t["seconds"])
                     p50.append(t["latency_us"]["p50"])
                     p99.append(t["latency_us"]["p99"])
                     local.append(t["same_region_share"])
@@ -382,7 +397,7 @@ def aggregate(runs, shapes):
                 if rates:
                     row["variants"][v] = {
                         "announces_per_s": med(rates), "announces_per_s_all": rates, "spread": spread(rates),
-                        "announces_per_tracker_cpu_s": med(cpu_eff), "tracker_busy": med(busy),
+                        "announces_per_tracker_cpu_s": med(cpu_eff), "tracker_busy": med(busy), "generator_busy": med(gen),
                         "latency_p50_us": med(p50), "latency_p99_us": med(p99),
                         "same_region_share": med(local), "errors": errs, "lost": lost}
             for v, base, head in RATIOS:
@@ -425,7 +440,7 @@ def aggregate(runs, shapes):
     return table, mem
 
 
-def targets(table, mem, selbench):
+def targets(table, mem, selbench, heap=None):
     """The issue's targets, each checked on the median ratio."""
     out = []
     for row in table:
@@ -440,6 +455,9 @@ def targets(table, mem, selbench):
             if v in ("fork-default", "fork-swarms") and m.get("per_peer_ratio") is not None:
                 out.append({"what": "%s heap bytes per peer %s / stock" % (row["shape"], v), "ratio": m["per_peer_ratio"],
                             "target": "<= 1.10", "met": m["per_peer_ratio"] <= 1.10})
+    for r in (heap or {}).get("rows", []):
+        out.append({"what": "%s heap bytes per peer after %d reloads, in process, P4P / stock" % (r["shape"], heap["reloads"]),
+                    "ratio": r["ratio_after"], "target": "<= 1.10", "met": r["ratio_after"] <= 1.10})
     for r in selbench.get("ns_per_call", []):
         x = r.get("fork-p4p-default_ratio")
         if x is not None:
@@ -514,6 +532,164 @@ def run_scale(build, shapes=((100, 10000), (1000, 10000))):
     except (RuntimeError, subprocess.TimeoutExpired) as e:
         res["error"] = str(e)
     res["seconds"] = round(time.time() - t0, 1)
+    return res
+
+
+def run_callgrind(build, sizes=(300, 10000, 100000), calls=20000):
+    """Instruction counts per announce (valgrind callgrind, only the timed
+    calls: --toggle-collect=timed_calls), and branch mispredictions from its
+    branch simulator: deterministic, unlike times on a shared machine."""
+    if not shutil.which("valgrind"):
+        return {"present": False, "why": "valgrind is not installed"}
+    progs = [("stock", os.path.join(build, "p4p-selbench-stock"), None),
+             ("fork-p4p-off", os.path.join(build, "p4p-selbench"), "off"),
+             ("fork-p4p-default", os.path.join(build, "p4p-selbench"), "default")]
+    if not all(os.access(x[1], os.X_OK) for x in progs):
+        return {"present": False, "why": "p4p-selbench not built"}
+    rows, t0 = [], time.time()
+    with tempfile.TemporaryDirectory() as tmp:
+        for size in sizes:
+            row = {"swarm_size": size}
+            for mode, prog, sel in progs:
+                f = os.path.join(tmp, "cg.%s.%d" % (mode, size))
+                env = dict(os.environ, SELBENCH_CALLS=str(calls))
+                if sel:
+                    env["SELBENCH_MODE"] = sel
+                out = subprocess.run(["valgrind", "--tool=callgrind", "--branch-sim=yes", "--toggle-collect=timed_calls",
+                                      "--callgrind-out-file=" + f, prog, "run", str(size)], env=env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=900)
+                if out.returncode:
+                    return {"present": True, "error": "%s %d: %s" % (mode, size, out.stderr.strip()[-300:])}
+                events, totals = None, None
+                with open(f) as fh:
+                    for line in fh:
+                        if line.startswith("events:"):
+                            events = line.split()[1:]
+                        elif line.startswith("summary:"):
+                            totals = [int(x) for x in line.split()[1:]]
+                c = dict(zip(events, totals))
+                row[mode] = {"ir": c["Ir"] / calls, "mispredicts": (c.get("Bcm", 0) + c.get("Bim", 0)) / calls}
+            rows.append(row)
+    return {"present": True, "calls": calls, "rows": rows, "seconds": round(time.time() - t0, 1)}
+
+
+def massif_peak(path):
+    """The peak snapshot of a massif file: heap, extra (malloc's own
+    overhead) and the top-level allocation sites."""
+    snaps, cur = [], None
+    with open(path) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if line.startswith("snapshot="):
+                cur = {"sites": []}
+                snaps.append(cur)
+            elif cur is not None and line.startswith("mem_heap_B="):
+                cur["heap"] = int(line.split("=")[1])
+            elif cur is not None and line.startswith("mem_heap_extra_B="):
+                cur["extra"] = int(line.split("=")[1])
+            elif cur is not None and line.startswith("heap_tree="):
+                cur["tree"] = line.split("=")[1]
+            elif cur is not None and line.startswith(" n") and ":" in line:
+                head, _, what = line.strip().partition(" ")
+                nbytes, _, rest = what.partition(" ")
+                cur["sites"].append((int(nbytes.rstrip(":")), rest))
+    peak = max((x for x in snaps if x.get("tree") in ("peak", "detailed")), key=lambda x: x.get("heap", 0), default=None)
+    return peak
+
+
+def run_heap(build, shapes=((1000, 300), (20, 5000), (1, 100000)), reloads=4, massif_shape=(1000, 300)):
+    """Heap per peer with every swarm full and after `reloads` reloads that
+    change the map (p4p-selbench reload: in process, every list rearranged,
+    old snapshots freed), stock against the fork with P4P; and the same
+    under valgrind's heap profiler (massif) for one shape: peak heap, malloc's
+    own overhead and where it is allocated."""
+    stock, fork = os.path.join(build, "p4p-selbench-stock"), os.path.join(build, "p4p-selbench")
+    if not (os.access(stock, os.X_OK) and os.access(fork, os.X_OK)):
+        return {"present": False}
+    res, t0 = {"present": True, "reloads": reloads, "rows": [], "massif": []}, time.time()
+    try:
+        for sw, pe in shapes:
+            row = {"shape": "%dx%d" % (sw, pe)}
+            for key, prog in (("stock", stock), ("fork", fork)):
+                f = run_prog(prog, ["reload", str(sw), str(pe), str(reloads)], 600).split()
+                kv = dict(zip(f[3::2], f[4::2]))
+                row[key] = {"full": float(kv["heap_bytes_per_peer_full"]), "after": float(kv["heap_bytes_per_peer_after"])}
+            row["ratio_after"] = row["fork"]["after"] / row["stock"]["after"]
+            res["rows"].append(row)
+        if shutil.which("valgrind"):
+            with tempfile.TemporaryDirectory() as tmp:
+                for key, prog in (("stock", stock), ("fork", fork)):
+                    f = os.path.join(tmp, "massif." + key)
+                    subprocess.run(["valgrind", "--tool=massif", "--massif-out-file=" + f, "--threshold=1", prog, "reload",
+                                    str(massif_shape[0]), str(massif_shape[1]), str(reloads)], stdout=subprocess.DEVNULL,
+                                   stderr=subprocess.DEVNULL, timeout=900, check=True)
+                    peak = massif_peak(f)
+                    if peak:
+                        res["massif"].append({"variant": key, "heap": peak.get("heap", 0), "extra": peak.get("extra", 0),
+                                              "sites": peak["sites"][:8]})
+            res["massif_shape"] = "%dx%d" % massif_shape
+    except (RuntimeError, subprocess.SubprocessError, OSError, ValueError, KeyError) as e:
+        res["error"] = str(e)
+    res["seconds"] = round(time.time() - t0, 1)
+    return res
+
+
+def run_idle(build, out):
+    """Idle memory of a fresh tracker (no peers): stock, the fork with P4P
+    off, and with P4P on from local files; VmRSS, its anonymous and
+    file-backed parts, and the mappings that hold the most."""
+    res = {"present": True, "rows": []}
+    d = os.path.join(out, "idle")
+    os.makedirs(d, exist_ok=True)
+    os.chmod(d, 0o755)
+    p4pdir = os.path.join(d, "p4p")
+    subprocess.run([sys.executable, os.path.join(HERE, "gen_p4p_files.py"), "--out", p4pdir], check=True,
+                   stdout=subprocess.DEVNULL)
+    for name in os.listdir(p4pdir):
+        os.chmod(os.path.join(p4pdir, name), 0o644)
+    os.chmod(p4pdir, 0o755)
+    shutil.copyfile(os.path.join(p4pdir, "guidance-default.xml"), os.path.join(p4pdir, "guidance.xml"))
+    os.chmod(os.path.join(p4pdir, "guidance.xml"), 0o644)
+    confs = {"fork P4P off": ["p4p.enable no"],
+             "fork P4P on (local files)": ["p4p.enable yes", "p4p.pidmap %s/pidmap.xml" % p4pdir,
+                                           "p4p.guidance %s/guidance.xml" % p4pdir]}
+    port = 6900
+    for name, binary, lines in (("stock", "opentracker-stock", None),
+                                ("fork P4P off", "opentracker-p4p", confs["fork P4P off"]),
+                                ("fork P4P on (local files)", "opentracker-p4p", confs["fork P4P on (local files)"])):
+        path = os.path.join(build, binary)
+        if not os.access(path, os.X_OK):
+            continue
+        port += 1
+        conf = None
+        if lines:
+            conf = os.path.join(d, "idle-%d.conf" % port)
+            with open(conf, "w") as f:
+                f.write("\n".join(lines) + "\n")
+            os.chmod(conf, 0o644)
+        try:
+            tr = start_tracker(path, port, os.path.join(d, "w%d" % port), conf)
+        except RuntimeError as e:
+            res["rows"].append({"variant": name, "error": str(e)})
+            continue
+        try:
+            time.sleep(0.5)
+            row = {"variant": name, "rss_kb": tr.status_kb("VmRSS"), "anon_kb": tr.status_kb("RssAnon"),
+                   "file_kb": tr.status_kb("RssFile")}
+            maps = {}
+            with open("/proc/%d/smaps" % tr.proc.pid) as f:
+                cur = None
+                for line in f:
+                    head = line.split()
+                    if head and "-" in head[0] and len(head) >= 5 and all(c in "0123456789abcdef-" for c in head[0]):
+                        cur = os.path.basename(head[5]) if len(head) > 5 else "[anon]"
+                    elif head and head[0] == "Rss:" and cur is not None:
+                        maps[cur] = maps.get(cur, 0) + int(head[1])
+            row["libraries"] = len([m for m in maps if ".so" in m])
+            row["top"] = sorted(maps.items(), key=lambda kv: -kv[1])[:6]
+            res["rows"].append(row)
+        finally:
+            tr.stop()
     return res
 
 
@@ -656,14 +832,17 @@ def write_doc(path, s):
              "probability ~ 1/(rank+1)^%.1f and then one of its peers uniformly; one scrape per 100 announces. "
              "A warm-up announces every peer once (event=started) over UDP, IPv4 then IPv6, so swarms are full "
              "(both families) before the timed runs." % (round(100 * a["seeders"]), a["numwant"], a["zipf"]))
+    gens = ", ".join("core %s%s" % (c, " at nice -10" if boost else " (the tracker's) at normal priority")
+                     for c, boost in s.get("http_generators", HTTP_GENERATORS))
     L.append("- Load generator `p4p-loadgen`. UDP: one process on core %s, closed loop with %d requests in flight "
-             "(multi-worker shape: on both cores, %d in flight), BEP 15 connect once per peer in the warm-up. "
-             "HTTP: one connection per request from the peer's own address, closed by the tracker (as clients do); "
-             "to make the tracker the bottleneck, **two generator processes** run at once, %d connections each: "
-             "one on core %s at nice -10, one on the tracker's core %s at normal priority (the tracker keeps ~90%% "
-             "of that core when it wants it); their answers add up. The tracker's CPU share is in the \"tracker "
-             "busy\" column below. Timed runs last %.1f s; lost = no answer within 1 s." %
-             (LOADGEN_CORE, a["udp_window"], 2 * a["udp_window"], a["http_window"], LOADGEN_CORE, TRACKER_CORE, a["duration"]))
+             "(multi-worker shape: tracker on cores %s, generator on %s, %d in flight), BEP 15 connect once per peer "
+             "in the warm-up. HTTP: one connection per request from the peer's own address, closed by the tracker (as "
+             "clients do); to make the tracker the bottleneck, **%d generator processes** run at once, %d connections "
+             "each (%s); their answers add up. The tracker's CPU share and the generators' load are in the "
+             "\"tracker busy\" and \"generators busy\" columns below. Timed runs last %.1f s; lost = no answer within "
+             "1 s." % (LOADGEN_CORE, a["udp_window"], s.get("mw_cores", [MW_TRACKER_CORES, MW_LOADGEN_CORES])[0],
+                       s.get("mw_cores", [MW_TRACKER_CORES, MW_LOADGEN_CORES])[1], 2 * a["udp_window"],
+                       len(s.get("http_generators", HTTP_GENERATORS)), a["http_window"], gens, a["duration"]))
     L.append("- Order: %d rounds, each going over all shapes; per shape and round the processes run in the order "
              "stock, fork P4P off, fork P4P, stock+batch, fork P4P off+batch, fork P4P+batch (batching processes: "
              "UDP phases only). The P4P process is measured on the default matrix, then its guidance file is "
@@ -689,6 +868,21 @@ def write_doc(path, s):
     L.append("The same on announces per CPU-second of the tracker (what the tracker itself spends per announce; "
              "the better measure wherever the tracker is not saturated, see \"tracker busy\" below):\n")
     ratio_table(L, single, p4p_heads, cpu=True)
+    http = [r for r in single if r["proto"] == "http"]
+    if http:
+        busy = [v["tracker_busy"] for r in http for v in r["variants"].values() if v.get("tracker_busy") is not None]
+        gbusy = [v["generator_busy"] for r in http for v in r["variants"].values() if v.get("generator_busy") is not None]
+        if busy:
+            L.append("**HTTP and the bottleneck.** Over the HTTP runs the tracker was busy %.2f-%.2f of a core (median %.2f) "
+                     "while the generators used %s cores: %s\n" % (
+                         min(busy), max(busy), med(busy), "%.2f-%.2f" % (min(gbusy), max(gbusy)) if gbusy else "?",
+                         "the tracker was the bottleneck (busy >= 0.9), so the HTTP rates above compare trackers."
+                         if med(busy) >= 0.9 else
+                         "the tracker was **not** saturated: a connection per announce costs the client side (connect, "
+                         "close, kernel) more than the tracker, and %d cores cannot give the generators more. The HTTP "
+                         "rates above are then bounded by the generators, and the per-CPU-second table is the "
+                         "comparison of the trackers' own cost; a machine with 4 or more cores gives each generator a "
+                         "core of its own (run_bench.py does so by itself)." % NCPU))
     L.append("## The optional UDP batching patch\n")
     L.append("Batching alone (on stock), and P4P with batching against stock with batching:\n")
     ratio_table(L, [r for r in single if r["proto"] == "udp"], batch_heads)
@@ -718,17 +912,19 @@ def write_doc(path, s):
     L.append("")
     L.append("## Tracker CPU, latency, locality\n")
     L.append("Medians over rounds. Tracker busy = CPU seconds of the tracker per second of the run (1.00 = one core); "
-             "same-PID share = the returned peers in the requester's own PID (1/16 = 0.0625 for random selection).\n")
-    L.append("| shape | phase | variant | ann/s | tracker busy | ann per tracker CPU-s | p50 µs | p99 µs | same-PID share | errors | lost |")
-    L.append("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+             "generators busy = the same for the load generators together (their load); same-PID share = the returned "
+             "peers in the requester's own PID (1/16 = 0.0625 for random selection).\n")
+    L.append("| shape | phase | variant | ann/s | tracker busy | generators busy | ann per tracker CPU-s | p50 µs | p99 µs | same-PID share | errors | lost |")
+    L.append("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for row in s["throughput"]:
         for vname in VARIANTS:
             v = row["variants"].get(vname)
             if not v:
                 continue
-            L.append("| %s | %s v%d | %s | %s | %s | %s | %s | %s | %.3f | %d | %d |" % (
+            L.append("| %s | %s v%d | %s | %s | %s | %s | %s | %s | %s | %.3f | %d | %d |" % (
                 row["shape"], row["proto"].upper(), row["family"], vname, fmt_rate(v["announces_per_s"]),
                 "-" if v["tracker_busy"] is None else "%.2f" % v["tracker_busy"],
+                "-" if v.get("generator_busy") is None else "%.2f" % v["generator_busy"],
                 fmt_rate(v["announces_per_tracker_cpu_s"]), v["latency_p50_us"], v["latency_p99_us"],
                 v["same_region_share"] or 0, v["errors"], v["lost"]))
     L.append("")
@@ -758,6 +954,47 @@ def write_doc(path, s):
                     mm["bytes_per_peer"], "-" if mm.get("per_peer_ratio") is None else "%.3f" % mm["per_peer_ratio"],
                     mm["rss_idle_kb"] / 1024, mm.get("idle_ratio", 1), mm["rss_peak_kb"] / 1024, mm.get("peak_ratio", 1)))
     L.append("")
+    x = s.get("heap", {})
+    L.append("### Heap per peer after reloads, and where it goes\n")
+    if not x.get("present"):
+        L.append("Not measured: `build/p4p-selbench` was not built.\n")
+    else:
+        if x.get("error"):
+            L.append("p4p-selbench reload failed: %s\n" % x["error"])
+        L.append("`p4p-selbench reload SWARMS PEERS %d` (in process, IPv4, 16 PIDs, default matrix): heap in use "
+                 "(malloc's own count, every arena) per peer with every swarm full, and after %d reloads that each "
+                 "change the map (every list arranged anew on its next announce, the replaced snapshots freed).\n"
+                 % (x["reloads"], x["reloads"]))
+        L.append("| shape | stock B/peer | fork B/peer full | fork B/peer after reloads | after / stock |")
+        L.append("|---|---:|---:|---:|---:|")
+        for r in x.get("rows", []):
+            L.append("| %s | %.2f | %.2f | %.2f | %.3f |" % (r["shape"], r["stock"]["after"], r["fork"]["full"],
+                                                          r["fork"]["after"], r["ratio_after"]))
+        L.append("")
+        if x.get("massif"):
+            L.append("valgrind massif on `reload %s %d`, peak snapshot: heap (useful bytes), malloc's overhead on top, "
+                     "and the top-level allocation sites:\n" % (x.get("massif_shape", "?").replace("x", " "), x["reloads"]))
+            L.append("```")
+            for m in x["massif"]:
+                L.append("%s: heap %s B, malloc overhead %s B" % (m["variant"], fmt_rate(m["heap"]), fmt_rate(m["extra"])))
+                for nbytes, where in m["sites"]:
+                    L.append("  %12s B  %s" % (fmt_rate(nbytes), where[:110]))
+            L.append("```\n")
+    x = s.get("idle", {})
+    if x.get("rows"):
+        L.append("### Idle memory\n")
+        L.append("A fresh tracker, no peers (VmRSS = anonymous + file-backed; file-backed pages are the mapped "
+                 "libraries', shared with other processes using them):\n")
+        L.append("| tracker | VmRSS MiB | RssAnon MiB | RssFile MiB | shared libraries | most resident |")
+        L.append("|---|---:|---:|---:|---:|---|")
+        for r in x["rows"]:
+            if r.get("error"):
+                L.append("| %s | - | - | - | - | %s |" % (r["variant"], r["error"][:80]))
+                continue
+            L.append("| %s | %.1f | %.1f | %.1f | %d | %s |" % (
+                r["variant"], r["rss_kb"] / 1024, r["anon_kb"] / 1024, r["file_kb"] / 1024, r["libraries"],
+                ", ".join("%s %d kB" % (n, kb) for n, kb in r["top"][:4])))
+        L.append("")
     x = s.get("scale", {})
     L.append("## Scale: 1M and 10M peers, in process\n")
     if not x.get("present"):
@@ -806,6 +1043,23 @@ def write_doc(path, s):
             L.append("| %d | %.0f | %s | %s | %s |" % (r["swarm_size"], r["stock"] or 0, fmt_spread(r.get("stock_spread")),
                                                      cell("fork-p4p-off"), cell("fork-p4p-default")))
         L.append("")
+    x = s.get("callgrind", {})
+    L.append("Instructions and branch mispredictions per call (valgrind callgrind with its branch simulator, only the "
+             "timed calls counted, %s calls per size): deterministic, unlike the times above on a shared machine.\n"
+             % fmt_rate(x.get("calls")))
+    if not x.get("present"):
+        L.append("Not measured: %s.\n" % x.get("why", "skipped"))
+    elif x.get("error"):
+        L.append("callgrind failed: %s\n" % x["error"])
+    else:
+        L.append("| swarm size | stock Ir | mispredicts | fork P4P off Ir | / stock | fork P4P default Ir | / stock | mispredicts |")
+        L.append("|---:|---:|---:|---:|---:|---:|---:|---:|")
+        for r in x["rows"]:
+            st, off, on = r["stock"], r["fork-p4p-off"], r["fork-p4p-default"]
+            L.append("| %d | %s | %.1f | %s | %.3f | %s | %.3f | %.1f |" % (
+                r["swarm_size"], fmt_rate(st["ir"]), st["mispredicts"], fmt_rate(off["ir"]), off["ir"] / st["ir"],
+                fmt_rate(on["ir"]), on["ir"] / st["ir"], on["mispredicts"]))
+        L.append("")
     L.append("## Optimizer solve time against topology and number of swarms\n")
     x = s["optbench"]
     if not x.get("present"):
@@ -817,6 +1071,21 @@ def write_doc(path, s):
             L.append("`p4p-optbench %s` (bench/optbench.c): fast solver against the exact LP (GLPK), seconds and "
                      "maximum link utilization; %.1f s in all.\n" % (os.path.relpath(x["data"], TOP) if x.get("data") else "", x["seconds"]))
             L.append("```\n%s```\n" % x["text"])
+    L.append("## Closing note: every ratio\n")
+    L.append("Median of the per-round ratios (rounds, min-max), and stock's own spread in the same shape and phase "
+             "((max - min) / median of stock's rates over the rounds): a difference smaller than the spread is noise. "
+             "Load average during the run: %s at the start, %s at the end.\n" % (
+                 " ".join(s["machine"]["loadavg_at_start"]), " ".join(s["loadavg_at_end"])))
+    for row in s["throughput"]:
+        cells = []
+        for r in row["ratios"]:
+            if r["ratio"] is None:
+                continue
+            cells.append("%s %.3f (%d, %.3f-%.3f)" % (r["head"], r["ratio"], r["n"], r["min"], r["max"]))
+        if cells:
+            L.append("- %s %s IPv%d, stock spread %s: %s" % (row["shape"], row["proto"].upper(), row["family"],
+                                                            fmt_spread(row.get("stock_spread")), "; ".join(cells)))
+    L.append("")
     notes = os.path.join(HERE, "notes.md")
     if os.path.exists(notes):
         with open(notes) as f:
@@ -833,7 +1102,7 @@ def report_only(a, out):
         runs = [json.loads(line) for line in f if line.strip()]
     shapes = [parse_shape(x) for x in summary["params"]["shapes"]]
     table, mem = aggregate(runs, shapes)
-    summary.update(throughput=table, memory=mem, targets=targets(table, mem, summary.get("selbench", {})))
+    summary.update(throughput=table, memory=mem, targets=targets(table, mem, summary.get("selbench", {}), summary.get("heap")))
     summary.setdefault("failures", [])
     with open(os.path.join(out, "summary.json"), "w") as f:
         json.dump(summary, f, indent=1)
@@ -952,9 +1221,16 @@ def main():
                 rounds_done[shape["name"]] = rnd
 
     selbench, scale, optbench = {"present": False}, {"present": False}, {"present": False}
+    callgrind, heap, idle = {"present": False}, {"present": False}, {"present": False}
     if not a.no_extras:
         log("selector benchmark")
         selbench = run_selbench(build)
+        log("selector instruction counts (callgrind)")
+        callgrind = run_callgrind(build)
+        log("heap per peer after reloads (and massif)")
+        heap = run_heap(build)
+        log("idle memory")
+        idle = run_idle(build, out)
         log("scale probe (1M, 10M peers in process)")
         scale = run_scale(build)
         optbench = run_optbench(build, out)
@@ -974,10 +1250,15 @@ def main():
                    "heavy_swarms_desc": "min(10, swarms/4) (at least 1)"},
         "throughput": table,
         "memory": mem,
-        "targets": targets(table, mem, selbench),
+        "targets": targets(table, mem, selbench, heap),
         "p4p_stats": [dict(r["p4p_stats"], shape=r["shape"], variant=r["variant"]) for r in runs
                       if r.get("p4p_stats") and r["round"] == 1],
+        "http_generators": HTTP_GENERATORS,
+        "mw_cores": [MW_TRACKER_CORES, MW_LOADGEN_CORES],
         "selbench": selbench,
+        "callgrind": callgrind,
+        "heap": heap,
+        "idle": idle,
         "scale": scale,
         "optbench": optbench,
     }

@@ -46,21 +46,29 @@ static void peer_address(struct ot_workstruct *ws, uint32_t i) {
 }
 
 #ifdef SELBENCH_P4P
-/* P4P off (an empty snapshot), or 16 PIDs (10.<16j>/12) with a default
- * matrix keeping 0.7 of each row local, through the module's own loader. */
+/* P4P off (an empty snapshot, with_map 0), or 16 PIDs (10.<16j>/12) with
+ * a default matrix keeping 0.7 of each row local, through the module's own
+ * loader.  with_map 2: another map, the first /24 of each PID's /12 given to
+ * the next PID (a reload that changes the map: every list is arranged anew
+ * on its next announce). */
 static void publish(int with_map) {
-  struct p4p_pidmap_msg   map  = {.version = "selbench"};
-  struct p4p_guidance_msg g    = {.version = "selbench", .has_default = 1};
-  struct p4p_prefix       pfx[NPIDS];
+  struct p4p_pidmap_msg   map  = {0};
+  struct p4p_guidance_msg g    = {.has_default = 1};
+  struct p4p_prefix       pfx[NPIDS][2];
   struct p4p_pid_entry    pids[NPIDS];
   char                    err[256];
+
+  snprintf(map.version, sizeof map.version, "%s", with_map == 2 ? "selbench-2" : "selbench");
+  snprintf(g.version, sizeof g.version, "%s", map.version);
 
   map.npids = with_map ? NPIDS : 0;
   map.pids  = pids;
   proto_matrix_alloc(&g.default_weights, NPIDS);
   for (unsigned j = 0; j < NPIDS; ++j) {
-    pfx[j]  = (struct p4p_prefix){.addr = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, (uint8_t)(j << 4), 0, 0}, .bits = 96 + 12};
-    pids[j] = (struct p4p_pid_entry){.asid = 64512, .nprefixes = 1, .prefixes = &pfx[j]};
+    unsigned from = (j + NPIDS - 1) % NPIDS; /* the PID whose first /24 this one gets */
+    pfx[j][0]     = (struct p4p_prefix){.addr = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, (uint8_t)(j << 4), 0, 0}, .bits = 96 + 12};
+    pfx[j][1]     = (struct p4p_prefix){.addr = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, (uint8_t)(from << 4), 0, 0}, .bits = 96 + 24};
+    pids[j] = (struct p4p_pid_entry){.asid = 64512, .nprefixes = with_map == 2 ? 2 : 1, .prefixes = pfx[j]};
     snprintf(pids[j].name, sizeof pids[j].name, "pid%u", j);
     snprintf(g.default_weights.pids[j], P4P_NAME_MAX, "pid%u", j);
     for (unsigned k = 0; k < NPIDS; ++k)
@@ -193,6 +201,48 @@ static void mem_pidmap(struct ot_workstruct *ws, const char *mode) {
          (heap_bytes() - h0) / 1048576, (status_kb("RssAnon") - r0) / 1024.0);
 }
 
+/* One announce of member 0 of every scale swarm (numwant 50): each list is
+ * touched, so the fork arranges it for the current map. */
+static void touch_all(struct ot_workstruct *ws, uint32_t swarms) {
+  ot_hash hash;
+  for (uint32_t s = 0; s < swarms; ++s) {
+    memset(hash, 0, sizeof hash);
+    snprintf((char *)hash, sizeof hash, "scale-%u", s);
+    ws->hash = &hash;
+    peer_address(ws, 0);
+    add_peer_to_torrent_and_return_peers(FLAG_UDP, ws, 50);
+  }
+}
+
+/* Heap per peer with swarms x peers IPv4 peers, and again after `reloads`
+ * reloads that each change the map (the fork: every list arranged anew on
+ * its next announce, the old snapshots freed): what stays behind. */
+static void reload(struct ot_workstruct *ws, const char *mode, uint32_t swarms, uint32_t peers, unsigned reloads) {
+  ot_hash hash;
+  double  h0 = heap_bytes(), n = (double)swarms * peers;
+  for (uint32_t s = 0; s < swarms; ++s) {
+    memset(hash, 0, sizeof hash);
+    snprintf((char *)hash, sizeof hash, "scale-%u", s);
+    ws->hash = &hash;
+    for (uint32_t i = 0; i < peers; ++i) {
+      peer_address(ws, i);
+      add_peer_to_torrent_and_return_peers(FLAG_UDP, ws, 0);
+    }
+  }
+  g_now_seconds += 61;
+  touch_all(ws, swarms);
+  double full = heap_bytes() - h0;
+  for (unsigned r = 0; r < reloads; ++r) {
+#ifdef SELBENCH_P4P
+    publish(r % 2 ? 1 : 2);
+#endif
+    touch_all(ws, swarms);
+  }
+  double after = heap_bytes() - h0;
+  printf("reload %s %ux%u peers %.0f reloads %u heap_bytes_per_peer_full %.2f heap_bytes_per_peer_after %.2f heap_mb_after %.1f\n", mode,
+         swarms, peers, n, reloads, full / n, after / n, after / 1048576);
+}
+
 /* Heap per peer and ns per announce at scale: swarms x peers IPv4 peers
  * (16 PIDs in the fork), then re-announces of random members. */
 static void scale(struct ot_workstruct *ws, const char *mode, uint32_t swarms, uint32_t peers) {
@@ -250,7 +300,7 @@ int main(int argc, char **argv) {
   ws.rand48_state[0]   = 42;
   g_now_seconds        = time(NULL);
   mutex_init();
-  /* selbench mem-pidmap | mem-guidance | scale SWARMS PEERS [off] */
+  /* selbench mem-pidmap | mem-guidance | scale SWARMS PEERS [off] | reload SWARMS PEERS RELOADS */
   if (argc > 1 && !strcmp(argv[1], "mem-pidmap")) {
 #ifdef SELBENCH_P4P
     publish_big_map(0);
@@ -272,6 +322,19 @@ int main(int argc, char **argv) {
     return 0;
   }
 #endif
+  /* selbench reload SWARMS PEERS RELOADS */
+  if (argc > 4 && !strcmp(argv[1], "reload")) {
+    const char *mode = "stock";
+#ifdef SELBENCH_P4P
+    publish(1);
+    mode = "fork-p4p-default";
+#endif
+    reload(&ws, mode, (uint32_t)strtoul(argv[2], NULL, 10), (uint32_t)strtoul(argv[3], NULL, 10), (unsigned)strtoul(argv[4], NULL, 10));
+#ifdef SELBENCH_P4P
+    p4p_embed_reset();
+#endif
+    return 0;
+  }
   if (argc > 3 && !strcmp(argv[1], "scale")) {
     const char *mode = "stock";
 #ifdef SELBENCH_P4P
