@@ -11,13 +11,21 @@ uint64_t lg_now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+static double own_cpu_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 void lg_phase_begin(const struct lg_run *r, struct lg_stats *st) {
   st->tracker_cpu_s = r->watch_pid ? lg_proc_cpu_seconds(r->watch_pid) : -1;
+  st->own_cpu_s     = own_cpu_seconds();
 }
 
 void lg_phase_end(const struct lg_run *r, struct lg_stats *st) {
   double end = r->watch_pid ? lg_proc_cpu_seconds(r->watch_pid) : -1;
   st->tracker_cpu_s = end >= 0 && st->tracker_cpu_s >= 0 ? end - st->tracker_cpu_s : -1;
+  st->own_cpu_s     = own_cpu_seconds() - st->own_cpu_s;
 }
 
 int lg_tracker_gone(const struct lg_run *r) {

@@ -47,11 +47,11 @@ void lg_stats_json(FILE *out, const struct lg_stats *s) {
   fprintf(out,
           "{\"seconds\":%.3f,\"connects\":%llu,\"announces\":%llu,\"scrapes\":%llu,"
           "\"errors\":%llu,\"lost\":%llu,\"announces_per_s\":%.1f,\"requests_per_s\":%.1f,"
-          "\"tracker_cpu_s\":%.3f,\"peers_per_answer\":%.2f,\"same_region_share\":%.4f,\"foreign_peers\":%llu,"
+          "\"tracker_cpu_s\":%.3f,\"generator_cpu_s\":%.3f,\"peers_per_answer\":%.2f,\"same_region_share\":%.4f,\"foreign_peers\":%llu,"
           "\"latency_us\":{\"p50\":%llu,\"p90\":%llu,\"p99\":%llu,\"p999\":%llu,\"max\":%llu}}",
           s->seconds, (unsigned long long)s->connects, (unsigned long long)s->announces,
           (unsigned long long)s->scrapes, (unsigned long long)s->errors, (unsigned long long)s->lost,
-          (double)s->announces / secs, (double)(s->announces + s->scrapes + s->connects) / secs, s->tracker_cpu_s,
+          (double)s->announces / secs, (double)(s->announces + s->scrapes + s->connects) / secs, s->tracker_cpu_s, s->own_cpu_s,
           s->announces ? (double)s->peers_returned / (double)s->announces : 0.0,
           s->peers_returned ? (double)s->peers_same_region / (double)s->peers_returned : 0.0,
           (unsigned long long)s->peers_foreign, (unsigned long long)lg_stats_percentile(s, 0.50),

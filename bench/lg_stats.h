@@ -21,6 +21,7 @@ struct lg_stats {
   uint64_t peers_same_region; /* ... of which in the requester's own region */
   uint64_t peers_foreign;  /* ... of which not generator addresses (must stay 0) */
   double   tracker_cpu_s; /* CPU seconds the watched tracker used in the phase, <0: unknown */
+  double   own_cpu_s;     /* CPU seconds this generator used in the phase (its load) */
   uint64_t latency_count;
   uint64_t latency_max_us;
   uint32_t *hist; /* LG_HIST_BUCKETS + 1 counts */

@@ -15,7 +15,14 @@ DEB_PACKAGES := build-essential pkg-config xz-utils ca-certificates \
 # only `make deb` needs these (mk/install.mk)
 DEB_BUILD_PACKAGES := dpkg-dev debhelper
 
-.PHONY: deps check-deps
+# only `make bench` uses this (callgrind's instruction counts and massif's
+# heap profile; without it those sections say so): `make deps-bench`
+DEB_BENCH_PACKAGES := valgrind
+
+.PHONY: deps check-deps deps-bench
+deps-bench:
+	@mk/deps.sh install $(DEB_BENCH_PACKAGES)
+
 deps:
 	@mk/deps.sh install $(DEB_PACKAGES)
 

@@ -1,12 +1,17 @@
-# Upstream opentracker: fetched (fetch.sh), unpacked twice, patched once.
-#   $(BUILD)/opentracker-stock  upstream as released, our flags, no patches
-#   $(BUILD)/opentracker-p4p    upstream + patches/ + libp4p
-# Both use the same compiler flags and features, so benchmarks compare like
-# with like.
+# Upstream opentracker: fetched (fetch.sh), unpacked once per variant.
+#   $(BUILD)/opentracker-stock        upstream as released, our flags, no patches
+#   $(BUILD)/opentracker-p4p          upstream + patches/*.patch (the fork's series) + libp4p
+# and, for benchmarks only, with the optional UDP batching patch on top
+# (patches/optional/udp-batched-datagrams.patch, not part of the fork):
+#   $(BUILD)/opentracker-stock-batch  upstream + batching
+#   $(BUILD)/opentracker-p4p-batch    the fork + batching
+# All use the same compiler flags and features, so benchmarks compare like
+# with like, and each pair differs by one change.
 
 OT_CACHE    := build/cache
 OT_TARBALL  := $(OT_CACHE)/$(shell sed -n 's/^tarball=//p' opentracker/PIN)
 OT_PATCHES  := $(sort $(wildcard patches/*.patch))
+OT_BATCH    := patches/optional/udp-batched-datagrams.patch
 OT_FEATURES := -DWANT_FULLSCRAPE -DWANT_COMPRESSION_GZIP
 
 # libowfat 0.34 from Debian's source package (why: opentracker/LIBOWFAT.PIN),
@@ -62,30 +67,60 @@ define ot_unpack
 	tar -xJf $(OT_TARBALL) -C $(1) --strip-components=1
 endef
 
+# patch DIR PATCHES...: apply in order, or say which one does not apply
+define ot_patch
+for p in $(2); do patch -s -p1 -d $(1) < $$p || { echo "patch $$p does not apply" >&2; exit 1; }; done
+endef
+
 $(BUILD)/src/stock/.unpacked: $(OT_TARBALL) $(OWFAT_LIB)
 	@$(call ot_unpack,$(@D))
 	@touch $@
 
-$(BUILD)/src/p4p/.patched: $(OT_TARBALL) $(OT_PATCHES) $(OWFAT_LIB)
+# p4p/p4p.h too: upstream's makefile does not know that its objects include it
+$(BUILD)/src/p4p/.patched: $(OT_TARBALL) $(OT_PATCHES) p4p/p4p.h $(OWFAT_LIB)
 	@$(call ot_unpack,$(@D))
-	@for p in $(OT_PATCHES); do \
-	  patch -s -p1 -d $(@D) < $$p || { echo "patch $$p does not apply" >&2; exit 1; }; done
+	@$(call ot_patch,$(@D),$(OT_PATCHES))
 	@touch $@
 
-$(BUILD)/opentracker-stock: $(BUILD)/src/stock/.unpacked $(OWFAT_LIB)
-	@echo "  CC      $@"
-	@set -o pipefail; $(OT_MAKE) -C $(BUILD)/src/stock FEATURES="$(OT_FEATURES)" CFLAGS="$(OT_CFLAGS)" LDFLAGS="$(OT_LIBS)" 2>&1 | $(OT_QUIET)
-	@cp $(BUILD)/src/stock/opentracker $@.tmp && mv -f $@.tmp $@
+$(BUILD)/src/stock-batch/.patched: $(OT_TARBALL) $(OT_BATCH) $(OWFAT_LIB)
+	@$(call ot_unpack,$(@D))
+	@$(call ot_patch,$(@D),$(OT_BATCH))
+	@touch $@
+
+$(BUILD)/src/p4p-batch/.patched: $(OT_TARBALL) $(OT_PATCHES) $(OT_BATCH) p4p/p4p.h $(OWFAT_LIB)
+	@$(call ot_unpack,$(@D))
+	@$(call ot_patch,$(@D),$(OT_PATCHES) $(OT_BATCH))
+	@touch $@
+
+# ot_build_stock DIR, ot_build_p4p DIR: upstream's make in DIR with our
+# flags (and libp4p), the binary copied to the target
+define ot_build_stock
+@echo "  CC      $@"
+@set -o pipefail; $(OT_MAKE) -C $(1) FEATURES="$(OT_FEATURES)" CFLAGS="$(OT_CFLAGS)" LDFLAGS="$(OT_LIBS)" 2>&1 | $(OT_QUIET)
+@cp $(1)/opentracker $@.tmp && mv -f $@.tmp $@
+endef
 
 # upstream's make runs in its own tree: our archives by absolute path
-OT_P4P_LINK = $(TOP)/$(P4P_LIB) $(TOP)/$(PROTO_LIB) $(XML_LIBS) $(JANSSON_LIBS) $(CURL_LIBS) -lm -pthread
+OT_P4P_LINK = $(TOP)/$(P4P_LIB) $(TOP)/$(PROTO_LIB) $(XML_LIBS) $(JANSSON_LIBS) -ldl -lm -pthread
+
+define ot_build_p4p
+@echo "  CC      $@"
+@rm -f $(1)/opentracker # upstream's rule does not know libp4p.a: relink
+@set -o pipefail; $(OT_MAKE) -C $(1) FEATURES="$(OT_FEATURES) -DWANT_P4P" CFLAGS="$(OT_CFLAGS) -I$(TOP)/p4p" LDFLAGS="$(OT_P4P_LINK) $(OT_LIBS)" 2>&1 | $(OT_QUIET)
+@cp $(1)/opentracker $@.tmp && mv -f $@.tmp $@
+endef
+
+$(BUILD)/opentracker-stock: $(BUILD)/src/stock/.unpacked $(OWFAT_LIB)
+	$(call ot_build_stock,$(BUILD)/src/stock)
 
 # (the archives by name: this file is included before p4p/ and proto/ set
 # P4P_LIB and PROTO_LIB, and prerequisites expand at once; with the
 # variables the tracker was never relinked when the libraries changed)
 $(BUILD)/opentracker-p4p: $(BUILD)/src/p4p/.patched $(BUILD)/libp4p.a $(BUILD)/libp4pproto.a $(OWFAT_LIB)
-	@echo "  CC      $@"
-	@rm -f $(BUILD)/src/p4p/opentracker # upstream's rule does not know libp4p.a: relink
-	@set -o pipefail; $(OT_MAKE) -C $(BUILD)/src/p4p FEATURES="$(OT_FEATURES) -DWANT_P4P" \
-	  CFLAGS="$(OT_CFLAGS) -I$(TOP)/p4p" LDFLAGS="$(OT_P4P_LINK) $(OT_LIBS)" 2>&1 | $(OT_QUIET)
-	@cp $(BUILD)/src/p4p/opentracker $@.tmp && mv -f $@.tmp $@
+	$(call ot_build_p4p,$(BUILD)/src/p4p)
+
+$(BUILD)/opentracker-stock-batch: $(BUILD)/src/stock-batch/.patched $(OWFAT_LIB)
+	$(call ot_build_stock,$(BUILD)/src/stock-batch)
+
+$(BUILD)/opentracker-p4p-batch: $(BUILD)/src/p4p-batch/.patched $(BUILD)/libp4p.a $(BUILD)/libp4pproto.a $(OWFAT_LIB)
+	$(call ot_build_p4p,$(BUILD)/src/p4p-batch)

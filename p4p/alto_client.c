@@ -2,7 +2,7 @@
  * messages (alto_client.h). */
 #include "alto_client.h"
 
-#include <curl/curl.h>
+#include "curl_lazy.h"
 #include <float.h>
 #include <math.h>
 #include <stdio.h>

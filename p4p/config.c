@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "curl_lazy.h"
 #include "proto/file.h"
 
 /* a CA file bigger than this is not a CA file */
@@ -238,6 +239,13 @@ static int provider_line(char *v, const char *file, int lineno, char *err, size_
   }
   if (g_config.nproviders == CONFIG_MAX_PROVIDERS) {
     snprintf(err, errlen, "%s:%d: at most %d providers", file, lineno, CONFIG_MAX_PROVIDERS);
+    return -1;
+  }
+  /* now, while the tracker still sees the whole file system: it drops
+   * privileges and may chroot before the portal client starts */
+  char load_err[256];
+  if (p4p_curl_load(load_err, sizeof load_err)) {
+    snprintf(err, errlen, "%s:%d: %s", file, lineno, load_err);
     return -1;
   }
   struct p4p_provider_config *p = &g_config.providers[g_config.nproviders++];

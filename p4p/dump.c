@@ -70,12 +70,11 @@ static int heavier_first(const void *a, const void *b) {
   return x->w != y->w ? (x->w < y->w ? 1 : -1) : x->slot - y->slot;
 }
 
-static void write_row(struct p4p_outbuf *o, const struct pidmap *map, uint16_t from, const float *row) {
+static void write_row(struct p4p_outbuf *o, const struct pidmap *map, uint16_t from, const struct select_row *row) {
   struct entry e[PIDMAP_MAX_PIDS];
-  size_t       n = 0, P = p4p_pidmap_npids(map);
-  for (size_t j = 0; j < P; ++j)
-    if (row[j] > 0)
-      e[n++] = (struct entry){row[j], (uint16_t)(j + 1)};
+  size_t       n = 0;
+  for (size_t j = 0; j < row->n && n < PIDMAP_MAX_PIDS; ++j) /* sparse: weights > 0 only */
+    e[n++] = (struct entry){row->e[j].w, row->e[j].slot};
   qsort(e, n, sizeof *e, heavier_first);
   p4p_out_printf(o, "row %s:", p4p_pidmap_pid_name(map, from));
   for (size_t i = 0; i < n && i < DUMP_MAX_ROW_ENTRIES; ++i)
@@ -155,7 +154,7 @@ size_t p4p_dump_write(const struct p4p_state *s, const struct p4p_provider_view 
   if (g && p4p_guidance_has_default(g)) {
     p4p_out_printf(&o, "matrix default (guidance version %s)\n", s->guidance_version[0] ? s->guidance_version : "-");
     for (uint16_t from = 1; from <= P && !o.full; ++from) {
-      const float *row = p4p_guidance_default_row(g, from);
+      const struct select_row *row = p4p_guidance_default_row(g, from);
       if (row)
         write_row(&o, map, from, row);
     }
@@ -168,8 +167,8 @@ size_t p4p_dump_write(const struct p4p_state *s, const struct p4p_provider_view 
     proto_hash_format_hex(hash, hex);
     p4p_out_printf(&o, "matrix swarm %s\n", hex);
     for (uint16_t from = 1; from <= P && !o.full; ++from) {
-      enum guidance_kind kind;
-      const float       *row = p4p_guidance_row(g, hash, from, &kind);
+      enum guidance_kind       kind;
+      const struct select_row *row = p4p_guidance_row(g, hash, from, &kind);
       if (row && kind == GUIDANCE_SWARM)
         write_row(&o, map, from, row);
     }

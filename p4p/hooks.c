@@ -12,6 +12,7 @@
 #include "config.h"
 #include "dump.h"
 #include "guidance.h"
+#include "layout.h"
 #include "loader.h"
 #include "log.h"
 #include "metrics.h"
@@ -355,10 +356,10 @@ static size_t offer_servers(const struct p4p_provider_info *prov, uint16_t slot,
 size_t p4p_select_peers(const struct p4p_vector *peers, const struct p4p_layout *layout, size_t peer_count, size_t peer_size,
                         const uint8_t *requester6, const uint8_t *info_hash, size_t amount, unsigned short rand48[3], char *reply) {
   const struct p4p_state *s = p4p_state_current();
-  enum guidance_kind      kind;
-  struct select_tally     tally;
-  const float            *row;
-  uint16_t                slot;
+  enum guidance_kind       kind;
+  struct select_tally      tally;
+  const struct select_row *row;
+  uint16_t                 slot;
   size_t                  compare_size = P4P_PEER_COMPARE_SIZE(peer_size);
   (void)peer_count;
 
@@ -388,6 +389,7 @@ size_t p4p_select_peers(const struct p4p_vector *peers, const struct p4p_layout 
 
   struct select_request req = {
       .buckets         = peers->data,
+      .group_slot      = p4p_layout_slots(peers),
       .groups          = layout->groups,
       .per_group       = layout->per_group,
       .peer_size       = peer_size,

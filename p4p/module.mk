@@ -1,11 +1,11 @@
 # libp4p.a: the tracker's P4P module, what the patched opentracker links.
-# Upstream code includes only p4p/p4p.h.  Needs the protocol library,
-# libcurl (portal client) and pthreads; never the provider library.
+# Upstream code includes only p4p/p4p.h.  Needs the protocol library and
+# pthreads; never the provider library.  libcurl is not linked: the portal
+# client loads it when a provider is configured (p4p/curl_lazy.h), -ldl.
 P4P_SRCS := $(wildcard p4p/*.c)
 P4P_OBJS := $(P4P_SRCS:%.c=$(BUILD)/obj/%.o)
 P4P_LIB  := $(BUILD)/libp4p.a
-CURL_LIBS := $(shell pkg-config --libs libcurl 2>/dev/null || echo -lcurl)
-P4P_LINK := $(P4P_LIB) $(PROTO_LINK) $(CURL_LIBS) -lm -pthread
+P4P_LINK := $(P4P_LIB) $(PROTO_LINK) -ldl -lm -pthread
 
 ALL_TARGETS += $(P4P_LIB)
 

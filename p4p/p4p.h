@@ -52,11 +52,12 @@ struct pidmap;
 
 /* How one peer list is arranged.  map == NULL: upstream's own arrangement
  * (one sorted vector, or buckets by hash).  Otherwise the list is a bucket
- * array of groups * per_group sorted vectors: group g holds the peers that
- * `map` puts in PID slot g (0 = no PID), spread over per_group buckets by
- * address hash.  The list holds a reference on `map`, so a bucket can always
- * be recomputed with the map the list was laid out with, whatever reloads
- * happened since. */
+ * array of groups * per_group sorted vectors, one group per PID present in
+ * the list (its slot in a table after the buckets, p4p/layout.h), holding
+ * the peers that `map` puts in that PID (slot 0 = no PID), spread over
+ * per_group buckets by address hash.  The list holds a reference on `map`,
+ * so a bucket can always be recomputed with the map the list was laid out
+ * with, whatever reloads happened since. */
 struct p4p_layout {
   struct pidmap *map;
   uint16_t       groups;
@@ -96,13 +97,17 @@ void p4p_reload_request(void);
 /* --- storage (under the torrent's bucket mutex) ------------------------- */
 
 /* Brings a peer list to the layout the current snapshot wants: PID groups
- * when a PID map is loaded, upstream's own otherwise.  Returns 1 when the
- * list is (now) in a PID layout, 0 when upstream's rules apply to it.  On
- * allocation failure the list keeps its old, still consistent layout. */
-int    p4p_peerlist_refresh(struct p4p_vector *peers, struct p4p_layout *layout, size_t peer_count, size_t peer_size);
+ * when a PID map is loaded, upstream's own otherwise.  incoming: the peer
+ * record about to be inserted, or NULL: a list in PID layout gets a group
+ * for its PID if it has none (lists hold groups only for PIDs present).
+ * Returns 1 when the list is (now) in a PID layout, 0 when upstream's rules
+ * apply to it, -1 when there is no memory to make room for incoming (the
+ * caller must not insert it).  On allocation failure the list keeps its
+ * old, still consistent layout. */
+int    p4p_peerlist_refresh(struct p4p_vector *peers, struct p4p_layout *layout, size_t peer_count, size_t peer_size, const uint8_t *incoming);
 
 /* Bucket index of a peer in a list with layout->map != NULL. */
-size_t p4p_peer_bucket(const struct p4p_layout *layout, const uint8_t *peer, size_t compare_size);
+size_t p4p_peer_bucket(const struct p4p_vector *peers, const struct p4p_layout *layout, const uint8_t *peer, size_t compare_size);
 
 /* Drops the list's map reference; called when the list is freed. */
 void   p4p_peerlist_release(struct p4p_layout *layout);
@@ -177,12 +182,13 @@ static inline int p4p_config_line(const char *line, const char *file, int lineno
 static inline int  p4p_init(p4p_swarm_walker walk, int own_sighup) { (void)walk, (void)own_sighup; return 0; }
 static inline void p4p_deinit(void) {}
 static inline void p4p_reload_request(void) {}
-static inline int  p4p_peerlist_refresh(struct p4p_vector *peers, struct p4p_layout *layout, size_t peer_count, size_t peer_size) {
-  (void)peers, (void)layout, (void)peer_count, (void)peer_size;
+static inline int  p4p_peerlist_refresh(struct p4p_vector *peers, struct p4p_layout *layout, size_t peer_count, size_t peer_size,
+                                        const uint8_t *incoming) {
+  (void)peers, (void)layout, (void)peer_count, (void)peer_size, (void)incoming;
   return 0;
 }
-static inline size_t p4p_peer_bucket(const struct p4p_layout *layout, const uint8_t *peer, size_t compare_size) {
-  (void)layout, (void)peer, (void)compare_size;
+static inline size_t p4p_peer_bucket(const struct p4p_vector *peers, const struct p4p_layout *layout, const uint8_t *peer, size_t compare_size) {
+  (void)peers, (void)layout, (void)peer, (void)compare_size;
   return 0;
 }
 static inline void   p4p_peerlist_release(struct p4p_layout *layout) { (void)layout; }

@@ -45,11 +45,16 @@ struct pidmap {
   size_t            shadowed;
 };
 
+/* 16 address bytes (network order) as one number: two loads, two swaps. */
 static u128 u128_from_bytes(const uint8_t b[16]) {
-  u128 v = 0;
-  for (int i = 0; i < 16; ++i)
-    v = (v << 8) | b[i];
-  return v;
+  uint64_t hi, lo;
+  memcpy(&hi, b, 8);
+  memcpy(&lo, b + 8, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  hi = __builtin_bswap64(hi);
+  lo = __builtin_bswap64(lo);
+#endif
+  return (u128)hi << 64 | lo;
 }
 
 static u128 prefix_mask(unsigned bits) { return bits == 0 ? 0 : ~(u128)0 << (128 - bits); }
@@ -247,19 +252,28 @@ static _Thread_local uint64_t tl_id;
 static _Thread_local uint8_t  tl_addr[16];
 static _Thread_local uint16_t tl_slot;
 
+static inline int same16(const uint8_t *a, const uint8_t *b) {
+  uint64_t a0, a1, b0, b1;
+  memcpy(&a0, a, 8), memcpy(&a1, a + 8, 8), memcpy(&b0, b, 8), memcpy(&b1, b + 8, 8);
+  return !((a0 ^ b0) | (a1 ^ b1));
+}
+
 uint16_t p4p_pidmap_lookup(const struct pidmap *map, const uint8_t addr[16]) {
-  if (tl_id == map->id && !memcmp(tl_addr, addr, 16))
+  if (tl_id == map->id && same16(tl_addr, addr))
     return tl_slot;
   u128   key = u128_from_bytes(addr);
-  size_t lo = 0, hi = map->nranges;
-  /* last range with start <= key */
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (map->starts[mid] <= key)
-      lo = mid + 1;
-    else
-      hi = mid;
+  /* lo = the number of ranges with start <= key, without a branch per step
+   * (requesters come in no order: each step would be a coin flip for the
+   * branch predictor).  Invariant: every start before b is <= key, every
+   * start from b + n on is > key. */
+  const u128 *b = map->starts;
+  size_t      n = map->nranges;
+  while (n > 1) {
+    size_t half = n / 2;
+    b           = b[half] <= key ? b + half : b;
+    n          -= half;
   }
+  size_t lo = (size_t)(b - map->starts) + (map->nranges && *b <= key);
   tl_id   = map->id;
   memcpy(tl_addr, addr, 16);
   tl_slot = lo == 0 || map->ends[lo - 1] < key ? 0 : map->slots[lo - 1];
@@ -268,7 +282,12 @@ uint16_t p4p_pidmap_lookup(const struct pidmap *map, const uint8_t addr[16]) {
 
 uint16_t p4p_pidmap_lookup_peer(const struct pidmap *map, const uint8_t *peer, size_t compare_size) {
   if (compare_size == P4P_PEER_COMPARE_SIZE4) {
-    uint8_t addr[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    static const uint8_t v4mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+    /* the thread's last lookup, without building the 16 bytes */
+    if (tl_id == map->id && !memcmp(tl_addr, v4mapped, 12) && !memcmp(tl_addr + 12, peer, 4))
+      return tl_slot;
+    uint8_t addr[16];
+    memcpy(addr, v4mapped, 12);
     memcpy(addr + 12, peer, 4);
     return p4p_pidmap_lookup(map, addr);
   }

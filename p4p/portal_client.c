@@ -6,7 +6,7 @@
 #include "proto/errbuf.h"
 #include "portal_client.h"
 
-#include <curl/curl.h>
+#include "curl_lazy.h"
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -1057,6 +1057,9 @@ struct portal_client *p4p_portal_start(const struct p4p_provider_config *src,
         return NULL;
       }
   }
+  /* loaded already by the config's provider lines, as a rule */
+  if (p4p_curl_load(err, errlen))
+    return NULL;
   if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
     proto_fail(err, errlen, "libcurl initialisation failed");
     return NULL;

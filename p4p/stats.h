@@ -1,8 +1,9 @@
 /* stats: P4P counters for /stats?mode=p4p (and the metrics and dump views).
  *
- * Counters are atomics bumped with relaxed ordering: several threads
- * announce at once and a counter that is off by one for a microsecond is
- * fine; a lock on the announce path is not. */
+ * The announce path's counters are kept per thread (each written by one
+ * thread, summed when read): several threads announce at once, a counter
+ * that is off by one for a microsecond is fine, and neither a lock nor a
+ * locked add belongs on the announce path. */
 #ifndef P4P_STATS_H
 #define P4P_STATS_H
 

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "layout.h"
 #include "pidmap.h"
 #include "state.h"
 #include "swarmstats.h"
@@ -97,18 +98,23 @@ static void count_visit(void *ctx, const uint8_t *hash, const struct p4p_vector 
   struct heavy *h = bsearch(&key, w->top, w->ntop, sizeof key, by_hash);
   if (!h)
     return;
-  const struct p4p_vector *b = peers->data;
-  for (size_t g = 1; g < layout->groups; ++g)
+  const struct p4p_vector *b     = peers->data;
+  const uint16_t          *slots = p4p_layout_slots(peers); /* groups only for PIDs present */
+  for (size_t g = 0; g < layout->groups; ++g) {
+    uint16_t slot = slots[g];
+    if (!slot)
+      continue; /* peers in no PID */
     for (size_t k = 0; k < layout->per_group; ++k) {
       const struct p4p_vector *v = &b[g * layout->per_group + k];
       for (size_t i = 0; i < v->size; ++i) {
         const uint8_t *peer = (const uint8_t *)v->data + i * peer_size;
         if (P4P_PEER_FLAGS(peer, peer_size) & P4P_PEER_FLAG_SEEDING)
-          h->seeders[g]++;
+          h->seeders[slot]++;
         else
-          h->leechers[g]++;
+          h->leechers[slot]++;
       }
     }
+  }
 }
 
 static const char *own_name(const char *full, const char *provider_ns) {

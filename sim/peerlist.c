@@ -22,7 +22,7 @@ static size_t hash_bucket(const uint8_t *peer, size_t compare_size, size_t nbuck
 static struct p4p_vector *bucket_of(struct p4p_vector *peers, const struct p4p_layout *layout, const uint8_t *peer, size_t compare_size) {
   if (!has_buckets(peers))
     return peers;
-  size_t b = layout->map ? p4p_peer_bucket(layout, peer, compare_size) : hash_bucket(peer, compare_size, peers->size);
+  size_t b = layout->map ? p4p_peer_bucket(peers, layout, peer, compare_size) : hash_bucket(peer, compare_size, peers->size);
   return (struct p4p_vector *)peers->data + b;
 }
 
@@ -96,7 +96,7 @@ static void redistribute(struct p4p_vector *peers, struct p4p_layout *layout, si
   struct p4p_vector *old  = peers;
 
   /* Lists arranged by PID are kept in shape by the P4P module */
-  if (p4p_peerlist_refresh(peers, layout, peer_count, peer_size))
+  if (p4p_peerlist_refresh(peers, layout, peer_count, peer_size, NULL))
     return;
   if (has_buckets(peers)) {
     nold = peers->size;

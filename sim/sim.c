@@ -887,7 +887,8 @@ static void tracker_clean(struct swarm *w, double now) {
 /* Upstream's insert and remove, after the P4P module has arranged the list
  * (the storage hook of patch 0001). */
 static int tracker_put(struct swarm *w, const uint8_t *rec) {
-  p4p_peerlist_refresh(&w->list, &w->layout, w->npeers, PEER_SIZE);
+  if (p4p_peerlist_refresh(&w->list, &w->layout, w->npeers, PEER_SIZE, rec) < 0)
+    return -1; /* no room for its PID's group: the tracker drops the announce */
   int rc = peerlist_put(&w->list, &w->layout, rec, PEER_SIZE);
   if (rc == 1)
     w->npeers++;
@@ -895,7 +896,7 @@ static int tracker_put(struct swarm *w, const uint8_t *rec) {
 }
 
 static void tracker_remove(struct swarm *w, const uint8_t *rec) {
-  p4p_peerlist_refresh(&w->list, &w->layout, w->npeers, PEER_SIZE);
+  p4p_peerlist_refresh(&w->list, &w->layout, w->npeers, PEER_SIZE, NULL);
   if (peerlist_remove(&w->list, &w->layout, rec, PEER_SIZE) == 1)
     w->npeers--;
 }
@@ -1089,43 +1090,61 @@ static void publish(struct sim *s) {
 }
 
 /* Every peer must sit in the tracker's PID group for the PID the
- * simulator placed it in (one group per PID, none for external peers):
- * else a provider file's overlapping prefixes would make the tracker and
- * the metrics disagree.  Asked through the storage hook, on an empty list
- * the module lays out. */
+ * simulator placed it in (one group per PID, the no-PID group for external
+ * peers): else a provider file's overlapping prefixes would make the
+ * tracker and the metrics disagree.  Asked through the storage hook: every
+ * peer goes into one probe list as the tracker stores it; its groups are
+ * then those of the PIDs present, in slot order, so the no-PID group (slot
+ * 0) is group 0 whenever external peers exist (a PoP block that no prefix
+ * covers at all is caught only then: it shares their group). */
 static int check_placement(struct sim *s) {
   struct p4p_vector probe  = {0};
   struct p4p_layout layout = {0};
-  size_t           *group  = calloc(s->npids + 1, sizeof *group); /* PID + 1 -> the tracker's group + 1 */
+  size_t           *group  = calloc(s->npids + 1, sizeof *group); /* sim PID (0: external) -> tracker group + 1 */
+  size_t           *owner  = NULL;                                 /* tracker group -> sim PID + 1 */
+  size_t            n      = 0;
   int               rc     = -1;
-  if (!group) {
-    snprintf(s->err, s->errlen, "out of memory");
-    return -1;
+  if (!group)
+    goto oom;
+  for (size_t id = 0; id < s->npeers; ++id) {
+    uint8_t rec[PEER_SIZE];
+    record_of(s, &s->peers[id], rec);
+    int in = p4p_peerlist_refresh(&probe, &layout, n, PEER_SIZE, rec);
+    if (in == 0) {
+      snprintf(s->err, s->errlen, "the tracker did not take the provider's PID map");
+      goto out;
+    }
+    int put = in < 0 ? -1 : peerlist_put(&probe, &layout, rec, PEER_SIZE);
+    if (put < 0)
+      goto oom;
+    n += (size_t)put;
   }
-  if (!p4p_peerlist_refresh(&probe, &layout, 0, PEER_SIZE)) {
-    snprintf(s->err, s->errlen, "the tracker did not take the provider's PID map");
-    goto out;
-  }
+  if (!(owner = calloc(layout.groups ? layout.groups : 1, sizeof *owner)))
+    goto oom;
   for (size_t id = 0; id < s->npeers; ++id) {
     const struct peer *p = &s->peers[id];
     uint8_t            rec[PEER_SIZE];
     record_of(s, p, rec);
-    size_t g = p4p_peer_bucket(&layout, rec, COMPARE_SIZE) / layout.per_group, clash = 0;
-    for (size_t q = 1; q <= s->npids; ++q)
-      clash |= q != p->pid && group[q] == g + 1;
-    if (p->external ? g != 0 : !g || clash || (group[p->pid] && group[p->pid] != g + 1)) {
+    size_t key = p->external ? 0 : p->pid;
+    size_t g   = p4p_peer_bucket(&probe, &layout, rec, COMPARE_SIZE) / layout.per_group;
+    int    ok  = group[key] ? group[key] == g + 1 : !owner[g];
+    if (!ok || (p->external && g != 0)) {
       snprintf(s->err, s->errlen, p->external ? "a PID covers 198.18.0.0/15, where external peers live"
                                               : "PID %s: a more specific prefix of another PID covers its first IPv4 block",
                p->external ? "" : s->prov.pids[p->pid - 1].name);
       goto out;
     }
-    if (!p->external)
-      group[p->pid] = g + 1;
+    group[key] = g + 1;
+    owner[g]   = key + 1;
   }
   rc = 0;
+  goto out;
+oom:
+  snprintf(s->err, s->errlen, "out of memory");
 out:
   peerlist_free(&probe, &layout);
   free(group);
+  free(owner);
   return rc;
 }
 

@@ -1,5 +1,5 @@
 """A full scrape larger than one io_batch, read slowly, arrives whole and
-leaves the tracker running (patches/0011).
+leaves the tracker running (patches/0010-http-batch-split-after-realloc.patch).
 
 The full scrape worker hands its reply over in 1 MiB chunks; what the
 client has not read yet piles up in the connection's last io_batch, and

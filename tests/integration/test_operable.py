@@ -300,3 +300,25 @@ def test_files_are_read_as_nobody_after_the_drop(workdir):
     assert f"{config}:3: p4p.pidmap {workdir}/pidmap.xml: cannot read it as nobody: Permission denied" in out, out
     code, out, _ = check("\n".join(lines) + "\n", workdir)  # --check drops the same way
     assert code == 1 and "cannot read it as nobody" in out, out
+
+
+# --- libcurl only where a provider needs it (issue 14.4, idle memory) ----------
+
+def mapped_libraries(tracker):
+    with open("/proc/%d/maps" % tracker.proc.pid) as f:
+        return {os.path.basename(line.split()[-1]) for line in f if ".so" in line}
+
+
+def test_libcurl_is_loaded_only_when_a_provider_is_configured(start_tracker, workdir):
+    # stock selection and local files: no libcurl, nor its TLS stack
+    t = start_tracker(local_files(workdir))
+    libs = mapped_libraries(t)
+    assert not any(l.startswith("libcurl") for l in libs), sorted(libs)
+    assert not any(l.startswith(("libssl", "libgnutls", "libldap")) for l in libs), sorted(libs)
+    assert p4p_stats(t)["pidmap version"]  # P4P still works from the files
+    # a provider line loads it (at config time, before the privilege drop),
+    # and the portal client runs on it: a refused connection is reported
+    port = free_port()
+    t2 = start_tracker(["p4p.enable yes", f"p4p.provider x http://127.0.0.1:{port}", "p4p.provider.x.interfaces pidmap"])
+    assert any(l.startswith("libcurl") for l in mapped_libraries(t2))
+    assert wait_for(lambda: p4p_stats(t2).get("provider x fetches", "0") != "0", timeout=15)

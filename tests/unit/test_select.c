@@ -16,6 +16,8 @@
 #include <cmocka.h>
 
 #include "peerlist.h"
+#include "pid_list.h"
+#include "p4p/layout.h"
 #include "p4p/pidmap.h"
 #include "p4p/select.h"
 
@@ -24,9 +26,12 @@
 #define MAX_PIDS     8
 
 struct swarm {
-  struct pidmap    *map;
-  struct p4p_vector peers;
-  struct p4p_layout layout;
+  struct pidmap       *map;
+  struct p4p_vector    peers;
+  struct p4p_layout    layout;
+  size_t               npids;
+  struct select_weight weights[MAX_PIDS]; /* the sparse form of the last row asked for */
+  struct select_row    row;
 };
 
 static void peer_record(uint8_t out[PEER_SIZE], unsigned pid, unsigned i, int seeder) {
@@ -40,32 +45,24 @@ static void peer_record(uint8_t out[PEER_SIZE], unsigned pid, unsigned i, int se
   out[7] = 0;
 }
 
-/* An empty list in PID layout for map, per_group buckets per PID (what
- * p4p_peerlist_refresh() gives under a snapshot with that map). */
-static void layout_init(struct swarm *s, unsigned per_group) {
-  size_t groups = p4p_pidmap_npids(s->map) + 1;
-  s->peers      = (struct p4p_vector){.data = calloc(groups * per_group, sizeof(struct p4p_vector)), .size = groups * per_group};
-  assert_non_null(s->peers.data);
-  s->layout = (struct p4p_layout){.map = p4p_pidmap_ref(s->map), .groups = (uint16_t)groups, .per_group = (uint16_t)per_group};
-}
-
 /* counts[j] peers in PID j (1..npids), counts[0] peers in no PID (11.x). */
 static void swarm_build(struct swarm *s, size_t npids, const unsigned *counts, unsigned per_group) {
   char err[128];
-  s->map = p4p_pidmap_new(npids);
+  s->map   = p4p_pidmap_new(npids);
+  s->npids = npids;
   for (unsigned j = 1; j <= npids; ++j) {
     uint8_t a[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, (uint8_t)j, 0, 0};
     assert_int_equal(p4p_pidmap_add_prefix(s->map, a, 96 + 16, (uint16_t)j), 0);
   }
   assert_int_equal(p4p_pidmap_finish(s->map, err, sizeof err), 0);
-  layout_init(s, per_group);
+  assert_int_equal(pid_list_init(&s->peers, &s->layout, s->map, per_group, PEER_SIZE), 0);
   for (unsigned j = 0; j <= npids; ++j)
     for (unsigned i = 0; i < counts[j]; ++i) {
       uint8_t rec[PEER_SIZE];
       peer_record(rec, j, i, 0);
       if (j == 0)
         rec[0] = 11;
-      assert_int_equal(peerlist_put(&s->peers, &s->layout, rec, PEER_SIZE), 1);
+      assert_int_equal(pid_list_put(&s->peers, &s->layout, rec, PEER_SIZE), 1);
     }
 }
 
@@ -74,16 +71,18 @@ static void swarm_free(struct swarm *s) {
   p4p_pidmap_unref(s->map);
 }
 
-static struct select_request request(const struct swarm *s, uint16_t self_slot, const uint8_t *self_key, const float *row, double eps,
-                                     size_t amount) {
+/* A request with a row given densely (weights of slots 1..npids). */
+static struct select_request request(struct swarm *s, uint16_t self_slot, const uint8_t *self_key, const float *row, double eps, size_t amount) {
+  s->row                  = p4p_select_row_from_dense(row, s->npids, s->weights);
   struct select_request r = {
       .buckets         = s->peers.data,
+      .group_slot      = p4p_layout_slots(&s->peers),
       .groups          = s->layout.groups,
       .per_group       = s->layout.per_group,
       .peer_size       = PEER_SIZE,
       .self_slot       = self_slot,
       .self_key        = self_key,
-      .row             = row,
+      .row             = &s->row,
       .random_fraction = eps,
       .amount          = amount,
   };
@@ -283,11 +282,18 @@ static void test_random_part_is_uniform_over_the_whole_swarm(void **state) {
   struct select_request req = request(&s, 1, self, row, 1.0, 10);
   for (int t = 0; t < T; ++t) {
     struct select_tally tally;
+    unsigned            k[4] = {0};
     p4p_select_guided(&req, seed, reply, &tally);
     for (size_t p = 0; p < 10; ++p) {
       const uint8_t *c = (uint8_t *)reply + p * COMPARE_SIZE;
       hits[pid_of(c)][c[3]]++;
+      k[pid_of(c)]++;
     }
+    /* locality, counted where each pick landed: one provider, so PIDs 2
+     * and 3 are "in the provider" and peers in no PID "elsewhere" */
+    assert_int_equal(tally.in_pid, k[1]);
+    assert_int_equal(tally.in_provider, k[2] + k[3]);
+    assert_int_equal(tally.elsewhere, k[0]);
   }
   unsigned flat[61];
   size_t   n = 0;
@@ -315,7 +321,7 @@ static void test_seeders_fill_from_the_back(void **state) {
   swarm_build(&s, 2, counts, 1);
   for (unsigned i = 0; i < 3; ++i) { /* peers 0..2 become seeders */
     peer_record(rec, 1, i, 1);
-    assert_int_equal(peerlist_put(&s.peers, &s.layout, rec, PEER_SIZE), 0);
+    assert_int_equal(pid_list_put(&s.peers, &s.layout, rec, PEER_SIZE), 0);
   }
   struct select_request req = request(&s, 2, NULL, row, 0.0, 5);
   for (int t = 0; t < 50; ++t) {
@@ -364,6 +370,10 @@ static void test_intra_provider_share_sends_the_rest_outside(void **state) {
       k[pid_of((uint8_t *)reply + p * COMPARE_SIZE)]++;
     assert_int_equal(k[1] + k[2], 30);
     assert_int_equal(k[0] + k[3] + k[4], 10);
+    /* locality: the requester's PID, the rest of provider 0, elsewhere */
+    assert_int_equal(tally.in_pid, k[1]);
+    assert_int_equal(tally.in_provider, k[2]);
+    assert_int_equal(tally.elsewhere, k[0] + k[3] + k[4]);
     out[0] += k[0], out[3] += k[3], out[4] += k[4];
     assert_distinct(reply, 40);
   }
@@ -371,6 +381,60 @@ static void test_intra_provider_share_sends_the_rest_outside(void **state) {
   for (unsigned j = 0; j < 5; ++j)
     if (share[j] > 0)
       assert_true(fabs(out[j] - T * 10 * share[j]) <= 5 * sqrt(T * 10 * share[j] * (1 - share[j])));
+  swarm_free(&s);
+}
+
+/* The same for k distinct picks of n per draw (without replacement): a
+ * peer's count is binomial(T, p = k/n), so the statistic divided by 1 - p is
+ * again chi-square with n - 1 degrees of freedom (approximately). */
+static void assert_uniform_wor(const unsigned *hits, size_t n, double expected, double p) {
+  double chi2 = 0;
+  for (size_t i = 0; i < n; ++i)
+    chi2 += (hits[i] - expected) * (hits[i] - expected) / expected;
+  chi2 /= 1 - p;
+  double d = (double)(n - 1);
+  assert_true(chi2 <= d + 6 * sqrt(2 * d));
+}
+
+/* Where most of a range is picked, the draw is exact (Floyd's sampler over
+ * a bitmap) instead of by rejection; it must be just as uniform.  Random
+ * part: 30 others, N = 20, eps = 1 (2 * 20 > 30: the exact path), each peer
+ * expected 20/30 of the draws.  Guided part: PID 1 of 10 peers gets 8 of
+ * N = 8 (eps 0; more than half: the exact path), each expected 8/10. */
+static void test_exact_draws_are_uniform(void **state) {
+  (void)state;
+  const unsigned counts[] = {0, 10, 20};
+  const float    rand_row[] = {1.0f, 0.0f}, only1[] = {1.0f, 0.0f};
+  struct swarm   s;
+  unsigned short seed[3] = {8, 6, 7};
+  unsigned       hits[3][32] = {{0}}, in1[10] = {0};
+  const int      T = 6000;
+  char           reply[SELECT_MAX_AMOUNT * COMPARE_SIZE];
+
+  swarm_build(&s, 2, counts, 1);
+  for (int t = 0; t < T; ++t) {
+    struct select_tally   tally;
+    struct select_request req = request(&s, 1, NULL, rand_row, 1.0, 20);
+    assert_int_equal(p4p_select_guided(&req, seed, reply, &tally), 20 * COMPARE_SIZE);
+    assert_distinct(reply, 20);
+    for (size_t p = 0; p < 20; ++p) {
+      const uint8_t *c = (uint8_t *)reply + p * COMPARE_SIZE;
+      hits[pid_of(c)][c[3]]++;
+    }
+    req = request(&s, 1, NULL, only1, 0.0, 8);
+    assert_int_equal(p4p_select_guided(&req, seed, reply, &tally), 8 * COMPARE_SIZE);
+    assert_int_equal(tally.same_pid, 8);
+    assert_distinct(reply, 8);
+    for (size_t p = 0; p < 8; ++p)
+      in1[((uint8_t *)reply)[p * COMPARE_SIZE + 3]]++;
+  }
+  unsigned flat[30];
+  for (unsigned i = 0; i < 10; ++i)
+    flat[i] = hits[1][i];
+  for (unsigned i = 0; i < 20; ++i)
+    flat[10 + i] = hits[2][i];
+  assert_uniform_wor(flat, 30, T * 20.0 / 30, 20.0 / 30);
+  assert_uniform_wor(in1, 10, T * 8.0 / 10, 0.8);
   swarm_free(&s);
 }
 
@@ -399,6 +463,7 @@ int main(void) {
       cmocka_unit_test(test_random_part_is_uniform_over_the_whole_swarm),
       cmocka_unit_test(test_seeders_fill_from_the_back),
       cmocka_unit_test(test_intra_provider_share_sends_the_rest_outside),
+      cmocka_unit_test(test_exact_draws_are_uniform),
       cmocka_unit_test(test_oversized_amount_is_declined),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1,6 +1,7 @@
 /* stats, metrics, dump: what an operator reads.  A two-PID snapshot built
  * through the loader from XML, counters bumped by hand, and the exact lines
  * each view must show for them. */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -228,9 +229,46 @@ static void test_dump_is_bounded_by_its_buffer(void **state) {
   assert_int_equal(out[n - 1], '\n');
 }
 
+/* Counters are kept per announcing thread and summed when read: 80
+ * threads (more than the 64 blocks of their own, so some share the last
+ * one, with locked adds) each note 1000 announces with a PID, 500 without
+ * and 1000 selections of 3 peers in the PID; every one is counted. */
+static void *announcer(void *arg) {
+  (void)arg;
+  struct select_tally t = {.same_pid = 3, .in_pid = 3};
+  for (int i = 0; i < 1000; ++i) {
+    p4p_stats_note_announce(1);
+    p4p_stats_note_announce(i & 1);
+    p4p_stats_note_selection(STATS_SEL_DEFAULT, &t);
+  }
+  return NULL;
+}
+
+static void test_counters_from_many_threads_add_up(void **state) {
+  (void)state;
+  enum { THREADS = 80 };
+  pthread_t                 th[THREADS];
+  struct p4p_stats_counters c;
+  p4p_stats_reset();
+  for (int i = 0; i < THREADS; ++i)
+    assert_int_equal(pthread_create(&th[i], NULL, announcer, NULL), 0);
+  for (int i = 0; i < THREADS; ++i)
+    pthread_join(th[i], NULL);
+  p4p_stats_read(&c);
+  assert_int_equal(c.announce_pid, THREADS * 1500);
+  assert_int_equal(c.announce_nopid, THREADS * 500);
+  assert_int_equal(c.selections[STATS_SEL_DEFAULT], THREADS * 1000);
+  assert_int_equal(c.peers_same, THREADS * 3000);
+  assert_int_equal(c.peers_in_pid, THREADS * 3000);
+  p4p_stats_reset();
+  p4p_stats_read(&c);
+  assert_int_equal(c.announce_pid, 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_clean_text_keeps_one_line),
+      cmocka_unit_test(test_counters_from_many_threads_add_up),
       cmocka_unit_test_setup_teardown(test_p4p_text_shows_counters_and_the_snapshot, setup, teardown),
       cmocka_unit_test_setup_teardown(test_reload_error_cannot_forge_lines, setup, teardown),
       cmocka_unit_test_setup_teardown(test_prometheus_samples, setup, teardown),

@@ -45,7 +45,7 @@ static void walk(p4p_swarm_visitor visit, void *ctx) {
 
 static void add(struct swarm *w, uint8_t net, uint8_t pid_byte, uint8_t host, int seeder) {
   uint8_t rec[P4P_PEER_SIZE4] = {net, pid_byte, 0, host, 0x1a, 0xe1, (uint8_t)(seeder ? P4P_PEER_FLAG_SEEDING : 0), 0};
-  p4p_peerlist_refresh(&w->v4, &w->l4, w->count, P4P_PEER_SIZE4);
+  assert_true(p4p_peerlist_refresh(&w->v4, &w->l4, w->count, P4P_PEER_SIZE4, rec) >= 0);
   assert_int_equal(peerlist_put(&w->v4, &w->l4, rec, P4P_PEER_SIZE4), 1);
   w->count++;
   w->seeds += seeder != 0;
