@@ -28,7 +28,7 @@ int          g_self_pipe[2];
 #define NOINLINE __attribute__((noinline))
 
 static void address(ot_ip6 ip, int v6, uint32_t i) {
-  static const uint8_t v4[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 0};
+  static const uint8_t v4[16]  = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 127, 0, 0, 0};
   static const uint8_t v6p[16] = {0xfd, 0, 0, 1};
   memcpy(ip, v6 ? v6p : v4, 16);
   ip[13] = (uint8_t)(i >> 16);
@@ -108,7 +108,7 @@ static int by_value(const void *a, const void *b) {
 int main(int argc, char **argv) {
   static const char *kinds[] = {"valid", "forged", "expired"};
   uint32_t           n       = argc > 1 ? (uint32_t)strtoul(argv[1], NULL, 10) : 2000000;
-  const char        *family  = argc > 2 ? argv[2] : NULL, *only = argc > 3 ? argv[3] : NULL;
+  const char        *family = argc > 2 ? argv[2] : NULL, *only = argc > 3 ? argv[3] : NULL;
   enum { ROUNDS = 5 };
 
   g_now_seconds = time(NULL);
@@ -131,8 +131,7 @@ int main(int argc, char **argv) {
       for (int r = 0; r < ROUNDS; ++r)
         t[r] = time_check(v6, kind, n, &accepted);
       qsort(t, ROUNDS, sizeof *t, by_value);
-      printf("%s check  %s %-10s %6.1f  (accepted %d of %u)\n", TREE, v6 ? "v6" : "v4", kinds[kind], t[ROUNDS / 2],
-             accepted, n);
+      printf("%s check  %s %-10s %6.1f  (accepted %d of %u)\n", TREE, v6 ? "v6" : "v4", kinds[kind], t[ROUNDS / 2], accepted, n);
     }
   }
   return 0;

@@ -23,7 +23,7 @@ void lg_phase_begin(const struct lg_run *r, struct lg_stats *st) {
 }
 
 void lg_phase_end(const struct lg_run *r, struct lg_stats *st) {
-  double end = r->watch_pid ? lg_proc_cpu_seconds(r->watch_pid) : -1;
+  double end        = r->watch_pid ? lg_proc_cpu_seconds(r->watch_pid) : -1;
   st->tracker_cpu_s = end >= 0 && st->tracker_cpu_s >= 0 ? end - st->tracker_cpu_s : -1;
   st->own_cpu_s     = own_cpu_seconds() - st->own_cpu_s;
 }

@@ -17,8 +17,8 @@ struct lg_run {
   int                       warmup;     /* announce every peer once (event=started) first */
   uint32_t                  timeout_ms; /* an unanswered request counts as lost after this */
   uint64_t                  seed;
-  int                       watch_pid;  /* tracker whose CPU time each phase reports; 0: none */
-  int                       spin;       /* wait for answers by polling without sleeping */
+  int                       watch_pid;   /* tracker whose CPU time each phase reports; 0: none */
+  int                       spin;        /* wait for answers by polling without sleeping */
   const char               *connid_file; /* UDP: connection ids saved after a warm-up, loaded
                                             otherwise, so a later timed run needs no connects */
 };

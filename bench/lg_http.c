@@ -20,7 +20,7 @@
 #define RESP_MAX 8192
 
 struct conn {
-  int      fd;          /* -1: free */
+  int      fd; /* -1: free */
   int      scrape;
   uint64_t peer;
   uint64_t start_ns;
@@ -55,15 +55,13 @@ static size_t build_request(const struct http *h, const struct conn *c, char *re
   lg_swarm_hash(lg_peer_swarm(w, c->peer), hash);
   ehash[url_escape(ehash, hash, 20)] = 0;
   if (c->scrape)
-    return (size_t)snprintf(req, cap, "GET /scrape?info_hash=%s HTTP/1.1\r\nHost: tracker\r\nConnection: close\r\n\r\n",
-                            ehash);
+    return (size_t)snprintf(req, cap, "GET /scrape?info_hash=%s HTTP/1.1\r\nHost: tracker\r\nConnection: close\r\n\r\n", ehash);
   lg_peer_id(c->peer, id);
   eid[url_escape(eid, id, 20)] = 0;
   return (size_t)snprintf(req, cap,
                           "GET /announce?info_hash=%s&peer_id=%s&port=%u&uploaded=0&downloaded=0&left=%u"
                           "&numwant=%u&compact=1%s HTTP/1.1\r\nHost: tracker\r\nConnection: close\r\n\r\n",
-                          ehash, eid, lg_peer_port(c->peer), lg_peer_is_seeder(w, c->peer) ? 0u : 1u << 20,
-                          w->numwant, h->warmup ? "&event=started" : "");
+                          ehash, eid, lg_peer_port(c->peer), lg_peer_is_seeder(w, c->peer) ? 0u : 1u << 20, w->numwant, h->warmup ? "&event=started" : "");
 }
 
 static void finish(struct conn *c) {
@@ -77,7 +75,7 @@ static const char *bstring(const char *body, size_t n, const char *key, size_t *
   if (!p)
     return NULL;
   p += strlen(key);
-  char *end;
+  char         *end;
   unsigned long l = strtoul(p, &end, 10);
   if (end == p || *end != ':' || end + 1 + l > body + n)
     return NULL;
@@ -88,8 +86,7 @@ static const char *bstring(const char *body, size_t n, const char *key, size_t *
 static void parse_answer(struct http *h, struct conn *c, uint64_t now) {
   struct lg_stats *st = h->st;
   const char      *hdr_end;
-  if (c->have < 12 || memcmp(c->buf, "HTTP/1.", 7) || memcmp(c->buf + 9, "200", 3) ||
-      !(hdr_end = memmem(c->buf, c->have, "\r\n\r\n", 4))) {
+  if (c->have < 12 || memcmp(c->buf, "HTTP/1.", 7) || memcmp(c->buf + 9, "200", 3) || !(hdr_end = memmem(c->buf, c->have, "\r\n\r\n", 4))) {
     st->errors++;
     return;
   }
@@ -132,9 +129,9 @@ static int start_conn(struct http *h, struct conn *c, char *err, size_t errlen) 
     c->peer   = h->next_warm_peer++;
     c->scrape = 0;
   } else {
-    c->peer         = lg_pick_peer(w, &h->rng);
-    uint32_t every  = w->scrape_every;
-    c->scrape       = every && lg_rng_next(&h->rng) % (every + 1) == every;
+    c->peer        = lg_pick_peer(w, &h->rng);
+    uint32_t every = w->scrape_every;
+    c->scrape      = every && lg_rng_next(&h->rng) % (every + 1) == every;
   }
   c->have     = 0;
   c->start_ns = lg_now_ns();
@@ -209,10 +206,10 @@ static int run_phase(struct http *h, int warmup, struct lg_stats *st, char *err,
   h->st             = st;
   h->next_warm_peer = 0;
   lg_phase_begin(h->r, st);
-  uint64_t start = lg_now_ns(), deadline = start + (uint64_t)(h->r->duration * 1e9), last_scan = start;
-  uint64_t last_answer = start, answered = 0;
-  uint64_t limit = (uint64_t)h->r->timeout_ms * 1000000ull;
-  int      exhausted = 0;
+  uint64_t           start = lg_now_ns(), deadline = start + (uint64_t)(h->r->duration * 1e9), last_scan = start;
+  uint64_t           last_answer = start, answered = 0;
+  uint64_t           limit     = (uint64_t)h->r->timeout_ms * 1000000ull;
+  int                exhausted = 0;
   struct epoll_event evs[64];
 
   for (;;) {
@@ -265,7 +262,7 @@ static int run_phase(struct http *h, int warmup, struct lg_stats *st, char *err,
 }
 
 int lg_http_run(const struct lg_run *r, struct lg_stats *warm, struct lg_stats *timed, char *err, size_t errlen) {
-  struct http h = {.r = r, .rng = {r->seed ^ 0x4854545055ull}};
+  struct http h  = {.r = r, .rng = {r->seed ^ 0x4854545055ull}};
   int         rc = -1;
   h.conns        = calloc(r->window, sizeof(*h.conns));
   h.ep           = epoll_create1(0);

@@ -3,12 +3,12 @@
 #include "lg_workload.h"
 
 #include <stdlib.h>
-#include <unistd.h>
 #include <string.h>
+#include <unistd.h>
 
 int lg_stats_init(struct lg_stats *s) {
   memset(s, 0, sizeof(*s));
-  s->hist = calloc(LG_HIST_BUCKETS + 1, sizeof(uint32_t));
+  s->hist          = calloc(LG_HIST_BUCKETS + 1, sizeof(uint32_t));
   s->tracker_cpu_s = -1;
   return s->hist ? 0 : -1;
 }
@@ -49,18 +49,15 @@ void lg_stats_json(FILE *out, const struct lg_stats *s) {
           "\"errors\":%llu,\"lost\":%llu,\"announces_per_s\":%.1f,\"requests_per_s\":%.1f,"
           "\"tracker_cpu_s\":%.3f,\"generator_cpu_s\":%.3f,\"peers_per_answer\":%.2f,\"same_region_share\":%.4f,\"foreign_peers\":%llu,"
           "\"latency_us\":{\"p50\":%llu,\"p90\":%llu,\"p99\":%llu,\"p999\":%llu,\"max\":%llu}}",
-          s->seconds, (unsigned long long)s->connects, (unsigned long long)s->announces,
-          (unsigned long long)s->scrapes, (unsigned long long)s->errors, (unsigned long long)s->lost,
-          (double)s->announces / secs, (double)(s->announces + s->scrapes + s->connects) / secs, s->tracker_cpu_s, s->own_cpu_s,
+          s->seconds, (unsigned long long)s->connects, (unsigned long long)s->announces, (unsigned long long)s->scrapes, (unsigned long long)s->errors,
+          (unsigned long long)s->lost, (double)s->announces / secs, (double)(s->announces + s->scrapes + s->connects) / secs, s->tracker_cpu_s, s->own_cpu_s,
           s->announces ? (double)s->peers_returned / (double)s->announces : 0.0,
-          s->peers_returned ? (double)s->peers_same_region / (double)s->peers_returned : 0.0,
-          (unsigned long long)s->peers_foreign, (unsigned long long)lg_stats_percentile(s, 0.50),
-          (unsigned long long)lg_stats_percentile(s, 0.90), (unsigned long long)lg_stats_percentile(s, 0.99),
+          s->peers_returned ? (double)s->peers_same_region / (double)s->peers_returned : 0.0, (unsigned long long)s->peers_foreign,
+          (unsigned long long)lg_stats_percentile(s, 0.50), (unsigned long long)lg_stats_percentile(s, 0.90), (unsigned long long)lg_stats_percentile(s, 0.99),
           (unsigned long long)lg_stats_percentile(s, 0.999), (unsigned long long)s->latency_max_us);
 }
 
-void lg_stats_peers(struct lg_stats *s, unsigned requester_region, const uint8_t *list, size_t bytes,
-                    size_t addrlen) {
+void lg_stats_peers(struct lg_stats *s, unsigned requester_region, const uint8_t *list, size_t bytes, size_t addrlen) {
   for (size_t off = 0; off + addrlen + 2 <= bytes; off += addrlen + 2) {
     int region = lg_raw_addr_region(list + off, addrlen);
     s->peers_returned++;
@@ -77,12 +74,12 @@ double lg_proc_cpu_seconds(int pid) {
   FILE *f = fopen(path, "r");
   if (!f)
     return -1;
-  char buf[1024];
+  char   buf[1024];
   size_t n = fread(buf, 1, sizeof(buf) - 1, f);
   fclose(f);
-  buf[n] = 0;
+  buf[n]               = 0;
   /* fields after the parenthesised command name, which may hold spaces */
-  char *p = strrchr(buf, ')');
+  char              *p = strrchr(buf, ')');
   unsigned long long ut, st;
   if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st) != 2)
     return -1;

@@ -25,9 +25,9 @@ enum { EV_NONE = 0, EV_STARTED = 2 };
 struct slot {
   uint64_t peer;
   uint64_t sent_ns;
-  uint16_t gen;   /* bumped on every reuse: a late answer to a lost request is ignored */
-  uint8_t  kind;  /* request on the wire */
-  uint8_t  then;  /* after a connect: the request the connect was for */
+  uint16_t gen;  /* bumped on every reuse: a late answer to a lost request is ignored */
+  uint8_t  kind; /* request on the wire */
+  uint8_t  then; /* after a connect: the request the connect was for */
   uint8_t  busy;
 };
 
@@ -43,9 +43,9 @@ struct udp {
   uint64_t             next_warm_peer;
   struct lg_stats     *st;
   /* send batch */
-  struct mmsghdr       smsg[BATCH];
-  struct iovec         siov[BATCH];
-  uint8_t              sbuf[BATCH][MAX_REQ];
+  struct mmsghdr          smsg[BATCH];
+  struct iovec            siov[BATCH];
+  uint8_t                 sbuf[BATCH][MAX_REQ];
   struct sockaddr_storage saddr[BATCH];
   union {
     char           buf[CMSG_SPACE(sizeof(struct in6_pktinfo))];
@@ -117,9 +117,9 @@ static int queue_request(struct udp *u, uint32_t i, char *err, size_t errlen) {
     put32(p + 12, txn);
     lg_swarm_hash(lg_peer_swarm(w, s->peer), p + 16);
     lg_peer_id(s->peer, p + 36);
-    put64(p + 56, 0);                                              /* downloaded */
-    put64(p + 64, lg_peer_is_seeder(w, s->peer) ? 0 : 1u << 20);   /* left */
-    put64(p + 72, 0);                                              /* uploaded */
+    put64(p + 56, 0);                                            /* downloaded */
+    put64(p + 64, lg_peer_is_seeder(w, s->peer) ? 0 : 1u << 20); /* left */
+    put64(p + 72, 0);                                            /* uploaded */
     put32(p + 80, u->warmup ? EV_STARTED : EV_NONE);
     put32(p + 84, 0); /* ip: take the source address */
     put32(p + 88, (uint32_t)s->peer);
@@ -179,9 +179,9 @@ static int start_slot(struct udp *u, uint32_t i, char *err, size_t errlen) {
     s->peer = u->next_warm_peer++;
     kind    = K_ANNOUNCE;
   } else {
-    s->peer = lg_pick_peer(u->r->w, &u->rng);
+    s->peer        = lg_pick_peer(u->r->w, &u->rng);
     uint32_t every = u->r->w->scrape_every;
-    kind = every && lg_rng_next(&u->rng) % (every + 1) == every ? K_SCRAPE : K_ANNOUNCE;
+    kind           = every && lg_rng_next(&u->rng) % (every + 1) == every ? K_SCRAPE : K_ANNOUNCE;
   }
   s->gen++;
   s->busy = 1;
@@ -191,7 +191,7 @@ static int start_slot(struct udp *u, uint32_t i, char *err, size_t errlen) {
 }
 
 static void release_slot(struct udp *u, uint32_t i) {
-  u->slots[i].busy       = 0;
+  u->slots[i].busy          = 0;
   u->free_slots[u->nfree++] = i;
 }
 
@@ -271,11 +271,11 @@ static int run_phase(struct udp *u, int warmup, struct lg_stats *st, char *err, 
   lg_phase_begin(u->r, st);
   uint64_t start = lg_now_ns(), deadline = start + (uint64_t)(u->r->duration * 1e9), last_scan = start;
   uint64_t last_answer = start;
-  int      exhausted = 0;
+  int      exhausted   = 0;
 
   for (;;) {
     while (u->nfree && !exhausted) {
-      uint32_t i = u->free_slots[--u->nfree];
+      uint32_t i  = u->free_slots[--u->nfree];
       int      rc = start_slot(u, i, err, errlen);
       if (rc < 0)
         return -1;
@@ -383,8 +383,8 @@ int lg_udp_run(const struct lg_run *r, struct lg_stats *warm, struct lg_stats *t
     snprintf(err, errlen, "UDP window must be 1..65535");
     return -1;
   }
-  int          rc = -1;
-  struct udp  *u  = calloc(1, sizeof(*u));
+  int         rc = -1;
+  struct udp *u  = calloc(1, sizeof(*u));
   if (!u) {
     snprintf(err, errlen, "out of memory");
     return -1;
@@ -401,10 +401,10 @@ int lg_udp_run(const struct lg_run *r, struct lg_stats *warm, struct lg_stats *t
   for (uint32_t i = 0; i < r->window; i++)
     u->free_slots[u->nfree++] = r->window - 1 - i;
   for (unsigned k = 0; k < BATCH; k++) {
-    u->riov[k].iov_base            = u->rbuf[k];
-    u->riov[k].iov_len             = MAX_RESP;
-    u->rmsg[k].msg_hdr.msg_iov     = &u->riov[k];
-    u->rmsg[k].msg_hdr.msg_iovlen  = 1;
+    u->riov[k].iov_base           = u->rbuf[k];
+    u->riov[k].iov_len            = MAX_RESP;
+    u->rmsg[k].msg_hdr.msg_iov    = &u->riov[k];
+    u->rmsg[k].msg_hdr.msg_iovlen = 1;
   }
   if ((u->fd = open_socket(r->w->family, err, errlen)) < 0)
     goto out;

@@ -32,8 +32,8 @@ int lg_workload_init(struct lg_workload *w, char *err, size_t errlen) {
     return -1;
   }
   if (lg_peer_count(w) > LG_MAX_PEERS) {
-    snprintf(err, errlen, "%llu peers exceed the %llu addresses the generator hands out",
-             (unsigned long long)lg_peer_count(w), (unsigned long long)LG_MAX_PEERS);
+    snprintf(err, errlen, "%llu peers exceed the %llu addresses the generator hands out", (unsigned long long)lg_peer_count(w),
+             (unsigned long long)LG_MAX_PEERS);
     return -1;
   }
   if (w->seeder_share < 0 || w->seeder_share > 1) {
@@ -78,8 +78,8 @@ socklen_t lg_peer_addr(const struct lg_workload *w, uint64_t peer, struct sockad
   uint32_t region = lg_peer_region(peer), host = peer_host(peer);
   if (w->family == AF_INET) {
     struct sockaddr_in *sin = (struct sockaddr_in *)ss;
-    sin->sin_family      = AF_INET;
-    sin->sin_addr.s_addr = htonl((127u << 24) | (region << 20) | host);
+    sin->sin_family         = AF_INET;
+    sin->sin_addr.s_addr    = htonl((127u << 24) | (region << 20) | host);
     return sizeof(*sin);
   }
   struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
@@ -114,18 +114,15 @@ void lg_peer_id(uint64_t peer, uint8_t id[20]) {
   memcpy(id, text, 20);
 }
 
-int lg_peer_is_seeder(const struct lg_workload *w, uint64_t peer) {
-  return (double)(splitmix64(peer ^ 0x5eed5eedULL) >> 11) * 0x1.0p-53 < w->seeder_share;
-}
+int lg_peer_is_seeder(const struct lg_workload *w, uint64_t peer) { return (double)(splitmix64(peer ^ 0x5eed5eedULL) >> 11) * 0x1.0p-53 < w->seeder_share; }
 
 void lg_swarm_hash(uint32_t swarm, uint8_t hash[20]) {
-  uint64_t h[3] = {splitmix64(swarm), splitmix64((uint64_t)swarm + (1ULL << 32)),
-                   splitmix64((uint64_t)swarm + (2ULL << 32))};
+  uint64_t h[3] = {splitmix64(swarm), splitmix64((uint64_t)swarm + (1ULL << 32)), splitmix64((uint64_t)swarm + (2ULL << 32))};
   memcpy(hash, h, 20);
 }
 
 uint64_t lg_pick_peer(const struct lg_workload *w, struct lg_rng *rng) {
-  double   u = lg_rng_unit(rng);
+  double   u  = lg_rng_unit(rng);
   uint32_t lo = 0, hi = w->swarms - 1;
   while (lo < hi) { /* first swarm whose cumulative popularity exceeds u */
     uint32_t mid = lo + (hi - lo) / 2;

@@ -14,7 +14,7 @@
 /* Peers are spread over this many address regions; region r of IPv4 is
  * 127.(16r..16r+15).0.0/12 and of IPv6 fd00:1::r000:0:0:0/68.  The PID map
  * generator (gen_p4p_files.py) gives each region its own PID. */
-#define LG_REGIONS 16
+#define LG_REGIONS   16
 #define LG_MAX_PEERS ((uint64_t)LG_REGIONS * ((1u << 20) - 512))
 
 struct lg_rng {
@@ -27,9 +27,9 @@ struct lg_workload {
   uint32_t peers_per_swarm; /* every swarm has this many peers */
   double   seeder_share;    /* fraction of peers announcing left=0 */
   uint32_t numwant;
-  double   zipf_exponent;   /* request popularity of swarm rank k ~ 1/(k+1)^s */
-  uint32_t scrape_every;    /* one scrape per this many announces (0: none) */
-  double  *swarm_cdf;       /* cumulative popularity, swarms entries */
+  double   zipf_exponent; /* request popularity of swarm rank k ~ 1/(k+1)^s */
+  uint32_t scrape_every;  /* one scrape per this many announces (0: none) */
+  double  *swarm_cdf;     /* cumulative popularity, swarms entries */
 };
 
 uint64_t lg_rng_next(struct lg_rng *rng);

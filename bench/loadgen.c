@@ -63,53 +63,114 @@ static void print_phase(const char *name, const struct lg_stats *s, int present)
 }
 
 int main(int argc, char **argv) {
-  struct lg_workload w = {.family          = AF_INET,
-                          .swarms          = 1000,
-                          .peers_per_swarm = 300,
-                          .seeder_share    = 0.25,
-                          .numwant         = 50,
-                          .zipf_exponent   = 1.0,
-                          .scrape_every    = 100};
-  struct lg_run r = {.w = &w, .timeout_ms = 1000, .seed = 1};
+  struct lg_workload w = {
+      .family = AF_INET, .swarms = 1000, .peers_per_swarm = 300, .seeder_share = 0.25, .numwant = 50, .zipf_exponent = 1.0, .scrape_every = 100};
+  struct lg_run r     = {.w = &w, .timeout_ms = 1000, .seed = 1};
   const char   *proto = "udp", *target = NULL, *label = "";
   unsigned long port = 6969, list_swarms = 0;
-  enum { O_PROTO = 256, O_FAMILY, O_TARGET, O_PORT, O_SWARMS, O_PEERS, O_SEEDERS, O_NUMWANT, O_ZIPF,
-         O_SCRAPE, O_WINDOW, O_WARMUP, O_DURATION, O_TIMEOUT, O_SEED, O_LABEL, O_LIST, O_WATCH, O_CONNIDS, O_SPIN, O_HELP };
-  static const struct option opts[] = {
-      {"proto", 1, 0, O_PROTO},       {"family", 1, 0, O_FAMILY},     {"target", 1, 0, O_TARGET},
-      {"port", 1, 0, O_PORT},         {"swarms", 1, 0, O_SWARMS},     {"peers", 1, 0, O_PEERS},
-      {"seeders", 1, 0, O_SEEDERS},   {"numwant", 1, 0, O_NUMWANT},   {"zipf", 1, 0, O_ZIPF},
-      {"scrape-every", 1, 0, O_SCRAPE}, {"window", 1, 0, O_WINDOW},   {"warmup", 0, 0, O_WARMUP},
-      {"duration", 1, 0, O_DURATION}, {"timeout-ms", 1, 0, O_TIMEOUT}, {"seed", 1, 0, O_SEED},
-      {"label", 1, 0, O_LABEL},       {"list-swarms", 1, 0, O_LIST},  {"help", 0, 0, O_HELP},
-      {"watch-pid", 1, 0, O_WATCH},    {"connids", 1, 0, O_CONNIDS},
-      {"spin", 0, 0, O_SPIN},
-      {0, 0, 0, 0}};
-  int o;
+  enum {
+    O_PROTO = 256,
+    O_FAMILY,
+    O_TARGET,
+    O_PORT,
+    O_SWARMS,
+    O_PEERS,
+    O_SEEDERS,
+    O_NUMWANT,
+    O_ZIPF,
+    O_SCRAPE,
+    O_WINDOW,
+    O_WARMUP,
+    O_DURATION,
+    O_TIMEOUT,
+    O_SEED,
+    O_LABEL,
+    O_LIST,
+    O_WATCH,
+    O_CONNIDS,
+    O_SPIN,
+    O_HELP
+  };
+  static const struct option opts[] = {{"proto", 1, 0, O_PROTO},       {"family", 1, 0, O_FAMILY},
+                                       {"target", 1, 0, O_TARGET},     {"port", 1, 0, O_PORT},
+                                       {"swarms", 1, 0, O_SWARMS},     {"peers", 1, 0, O_PEERS},
+                                       {"seeders", 1, 0, O_SEEDERS},   {"numwant", 1, 0, O_NUMWANT},
+                                       {"zipf", 1, 0, O_ZIPF},         {"scrape-every", 1, 0, O_SCRAPE},
+                                       {"window", 1, 0, O_WINDOW},     {"warmup", 0, 0, O_WARMUP},
+                                       {"duration", 1, 0, O_DURATION}, {"timeout-ms", 1, 0, O_TIMEOUT},
+                                       {"seed", 1, 0, O_SEED},         {"label", 1, 0, O_LABEL},
+                                       {"list-swarms", 1, 0, O_LIST},  {"help", 0, 0, O_HELP},
+                                       {"watch-pid", 1, 0, O_WATCH},   {"connids", 1, 0, O_CONNIDS},
+                                       {"spin", 0, 0, O_SPIN},         {0, 0, 0, 0}};
+  int                        o;
   while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
     switch (o) {
-    case O_PROTO: proto = optarg; break;
-    case O_FAMILY: w.family = atoi(optarg) == 6 ? AF_INET6 : atoi(optarg) == 4 ? AF_INET : -1; break;
-    case O_TARGET: target = optarg; break;
-    case O_PORT: port = strtoul(optarg, NULL, 10); break;
-    case O_SWARMS: w.swarms = (uint32_t)strtoul(optarg, NULL, 10); break;
-    case O_PEERS: w.peers_per_swarm = (uint32_t)strtoul(optarg, NULL, 10); break;
-    case O_SEEDERS: w.seeder_share = atof(optarg); break;
-    case O_NUMWANT: w.numwant = (uint32_t)strtoul(optarg, NULL, 10); break;
-    case O_ZIPF: w.zipf_exponent = atof(optarg); break;
-    case O_SCRAPE: w.scrape_every = (uint32_t)strtoul(optarg, NULL, 10); break;
-    case O_WINDOW: r.window = (uint32_t)strtoul(optarg, NULL, 10); break;
-    case O_WARMUP: r.warmup = 1; break;
-    case O_DURATION: r.duration = atof(optarg); break;
-    case O_TIMEOUT: r.timeout_ms = (uint32_t)strtoul(optarg, NULL, 10); break;
-    case O_SEED: r.seed = strtoull(optarg, NULL, 10); break;
-    case O_LABEL: label = optarg; break;
-    case O_LIST: list_swarms = strtoul(optarg, NULL, 10); break;
-    case O_WATCH: r.watch_pid = atoi(optarg); break;
-    case O_CONNIDS: r.connid_file = optarg; break;
-    case O_SPIN: r.spin = 1; break;
-    case O_HELP: usage(stdout); return 0;
-    default: usage(stderr); return 2;
+    case O_PROTO:
+      proto = optarg;
+      break;
+    case O_FAMILY:
+      w.family = atoi(optarg) == 6 ? AF_INET6 : atoi(optarg) == 4 ? AF_INET : -1;
+      break;
+    case O_TARGET:
+      target = optarg;
+      break;
+    case O_PORT:
+      port = strtoul(optarg, NULL, 10);
+      break;
+    case O_SWARMS:
+      w.swarms = (uint32_t)strtoul(optarg, NULL, 10);
+      break;
+    case O_PEERS:
+      w.peers_per_swarm = (uint32_t)strtoul(optarg, NULL, 10);
+      break;
+    case O_SEEDERS:
+      w.seeder_share = atof(optarg);
+      break;
+    case O_NUMWANT:
+      w.numwant = (uint32_t)strtoul(optarg, NULL, 10);
+      break;
+    case O_ZIPF:
+      w.zipf_exponent = atof(optarg);
+      break;
+    case O_SCRAPE:
+      w.scrape_every = (uint32_t)strtoul(optarg, NULL, 10);
+      break;
+    case O_WINDOW:
+      r.window = (uint32_t)strtoul(optarg, NULL, 10);
+      break;
+    case O_WARMUP:
+      r.warmup = 1;
+      break;
+    case O_DURATION:
+      r.duration = atof(optarg);
+      break;
+    case O_TIMEOUT:
+      r.timeout_ms = (uint32_t)strtoul(optarg, NULL, 10);
+      break;
+    case O_SEED:
+      r.seed = strtoull(optarg, NULL, 10);
+      break;
+    case O_LABEL:
+      label = optarg;
+      break;
+    case O_LIST:
+      list_swarms = strtoul(optarg, NULL, 10);
+      break;
+    case O_WATCH:
+      r.watch_pid = atoi(optarg);
+      break;
+    case O_CONNIDS:
+      r.connid_file = optarg;
+      break;
+    case O_SPIN:
+      r.spin = 1;
+      break;
+    case O_HELP:
+      usage(stdout);
+      return 0;
+    default:
+      usage(stderr);
+      return 2;
     }
   }
   int is_udp = !strcmp(proto, "udp");
@@ -157,8 +218,8 @@ int main(int argc, char **argv) {
   }
   printf("{\"label\":\"%s\",\"proto\":\"%s\",\"family\":%d,\"swarms\":%u,\"peers_per_swarm\":%u,"
          "\"peers\":%llu,\"seeder_share\":%.3f,\"numwant\":%u,\"zipf\":%.3f,\"scrape_every\":%u,\"window\":%u",
-         label, proto, w.family == AF_INET ? 4 : 6, w.swarms, w.peers_per_swarm,
-         (unsigned long long)lg_peer_count(&w), w.seeder_share, w.numwant, w.zipf_exponent, w.scrape_every, r.window);
+         label, proto, w.family == AF_INET ? 4 : 6, w.swarms, w.peers_per_swarm, (unsigned long long)lg_peer_count(&w), w.seeder_share, w.numwant,
+         w.zipf_exponent, w.scrape_every, r.window);
   print_phase("warmup", &warm, r.warmup);
   print_phase("timed", &timed, r.duration > 0);
   puts("}");

@@ -37,12 +37,12 @@ static void peer_address(struct ot_workstruct *ws, uint32_t i) {
   memset(p, 0, sizeof ws->peer);
   p[10] = p[11] = 0xff;
   /* 10.<pid*16 + ...>: PID = top 4 bits of the second byte */
-  p[12] = 10;
-  p[13] = (uint8_t)((i % NPIDS) << 4 | ((i / NPIDS) >> 16 & 0x0f));
-  p[14] = (uint8_t)(i / NPIDS >> 8);
-  p[15] = (uint8_t)(i / NPIDS);
-  p[16] = 0x1a;
-  p[17] = 0xe1;
+  p[12]         = 10;
+  p[13]         = (uint8_t)((i % NPIDS) << 4 | ((i / NPIDS) >> 16 & 0x0f));
+  p[14]         = (uint8_t)(i / NPIDS >> 8);
+  p[15]         = (uint8_t)(i / NPIDS);
+  p[16]         = 0x1a;
+  p[17]         = 0xe1;
 }
 
 #ifdef SELBENCH_P4P
@@ -52,8 +52,8 @@ static void peer_address(struct ot_workstruct *ws, uint32_t i) {
  * the next PID (a reload that changes the map: every list is arranged anew
  * on its next announce). */
 static void publish(int with_map) {
-  struct p4p_pidmap_msg   map  = {0};
-  struct p4p_guidance_msg g    = {.has_default = 1};
+  struct p4p_pidmap_msg   map = {0};
+  struct p4p_guidance_msg g   = {.has_default = 1};
   struct p4p_prefix       pfx[NPIDS][2];
   struct p4p_pid_entry    pids[NPIDS];
   char                    err[256];
@@ -68,7 +68,7 @@ static void publish(int with_map) {
     unsigned from = (j + NPIDS - 1) % NPIDS; /* the PID whose first /24 this one gets */
     pfx[j][0]     = (struct p4p_prefix){.addr = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, (uint8_t)(j << 4), 0, 0}, .bits = 96 + 12};
     pfx[j][1]     = (struct p4p_prefix){.addr = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, (uint8_t)(from << 4), 0, 0}, .bits = 96 + 24};
-    pids[j] = (struct p4p_pid_entry){.asid = 64512, .nprefixes = with_map == 2 ? 2 : 1, .prefixes = pfx[j]};
+    pids[j]       = (struct p4p_pid_entry){.asid = 64512, .nprefixes = with_map == 2 ? 2 : 1, .prefixes = pfx[j]};
     snprintf(pids[j].name, sizeof pids[j].name, "pid%u", j);
     snprintf(g.default_weights.pids[j], P4P_NAME_MAX, "pid%u", j);
     for (unsigned k = 0; k < NPIDS; ++k)
@@ -132,10 +132,10 @@ static double heap_bytes(void) {
 }
 
 static long status_kb(const char *key) {
-  char  line[256];
-  long  kb = -1;
-  FILE *f  = fopen("/proc/self/status", "r");
-  size_t n = strlen(key);
+  char   line[256];
+  long   kb = -1;
+  FILE  *f  = fopen("/proc/self/status", "r");
+  size_t n  = strlen(key);
   while (f && fgets(line, sizeof line, f))
     if (!strncmp(line, key, n) && line[n] == ':')
       kb = strtol(line + n + 1, NULL, 10);
@@ -239,8 +239,8 @@ static void reload(struct ot_workstruct *ws, const char *mode, uint32_t swarms, 
     touch_all(ws, swarms);
   }
   double after = heap_bytes() - h0;
-  printf("reload %s %ux%u peers %.0f reloads %u heap_bytes_per_peer_full %.2f heap_bytes_per_peer_after %.2f heap_mb_after %.1f\n", mode,
-         swarms, peers, n, reloads, full / n, after / n, after / 1048576);
+  printf("reload %s %ux%u peers %.0f reloads %u heap_bytes_per_peer_full %.2f heap_bytes_per_peer_after %.2f heap_mb_after %.1f\n", mode, swarms, peers, n,
+         reloads, full / n, after / n, after / 1048576);
 }
 
 /* Heap per peer and ns per announce at scale: swarms x peers IPv4 peers
@@ -277,16 +277,15 @@ static void scale(struct ot_workstruct *ws, const char *mode, uint32_t swarms, u
     add_peer_to_torrent_and_return_peers(FLAG_UDP, ws, 50);
   }
   double ns = (now_ns() - t0) / calls;
-  printf("scale %s %ux%u peers %.0f heap_mb %.1f heap_bytes_per_peer %.1f insert_ns_per_peer %.0f ns_per_announce %.0f rss_mb %.1f\n", mode,
-         swarms, peers, (double)swarms * peers, heap / 1048576, heap / ((double)swarms * peers), t_insert / ((double)swarms * peers), ns,
-         status_kb("VmRSS") / 1024.0);
+  printf("scale %s %ux%u peers %.0f heap_mb %.1f heap_bytes_per_peer %.1f insert_ns_per_peer %.0f ns_per_announce %.0f rss_mb %.1f\n", mode, swarms, peers,
+         (double)swarms * peers, heap / 1048576, heap / ((double)swarms * peers), t_insert / ((double)swarms * peers), ns, status_kb("VmRSS") / 1024.0);
 }
 
 int main(int argc, char **argv) {
-  uint32_t sizes[] = {300, 10000, 100000};
-  struct ot_workstruct  ws;
-  const char           *label = argc > 1 ? argv[1] : "run";
-  size_t                nsizes = 3;
+  uint32_t             sizes[] = {300, 10000, 100000};
+  struct ot_workstruct ws;
+  const char          *label  = argc > 1 ? argv[1] : "run";
+  size_t               nsizes = 3;
 
   /* selbench LABEL [SIZE...]: swarm sizes to measure (default 300 10k 100k) */
   if (argc > 2) {
@@ -316,8 +315,7 @@ int main(int argc, char **argv) {
     double h0 = heap_bytes();
     long   v0 = status_kb("VmSize");
     publish_big_map(1000);
-    printf("mem-guidance fork 1024-pids 1000-swarms-1x1 heap_mb %.1f vmsize_mb %.1f\n", (heap_bytes() - h0) / 1048576,
-           (status_kb("VmSize") - v0) / 1024.0);
+    printf("mem-guidance fork 1024-pids 1000-swarms-1x1 heap_mb %.1f vmsize_mb %.1f\n", (heap_bytes() - h0) / 1048576, (status_kb("VmSize") - v0) / 1024.0);
     p4p_embed_reset();
     return 0;
   }

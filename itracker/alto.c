@@ -5,11 +5,11 @@
 #include "alto.h"
 
 #include <math.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <netinet/in.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -52,13 +52,13 @@ static const struct {
 
 struct resource {
   enum kind   kind;
-  const char *id;     /* NULL: the network map's configured id */
+  const char *id; /* NULL: the network map's configured id */
   const char *path;
   int         post;
   const char *media;
   const char *accepts;
-  unsigned    iface;  /* P4P_IF_* the client needs; 0 = any client */
-  int         ctype;  /* GET cost maps: their cost type; else -1 */
+  unsigned    iface; /* P4P_IF_* the client needs; 0 = any client */
+  int         ctype; /* GET cost maps: their cost type; else -1 */
 };
 
 static const struct resource resources[] = {
@@ -74,28 +74,28 @@ static const struct resource resources[] = {
     {K_GUIDANCE_POST, "p4p-guidance-stats", "/alto/guidance", 1, PROTO_ALTO_MT_COSTMAP, PROTO_ALTO_MT_COSTMAPFILTER, P4P_IF_GUIDANCE, -1},
     {K_UPDATES, "update-stream", "/alto/updates", 1, PROTO_ALTO_MT_EVENT_STREAM, PROTO_ALTO_MT_UPDATESTREAMPARAMS, 0, -1},
 };
-#define NRES (sizeof resources / sizeof resources[0])
+#define NRES           (sizeof resources / sizeof resources[0])
 #define CONTROL_PREFIX "/alto/updates/streams/"
 
-static const struct resource ird_resource = {K_IRD, "directory", "/directory", 0, PROTO_ALTO_MT_DIRECTORY, NULL, 0, -1};
+static const struct resource ird_resource     = {K_IRD, "directory", "/directory", 0, PROTO_ALTO_MT_DIRECTORY, NULL, 0, -1};
 static const struct resource control_resource = {K_CONTROL, "stream-control", CONTROL_PREFIX, 1, "application/json", PROTO_ALTO_MT_UPDATESTREAMPARAMS, 0, -1};
 
 struct alto_server {
   struct portal         *p;
   struct solver         *s;
   const char            *nm_id;
-  struct p4p_pidmap_msg  map;      /* provider PIDs, then OUTSIDE_PID when needed */
-  size_t                 nprov;    /* provider PIDs: the first nprov of map */
+  struct p4p_pidmap_msg  map;   /* provider PIDs, then OUTSIDE_PID when needed */
+  size_t                 nprov; /* provider PIDs: the first nprov of map */
   struct proto_alto_vtag nm_vtag;
   json_t                *netmap;
-  double                *routing;  /* PoP x PoP IGP route costs, NaN: unreachable */
+  double                *routing; /* PoP x PoP IGP route costs, NaN: unreachable */
   struct alto_streams   *streams;
 };
 
 struct alto_request {
   const struct resource *res;
-  unsigned               mask;     /* the client's interfaces */
-  struct itr_client      who;      /* whose quotas its posts count against */
+  unsigned               mask; /* the client's interfaces */
+  struct itr_client      who;  /* whose quotas its posts count against */
   char                   stream[PROTO_ALTO_ID_MAX];
 };
 
@@ -110,8 +110,8 @@ static const char *res_id(const struct alto_server *a, const struct resource *r)
 
 /* ---- replies ------------------------------------------------------------ */
 
-static enum MHD_Result queue(struct MHD_Connection *c, int status, const char *type, char *body, size_t len, const char *etag, int max_age,
-                             const char *xname, const char *xvalue) {
+static enum MHD_Result queue(struct MHD_Connection *c, int status, const char *type, char *body, size_t len, const char *etag, int max_age, const char *xname,
+                             const char *xvalue) {
   struct MHD_Response *resp = MHD_create_response_from_buffer(len, body ? body : "", body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
   if (!resp) {
     free(body);
@@ -134,7 +134,7 @@ static enum MHD_Result queue(struct MHD_Connection *c, int status, const char *t
 }
 
 static enum MHD_Result refuse_with(struct MHD_Connection *c, int status, const char *text, const char *xname, const char *xvalue) {
-  size_t len = strlen(text);
+  size_t len  = strlen(text);
   char  *body = malloc(len + 2);
   if (body) {
     memcpy(body, text, len);
@@ -219,7 +219,7 @@ static int build_map(struct alto_server *a, char *err, size_t errlen) {
       return snprintf(err, errlen, "out of memory"), -1;
     if (need4) {
       op->prefixes[op->nprefixes].addr[10] = op->prefixes[op->nprefixes].addr[11] = 0xff;
-      op->prefixes[op->nprefixes++].bits   = 96;
+      op->prefixes[op->nprefixes++].bits                                          = 96;
     }
     if (need6)
       op->prefixes[op->nprefixes++].bits = 0;
@@ -314,7 +314,7 @@ static int cmp_double(const void *x, const void *y) {
  * the cheapest (6.1.2.2: ranks relative to the entries returned). */
 static int rank_values(double *v, size_t n) {
   double *sorted = malloc((n + 1) * sizeof *sorted);
-  size_t  m = 0;
+  size_t  m      = 0;
   if (!sorted)
     return -1;
   for (size_t k = 0; k < n; k++)
@@ -345,7 +345,7 @@ static int find_ctype(const struct proto_alto_cost_type *t, int allow_guidance) 
  * ordinal, cells failing a constraint dropped (NaN). */
 static double *cost_values(const struct alto_server *a, int ctype, size_t ns, const size_t *src, size_t nd, const size_t *dst,
                            const struct proto_alto_cost_filter *cf) {
-  double *v = malloc((ns * nd + 1) * sizeof *v);
+  double *v    = malloc((ns * nd + 1) * sizeof *v);
   int     hour = portal_hour(a->p);
   if (!v)
     return NULL;
@@ -364,9 +364,9 @@ static double *cost_values(const struct alto_server *a, int ctype, size_t ns, co
 
 static json_t *cost_map_doc(const struct alto_server *a, int ctype, size_t ns, const size_t *src, size_t nd, const size_t *dst,
                             const struct proto_alto_cost_filter *cf) {
-  double      *v    = cost_values(a, ctype, ns, src, nd, dst, cf);
-  const char **sn   = malloc((ns + 1) * sizeof *sn), **dn = malloc((nd + 1) * sizeof *dn);
-  json_t      *doc  = NULL;
+  double      *v  = cost_values(a, ctype, ns, src, nd, dst, cf);
+  const char **sn = malloc((ns + 1) * sizeof *sn), **dn = malloc((nd + 1) * sizeof *dn);
+  json_t      *doc = NULL;
   if (v && sn && dn) {
     for (size_t i = 0; i < ns; i++)
       sn[i] = a->map.pids[src[i]].name;
@@ -429,8 +429,9 @@ static int max_age_costs(const struct alto_server *a, int ctype) {
 static json_t *ird_doc(const struct alto_server *a, unsigned mask) {
   json_t *types = json_object(), *res = json_object();
   for (int k = 0; k < CT_COUNT; k++)
-    json_object_set_new(types, cost_types[k].name, json_pack("{ssssss}", "cost-mode", cost_types[k].t.mode, "cost-metric", cost_types[k].t.metric,
-                                                             "description", cost_types[k].description));
+    json_object_set_new(
+        types, cost_types[k].name,
+        json_pack("{ssssss}", "cost-mode", cost_types[k].t.mode, "cost-metric", cost_types[k].t.metric, "description", cost_types[k].description));
   json_t *meta = json_pack("{so}", "cost-types", types);
   if (mask & P4P_IF_INFO)
     json_object_set_new(meta, "default-alto-network-map", json_string(a->nm_id));
@@ -600,11 +601,11 @@ static enum MHD_Result post_ecs(struct alto_server *a, struct MHD_Connection *c,
     proto_alto_cost_filter_free(&cf);
     return bad_cost_type(c, &cf.type);
   }
-  int      have_self = client_addr(c, self) == 0;
-  size_t   ns = cf.nsrc_addrs ? cf.nsrc_addrs : 1, nd = cf.ndst_addrs ? cf.ndst_addrs : 1;
+  int    have_self = client_addr(c, self) == 0;
+  size_t ns = cf.nsrc_addrs ? cf.nsrc_addrs : 1, nd = cf.ndst_addrs ? cf.ndst_addrs : 1;
   uint8_t(*sa)[16] = cf.nsrc_addrs ? cf.src_addrs : &self, (*da)[16] = cf.ndst_addrs ? cf.dst_addrs : &self;
-  size_t      *sp = malloc(ns * sizeof *sp), *dp = malloc(nd * sizeof *dp);
-  char       (*sn)[80] = malloc(ns * sizeof *sn), (*dn)[80] = malloc(nd * sizeof *dn);
+  size_t *sp = malloc(ns * sizeof *sp), *dp = malloc(nd * sizeof *dp);
+  char(*sn)[80] = malloc(ns * sizeof *sn), (*dn)[80] = malloc(nd * sizeof *dn);
   const char **sname = malloc(ns * sizeof *sname), **dname = malloc(nd * sizeof *dname);
   json_t      *doc = NULL;
   if ((!cf.nsrc_addrs || !cf.ndst_addrs) && !have_self) {
@@ -736,10 +737,10 @@ static int same_type(const char *ct, const char *mt) {
 }
 
 enum MHD_Result alto_begin(struct alto_server *a, struct MHD_Connection *c, const char *url, const char *method, struct alto_request **out) {
-  int get = !strcmp(method, "GET") || !strcmp(method, "HEAD"), post = !strcmp(method, "POST");
-  const struct resource *r = NULL;
+  int                    get = !strcmp(method, "GET") || !strcmp(method, "HEAD"), post = !strcmp(method, "POST");
+  const struct resource *r          = NULL;
   int                    path_known = 0, path_get = 0, path_post = 0;
-  *out                              = NULL;
+  *out = NULL;
   if (!strcmp(url, "/directory")) {
     path_known = path_get = 1;
     r                     = get ? &ird_resource : NULL;
@@ -763,13 +764,15 @@ enum MHD_Result alto_begin(struct alto_server *a, struct MHD_Connection *c, cons
     char text[120];
     snprintf(text, sizeof text, "method %.16s not allowed here", method);
     return queue(c, 405, "text/plain; charset=utf-8", strdup(text), strlen(text), NULL, -1, "Allow",
-                 path_get && path_post ? "GET, HEAD, POST" : path_get ? "GET, HEAD" : "POST");
+                 path_get && path_post ? "GET, HEAD, POST"
+                 : path_get            ? "GET, HEAD"
+                                       : "POST");
   }
-  const char *why       = NULL;
-  int         bad_token = 0;
-  unsigned    mask;
+  const char       *why       = NULL;
+  int               bad_token = 0;
+  unsigned          mask;
   struct itr_client who;
-  int         st = http_authorize(c, a->p, r->iface, &why, &bad_token, &mask, &who);
+  int               st = http_authorize(c, a->p, r->iface, &why, &bad_token, &mask, &who);
   if (st)
     return refuse_auth(c, st, why, bad_token);
   const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
@@ -800,15 +803,14 @@ enum MHD_Result alto_begin(struct alto_server *a, struct MHD_Connection *c, cons
   return MHD_YES;
 }
 
-enum MHD_Result alto_answer(struct alto_server *a, struct MHD_Connection *c, struct alto_request *rq, const char *body, size_t len,
-                            int *streaming) {
+enum MHD_Result alto_answer(struct alto_server *a, struct MHD_Connection *c, struct alto_request *rq, const char *body, size_t len, int *streaming) {
   const struct resource *r = rq->res;
   *streaming               = 0;
   if (r->kind == K_IRD)
     return alto_send_json(c, 200, PROTO_ALTO_MT_DIRECTORY, ird_doc(a, rq->mask), NULL, (int)a->p->prov.daemon.max_age_s);
   if (!r->post) {
     json_t *doc     = get_doc(a, r);
-    int     max_age = r->kind == K_GUIDANCE ? (int)a->p->prov.daemon.resolve_interval_s
+    int     max_age = r->kind == K_GUIDANCE  ? (int)a->p->prov.daemon.resolve_interval_s
                       : r->kind == K_COSTMAP ? max_age_costs(a, r->ctype)
                                              : (int)a->p->prov.daemon.max_age_s;
     return doc ? alto_send_json(c, 200, r->media, doc, NULL, max_age) : alto_refuse(c, 503, "out of memory");
@@ -820,13 +822,27 @@ enum MHD_Result alto_answer(struct alto_server *a, struct MHD_Connection *c, str
     return alto_send_fault(c, &f, err);
   enum MHD_Result ret;
   switch (r->kind) {
-  case K_NETMAP_FILTER: ret = post_netmap_filter(a, c, req); break;
-  case K_COSTMAP_FILTER: ret = post_cost_filter(a, c, req); break;
-  case K_PROP: ret = post_prop(a, c, req); break;
-  case K_ECS: ret = post_ecs(a, c, req); break;
-  case K_GUIDANCE_POST: ret = post_guidance(a, c, &rq->who, req); break;
-  case K_UPDATES: ret = alto_streams_open(a->streams, c, rq->mask, req, streaming); break;
-  default: ret = alto_streams_control(a->streams, c, rq->stream, rq->mask, req); break;
+  case K_NETMAP_FILTER:
+    ret = post_netmap_filter(a, c, req);
+    break;
+  case K_COSTMAP_FILTER:
+    ret = post_cost_filter(a, c, req);
+    break;
+  case K_PROP:
+    ret = post_prop(a, c, req);
+    break;
+  case K_ECS:
+    ret = post_ecs(a, c, req);
+    break;
+  case K_GUIDANCE_POST:
+    ret = post_guidance(a, c, &rq->who, req);
+    break;
+  case K_UPDATES:
+    ret = alto_streams_open(a->streams, c, rq->mask, req, streaming);
+    break;
+  default:
+    ret = alto_streams_control(a->streams, c, rq->stream, rq->mask, req);
+    break;
   }
   json_decref(req);
   return ret;

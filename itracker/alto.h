@@ -34,15 +34,14 @@ int alto_owns(const char *url);
 enum MHD_Result alto_begin(struct alto_server *a, struct MHD_Connection *c, const char *url, const char *method, struct alto_request **out);
 /* *streaming = 1 when the answer queued is an update stream (a response
  * that lasts until the stream ends). */
-enum MHD_Result alto_answer(struct alto_server *a, struct MHD_Connection *c, struct alto_request *rq, const char *body, size_t len,
-                            int *streaming);
+enum MHD_Result alto_answer(struct alto_server *a, struct MHD_Connection *c, struct alto_request *rq, const char *body, size_t len, int *streaming);
 /* An HTTP-level refusal (no ALTO error resource: 8.5 lets a server omit
  * it when it has no ALTO-level information): text/plain reason. */
 enum MHD_Result alto_refuse(struct MHD_Connection *c, int status, const char *text);
 /* The same with Retry-After: retry_s (a refusal for load, not for the
  * request). */
 enum MHD_Result alto_refuse_retry(struct MHD_Connection *c, int status, const char *text, unsigned retry_s);
-void alto_request_free(struct alto_request *rq);
+void            alto_request_free(struct alto_request *rq);
 
 /* ---- between alto.c and alto_sse.c ------------------------------------- */
 
@@ -61,8 +60,8 @@ int      alto_keepalive_ms(const struct alto_server *a);
 
 struct alto_streams;
 struct alto_streams *alto_streams_new(struct alto_server *a, unsigned max_streams);
-void alto_streams_quiesce(struct alto_streams *st);
-void alto_streams_free(struct alto_streams *st);
+void                 alto_streams_quiesce(struct alto_streams *st);
+void                 alto_streams_free(struct alto_streams *st);
 /* POST /alto/updates: a new stream for this client (mask), answered here;
  * *opened = 1 when the stream's response was queued. */
 enum MHD_Result alto_streams_open(struct alto_streams *st, struct MHD_Connection *c, unsigned mask, const json_t *req, int *opened);

@@ -27,18 +27,18 @@ struct substream {
   char        rid[PROTO_ALTO_ID_MAX];
   const char *media;
   int         incremental;
-  json_t     *last;  /* what the client holds; NULL: send it whole */
+  json_t     *last; /* what the client holds; NULL: send it whole */
 };
 
 struct stream {
   struct alto_streams *st;
-  char                 id[33];  /* 128 random bits: the control URI's secret */
+  char                 id[33]; /* 128 random bits: the control URI's secret */
   unsigned             mask;
   size_t               nsub;
   struct substream     sub[PROTO_ALTO_MAX_SUBSTREAMS];
-  char                *out;     /* bytes not yet handed to MHD */
+  char                *out; /* bytes not yet handed to MHD */
   size_t               len, off;
-  uint64_t             epoch;   /* the registry epoch last sent */
+  uint64_t             epoch; /* the registry epoch last sent */
   int                  closing;
   struct stream       *next;
 };
@@ -181,8 +181,8 @@ static int refresh(struct stream *s, struct substream *ss) {
       json_decref(now);
       return -1;
     }
-    int rc = ss->incremental ? send_event(s, PROTO_ALTO_MT_MERGE_PATCH, ss->id, patch)
-                             : (json_decref(patch), send_event(s, ss->media, ss->id, json_incref(now)));
+    int rc =
+        ss->incremental ? send_event(s, PROTO_ALTO_MT_MERGE_PATCH, ss->id, patch) : (json_decref(patch), send_event(s, ss->media, ss->id, json_incref(now)));
     json_decref(ss->last);
     ss->last = now;
     return rc;
@@ -248,8 +248,8 @@ static void stream_free(void *cls) {
 
 /* Checks the substreams a request adds (resource known and streamable,
  * reachable with this mask, ids unused); 0 or a queued refusal. */
-static int check_adds(struct alto_streams *st, struct MHD_Connection *c, const struct stream *s, unsigned mask,
-                      const struct proto_alto_stream_request *rq, enum MHD_Result *ret) {
+static int check_adds(struct alto_streams *st, struct MHD_Connection *c, const struct stream *s, unsigned mask, const struct proto_alto_stream_request *rq,
+                      enum MHD_Result *ret) {
   for (size_t i = 0; i < rq->nadd; i++) {
     const struct proto_alto_substream *a = &rq->add[i];
     struct proto_alto_fault            f = {PROTO_ALTO_E_INVALID_FIELD_VALUE, "", ""};

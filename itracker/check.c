@@ -11,8 +11,8 @@
 #include "portal.h"
 #include "proto/file.h"
 
-static enum MHD_Result refuse_all(void *cls, struct MHD_Connection *c, const char *url, const char *method, const char *version,
-                                  const char *upload, size_t *upload_size, void **con_cls) {
+static enum MHD_Result refuse_all(void *cls, struct MHD_Connection *c, const char *url, const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **con_cls) {
   (void)cls, (void)c, (void)url, (void)method, (void)version, (void)upload, (void)upload_size, (void)con_cls;
   return MHD_NO;
 }
@@ -32,8 +32,7 @@ int itr_check(const struct portal *p, const char *config, const char *addr, char
   char  *cert = NULL, *key = NULL, why[600];
   size_t len;
   int    rc = -1;
-  if (proto_read_file(d->tls_cert, 1u << 20, &cert, &len, why, sizeof why) ||
-      proto_read_file(d->tls_key, 1u << 20, &key, &len, why, sizeof why)) {
+  if (proto_read_file(d->tls_cert, 1u << 20, &cert, &len, why, sizeof why) || proto_read_file(d->tls_key, 1u << 20, &key, &len, why, sizeof why)) {
     snprintf(err, errlen, "%s:%u: tls: %s", config, d->tls_line, why);
     goto out;
   }
@@ -42,8 +41,8 @@ int itr_check(const struct portal *p, const char *config, const char *addr, char
     goto out;
   }
   /* loads the pair exactly as http_start would, with no socket at all */
-  struct MHD_Daemon *md = MHD_start_daemon(MHD_USE_NO_LISTEN_SOCKET | MHD_USE_TLS, 0, NULL, NULL, refuse_all, NULL, MHD_OPTION_HTTPS_MEM_CERT,
-                                           cert, MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_END);
+  struct MHD_Daemon *md = MHD_start_daemon(MHD_USE_NO_LISTEN_SOCKET | MHD_USE_TLS, 0, NULL, NULL, refuse_all, NULL, MHD_OPTION_HTTPS_MEM_CERT, cert,
+                                           MHD_OPTION_HTTPS_MEM_KEY, key, MHD_OPTION_END);
   if (!md) {
     snprintf(err, errlen, "%s:%u: tls: %s and %s are not a PEM certificate and its private key", config, d->tls_line, d->tls_cert, d->tls_key);
     goto out;

@@ -20,18 +20,18 @@
 enum phase { RECEIVING, HANDLING, SENDING, STREAMING };
 
 struct guarded_conn {
-  int                  fd;
+  int                     fd;
   struct sockaddr_storage peer; /* for the log */
-  enum phase           phase;
-  int64_t              since_ms; /* monotonic: the current phase began */
-  int                  doomed;   /* shut down, MHD has yet to notice */
-  struct guarded_conn *prev, *next;
+  enum phase              phase;
+  int64_t                 since_ms; /* monotonic: the current phase began */
+  int                     doomed;   /* shut down, MHD has yet to notice */
+  struct guarded_conn    *prev, *next;
 };
 
 struct conn_guard {
   struct conn_guard_limits lim;
-  pthread_mutex_t          mu;    /* guards everything below */
-  pthread_cond_t           wake;  /* the reaper's tick, or stop */
+  pthread_mutex_t          mu;   /* guards everything below */
+  pthread_cond_t           wake; /* the reaper's tick, or stop */
   pthread_t                reaper;
   int                      stop;
   struct guarded_conn     *head, *tail; /* in accept order */
@@ -49,8 +49,7 @@ static int64_t now_ms(void) {
 }
 
 /* caller holds g->mu */
-static void doom(struct conn_guard *g, struct guarded_conn *c,
-                 const char *why) {
+static void doom(struct conn_guard *g, struct guarded_conn *c, const char *why) {
   if (c->doomed)
     return;
   c->doomed = 1;
@@ -59,25 +58,22 @@ static void doom(struct conn_guard *g, struct guarded_conn *c,
    * itself (and tells us first) */
   shutdown(c->fd, SHUT_RDWR);
   if (g->lim.verbose) {
-    char addr[INET6_ADDRSTRLEN] = "?";
-    const struct sockaddr_storage *a = &c->peer;
+    char                           addr[INET6_ADDRSTRLEN] = "?";
+    const struct sockaddr_storage *a                      = &c->peer;
     if (a->ss_family == AF_INET)
-      inet_ntop(AF_INET, &((const struct sockaddr_in *)a)->sin_addr, addr,
-                sizeof addr);
+      inet_ntop(AF_INET, &((const struct sockaddr_in *)a)->sin_addr, addr, sizeof addr);
     else if (a->ss_family == AF_INET6)
-      inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)a)->sin6_addr, addr,
-                sizeof addr);
-    fprintf(stderr, "p4p-itracker: closed a connection from %s: %s\n", addr,
-            why);
+      inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)a)->sin6_addr, addr, sizeof addr);
+    fprintf(stderr, "p4p-itracker: closed a connection from %s: %s\n", addr, why);
   }
 }
 
 static void *reaper_main(void *arg) {
-  struct conn_guard *g = arg;
-  int64_t req_ms = (int64_t)g->lim.request_deadline_s * 1000;
-  int64_t resp_ms = (int64_t)g->lim.response_deadline_s * 1000;
-  struct conn_guard_counts logged = {0};
-  int64_t last_log = now_ms();
+  struct conn_guard       *g        = arg;
+  int64_t                  req_ms   = (int64_t)g->lim.request_deadline_s * 1000;
+  int64_t                  resp_ms  = (int64_t)g->lim.response_deadline_s * 1000;
+  struct conn_guard_counts logged   = {0};
+  int64_t                  last_log = now_ms();
   pthread_mutex_lock(&g->mu);
   while (!g->stop) {
     struct timespec until;
@@ -87,8 +83,7 @@ static void *reaper_main(void *arg) {
       until.tv_sec++;
       until.tv_nsec -= 1000000000L;
     }
-    while (!g->stop &&
-           pthread_cond_timedwait(&g->wake, &g->mu, &until) != ETIMEDOUT)
+    while (!g->stop && pthread_cond_timedwait(&g->wake, &g->mu, &until) != ETIMEDOUT)
       ;
     int64_t now = now_ms();
     for (struct guarded_conn *c = g->head; c && !g->stop; c = c->next) {
@@ -105,18 +100,14 @@ static void *reaper_main(void *arg) {
     /* an attack shows in the log once a minute, not once per connection */
     const struct conn_guard_counts *k = &g->counts;
     if (now - last_log >= 60000 &&
-        (k->overdue_requests != logged.overdue_requests ||
-         k->overdue_responses != logged.overdue_responses ||
-         k->evicted != logged.evicted)) {
-      fprintf(stderr, "p4p-itracker: last minute: closed %llu connections "
+        (k->overdue_requests != logged.overdue_requests || k->overdue_responses != logged.overdue_responses || k->evicted != logged.evicted)) {
+      fprintf(stderr,
+              "p4p-itracker: last minute: closed %llu connections "
               "past request-deadline, %llu past response-deadline, %llu "
               "at max-connections; %zu open\n",
-              (unsigned long long)(k->overdue_requests -
-                                   logged.overdue_requests),
-              (unsigned long long)(k->overdue_responses -
-                                   logged.overdue_responses),
+              (unsigned long long)(k->overdue_requests - logged.overdue_requests), (unsigned long long)(k->overdue_responses - logged.overdue_responses),
               (unsigned long long)(k->evicted - logged.evicted), g->open);
-      logged = *k;
+      logged   = *k;
       last_log = now;
     }
   }
@@ -124,8 +115,7 @@ static void *reaper_main(void *arg) {
   return NULL;
 }
 
-struct conn_guard *conn_guard_start(const struct conn_guard_limits *lim,
-                                    char *err, size_t errlen) {
+struct conn_guard *conn_guard_start(const struct conn_guard_limits *lim, char *err, size_t errlen) {
   struct conn_guard *g = calloc(1, sizeof *g);
   if (!g) {
     snprintf(err, errlen, "out of memory");
@@ -163,9 +153,7 @@ void conn_guard_stop(struct conn_guard *g) {
   free(g);
 }
 
-struct guarded_conn *conn_guard_open(struct conn_guard *g, int fd,
-                                     const struct sockaddr *peer,
-                                     size_t peerlen) {
+struct guarded_conn *conn_guard_open(struct conn_guard *g, int fd, const struct sockaddr *peer, size_t peerlen) {
   struct guarded_conn *c = calloc(1, sizeof *c);
   pthread_mutex_lock(&g->mu);
   if (!c) {
@@ -177,9 +165,9 @@ struct guarded_conn *conn_guard_open(struct conn_guard *g, int fd,
   c->fd = fd;
   if (peer && peerlen <= sizeof c->peer)
     memcpy(&c->peer, peer, peerlen);
-  c->phase = RECEIVING;
+  c->phase    = RECEIVING;
   c->since_ms = now_ms();
-  c->prev = g->tail;
+  c->prev     = g->tail;
   if (g->tail)
     g->tail->next = c;
   else
@@ -192,13 +180,10 @@ struct guarded_conn *conn_guard_open(struct conn_guard *g, int fd,
      * an idle keep-alive) makes room for it */
     struct guarded_conn *victim = NULL;
     for (struct guarded_conn *o = g->head; o; o = o->next)
-      if (o != c && !o->doomed && o->phase == RECEIVING &&
-          (!victim || o->since_ms < victim->since_ms))
+      if (o != c && !o->doomed && o->phase == RECEIVING && (!victim || o->since_ms < victim->since_ms))
         victim = o;
     g->counts.evicted++;
-    doom(g, victim ? victim : c,
-         victim ? "evicted: max-connections reached"
-                : "refused: max-connections reached, none receiving");
+    doom(g, victim ? victim : c, victim ? "evicted: max-connections reached" : "refused: max-connections reached, none receiving");
   }
   pthread_mutex_unlock(&g->mu);
   return c;
@@ -223,35 +208,26 @@ void conn_guard_close(struct conn_guard *g, struct guarded_conn *c) {
   free(c);
 }
 
-static void set_phase(struct conn_guard *g, struct guarded_conn *c,
-                      enum phase ph) {
+static void set_phase(struct conn_guard *g, struct guarded_conn *c, enum phase ph) {
   if (!c)
     return;
   pthread_mutex_lock(&g->mu);
-  c->phase = ph;
+  c->phase    = ph;
   c->since_ms = now_ms();
   pthread_mutex_unlock(&g->mu);
 }
 
-void conn_guard_receiving(struct conn_guard *g, struct guarded_conn *c) {
-  set_phase(g, c, RECEIVING);
-}
+void conn_guard_receiving(struct conn_guard *g, struct guarded_conn *c) { set_phase(g, c, RECEIVING); }
 
-void conn_guard_handling(struct conn_guard *g, struct guarded_conn *c) {
-  set_phase(g, c, HANDLING);
-}
+void conn_guard_handling(struct conn_guard *g, struct guarded_conn *c) { set_phase(g, c, HANDLING); }
 
-void conn_guard_sending(struct conn_guard *g, struct guarded_conn *c) {
-  set_phase(g, c, SENDING);
-}
+void conn_guard_sending(struct conn_guard *g, struct guarded_conn *c) { set_phase(g, c, SENDING); }
 
-void conn_guard_streaming(struct conn_guard *g, struct guarded_conn *c) {
-  set_phase(g, c, STREAMING);
-}
+void conn_guard_streaming(struct conn_guard *g, struct guarded_conn *c) { set_phase(g, c, STREAMING); }
 
 void conn_guard_counts(struct conn_guard *g, struct conn_guard_counts *out) {
   pthread_mutex_lock(&g->mu);
-  *out = g->counts;
+  *out      = g->counts;
   out->open = g->open;
   pthread_mutex_unlock(&g->mu);
 }

@@ -36,8 +36,7 @@ struct conn_guard_counts {
 };
 
 /* Start the guard and its reaper thread.  NULL with a reason in err. */
-struct conn_guard *conn_guard_start(const struct conn_guard_limits *lim,
-                                    char *err, size_t errlen);
+struct conn_guard *conn_guard_start(const struct conn_guard_limits *lim, char *err, size_t errlen);
 /* Stop the thread; every connection must have been closed (MHD stopped). */
 void conn_guard_stop(struct conn_guard *g);
 
@@ -45,9 +44,7 @@ void conn_guard_stop(struct conn_guard *g);
  * accepted: it starts receiving its first request now.  May close older connections (eviction).  NULL when out of
  * memory: the connection is then closed right away, unguarded ones are
  * never kept. */
-struct guarded_conn *conn_guard_open(struct conn_guard *g, int fd,
-                                     const struct sockaddr *peer,
-                                     size_t peerlen);
+struct guarded_conn *conn_guard_open(struct conn_guard *g, int fd, const struct sockaddr *peer, size_t peerlen);
 /* MHD is about to close the socket: forget it (before close(2), so the
  * guard never shuts down a reused descriptor). */
 void conn_guard_close(struct conn_guard *g, struct guarded_conn *c);

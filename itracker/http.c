@@ -29,45 +29,44 @@
 enum { M_GET = 1, M_POST = 2 };
 
 struct route {
-  const char *path;      /* after API_PREFIX */
-  unsigned    methods;   /* M_* */
+  const char        *path;    /* after API_PREFIX */
+  unsigned           methods; /* M_* */
   enum p4p_interface interface;
 };
 
 static const struct route routes[] = {
-  {"pidmap", M_GET, P4P_IFACE_INFO},
-  {"lookup", M_POST, P4P_IFACE_INFO},
-  {"costs", M_GET, P4P_IFACE_POLICY},
-  {"guidance", M_GET | M_POST, P4P_IFACE_GUIDANCE},
-  {"capability", M_GET | M_POST, P4P_IFACE_CAPABILITY},
+    {"pidmap", M_GET, P4P_IFACE_INFO},
+    {"lookup", M_POST, P4P_IFACE_INFO},
+    {"costs", M_GET, P4P_IFACE_POLICY},
+    {"guidance", M_GET | M_POST, P4P_IFACE_GUIDANCE},
+    {"capability", M_GET | M_POST, P4P_IFACE_CAPABILITY},
 };
 
 struct http_server {
-  struct MHD_Daemon *d;
-  struct portal     *p;
-  struct solver     *s;
-  struct conn_guard *guard;
-  size_t             body_bytes; /* buffered by all requests (atomic) */
-  int                tls;
-  char              *cert, *key; /* PEM text, kept while the daemon runs */
-  struct alto_server *alto;      /* the ALTO front end (alto.h) */
+  struct MHD_Daemon  *d;
+  struct portal      *p;
+  struct solver      *s;
+  struct conn_guard  *guard;
+  size_t              body_bytes; /* buffered by all requests (atomic) */
+  int                 tls;
+  char               *cert, *key; /* PEM text, kept while the daemon runs */
+  struct alto_server *alto;       /* the ALTO front end (alto.h) */
 };
 
 /* per-request state, lives from the first callback to completion */
 struct request {
-  const struct route *route;
-  unsigned            method;
-  struct itr_client   who;     /* token, or address in open mode */
-  char               *body;
-  size_t              len, cap; /* cap bytes count in body_bytes */
-  int                 too_big;  /* above max-body: 413 */
-  int                 no_room;  /* max-body-total reached: 503 */
-  struct alto_request *alto;    /* an ALTO request: alto.c answers it */
+  const struct route  *route;
+  unsigned             method;
+  struct itr_client    who; /* token, or address in open mode */
+  char                *body;
+  size_t               len, cap; /* cap bytes count in body_bytes */
+  int                  too_big;  /* above max-body: 413 */
+  int                  no_room;  /* max-body-total reached: 503 */
+  struct alto_request *alto;     /* an ALTO request: alto.c answers it */
 };
 
 static struct guarded_conn *guarded(struct MHD_Connection *c) {
-  const union MHD_ConnectionInfo *i =
-    MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+  const union MHD_ConnectionInfo *i = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
   return i ? i->socket_context : NULL;
 }
 
@@ -81,9 +80,7 @@ static void drop_body(struct http_server *h, struct request *rq) {
 }
 
 /* route: the interface (or enum itr_metrics_route) the request counts under */
-static enum MHD_Result send_reply(struct MHD_Connection *c,
-                                  const struct http_server *h,
-                                  struct itr_reply *r, int route) {
+static enum MHD_Result send_reply(struct MHD_Connection *c, const struct http_server *h, struct itr_reply *r, int route) {
   struct MHD_Response *resp;
   if (r->status >= 400) {
     struct p4p_error_msg em = {.status = r->status};
@@ -95,22 +92,16 @@ static enum MHD_Result send_reply(struct MHD_Connection *c,
       snprintf(em.text, sizeof em.text, "request refused");
       doc = proto_xml_write_error(&em, &len);
     }
-    resp = doc ? MHD_create_response_from_buffer(len, doc,
-                                                 MHD_RESPMEM_MUST_FREE)
-               : MHD_create_response_from_buffer(0, (void *)"",
-                                                 MHD_RESPMEM_PERSISTENT);
+    resp = doc ? MHD_create_response_from_buffer(len, doc, MHD_RESPMEM_MUST_FREE) : MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
   } else {
-    const char *inm =
-      MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match");
+    const char *inm = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "If-None-Match");
     if (r->status == 200 && r->etag[0] && inm && !strcmp(inm, r->etag)) {
       r->status = MHD_HTTP_NOT_MODIFIED;
       free(r->body);
       r->body = NULL;
-      r->len = 0;
+      r->len  = 0;
     }
-    resp = MHD_create_response_from_buffer(r->len, r->body ? r->body : "",
-                                           r->body ? MHD_RESPMEM_MUST_FREE
-                                                   : MHD_RESPMEM_PERSISTENT);
+    resp = MHD_create_response_from_buffer(r->len, r->body ? r->body : "", r->body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
     if (resp)
       r->body = NULL; /* MHD owns it now */
   }
@@ -130,8 +121,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *c,
   if (r->xname[0])
     MHD_add_response_header(resp, r->xname, r->xvalue);
   if (r->status == MHD_HTTP_UNAUTHORIZED)
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
-                            r->xvalue[0] ? r->xvalue : "Bearer realm=\"p4p\"");
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, r->xvalue[0] ? r->xvalue : "Bearer realm=\"p4p\"");
   enum MHD_Result ret = MHD_queue_response(c, (unsigned)r->status, resp);
   MHD_destroy_response(resp);
   /* from now on the client must take the answer within response-deadline */
@@ -139,9 +129,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *c,
   return ret;
 }
 
-static enum MHD_Result send_error(struct MHD_Connection *c,
-                                  const struct http_server *h, int status,
-                                  const char *text, int route) {
+static enum MHD_Result send_error(struct MHD_Connection *c, const struct http_server *h, int status, const char *text, int route) {
   struct itr_reply r;
   memset(&r, 0, sizeof r);
   itr_reply_error(&r, status, "%s", text);
@@ -150,19 +138,16 @@ static enum MHD_Result send_error(struct MHD_Connection *c,
 
 /* alto.c queues its own answers: from then on, as for ours, the client
  * must take them within response-deadline */
-static enum MHD_Result after_alto(struct http_server *h,
-                                  struct MHD_Connection *c,
-                                  enum MHD_Result ret) {
+static enum MHD_Result after_alto(struct http_server *h, struct MHD_Connection *c, enum MHD_Result ret) {
   conn_guard_sending(h->guard, guarded(c));
   return ret;
 }
 
 /* Compare every byte of both fixed-size buffers whatever matches first,
  * so the time taken says nothing about how much of a token was right. */
-static int token_equal(const char *given, size_t given_len,
-                       const char *known) {
-  volatile unsigned char diff = given_len >= P4P_TOKEN_MAX;
-  size_t known_len = strnlen(known, P4P_TOKEN_MAX);
+static int token_equal(const char *given, size_t given_len, const char *known) {
+  volatile unsigned char diff      = given_len >= P4P_TOKEN_MAX;
+  size_t                 known_len = strnlen(known, P4P_TOKEN_MAX);
   diff |= (unsigned char)(given_len != known_len);
   for (size_t i = 0; i < P4P_TOKEN_MAX; i++) {
     unsigned char a = i < given_len ? (unsigned char)given[i] : 0;
@@ -172,21 +157,18 @@ static int token_equal(const char *given, size_t given_len,
   return diff == 0;
 }
 
-int http_authorize(struct MHD_Connection *c, const struct portal *p,
-                   unsigned need, const char **why, int *bad_token,
-                   unsigned *allowed, struct itr_client *client) {
+int http_authorize(struct MHD_Connection *c, const struct portal *p, unsigned need, const char **why, int *bad_token, unsigned *allowed,
+                   struct itr_client *client) {
   const struct prov_config *pr = &p->prov;
-  *allowed = P4P_IF_ALL;
+  *allowed                     = P4P_IF_ALL;
   if (pr->nclients == 0) {
     /* no client lines: the provider chose open access; quotas go by
      * address */
-    const union MHD_ConnectionInfo *ci =
-      MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const union MHD_ConnectionInfo *ci = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
     itr_client_address(client, ci ? ci->client_addr : NULL);
     return 0;
   }
-  const char *auth =
-    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+  const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
   if (!auth || strncasecmp(auth, "Bearer ", 7)) {
     *why = "missing bearer token";
     return 401;
@@ -195,18 +177,17 @@ int http_authorize(struct MHD_Connection *c, const struct portal *p,
   while (*tok == ' ')
     tok++;
   size_t tlen = strlen(tok);
-  long   who = -1;
+  long   who  = -1;
   for (size_t i = 0; i < pr->nclients; i++)
     if (token_equal(tok, tlen, pr->clients[i].token))
       who = (long)i; /* no early exit: same work for every token */
   if (who < 0) {
-    *why = "invalid bearer token";
+    *why       = "invalid bearer token";
     *bad_token = 1;
     return 401;
   }
   *allowed = pr->clients[who].interfaces;
-  if (need == P4P_IF_BIT(ITR_ROUTE_METRICS) ? !pr->clients[who].metrics
-                                            : (pr->clients[who].interfaces & need) != need) {
+  if (need == P4P_IF_BIT(ITR_ROUTE_METRICS) ? !pr->clients[who].metrics : (pr->clients[who].interfaces & need) != need) {
     *why = "this client may not use this interface";
     return 403;
   }
@@ -214,40 +195,36 @@ int http_authorize(struct MHD_Connection *c, const struct portal *p,
   return 0;
 }
 
-static int check_access(struct MHD_Connection *c, const struct portal *p,
-                        enum p4p_interface interface, const char **why,
-                        int *bad_token, struct itr_client *client) {
+static int check_access(struct MHD_Connection *c, const struct portal *p, enum p4p_interface interface, const char **why, int *bad_token,
+                        struct itr_client *client) {
   unsigned allowed;
-  return http_authorize(c, p, P4P_IF_BIT(interface), why, bad_token,
-                        &allowed, client);
+  return http_authorize(c, p, P4P_IF_BIT(interface), why, bad_token, &allowed, client);
 }
 
 static int xml_content_type(const char *ct) {
   if (!ct)
     return 1; /* absent: assume the P4P type */
   size_t n = strcspn(ct, "; ");
-  return (n == strlen(CONTENT_TYPE) && !strncasecmp(ct, CONTENT_TYPE, n)) ||
-         (n == 15 && !strncasecmp(ct, "application/xml", n)) ||
+  return (n == strlen(CONTENT_TYPE) && !strncasecmp(ct, CONTENT_TYPE, n)) || (n == 15 && !strncasecmp(ct, "application/xml", n)) ||
          (n == 8 && !strncasecmp(ct, "text/xml", n));
 }
 
 /* GET /metrics: for clients allowed "metrics" (anyone when the file has no
  * client lines), since the MLU says how loaded the network is. */
-static enum MHD_Result serve_metrics(struct MHD_Connection *c,
-                                     struct http_server *h, unsigned m) {
-  const char *why = NULL;
-  int bad_token = 0;
+static enum MHD_Result serve_metrics(struct MHD_Connection *c, struct http_server *h, unsigned m) {
+  const char       *why       = NULL;
+  int               bad_token = 0;
   struct itr_client who; /* metrics count against no quota */
-  int st = check_access(c, h->p, (enum p4p_interface)ITR_ROUTE_METRICS, &why,
-                        &bad_token, &who);
+  int               st = check_access(c, h->p, (enum p4p_interface)ITR_ROUTE_METRICS, &why, &bad_token, &who);
   if (st) {
     struct itr_reply r;
     memset(&r, 0, sizeof r);
-    itr_reply_error(&r, st, "%s (metrics)", st == 403 ? "this client may not "
-                    "read metrics (allow metrics)" : why);
+    itr_reply_error(&r, st, "%s (metrics)",
+                    st == 403 ? "this client may not "
+                                "read metrics (allow metrics)"
+                              : why);
     if (bad_token)
-      snprintf(r.xvalue, sizeof r.xvalue,
-               "Bearer realm=\"p4p\", error=\"invalid_token\"");
+      snprintf(r.xvalue, sizeof r.xvalue, "Bearer realm=\"p4p\", error=\"invalid_token\"");
     return send_reply(c, h, &r, ITR_ROUTE_METRICS);
   }
   if (m != M_GET) {
@@ -259,11 +236,10 @@ static enum MHD_Result serve_metrics(struct MHD_Connection *c,
     return send_reply(c, h, &r, ITR_ROUTE_METRICS);
   }
   size_t len;
-  char *text = itr_metrics_render(h->p, solver_tracked_swarms(h->s), &len);
+  char  *text = itr_metrics_render(h->p, solver_tracked_swarms(h->s), &len);
   if (!text)
     return send_error(c, h, 503, "out of memory", ITR_ROUTE_METRICS);
-  struct MHD_Response *resp =
-    MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
+  struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
   if (!resp) {
     free(text);
     return MHD_NO;
@@ -278,12 +254,8 @@ static enum MHD_Result serve_metrics(struct MHD_Connection *c,
 
 /* First callback of a request: everything that can be refused before the
  * body is read is refused here, so a refused upload is never buffered. */
-static enum MHD_Result start_request(struct MHD_Connection *c,
-                                     struct http_server *h, const char *url,
-                                     const char *method, void **con_cls) {
-  unsigned m = !strcmp(method, "GET") || !strcmp(method, "HEAD") ? M_GET
-               : !strcmp(method, "POST")                         ? M_POST
-                                                                 : 0;
+static enum MHD_Result start_request(struct MHD_Connection *c, struct http_server *h, const char *url, const char *method, void **con_cls) {
+  unsigned m = !strcmp(method, "GET") || !strcmp(method, "HEAD") ? M_GET : !strcmp(method, "POST") ? M_POST : 0;
   if (!strcmp(url, METRICS_PATH))
     return serve_metrics(c, h, m);
   const struct route *rt = NULL;
@@ -292,8 +264,8 @@ static enum MHD_Result start_request(struct MHD_Connection *c,
       if (!strcmp(url + strlen(API_PREFIX), routes[i].path))
         rt = &routes[i];
   if (!rt && alto_owns(url)) {
-    struct alto_request *ar = NULL;
-    enum MHD_Result ret = alto_begin(h->alto, c, url, method, &ar);
+    struct alto_request *ar  = NULL;
+    enum MHD_Result      ret = alto_begin(h->alto, c, url, method, &ar);
     if (!ar)
       return after_alto(h, c, ret); /* refused before the body */
     struct request *rq = calloc(1, sizeof *rq);
@@ -306,23 +278,23 @@ static enum MHD_Result start_request(struct MHD_Connection *c,
     return MHD_YES;
   }
   if (!rt)
-    return send_error(c, h, 404, "no such resource; the interfaces are "
-                                 "under " API_PREFIX " and ALTO's at "
-                                 "/directory", ITR_ROUTE_NONE);
-  const char *why = NULL;
-  int bad_token = 0;
+    return send_error(c, h, 404,
+                      "no such resource; the interfaces are "
+                      "under " API_PREFIX " and ALTO's at "
+                      "/directory",
+                      ITR_ROUTE_NONE);
+  const char       *why       = NULL;
+  int               bad_token = 0;
   struct itr_client who;
-  int st = check_access(c, h->p, rt->interface, &why, &bad_token, &who);
+  int               st = check_access(c, h->p, rt->interface, &why, &bad_token, &who);
   if (st) {
     char msg[P4P_TEXT_MAX];
-    snprintf(msg, sizeof msg, "%s (interface %s)", why,
-             proto_interface_name(rt->interface));
+    snprintf(msg, sizeof msg, "%s (interface %s)", why, proto_interface_name(rt->interface));
     struct itr_reply r;
     memset(&r, 0, sizeof r);
     itr_reply_error(&r, st, "%s", msg);
     if (bad_token)
-      snprintf(r.xvalue, sizeof r.xvalue,
-               "Bearer realm=\"p4p\", error=\"invalid_token\"");
+      snprintf(r.xvalue, sizeof r.xvalue, "Bearer realm=\"p4p\", error=\"invalid_token\"");
     return send_reply(c, h, &r, rt->interface);
   }
   if (!(rt->methods & m)) {
@@ -330,32 +302,27 @@ static enum MHD_Result start_request(struct MHD_Connection *c,
     memset(&r, 0, sizeof r);
     itr_reply_error(&r, 405, "method %.16s not allowed on %s", method, url);
     snprintf(r.xname, sizeof r.xname, "Allow");
-    snprintf(r.xvalue, sizeof r.xvalue, "%s",
-             rt->methods == M_GET ? "GET, HEAD"
-             : rt->methods == M_POST ? "POST" : "GET, HEAD, POST");
+    snprintf(r.xvalue, sizeof r.xvalue, "%s", rt->methods == M_GET ? "GET, HEAD" : rt->methods == M_POST ? "POST" : "GET, HEAD, POST");
     return send_reply(c, h, &r, rt->interface);
   }
   if (m == M_POST) {
-    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
-                                                 "Content-Length");
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
     if (cl && strtoull(cl, NULL, 10) > h->p->prov.daemon.max_body_bytes)
       return send_error(c, h, 413, "request body larger than max-body", rt->interface);
-    if (!xml_content_type(MHD_lookup_connection_value(
-          c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE)))
+    if (!xml_content_type(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE)))
       return send_error(c, h, 415, "post " CONTENT_TYPE " documents", rt->interface);
   }
   struct request *rq = calloc(1, sizeof *rq);
   if (!rq)
     return MHD_NO;
-  rq->route = rt;
+  rq->route  = rt;
   rq->method = m;
-  rq->who = who;
-  *con_cls = rq;
+  rq->who    = who;
+  *con_cls   = rq;
   return MHD_YES;
 }
 
-static void dispatch(struct http_server *h, struct request *rq,
-                     struct MHD_Connection *c, struct itr_reply *r) {
+static void dispatch(struct http_server *h, struct request *rq, struct MHD_Connection *c, struct itr_reply *r) {
   const char *path = rq->route->path;
   const char *body = rq->body ? rq->body : "";
   if (!strcmp(path, "pidmap")) {
@@ -363,12 +330,11 @@ static void dispatch(struct http_server *h, struct request *rq,
   } else if (!strcmp(path, "lookup")) {
     portal_lookup(h->p, body, rq->len, r);
   } else if (!strcmp(path, "costs")) {
-    const char *hs = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND,
-                                                 "hour");
-    int hour = -1;
+    const char *hs   = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "hour");
+    int         hour = -1;
     if (hs) {
       char *end;
-      long v = strtol(hs, &end, 10);
+      long  v = strtol(hs, &end, 10);
       if (!*hs || *end || v < 0 || v > 23) {
         itr_reply_error(r, 400, "hour must be 0..23");
         return;
@@ -388,9 +354,7 @@ static void dispatch(struct http_server *h, struct request *rq,
   }
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
-                                  const char *url, const char *method,
-                                  const char *version, const char *upload,
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url, const char *method, const char *version, const char *upload,
                                   size_t *upload_size, void **con_cls) {
   struct http_server *h = cls;
   (void)version;
@@ -405,16 +369,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
       rq->too_big = 1;
       drop_body(h, rq);
     }
-    if (!rq->too_big && !rq->no_room &&
-        rq->len + *upload_size + 1 > rq->cap) {
+    if (!rq->too_big && !rq->no_room && rq->len + *upload_size + 1 > rq->cap) {
       size_t nc = rq->cap ? rq->cap : 4096;
       while (nc < rq->len + *upload_size + 1)
         nc *= 2;
       /* reserve before allocating: many bodies at once must not add up
        * past max-body-total */
       size_t more = nc - rq->cap;
-      if (__atomic_add_fetch(&h->body_bytes, more, __ATOMIC_RELAXED) >
-          h->p->prov.daemon.max_body_total) {
+      if (__atomic_add_fetch(&h->body_bytes, more, __ATOMIC_RELAXED) > h->p->prov.daemon.max_body_total) {
         __atomic_sub_fetch(&h->body_bytes, more, __ATOMIC_RELAXED);
         rq->no_room = 1;
         drop_body(h, rq);
@@ -425,7 +387,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
           return MHD_NO;
         }
         rq->body = nb;
-        rq->cap = nc;
+        rq->cap  = nc;
       }
     }
     if (!rq->too_big && !rq->no_room) {
@@ -437,11 +399,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
     return MHD_YES;
   }
   if (rq->too_big)
-    return rq->alto
-             ? after_alto(h, c, alto_refuse(c, 413, "request body larger "
-                                                    "than max-body"))
-             : send_error(c, h, 413, "request body larger than max-body",
-                          rq->route->interface);
+    return rq->alto ? after_alto(h, c,
+                                 alto_refuse(c, 413,
+                                             "request body larger "
+                                             "than max-body"))
+                    : send_error(c, h, 413, "request body larger than max-body", rq->route->interface);
   if (rq->no_room) {
     const char *busy = "too many request bodies at once (max-body-total); "
                        "retry";
@@ -457,10 +419,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
   if (rq->alto) {
     /* the whole request is in: no deadline while alto.c works on it */
     conn_guard_handling(h->guard, guarded(c));
-    int streaming = 0;
-    enum MHD_Result ret = alto_answer(h->alto, c, rq->alto,
-                                      rq->body ? rq->body : "", rq->len,
-                                      &streaming);
+    int             streaming = 0;
+    enum MHD_Result ret       = alto_answer(h->alto, c, rq->alto, rq->body ? rq->body : "", rq->len, &streaming);
     if (streaming) {
       conn_guard_streaming(h->guard, guarded(c));
       return ret;
@@ -478,8 +438,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c,
   return ret;
 }
 
-static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
-                         enum MHD_RequestTerminationCode toe) {
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, enum MHD_RequestTerminationCode toe) {
   struct http_server *h = cls;
   (void)toe;
   struct request *rq = *con_cls;
@@ -493,21 +452,14 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
   conn_guard_receiving(h->guard, guarded(c));
 }
 
-static void on_connection(void *cls, struct MHD_Connection *c,
-                          void **socket_context,
-                          enum MHD_ConnectionNotificationCode code) {
+static void on_connection(void *cls, struct MHD_Connection *c, void **socket_context, enum MHD_ConnectionNotificationCode code) {
   struct http_server *h = cls;
   if (code == MHD_CONNECTION_NOTIFY_STARTED) {
-    const union MHD_ConnectionInfo *i =
-      MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-    const union MHD_ConnectionInfo *a =
-      MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-    const struct sockaddr *peer = a ? a->client_addr : NULL;
-    size_t plen = !peer                     ? 0
-                  : peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
-                                                : sizeof(struct sockaddr_in);
-    *socket_context =
-      i ? conn_guard_open(h->guard, i->connect_fd, peer, plen) : NULL;
+    const union MHD_ConnectionInfo *i    = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    const union MHD_ConnectionInfo *a    = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+    const struct sockaddr          *peer = a ? a->client_addr : NULL;
+    size_t                          plen = !peer ? 0 : peer->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+    *socket_context                      = i ? conn_guard_open(h->guard, i->connect_fd, peer, plen) : NULL;
   } else {
     /* MHD closes the socket after this returns */
     conn_guard_close(h->guard, *socket_context);
@@ -523,9 +475,7 @@ static char *read_pem(const char *path, char *err, size_t errlen) {
   return buf;
 }
 
-struct http_server *http_start(struct portal *p, struct solver *s,
-                               const char *addr, uint16_t port, int verbose,
-                               char *err, size_t errlen) {
+struct http_server *http_start(struct portal *p, struct solver *s, const char *addr, uint16_t port, int verbose, char *err, size_t errlen) {
   struct http_server *h = calloc(1, sizeof *h);
   if (!h) {
     snprintf(err, errlen, "out of memory");
@@ -537,27 +487,24 @@ struct http_server *http_start(struct portal *p, struct solver *s,
     free(h);
     return NULL;
   }
-  const struct prov_daemon_settings *d = &p->prov.daemon;
+  const struct prov_daemon_settings *d   = &p->prov.daemon;
   const struct prov_daemon_settings *lim = &p->prov.daemon;
   /* poll(), not select(): descriptors above FD_SETSIZE are normal here */
   if (MHD_is_feature_supported(MHD_FEATURE_POLL) != MHD_YES) {
     snprintf(err, errlen, "this libmicrohttpd has no poll() support");
     goto fail;
   }
-  unsigned flags = MHD_USE_THREAD_PER_CONNECTION |
-                   MHD_USE_POLL_INTERNAL_THREAD;
+  unsigned                flags = MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL_INTERNAL_THREAD;
   struct sockaddr_storage ss;
   memset(&ss, 0, sizeof ss);
   int any = !strcmp(addr, "*");
   if (any) {
     flags |= MHD_USE_DUAL_STACK;
   } else {
-    struct addrinfo hints = {.ai_flags = AI_NUMERICHOST | AI_PASSIVE,
-                             .ai_socktype = SOCK_STREAM};
+    struct addrinfo  hints = {.ai_flags = AI_NUMERICHOST | AI_PASSIVE, .ai_socktype = SOCK_STREAM};
     struct addrinfo *ai;
     if (getaddrinfo(addr, NULL, &hints, &ai)) {
-      snprintf(err, errlen, "listen address '%s' is not a numeric address",
-               addr);
+      snprintf(err, errlen, "listen address '%s' is not a numeric address", addr);
       goto fail;
     }
     memcpy(&ss, ai->ai_addr, ai->ai_addrlen);
@@ -574,44 +521,43 @@ struct http_server *http_start(struct portal *p, struct solver *s,
       snprintf(err, errlen, "this libmicrohttpd has no TLS support");
       goto fail;
     }
-    if (!(h->cert = read_pem(d->tls_cert, err, errlen)) ||
-        !(h->key = read_pem(d->tls_key, err, errlen)))
+    if (!(h->cert = read_pem(d->tls_cert, err, errlen)) || !(h->key = read_pem(d->tls_key, err, errlen)))
       goto fail;
     flags |= MHD_USE_TLS;
     h->tls = 1;
   }
   struct conn_guard_limits gl = {
-    .max_connections = lim->max_connections,
-    .request_deadline_s = lim->request_deadline_s,
-    .response_deadline_s = lim->response_deadline_s,
-    .verbose = verbose,
+      .max_connections     = lim->max_connections,
+      .request_deadline_s  = lim->request_deadline_s,
+      .response_deadline_s = lim->response_deadline_s,
+      .verbose             = verbose,
   };
   if (!(h->guard = conn_guard_start(&gl, err, errlen)))
     goto fail;
   struct MHD_OptionItem opts[] = {
-    {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)d->connection_timeout_s, NULL},
-    {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)http_max_sockets(p), NULL},
-    {MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-     (intptr_t)lim->max_connections_per_ip, NULL},
-    {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h},
-    {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, h},
-    {any ? MHD_OPTION_END : MHD_OPTION_SOCK_ADDR, 0, (void *)&ss},
-    {h->tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, h->cert},
-    {h->tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, h->key},
-    {MHD_OPTION_END, 0, NULL},
+      {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)d->connection_timeout_s, NULL},
+      {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)http_max_sockets(p), NULL},
+      {MHD_OPTION_PER_IP_CONNECTION_LIMIT, (intptr_t)lim->max_connections_per_ip, NULL},
+      {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, h},
+      {MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)on_connection, h},
+      {any ? MHD_OPTION_END : MHD_OPTION_SOCK_ADDR, 0, (void *)&ss},
+      {h->tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, h->cert},
+      {h->tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, h->key},
+      {MHD_OPTION_END, 0, NULL},
   };
   /* MHD stops at the first END: move the real options to the front */
   struct MHD_OptionItem packed[sizeof opts / sizeof opts[0]];
-  size_t n = 0;
+  size_t                n = 0;
   for (size_t i = 0; i < sizeof opts / sizeof opts[0]; i++)
     if (opts[i].option != MHD_OPTION_END)
       packed[n++] = opts[i];
   packed[n] = (struct MHD_OptionItem){MHD_OPTION_END, 0, NULL};
-  h->d = MHD_start_daemon(flags, port, NULL, NULL, on_request, h,
-                          MHD_OPTION_ARRAY, packed, MHD_OPTION_END);
+  h->d      = MHD_start_daemon(flags, port, NULL, NULL, on_request, h, MHD_OPTION_ARRAY, packed, MHD_OPTION_END);
   if (!h->d) {
-    snprintf(err, errlen, "cannot listen on %s port %u (in use, or bad "
-             "TLS certificate/key?)", addr, (unsigned)port);
+    snprintf(err, errlen,
+             "cannot listen on %s port %u (in use, or bad "
+             "TLS certificate/key?)",
+             addr, (unsigned)port);
     goto fail;
   }
   return h;
@@ -632,8 +578,7 @@ unsigned http_max_sockets(const struct portal *p) {
 }
 
 uint16_t http_port(const struct http_server *h) {
-  const union MHD_DaemonInfo *i =
-    MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
+  const union MHD_DaemonInfo *i = MHD_get_daemon_info(h->d, MHD_DAEMON_INFO_BIND_PORT);
   return i ? i->port : 0;
 }
 

@@ -15,9 +15,7 @@ struct http_server;
 /* Listen on addr ("127.0.0.1", "::1", "*" = every address, dual stack)
  * and port (0 = any free port).  HTTPS when the provider file names a
  * certificate and key.  NULL with a reason in err. */
-struct http_server *http_start(struct portal *p, struct solver *s,
-                               const char *addr, uint16_t port, int verbose,
-                               char *err, size_t errlen);
+struct http_server *http_start(struct portal *p, struct solver *s, const char *addr, uint16_t port, int verbose, char *err, size_t errlen);
 /* Sockets the daemon may hold at once (max-connections and a margin):
  * RLIMIT_NOFILE must allow these and the daemon's own files. */
 unsigned http_max_sockets(const struct portal *p);
@@ -33,8 +31,7 @@ struct MHD_Connection;
  * for the P4P paths.  *allowed gets the client's interface mask, and on 0
  * *who the client its quotas count against (quota.h: the token, or the
  * address in open mode). */
-int http_authorize(struct MHD_Connection *c, const struct portal *p,
-                   unsigned need, const char **why, int *bad_token,
-                   unsigned *allowed, struct itr_client *who);
+int http_authorize(struct MHD_Connection *c, const struct portal *p, unsigned need, const char **why, int *bad_token, unsigned *allowed,
+                   struct itr_client *who);
 
 #endif

@@ -19,58 +19,63 @@
  * refuse to start rather than run with fewer connections than configured.
  * 0, or -1 with a reason in err. */
 static int raise_fd_limit(const struct portal *p, char *err, size_t errlen) {
-  rlim_t need = (rlim_t)http_max_sockets(p) + 64;
+  rlim_t        need = (rlim_t)http_max_sockets(p) + 64;
   struct rlimit rl;
   if (getrlimit(RLIMIT_NOFILE, &rl))
     return 0; /* cannot tell: let accept() say so later */
   if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur >= need)
     return 0;
   if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < need) {
-    snprintf(err, errlen, "max-connections %u needs %llu file descriptors "
+    snprintf(err, errlen,
+             "max-connections %u needs %llu file descriptors "
              "but the hard limit (RLIMIT_NOFILE) is %llu: raise it "
              "(ulimit -Hn, systemd LimitNOFILE=) or lower max-connections",
-             p->prov.daemon.max_connections, (unsigned long long)need,
-             (unsigned long long)rl.rlim_max);
+             p->prov.daemon.max_connections, (unsigned long long)need, (unsigned long long)rl.rlim_max);
     return -1;
   }
   rl.rlim_cur = need;
   if (setrlimit(RLIMIT_NOFILE, &rl)) {
-    snprintf(err, errlen, "cannot raise RLIMIT_NOFILE to %llu for "
-             "max-connections %u", (unsigned long long)need,
-             p->prov.daemon.max_connections);
+    snprintf(err, errlen,
+             "cannot raise RLIMIT_NOFILE to %llu for "
+             "max-connections %u",
+             (unsigned long long)need, p->prov.daemon.max_connections);
     return -1;
   }
   return 0;
 }
 
 static void usage(FILE *f) {
-  fprintf(f,
-          "usage: p4p-itracker [--check] -f PROVIDER.conf [-l ADDR] [-p PORT] "
-          "[-H HOUR [-S SECS]] [-v]\n"
-          "  --check  validate the provider file and the files it names, "
-          "then exit (0 good, 1 not)\n"
-          "  -f FILE  provider file (docs/ITRACKER.md)\n"
-          "  -l ADDR  listen address, overrides the file ('*' = all)\n"
-          "  -p PORT  listen port, overrides the file (0 = any free port)\n"
-          "  -H HOUR  pin the policy clock to this UTC hour (0-23), for "
-          "tests\n"
-          "  -S SECS  with -H: advance that clock one hour every SECS (tests)\n"
-          "  -v       log every solve, and every connection closed for a "
-          "deadline\n           or at max-connections, to stderr\n");
+  fprintf(f, "usage: p4p-itracker [--check] -f PROVIDER.conf [-l ADDR] [-p PORT] "
+             "[-H HOUR [-S SECS]] [-v]\n"
+             "  --check  validate the provider file and the files it names, "
+             "then exit (0 good, 1 not)\n"
+             "  -f FILE  provider file (docs/ITRACKER.md)\n"
+             "  -l ADDR  listen address, overrides the file ('*' = all)\n"
+             "  -p PORT  listen port, overrides the file (0 = any free port)\n"
+             "  -H HOUR  pin the policy clock to this UTC hour (0-23), for "
+             "tests\n"
+             "  -S SECS  with -H: advance that clock one hour every SECS (tests)\n"
+             "  -v       log every solve, and every connection closed for a "
+             "deadline\n           or at max-connections, to stderr\n");
 }
 
 int main(int argc, char **argv) {
-  const char *config = NULL, *addr = NULL;
-  long port = -1, hour = -1, step = 0;
-  int verbose = 0, check = 0, opt;
-  char *end;
-  static const struct option longopts[] = {{"check", no_argument, NULL, 'C'},
-                                           {NULL, 0, NULL, 0}};
+  const char                *config = NULL, *addr = NULL;
+  long                       port = -1, hour = -1, step = 0;
+  int                        verbose = 0, check = 0, opt;
+  char                      *end;
+  static const struct option longopts[] = {{"check", no_argument, NULL, 'C'}, {NULL, 0, NULL, 0}};
   while ((opt = getopt_long(argc, argv, "f:l:p:H:S:vh", longopts, NULL)) != -1) {
     switch (opt) {
-    case 'C': check = 1; break;
-    case 'f': config = optarg; break;
-    case 'l': addr = optarg; break;
+    case 'C':
+      check = 1;
+      break;
+    case 'f':
+      config = optarg;
+      break;
+    case 'l':
+      addr = optarg;
+      break;
     case 'p':
       port = strtol(optarg, &end, 10);
       if (*end || port < 0 || port > 65535) {
@@ -92,9 +97,15 @@ int main(int argc, char **argv) {
         return 2;
       }
       break;
-    case 'v': verbose = 1; break;
-    case 'h': usage(stdout); return 0;
-    default: usage(stderr); return 2;
+    case 'v':
+      verbose = 1;
+      break;
+    case 'h':
+      usage(stdout);
+      return 0;
+    default:
+      usage(stderr);
+      return 2;
     }
   }
   if (!config || optind != argc || (step && hour < 0)) {
@@ -111,13 +122,13 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
 
   static struct portal portal;
-  char err[512];
+  char                 err[512];
   if (portal_init(&portal, config, (int)hour, err, sizeof err)) {
     fprintf(stderr, "p4p-itracker: %s\n", err);
     return 1;
   }
-  portal.hour_step_s = (int)step;
-  portal.started = time(NULL);
+  portal.hour_step_s           = (int)step;
+  portal.started               = time(NULL);
   const struct prov_config *pr = &portal.prov;
   if (raise_fd_limit(&portal, err, sizeof err)) {
     fprintf(stderr, "p4p-itracker: %s\n", err);
@@ -135,9 +146,7 @@ int main(int argc, char **argv) {
     else
       printf("p4p-itracker: %s: OK: provider %s (ASID %u, %zu PoPs, %zu "
              "links, %zu PIDs, %zu servers, %zu clients), %s on %s port %u\n",
-             config, pr->name, pr->asid, pr->npops, pr->nlinks, pr->npids,
-             pr->nservers, pr->nclients,
-             pr->daemon.tls_cert[0] ? "https" : "http", addr,
+             config, pr->name, pr->asid, pr->npops, pr->nlinks, pr->npids, pr->nservers, pr->nclients, pr->daemon.tls_cert[0] ? "https" : "http", addr,
              (unsigned)port);
     portal_free(&portal);
     return bad ? 1 : 0;
@@ -148,8 +157,7 @@ int main(int argc, char **argv) {
     portal_free(&portal);
     return 1;
   }
-  struct http_server *h =
-    http_start(&portal, s, addr, (uint16_t)port, verbose, err, sizeof err);
+  struct http_server *h = http_start(&portal, s, addr, (uint16_t)port, verbose, err, sizeof err);
   if (!h) {
     fprintf(stderr, "p4p-itracker: %s\n", err);
     solver_stop(s);
@@ -159,9 +167,7 @@ int main(int argc, char **argv) {
   int v6 = strchr(addr, ':') != NULL;
   printf("p4p-itracker: provider %s (ASID %u, %zu PoPs, %zu PIDs) "
          "listening on %s://%s%s%s:%u/p4p/v1/ (ALTO: /directory)\n",
-         pr->name, pr->asid, pr->npops, pr->npids,
-         http_is_tls(h) ? "https" : "http", v6 ? "[" : "", addr,
-         v6 ? "]" : "", (unsigned)http_port(h));
+         pr->name, pr->asid, pr->npops, pr->npids, http_is_tls(h) ? "https" : "http", v6 ? "[" : "", addr, v6 ? "]" : "", (unsigned)http_port(h));
   if (!pr->nclients)
     printf("p4p-itracker: no client credentials configured: every "
            "interface is open\n");

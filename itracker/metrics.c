@@ -9,13 +9,13 @@
 
 #include "portal.h"
 
-#define NS "p4p_itracker_"
+#define NS         "p4p_itracker_"
 #define STATUS_MIN 100
 #define STATUS_MAX 599
 
 static const char *const route_name[ITR_ROUTE_COUNT] = {"info", "policy", "guidance", "capability", "metrics", "none"};
 /* solve durations, seconds: the upper bounds of the histogram's buckets */
-static const double solve_bucket[] = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10};
+static const double solve_bucket[]                   = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10};
 #define NBUCKETS (sizeof solve_bucket / sizeof solve_bucket[0])
 
 static atomic_ulong g_requests[ITR_ROUTE_COUNT][STATUS_MAX - STATUS_MIN + 1];
@@ -23,7 +23,7 @@ static atomic_ulong g_solves_ok, g_solves_failed;
 static atomic_ulong g_solve_bucket[NBUCKETS]; /* not cumulative here */
 static atomic_ulong g_solve_us_sum;           /* microseconds */
 /* the last good solve, written by the solver thread only */
-static atomic_ulong g_last_swarms;
+static atomic_ulong   g_last_swarms;
 static _Atomic double g_last_mlu, g_last_ms;
 
 #define BUMP(c, n) atomic_fetch_add_explicit(&(c), (n), memory_order_relaxed)
@@ -94,7 +94,7 @@ static void put(struct text *t, const char *fmt, ...) {
       t->oom = 1;
       return;
     }
-    t->p = np;
+    t->p   = np;
     t->cap = t->cap * 2 + (size_t)w;
   }
 }

@@ -17,14 +17,14 @@ enum itr_metrics_route { ITR_ROUTE_METRICS = P4P_IFACE_COUNT, ITR_ROUTE_NONE, IT
 
 struct portal;
 
-void  itr_metrics_note_response(int route, int status);
+void itr_metrics_note_response(int route, int status);
 /* one finished solve: its wall time, whether it succeeded, and (when it
  * did) the swarms it optimized and its maximum link utilization */
-void  itr_metrics_note_solve(double ms, int ok, size_t swarms, double mlu);
+void itr_metrics_note_solve(double ms, int ok, size_t swarms, double mlu);
 /* The exposition, malloc'd (*len bytes); NULL when out of memory.
  * tracked: swarms in the statistics table now. */
 char *itr_metrics_render(const struct portal *p, size_t tracked, size_t *len);
 /* Zeroes every counter (tests). */
-void  itr_metrics_reset(void);
+void itr_metrics_reset(void);
 
 #endif

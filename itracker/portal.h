@@ -16,16 +16,16 @@
 
 #include "proto/msg.h"
 #include "provider/provider.h"
-#include "quota.h"
 #include "provider/topology.h"
+#include "quota.h"
 
 struct itr_reply {
-  int    status;          /* HTTP status */
-  char  *body;            /* malloc'd document, NULL on errors */
+  int    status; /* HTTP status */
+  char  *body;   /* malloc'd document, NULL on errors */
   size_t len;
-  char   etag[96];        /* "" = none */
-  int    max_age;         /* seconds; < 0 = Cache-Control: no-store */
-  char   xname[48];       /* one extra header, "" = none */
+  char   etag[96];  /* "" = none */
+  int    max_age;   /* seconds; < 0 = Cache-Control: no-store */
+  char   xname[48]; /* one extra header, "" = none */
   char   xvalue[96];
   char   err[P4P_TEXT_MAX];
 };
@@ -33,22 +33,22 @@ struct itr_reply {
 struct itr_allocation {
   uint8_t           info_hash[P4P_HASH_SIZE];
   size_t            server;
-  struct itr_client owner;     /* who made it: counts against its quota */
+  struct itr_client owner;      /* who made it: counts against its quota */
   time_t            last_asked; /* expires allocation-expiry after this */
 };
 
 struct portal {
-  struct prov_config prov;
+  struct prov_config   prov;
   struct prov_topology topo;
-  int                 fixed_hour;   /* -1: follow the UTC clock */
-  int                 hour_step_s;  /* tests: from fixed_hour, +1 hour every this */
-  time_t              started;
-  double              mean_down_kbps, mean_up_kbps;
-  double              cost_norm;    /* divides raw route costs */
+  int                  fixed_hour;  /* -1: follow the UTC clock */
+  int                  hour_step_s; /* tests: from fixed_hour, +1 hour every this */
+  time_t               started;
+  double               mean_down_kbps, mean_up_kbps;
+  double               cost_norm; /* divides raw route costs */
 
   char   *pidmap_xml;
   size_t  pidmap_len;
-  double *pop_cost[24];             /* normalized (provider/pdistance.h), npops^2, per UTC hour */
+  double *pop_cost[24]; /* normalized (provider/pdistance.h), npops^2, per UTC hour */
   char   *costs_xml[24];
   size_t  costs_len[24];
   char   *capability_xml;
@@ -65,27 +65,23 @@ struct portal {
  * document.
  * fixed_hour in 0..23 pins the policy clock (tests), -1 follows UTC.
  * 0, or -1 with err naming the file and line. */
-int  portal_init(struct portal *p, const char *config_path, int fixed_hour,
-                 char *err, size_t errlen);
+int  portal_init(struct portal *p, const char *config_path, int fixed_hour, char *err, size_t errlen);
 void portal_free(struct portal *p);
 
 /* The UTC hour policies apply now. */
-int  portal_hour(const struct portal *p);
+int portal_hour(const struct portal *p);
 
 /* info: the whole PID map; the lookup of posted addresses */
 void portal_pidmap(const struct portal *p, struct itr_reply *r);
-void portal_lookup(const struct portal *p, const char *body, size_t len,
-                   struct itr_reply *r);
+void portal_lookup(const struct portal *p, const char *body, size_t len, struct itr_reply *r);
 /* policy: normalized PID-to-PID costs at hour (< 0: now) */
 void portal_costs(const struct portal *p, int hour, struct itr_reply *r);
 /* capability: the server list; allocating servers to a swarm on behalf
  * of client who (its quota: max-allocations-per-client) */
 void portal_capability(const struct portal *p, struct itr_reply *r);
-void portal_allocate(struct portal *p, const struct itr_client *who,
-                     const char *body, size_t len, struct itr_reply *r);
+void portal_allocate(struct portal *p, const struct itr_client *who, const char *body, size_t len, struct itr_reply *r);
 
 /* Set r to an error with a printf-style reason. */
-void itr_reply_error(struct itr_reply *r, int status, const char *fmt, ...)
-  __attribute__((format(printf, 3, 4)));
+void itr_reply_error(struct itr_reply *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 #endif

@@ -17,7 +17,7 @@ struct quota_node {
 
 void itr_client_token(struct itr_client *c, size_t client_index) {
   memset(c, 0, sizeof *c);
-  c->kind = ITR_CLIENT_TOKEN;
+  c->kind    = ITR_CLIENT_TOKEN;
   uint64_t v = client_index;
   memcpy(c->key, &v, sizeof v);
 }
@@ -34,8 +34,7 @@ int itr_client_address(struct itr_client *c, const struct sockaddr *sa) {
   if (sa && sa->sa_family == AF_INET6) {
     const struct sockaddr_in6 *v6 = (const struct sockaddr_in6 *)sa;
     memcpy(c->key, &v6->sin6_addr, 16);
-    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                                       0xff, 0xff};
+    static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
     if (memcmp(c->key, mapped, sizeof mapped))
       memset(c->key + 8, 0, 8); /* a native IPv6 client is its /64 */
     return 0;
@@ -43,23 +42,17 @@ int itr_client_address(struct itr_client *c, const struct sockaddr *sa) {
   return -1;
 }
 
-int itr_client_equal(const struct itr_client *a, const struct itr_client *b) {
-  return a->kind == b->kind && !memcmp(a->key, b->key, sizeof a->key);
-}
+int itr_client_equal(const struct itr_client *a, const struct itr_client *b) { return a->kind == b->kind && !memcmp(a->key, b->key, sizeof a->key); }
 
-void itr_client_describe(const struct itr_client *c,
-                         const struct prov_config *pr, char *buf,
-                         size_t len) {
+void itr_client_describe(const struct itr_client *c, const struct prov_config *pr, char *buf, size_t len) {
   if (c->kind == ITR_CLIENT_TOKEN) {
     uint64_t i;
     memcpy(&i, c->key, sizeof i);
-    snprintf(buf, len, "client %s",
-             i < pr->nclients ? pr->clients[i].name : "?");
+    snprintf(buf, len, "client %s", i < pr->nclients ? pr->clients[i].name : "?");
     return;
   }
-  char text[INET6_ADDRSTRLEN];
-  static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-                                     0xff, 0xff};
+  char                 text[INET6_ADDRSTRLEN];
+  static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
   if (!memcmp(c->key, mapped, sizeof mapped)) {
     inet_ntop(AF_INET, c->key + 12, text, sizeof text);
     snprintf(buf, len, "address %s", text);
@@ -69,11 +62,10 @@ void itr_client_describe(const struct itr_client *c,
   }
 }
 
-static size_t bucket_of(const struct quota_table *q,
-                        const struct itr_client *c) {
+static size_t bucket_of(const struct quota_table *q, const struct itr_client *c) {
   /* FNV-1a from a secret start: clients cannot aim at one chain */
   uint64_t h = 14695981039346656037ull ^ q->seed;
-  h = (h ^ c->kind) * 1099511628211ull;
+  h          = (h ^ c->kind) * 1099511628211ull;
   for (size_t i = 0; i < sizeof c->key; i++)
     h = (h ^ c->key[i]) * 1099511628211ull;
   return (size_t)(h ^ (h >> 32)) & (q->nbuckets - 1);
@@ -94,7 +86,7 @@ void quota_free(struct quota_table *q) {
   for (size_t b = 0; q->buckets && b < q->nbuckets; b++)
     while (q->buckets[b]) {
       struct quota_node *n = q->buckets[b];
-      q->buckets[b] = n->next;
+      q->buckets[b]        = n->next;
       free(n);
     }
   free(q->buckets);
@@ -120,16 +112,15 @@ int quota_add(struct quota_table *q, const struct itr_client *c, size_t n) {
   struct quota_node *k = malloc(sizeof *k);
   if (!k)
     return -1;
-  k->who = *c;
+  k->who   = *c;
   k->count = n;
-  k->next = *head;
-  *head = k;
+  k->next  = *head;
+  *head    = k;
   return 0;
 }
 
 void quota_sub(struct quota_table *q, const struct itr_client *c, size_t n) {
-  for (struct quota_node **pk = &q->buckets[bucket_of(q, c)]; *pk;
-       pk = &(*pk)->next) {
+  for (struct quota_node **pk = &q->buckets[bucket_of(q, c)]; *pk; pk = &(*pk)->next) {
     struct quota_node *k = *pk;
     if (!itr_client_equal(&k->who, c))
       continue;

@@ -24,19 +24,17 @@ struct itr_client {
 
 void itr_client_token(struct itr_client *c, size_t client_index);
 /* 0, or -1 for an address family other than IPv4/IPv6. */
-int  itr_client_address(struct itr_client *c, const struct sockaddr *sa);
-int  itr_client_equal(const struct itr_client *a, const struct itr_client *b);
+int itr_client_address(struct itr_client *c, const struct sockaddr *sa);
+int itr_client_equal(const struct itr_client *a, const struct itr_client *b);
 /* "client NAME" or "address A" (IPv6: "address P::/64"), for messages. */
-void itr_client_describe(const struct itr_client *c,
-                         const struct prov_config *pr, char *buf,
-                         size_t len);
+void itr_client_describe(const struct itr_client *c, const struct prov_config *pr, char *buf, size_t len);
 
 struct quota_node;
 
 struct quota_table {
-  size_t              nbuckets; /* power of two */
-  uint64_t            seed;     /* keyed hash: addresses are chosen by
-                                   the clients */
+  size_t   nbuckets; /* power of two */
+  uint64_t seed;     /* keyed hash: addresses are chosen by
+                        the clients */
   struct quota_node **buckets;
 };
 
@@ -45,8 +43,8 @@ int    quota_init(struct quota_table *q, size_t expected_clients);
 void   quota_free(struct quota_table *q);
 size_t quota_count(const struct quota_table *q, const struct itr_client *c);
 /* Count n more entries for c.  0, or -1 when out of memory (unchanged). */
-int    quota_add(struct quota_table *q, const struct itr_client *c, size_t n);
+int quota_add(struct quota_table *q, const struct itr_client *c, size_t n);
 /* n fewer; a client's record goes when its count reaches 0. */
-void   quota_sub(struct quota_table *q, const struct itr_client *c, size_t n);
+void quota_sub(struct quota_table *q, const struct itr_client *c, size_t n);
 
 #endif

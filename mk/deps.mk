@@ -5,7 +5,7 @@ DEB_PACKAGES := build-essential pkg-config xz-utils ca-certificates \
   zlib1g-dev libxml2-dev libxml2-utils libcurl4-openssl-dev \
   libmicrohttpd-dev libglpk-dev libcmocka-dev gnuplot-nox libjansson-dev \
   python3 python3-pytest python3-libtorrent python3-prometheus-client curl \
-  systemd systemd-container groff-base clang libclang-rt-14-dev valgrind
+  systemd systemd-container groff-base clang clang-format libclang-rt-14-dev valgrind
 # (the install tests: systemd-analyze checks the units, systemd-nspawn boots
 # this machine's systemd in a throw-away container to run them, groff checks
 # the man pages; none of them makes systemd the host's PID 1. clang and its

@@ -26,16 +26,16 @@ struct p4p_alto_source {
   struct chosen               map, costs, guidance, guidance_post;
   struct proto_alto_cost_type cost_type;
   /* the network map held: its vtag and PID names (sorted, for bsearch) */
-  int                         have_map;
-  struct proto_alto_vtag      vtag;
-  size_t                      npids;
-  char                      (*pids)[P4P_NAME_MAX];
-  int                         map_wanted;
+  int                    have_map;
+  struct proto_alto_vtag vtag;
+  size_t                 npids;
+  char (*pids)[P4P_NAME_MAX];
+  int map_wanted;
   /* RFC 8895: the update stream carrying the network map and cost map */
   struct chosen                 stream;
   struct proto_alto_sse_reader *sse;
-  json_t                       *held[2];  /* SUB_MAP, SUB_COSTS: what the stream gave */
-  unsigned long                 events;   /* data events taken */
+  json_t                       *held[2]; /* SUB_MAP, SUB_COSTS: what the stream gave */
+  unsigned long                 events;  /* data events taken */
 };
 
 enum { SUB_MAP, SUB_COSTS };
@@ -66,9 +66,8 @@ static int resolve(const char *base, const char *ref, char *out, size_t outlen, 
   int    rc = -1;
   if (u && b && !curl_url_set(u, CURLUPART_URL, base, 0) && !curl_url_set(u, CURLUPART_URL, ref, 0) && !curl_url_get(u, CURLUPART_URL, &s, 0) &&
       !curl_url_set(b, CURLUPART_URL, base, 0) && !curl_url_get(u, CURLUPART_SCHEME, &s1, 0) && !curl_url_get(b, CURLUPART_SCHEME, &s2, 0) &&
-      !curl_url_get(u, CURLUPART_HOST, &h1, 0) && !curl_url_get(b, CURLUPART_HOST, &h2, 0) &&
-      !curl_url_get(u, CURLUPART_PORT, &p1, CURLU_DEFAULT_PORT) && !curl_url_get(b, CURLUPART_PORT, &p2, CURLU_DEFAULT_PORT) &&
-      (!strcasecmp(s1, "http") || !strcasecmp(s1, "https")) && strlen(s) < outlen) {
+      !curl_url_get(u, CURLUPART_HOST, &h1, 0) && !curl_url_get(b, CURLUPART_HOST, &h2, 0) && !curl_url_get(u, CURLUPART_PORT, &p1, CURLU_DEFAULT_PORT) &&
+      !curl_url_get(b, CURLUPART_PORT, &p2, CURLU_DEFAULT_PORT) && (!strcasecmp(s1, "http") || !strcasecmp(s1, "https")) && strlen(s) < outlen) {
     snprintf(out, outlen, "%s", s);
     *same = !strcasecmp(s1, s2) && !strcasecmp(h1, h2) && !strcmp(p1, p2);
     rc    = 0;
@@ -139,7 +138,7 @@ static int pick(struct p4p_alto_source *a, const struct proto_alto_ird *ird, cha
    * both as merge patches */
   memset(&a->stream, 0, sizeof a->stream);
   for (size_t i = 0; i < ird->n && !a->stream.id[0] && a->costs.id[0]; i++) {
-    const struct proto_alto_resource *r = &ird->res[i];
+    const struct proto_alto_resource *r    = &ird->res[i];
     unsigned                          need = 0;
     for (size_t k = 0; k < r->nuses; k++)
       if (!strcmp(r->uses[k], a->map.id) || !strcmp(r->uses[k], a->costs.id))
@@ -152,8 +151,7 @@ static int pick(struct p4p_alto_source *a, const struct proto_alto_ird *ird, cha
 
 /* ---- requests ------------------------------------------------------------- */
 
-int p4p_alto_target(struct p4p_alto_source *a, int iface, int post, char *url, size_t urllen, const char **accept, const char **post_type,
-                    int *with_token) {
+int p4p_alto_target(struct p4p_alto_source *a, int iface, int post, char *url, size_t urllen, const char **accept, const char **post_type, int *with_token) {
   const struct chosen *c = NULL;
   *post_type             = NULL;
   if (iface == P4P_IFACE_INFO && !a->have_ird) {
@@ -179,7 +177,8 @@ int p4p_alto_target(struct p4p_alto_source *a, int iface, int post, char *url, s
       *post_type = PROTO_ALTO_MT_COSTMAPFILTER;
     *accept = PROTO_ALTO_MT_COSTMAP "," PROTO_ALTO_MT_ERROR;
     break;
-  default: return 1; /* ALTO has no capability interface */
+  default:
+    return 1; /* ALTO has no capability interface */
   }
   if (!c)
     return 1;
@@ -245,8 +244,8 @@ static int hold_map(struct p4p_alto_source *a, const struct p4p_pidmap_msg *m, c
 static int check_dependency(struct p4p_alto_source *a, const struct proto_alto_vtag *dep, const char *what, char *err, size_t errlen) {
   if (strcmp(dep->rid, a->vtag.rid) || strcmp(dep->tag, a->vtag.tag)) {
     a->map_wanted = 1;
-    return proto_fail(err, errlen, "%s is for network map %s version %s, we hold version %s: fetching the network map again", what, dep->rid,
-                      dep->tag, a->vtag.tag);
+    return proto_fail(err, errlen, "%s is for network map %s version %s, we hold version %s: fetching the network map again", what, dep->rid, dep->tag,
+                      a->vtag.tag);
   }
   return 0;
 }
@@ -316,14 +315,15 @@ static int parse_doc(struct p4p_alto_source *a, int iface, const json_t *j, void
     }
   }
   if (rc < 0)
-    memset(out, 0, iface == P4P_IFACE_INFO ? sizeof(struct p4p_pidmap_msg)
-                   : iface == P4P_IFACE_POLICY ? sizeof(struct p4p_costs_msg)
-                                               : sizeof(struct p4p_guidance_msg));
+    memset(out, 0,
+           iface == P4P_IFACE_INFO     ? sizeof(struct p4p_pidmap_msg)
+           : iface == P4P_IFACE_POLICY ? sizeof(struct p4p_costs_msg)
+                                       : sizeof(struct p4p_guidance_msg));
   return rc;
 }
 
-int p4p_alto_parse(struct p4p_alto_source *a, int iface, const char *content_type, const char *body, size_t len, void *out, char *version,
-                   size_t versionlen, char *err, size_t errlen) {
+int p4p_alto_parse(struct p4p_alto_source *a, int iface, const char *content_type, const char *body, size_t len, void *out, char *version, size_t versionlen,
+                   char *err, size_t errlen) {
   const char *want = iface == P4P_IFACE_INFO ? (a->have_ird ? PROTO_ALTO_MT_NETWORKMAP : PROTO_ALTO_MT_DIRECTORY) : PROTO_ALTO_MT_COSTMAP;
   /* 8.3.4.2: the client must check the media type it got */
   if (!same_type(content_type, want))
@@ -335,7 +335,7 @@ int p4p_alto_parse(struct p4p_alto_source *a, int iface, const char *content_typ
   if (iface == P4P_IFACE_INFO && !a->have_ird) {
     struct proto_alto_ird ird;
     if (proto_alto_parse_ird(j, "IRD", &ird, err, errlen) == 0) {
-      rc = pick(a, &ird, err, errlen) ? -1 : 1;
+      rc          = pick(a, &ird, err, errlen) ? -1 : 1;
       a->have_ird = rc == 1;
       proto_alto_ird_free(&ird);
     }
@@ -360,8 +360,8 @@ int p4p_alto_stream_target(struct p4p_alto_source *a, char *url, size_t urllen, 
   snprintf(rq.add[1].id, sizeof rq.add[1].id, "%s", sub_name[SUB_COSTS]);
   snprintf(rq.add[1].resource, sizeof rq.add[1].resource, "%s", a->costs.id);
   rq.add[0].incremental = rq.add[1].incremental = 1;
-  json_t *j = proto_alto_stream_request_json(&rq);
-  *body     = j ? proto_alto_dump(j, len) : NULL;
+  json_t *j                                     = proto_alto_stream_request_json(&rq);
+  *body                                         = j ? proto_alto_dump(j, len) : NULL;
   json_decref(j);
   if (!*body)
     return 1;
@@ -372,10 +372,10 @@ int p4p_alto_stream_target(struct p4p_alto_source *a, char *url, size_t urllen, 
 
 struct feed_ctx {
   struct p4p_alto_source *a;
-  int                   (*store)(void *ctx, int iface, void *msg);
-  void                   *ctx;
-  char                   *err;
-  size_t                  errlen;
+  int (*store)(void *ctx, int iface, void *msg);
+  void  *ctx;
+  char  *err;
+  size_t errlen;
 };
 
 /* One event of the stream: control events are noted, data events (whole or
@@ -424,8 +424,8 @@ static int on_event(void *arg, const char *event, const char *data, size_t len) 
   return fc->store(fc->ctx, iface, &m);
 }
 
-int p4p_alto_stream_feed(struct p4p_alto_source *a, const char *buf, size_t len, size_t max_event, int (*store)(void *ctx, int iface, void *msg),
-                         void *ctx, char *err, size_t errlen) {
+int p4p_alto_stream_feed(struct p4p_alto_source *a, const char *buf, size_t len, size_t max_event, int (*store)(void *ctx, int iface, void *msg), void *ctx,
+                         char *err, size_t errlen) {
   struct feed_ctx fc = {a, store, ctx, err, errlen};
   if (!a->sse && !(a->sse = proto_alto_sse_new(max_event, on_event, &fc)))
     return proto_fail(err, errlen, "out of memory");
@@ -466,7 +466,7 @@ void p4p_alto_http_failed(struct p4p_alto_source *a, long status) {
 }
 
 void p4p_alto_error_reason(const char *body, size_t len, char *out, size_t outlen) {
-  out[0] = 0;
+  out[0]    = 0;
   json_t *j = body && len ? proto_alto_load(body, len, "response", NULL, NULL, 0) : NULL;
   if (j && proto_alto_describe_error(j, out, outlen))
     out[0] = 0;

@@ -34,15 +34,14 @@ void                    p4p_alto_free(struct p4p_alto_source *a);
  * offers nothing for this interface.  2: not yet (the IRD or the network
  * map it depends on is not held): ask again shortly.  post: the caller has
  * statistics to post (guidance only). */
-int p4p_alto_target(struct p4p_alto_source *a, int iface, int post, char *url, size_t urllen, const char **accept, const char **post_type,
-                    int *with_token);
+int p4p_alto_target(struct p4p_alto_source *a, int iface, int post, char *url, size_t urllen, const char **accept, const char **post_type, int *with_token);
 
 /* One answer of interface iface.  0: *out (the message for iface: a
  * struct p4p_pidmap_msg, p4p_costs_msg or p4p_guidance_msg) is filled;
  * version gets the data's version tag.  1: the IRD was read; fetch the
  * interface again now.  -1: refused, reason in err. */
-int p4p_alto_parse(struct p4p_alto_source *a, int iface, const char *content_type, const char *body, size_t len, void *out, char *version,
-                   size_t versionlen, char *err, size_t errlen);
+int p4p_alto_parse(struct p4p_alto_source *a, int iface, const char *content_type, const char *body, size_t len, void *out, char *version, size_t versionlen,
+                   char *err, size_t errlen);
 
 /* After a failure: 1 when the network map must be fetched again now (a
  * vtag did not match); clears the flag. */
@@ -59,8 +58,8 @@ int p4p_alto_stream_target(struct p4p_alto_source *a, char *url, size_t urllen, 
  * becomes a message handed to store(ctx, iface, msg), which takes it over
  * (returns 0, or nonzero to stop).  Events over max_event bytes, unknown
  * events, bad JSON or a vtag mismatch: -1 with err set. */
-int p4p_alto_stream_feed(struct p4p_alto_source *a, const char *buf, size_t len, size_t max_event, int (*store)(void *ctx, int iface, void *msg),
-                         void *ctx, char *err, size_t errlen);
+int p4p_alto_stream_feed(struct p4p_alto_source *a, const char *buf, size_t len, size_t max_event, int (*store)(void *ctx, int iface, void *msg), void *ctx,
+                         char *err, size_t errlen);
 /* A stream starts or ends: forget its reader and documents.  Returns the
  * data events taken since the last reset (kept when keep_count). */
 unsigned long p4p_alto_stream_reset(struct p4p_alto_source *a, int keep_count);

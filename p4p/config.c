@@ -17,7 +17,7 @@
 #include "proto/file.h"
 
 /* a CA file bigger than this is not a CA file */
-#define CA_FILE_MAX_BYTES (4u << 20)
+#define CA_FILE_MAX_BYTES        (4u << 20)
 
 #define DEFAULT_RANDOM_FRACTION  0.2
 #define DEFAULT_INTRA_SHARE      0.9
@@ -156,7 +156,10 @@ static int check_url(const char *url, char *why, size_t whylen) {
   for (const char *c = url; *c; ++c)
     if ((unsigned char)*c <= 0x20 || *c == 0x7f || *c == '?' || *c == '#')
       return snprintf(why, whylen, "has a %s; give the portal's base URL only",
-                      *c == '?' ? "query" : *c == '#' ? "fragment" : "blank or control character"), -1;
+                      *c == '?'   ? "query"
+                      : *c == '#' ? "fragment"
+                                  : "blank or control character"),
+             -1;
   size_t      alen = strcspn(p, "/");
   const char *at   = memrchr(p, '@', alen);
   const char *host = at ? at + 1 : p, *end = p + alen;
@@ -317,7 +320,7 @@ static int provider_option(const char *key, const char *v, const char *file, int
                  : !strcmp(opt, "max_staleness") ? &p->max_staleness_s
                  : !strcmp(opt, "timeout_ms")    ? &p->timeout_ms
                                                  : &p->backoff_max_s;
-    *field = (int)n;
+    *field     = (int)n;
   } else if (!strcmp(opt, "ca_file")) {
     char *path = absolute_path(v, file);
     char  why[400];
@@ -347,8 +350,9 @@ static int provider_option(const char *key, const char *v, const char *file, int
     }
     p->report_swarms = (unsigned)n;
   } else {
-    snprintf(err, errlen, "%s:%d: unknown provider option %s (known: token, interfaces, refresh, max_staleness, timeout_ms, max_body, report_swarms, backoff_max, ca_file)", file,
-             lineno, key);
+    snprintf(err, errlen,
+             "%s:%d: unknown provider option %s (known: token, interfaces, refresh, max_staleness, timeout_ms, max_body, report_swarms, backoff_max, ca_file)",
+             file, lineno, key);
     return -1;
   }
   return 0;
@@ -356,7 +360,7 @@ static int provider_option(const char *key, const char *v, const char *file, int
 
 int p4p_config_set(const char *line, const char *file, int lineno, char *err, size_t errlen) {
   char        key[128];
-  const char *p = line;
+  const char *p    = line;
   size_t      klen = 0;
 
   while (*p && !isspace((unsigned char)*p) && klen + 1 < sizeof key)

@@ -49,23 +49,23 @@ struct p4p_provider_config {
 };
 
 struct p4p_config {
-  int    enable;
-  double random_fraction;
-  double intra_share;       /* p4p.intra_provider_share, default 0.9 */
-  unsigned capability_peers;/* p4p.capability_peers, default 2 */
-  unsigned report_interval; /* p4p.report_interval seconds, default 60 */
-  char  *pidmap_file;   /* absolute (the tracker may chdir or chroot later) */
-  char  *guidance_file;
-  char   pidmap_where[300];   /* "file:line" of p4p.pidmap, for messages */
-  char   guidance_where[300]; /* "file:line" of p4p.guidance, for messages */
-  size_t nproviders;
+  int                        enable;
+  double                     random_fraction;
+  double                     intra_share;      /* p4p.intra_provider_share, default 0.9 */
+  unsigned                   capability_peers; /* p4p.capability_peers, default 2 */
+  unsigned                   report_interval;  /* p4p.report_interval seconds, default 60 */
+  char                      *pidmap_file;      /* absolute (the tracker may chdir or chroot later) */
+  char                      *guidance_file;
+  char                       pidmap_where[300];   /* "file:line" of p4p.pidmap, for messages */
+  char                       guidance_where[300]; /* "file:line" of p4p.guidance, for messages */
+  size_t                     nproviders;
   struct p4p_provider_config providers[CONFIG_MAX_PROVIDERS];
 };
 
 /* 0, or -1 with "file:line: reason" in err. */
-int                      p4p_config_set(const char *line, const char *file, int lineno, char *err, size_t errlen);
+int p4p_config_set(const char *line, const char *file, int lineno, char *err, size_t errlen);
 /* Checks the keys fit together (e.g. enable without a PID map). */
-int                      p4p_config_check(char *err, size_t errlen);
+int p4p_config_check(char *err, size_t errlen);
 /* Every file the keys name (PID map, guidance, CA files) can be opened for
  * reading by this process now: called again after the tracker dropped its
  * privileges, since that user reads them on every reload.  0, or -1 with
@@ -76,6 +76,6 @@ void                     p4p_config_reset(void);
 
 /* url without its userinfo (user:pw@ in the authority becomes ***@), for
  * /stats, metrics and logs: credentials in a URL never leave the config. */
-void                     p4p_config_url_redacted(const char *url, char *out, size_t outlen);
+void p4p_config_url_redacted(const char *url, char *out, size_t outlen);
 
 #endif

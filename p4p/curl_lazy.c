@@ -15,7 +15,8 @@ static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static int             g_loaded;
 
 /* name of the entry, its symbol */
-#define ENTRY(field, symbol) {(void **)&p4p_curl_api.field, #symbol}
+#define ENTRY(field, symbol)                                                                                                                                   \
+  { (void **)&p4p_curl_api.field, #symbol }
 
 int p4p_curl_load(char *err, size_t errlen) {
   const struct {

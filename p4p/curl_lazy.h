@@ -53,28 +53,28 @@ int p4p_curl_load(char *err, size_t errlen);
 #ifndef P4P_CURL_LAZY_SELF
 #undef curl_easy_setopt /* curl.h's three-argument checks */
 #undef curl_easy_getinfo
-#define curl_global_init        p4p_curl_api.global_init
-#define curl_global_cleanup     p4p_curl_api.global_cleanup
-#define curl_easy_init          p4p_curl_api.easy_init
-#define curl_easy_setopt        p4p_curl_api.easy_setopt
-#define curl_easy_getinfo       p4p_curl_api.easy_getinfo
-#define curl_easy_cleanup       p4p_curl_api.easy_cleanup
-#define curl_easy_strerror      p4p_curl_api.easy_strerror
-#define curl_multi_init         p4p_curl_api.multi_init
-#define curl_multi_add_handle   p4p_curl_api.multi_add_handle
+#define curl_global_init         p4p_curl_api.global_init
+#define curl_global_cleanup      p4p_curl_api.global_cleanup
+#define curl_easy_init           p4p_curl_api.easy_init
+#define curl_easy_setopt         p4p_curl_api.easy_setopt
+#define curl_easy_getinfo        p4p_curl_api.easy_getinfo
+#define curl_easy_cleanup        p4p_curl_api.easy_cleanup
+#define curl_easy_strerror       p4p_curl_api.easy_strerror
+#define curl_multi_init          p4p_curl_api.multi_init
+#define curl_multi_add_handle    p4p_curl_api.multi_add_handle
 #define curl_multi_remove_handle p4p_curl_api.multi_remove_handle
-#define curl_multi_perform      p4p_curl_api.multi_perform
-#define curl_multi_poll         p4p_curl_api.multi_poll
-#define curl_multi_wakeup       p4p_curl_api.multi_wakeup
-#define curl_multi_info_read    p4p_curl_api.multi_info_read
-#define curl_multi_cleanup      p4p_curl_api.multi_cleanup
-#define curl_slist_append       p4p_curl_api.slist_append
-#define curl_slist_free_all     p4p_curl_api.slist_free_all
-#define curl_url                p4p_curl_api.url
-#define curl_url_cleanup        p4p_curl_api.url_cleanup
-#define curl_url_set            p4p_curl_api.url_set
-#define curl_url_get            p4p_curl_api.url_get
-#define curl_free               p4p_curl_api.free
+#define curl_multi_perform       p4p_curl_api.multi_perform
+#define curl_multi_poll          p4p_curl_api.multi_poll
+#define curl_multi_wakeup        p4p_curl_api.multi_wakeup
+#define curl_multi_info_read     p4p_curl_api.multi_info_read
+#define curl_multi_cleanup       p4p_curl_api.multi_cleanup
+#define curl_slist_append        p4p_curl_api.slist_append
+#define curl_slist_free_all      p4p_curl_api.slist_free_all
+#define curl_url                 p4p_curl_api.url
+#define curl_url_cleanup         p4p_curl_api.url_cleanup
+#define curl_url_set             p4p_curl_api.url_set
+#define curl_url_get             p4p_curl_api.url_get
+#define curl_free                p4p_curl_api.free
 #endif
 
 #endif

@@ -9,9 +9,9 @@
 #include "outbuf.h"
 #include "pidmap.h"
 #include "pidstats.h"
+#include "proto/text.h"
 #include "provider_view.h"
 #include "state.h"
-#include "proto/text.h"
 
 typedef unsigned __int128 u128;
 
@@ -91,8 +91,8 @@ static const char *provider_name(const struct p4p_state *s, uint16_t slot) {
 
 size_t p4p_dump_write(const struct p4p_state *s, const struct p4p_provider_view *pv, size_t npv, char *out, size_t cap) {
   struct p4p_outbuf o;
-  time_t            now      = time(NULL);
-  static const char cut[]    = "dump truncated: the rest did not fit\n";
+  time_t            now   = time(NULL);
+  static const char cut[] = "dump truncated: the rest did not fit\n";
   if (cap < sizeof cut)
     return 0;
   p4p_out_init(&o, out, cap - sizeof cut);
@@ -111,15 +111,15 @@ size_t p4p_dump_write(const struct p4p_state *s, const struct p4p_provider_view 
   }
   const struct pidmap *map = s->map;
   size_t               P   = p4p_pidmap_npids(map);
-  p4p_out_printf(&o, "pidmap version: %s\npidmap pids: %zu\npidmap ranges: %zu\npidmap age seconds: %ld\n",
-                 s->map_version[0] ? s->map_version : "-", P, p4p_pidmap_nranges(map), (long)(now - s->map_loaded));
+  p4p_out_printf(&o, "pidmap version: %s\npidmap pids: %zu\npidmap ranges: %zu\npidmap age seconds: %ld\n", s->map_version[0] ? s->map_version : "-", P,
+                 p4p_pidmap_nranges(map), (long)(now - s->map_loaded));
   if (s->pidstats)
     p4p_out_printf(&o, "counters since seconds: %ld\n", (long)(now - s->pidstats->since));
 
   /* PIDs with their counters; slot 0 is the requesters in no PID */
   for (size_t slot = 0; slot <= P; ++slot) {
-    const struct p4p_pid_counter *c = s->pidstats && slot <= s->pidstats->npids ? &s->pidstats->slot[slot] : NULL;
-    unsigned long v[4]              = {0, 0, 0, 0};
+    const struct p4p_pid_counter *c    = s->pidstats && slot <= s->pidstats->npids ? &s->pidstats->slot[slot] : NULL;
+    unsigned long                 v[4] = {0, 0, 0, 0};
     if (c) {
       v[0] = atomic_load_explicit(&c->announces, memory_order_relaxed);
       v[1] = atomic_load_explicit(&c->answers, memory_order_relaxed);

@@ -9,8 +9,7 @@
 #include "p4p.h"
 #include "state.h"
 
-int p4p_embed_publish(const struct p4p_pidmap_msg *pidmap, const struct p4p_guidance_msg *guidance, double random_fraction, char *err,
-                      size_t errlen) {
+int p4p_embed_publish(const struct p4p_pidmap_msg *pidmap, const struct p4p_guidance_msg *guidance, double random_fraction, char *err, size_t errlen) {
   struct p4p_config       cfg = *p4p_config_get();
   const struct p4p_state *cur = p4p_state_current();
   struct loader_source    src = {

@@ -35,16 +35,14 @@ struct guidance {
   /* default_m's row of each slot (npids + 1 entries, NULL: none): every
    * announce in a swarm without its own matrix asks for one, so O(1) */
   const struct select_row **default_of;
-  size_t               nswarms, cap;
-  struct swarm_matrix *swarms; /* sorted by hash once finished */
-  size_t               cells;  /* weights stored, all matrices */
+  size_t                    nswarms, cap;
+  struct swarm_matrix      *swarms; /* sorted by hash once finished */
+  size_t                    cells;  /* weights stored, all matrices */
 };
 
 static int hash_cmp(const void *a, const void *b) { return memcmp(a, b, P4P_HASH_SIZE); }
 static int row_cmp(const void *a, const void *b) { return (int)((const struct matrix_row *)a)->from - (int)((const struct matrix_row *)b)->from; }
-static int weight_cmp(const void *a, const void *b) {
-  return (int)((const struct select_weight *)a)->slot - (int)((const struct select_weight *)b)->slot;
-}
+static int weight_cmp(const void *a, const void *b) { return (int)((const struct select_weight *)a)->slot - (int)((const struct select_weight *)b)->slot; }
 
 static uint16_t slot_of(const struct pidmap *map, const char *ns, const char *name) {
   char full[2 * P4P_NAME_MAX];
@@ -87,10 +85,10 @@ static int add_row(struct guidance *g, struct matrix *mx, long *row_at, uint16_t
     memcpy(sum, r->own, r->row.n * sizeof *sum);
     memcpy(sum + r->row.n, e, n * sizeof *sum);
     size_t total = sort_and_merge(sum, r->row.n + n);
-    g->cells    += total - r->row.n;
+    g->cells += total - r->row.n;
     free(r->own);
-    r->own   = sum;
-    r->row   = (struct select_row){total, sum};
+    r->own = sum;
+    r->row = (struct select_row){total, sum};
     return 0;
   }
   if (mx->nrows == mx->cap) {
@@ -107,7 +105,7 @@ static int add_row(struct guidance *g, struct matrix *mx, long *row_at, uint16_t
   memcpy(own, e, n * sizeof *own);
   row_at[from]          = (long)mx->nrows;
   mx->rows[mx->nrows++] = (struct matrix_row){from, {n, own}, own};
-  g->cells             += n;
+  g->cells += n;
   return 0;
 }
 
@@ -134,8 +132,7 @@ static int add_matrix(struct guidance *g, struct matrix *mx, const struct p4p_ma
       /* rows are kept as floats: a weight beyond FLT_MAX would become inf
        * there and silently void its row (inf / inf) */
       if (!isfinite(v) || v < 0 || v > FLT_MAX) {
-        snprintf(err, errlen, "%s: weight from '%s' to '%s' is %g; weights are finite, >= 0 and at most %g", what, m->pids[i], m->pids[j], v,
-                 (double)FLT_MAX);
+        snprintf(err, errlen, "%s: weight from '%s' to '%s' is %g; weights are finite, >= 0 and at most %g", what, m->pids[i], m->pids[j], v, (double)FLT_MAX);
         goto done;
       }
     }
@@ -220,9 +217,9 @@ int p4p_guidance_add(struct guidance *g, const struct p4p_guidance_msg *msg, con
 }
 
 int p4p_guidance_add_costs(struct guidance *g, const struct p4p_costs_msg *costs, const char *ns, char *err, size_t errlen) {
-  const struct p4p_matrix *c = &costs->costs;
-  struct p4p_matrix        w = {0};
-  double                   sum = 0;
+  const struct p4p_matrix *c      = &costs->costs;
+  struct p4p_matrix        w      = {0};
+  double                   sum    = 0;
   size_t                   finite = 0;
   int                      rc;
 
@@ -242,7 +239,7 @@ int p4p_guidance_add_costs(struct guidance *g, const struct p4p_costs_msg *costs
       /* v1: 0 is zero cost (PROTOCOL.md), e.g. two PIDs of one PoP; a
        * legacy portal's "0 = undefined" was made the costliest (100) by
        * its parser already */
-      int    undefined  = !isfinite(v) || v < 0;
+      int undefined     = !isfinite(v) || v < 0;
       w.v[i * c->n + j] = undefined ? 0 : exp(-v / t);
     }
   }

@@ -34,11 +34,11 @@ int              p4p_guidance_add(struct guidance *g, const struct p4p_guidance_
  * distance 0; t = 1 when every cost is 0).  A cost of 0 is zero cost
  * (PROTOCOL.md), weight 1; legacy portals' "0 = undefined" reaches here as
  * the costliest value, 100 (legacy_portal.h). */
-int              p4p_guidance_add_costs(struct guidance *g, const struct p4p_costs_msg *costs, const char *ns, char *err, size_t errlen);
+int p4p_guidance_add_costs(struct guidance *g, const struct p4p_costs_msg *costs, const char *ns, char *err, size_t errlen);
 /* Normalizes rows and indexes swarms and the default rows; the guidance
  * is read-only after.  Cannot fail (without memory for the default rows'
  * index they are found by binary search). */
-void             p4p_guidance_finish(struct guidance *g);
+void p4p_guidance_finish(struct guidance *g);
 /* new + add(msg, "") + finish. */
 struct guidance *p4p_guidance_from_msg(const struct p4p_guidance_msg *msg, const struct pidmap *map, char *err, size_t errlen);
 void             p4p_guidance_free(struct guidance *g);
@@ -48,14 +48,14 @@ void             p4p_guidance_free(struct guidance *g);
  * says which matrix answered. */
 const struct select_row *p4p_guidance_row(const struct guidance *g, const uint8_t info_hash[20], uint16_t from, enum guidance_kind *kind);
 
-size_t           p4p_guidance_nswarms(const struct guidance *g);
+size_t p4p_guidance_nswarms(const struct guidance *g);
 /* For the dump view: the info_hash of swarm k (0 .. nswarms-1, in hash
  * order), and the default matrix's row of `from` (NULL when none or all
  * zero). */
 const uint8_t           *p4p_guidance_swarm_hash(const struct guidance *g, size_t k);
 const struct select_row *p4p_guidance_default_row(const struct guidance *g, uint16_t from);
-int              p4p_guidance_has_default(const struct guidance *g);
+int                      p4p_guidance_has_default(const struct guidance *g);
 /* Weights stored over all matrices (the memory that grows with the data). */
-size_t           p4p_guidance_cells(const struct guidance *g);
+size_t p4p_guidance_cells(const struct guidance *g);
 
 #endif

@@ -3,9 +3,9 @@
 #include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdlib.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -20,12 +20,12 @@
 #include "pidmap.h"
 #include "pidstats.h"
 #include "portal_client.h"
+#include "proto/text.h"
 #include "provider_view.h"
 #include "select.h"
 #include "state.h"
 #include "stats.h"
 #include "swarmstats.h"
-#include "proto/text.h"
 
 /* Retired snapshots live this long; an announce holds one for microseconds. */
 #define GRACE_SECONDS   60
@@ -57,8 +57,7 @@ static void note_refusals(const struct p4p_state *old, const struct p4p_state *s
   for (size_t i = 0; i < s->nproviders; ++i) {
     const char *was = old && i < old->nproviders && old->local_sources == s->local_sources ? old->providers[i].refused : "";
     if (s->providers[i].refused[0] && strcmp(was, s->providers[i].refused))
-      p4p_log(LOG_WARNING, "provider %s refused, its data left out (the others' is used): %s", s->providers[i].name,
-              s->providers[i].refused);
+      p4p_log(LOG_WARNING, "provider %s refused, its data left out (the others' is used): %s", s->providers[i].name, s->providers[i].refused);
   }
 }
 
@@ -104,17 +103,17 @@ static int rebuild(int reread) {
   for (size_t i = 0; g_portals && i < cfg->nproviders; ++i) {
     p4p_portal_data(g_portals, i, &data[i]);
     src[n++] = (struct loader_source){
-        .ns             = cfg->providers[i].name,
-        .pidmap         = data[i].has_pidmap ? &data[i].pidmap : NULL,
-        .guidance       = data[i].has_guidance ? &data[i].guidance : NULL,
-        .costs          = data[i].has_costs ? &data[i].costs : NULL,
-        .capability     = data[i].has_capability ? &data[i].capability : NULL,
-        .pidmap_version = data[i].has_pidmap ? data[i].pidmap.version : NULL,
+        .ns               = cfg->providers[i].name,
+        .pidmap           = data[i].has_pidmap ? &data[i].pidmap : NULL,
+        .guidance         = data[i].has_guidance ? &data[i].guidance : NULL,
+        .costs            = data[i].has_costs ? &data[i].costs : NULL,
+        .capability       = data[i].has_capability ? &data[i].capability : NULL,
+        .pidmap_version   = data[i].has_pidmap ? data[i].pidmap.version : NULL,
         .guidance_version = data[i].has_guidance ? data[i].guidance.version : NULL,
     };
   }
   const struct p4p_state *current = p4p_state_current();
-  s = p4p_loader_assemble(cfg, src, n, current ? current->map : NULL, err, sizeof err);
+  s                               = p4p_loader_assemble(cfg, src, n, current ? current->map : NULL, err, sizeof err);
   for (size_t i = 0; i < cfg->nproviders; ++i)
     p4p_portal_data_free(&data[i]);
   if (!s) {
@@ -135,8 +134,7 @@ static int rebuild(int reread) {
   s->local_sources = local->has_pidmap ? 1 : 0;
   /* per-PID counters go on while the map stays the same */
   if (s->map)
-    s->pidstats = current && current->map == s->map && current->pidstats ? p4p_pidstats_ref(current->pidstats)
-                                                                          : p4p_pidstats_new(p4p_pidmap_npids(s->map));
+    s->pidstats = current && current->map == s->map && current->pidstats ? p4p_pidstats_ref(current->pidstats) : p4p_pidstats_new(p4p_pidmap_npids(s->map));
   note_refusals(current, s);
   if (reread) {
     p4p_loader_local_free(&g_local);
@@ -186,7 +184,7 @@ static void *reloader(void *arg) {
     until.tv_sec += p4p_config_get()->report_interval < HOUSEKEEP_EVERY ? p4p_config_get()->report_interval : HOUSEKEEP_EVERY;
     if (!g_reload_pending && !g_update_pending)
       pthread_cond_timedwait(&g_wake, &g_wake_lock, &until);
-    int reread       = g_reload_pending, update = g_update_pending;
+    int reread = g_reload_pending, update = g_update_pending;
     g_reload_pending = g_update_pending = 0;
     pthread_mutex_unlock(&g_wake_lock);
     if (reread || update) {
@@ -267,7 +265,10 @@ int p4p_init(p4p_swarm_walker walk, int own_sighup) {
     for (size_t i = 0; i < p4p_config_get()->nproviders; ++i) {
       char url[512];
       p4p_config_url_redacted(p4p_config_get()->providers[i].url, url, sizeof url);
-      p4p_log(LOG_INFO, "provider %s at %s%s", p4p_config_get()->providers[i].name, url, p4p_config_get()->providers[i].legacy ? " (legacy protocol)" : p4p_config_get()->providers[i].alto ? " (ALTO)" : "");
+      p4p_log(LOG_INFO, "provider %s at %s%s", p4p_config_get()->providers[i].name, url,
+              p4p_config_get()->providers[i].legacy ? " (legacy protocol)"
+              : p4p_config_get()->providers[i].alto ? " (ALTO)"
+                                                    : "");
     }
   }
   if (pthread_create(&g_reloader, NULL, reloader, NULL)) {
@@ -329,8 +330,8 @@ void p4p_note_announce(const uint8_t *requester6) {
 /* Up to `want` servers of the requester's provider, of the list's address
  * family, its own PID's first, starting at a random one so that load
  * spreads; written as seeders at reply.  Returns how many. */
-static size_t offer_servers(const struct p4p_provider_info *prov, uint16_t slot, size_t compare_size, size_t want, unsigned short rand48[3],
-                            char *reply, size_t *in_pid) {
+static size_t offer_servers(const struct p4p_provider_info *prov, uint16_t slot, size_t compare_size, size_t want, unsigned short rand48[3], char *reply,
+                            size_t *in_pid) {
   size_t got = 0;
   *in_pid    = 0;
   if (!prov->nservers || !want)
@@ -353,32 +354,31 @@ static size_t offer_servers(const struct p4p_provider_info *prov, uint16_t slot,
   return got;
 }
 
-size_t p4p_select_peers(const struct p4p_vector *peers, const struct p4p_layout *layout, size_t peer_count, size_t peer_size,
-                        const uint8_t *requester6, const uint8_t *info_hash, size_t amount, unsigned short rand48[3], char *reply) {
-  const struct p4p_state *s = p4p_state_current();
+size_t p4p_select_peers(const struct p4p_vector *peers, const struct p4p_layout *layout, size_t peer_count, size_t peer_size, const uint8_t *requester6,
+                        const uint8_t *info_hash, size_t amount, unsigned short rand48[3], char *reply) {
+  const struct p4p_state  *s = p4p_state_current();
   enum guidance_kind       kind;
   struct select_tally      tally;
   const struct select_row *row;
   uint16_t                 slot;
-  size_t                  compare_size = P4P_PEER_COMPARE_SIZE(peer_size);
+  size_t                   compare_size = P4P_PEER_COMPARE_SIZE(peer_size);
   (void)peer_count;
 
   if (!s || !s->map)
     return 0; /* P4P off: stock, and not worth counting */
   /* A list still laid out with an older map is rebuilt on its next
    * announce; until then its groups do not match this snapshot's slots. */
-  if (layout->map != s->map || !(slot = p4p_pidmap_lookup(s->map, requester6)) ||
-      !(row = p4p_guidance_row(s->guidance, info_hash, slot, &kind))) {
+  if (layout->map != s->map || !(slot = p4p_pidmap_lookup(s->map, requester6)) || !(row = p4p_guidance_row(s->guidance, info_hash, slot, &kind))) {
     p4p_stats_note_selection(STATS_SEL_STOCK, NULL);
     return 0;
   }
 
   static const struct p4p_provider_info none;
-  uint16_t                               pi   = p4p_pidmap_provider_of(s->map, slot);
-  const struct p4p_provider_info        *prov = pi < s->nproviders ? &s->providers[pi] : &none;
+  uint16_t                              pi   = p4p_pidmap_provider_of(s->map, slot);
+  const struct p4p_provider_info       *prov = pi < s->nproviders ? &s->providers[pi] : &none;
   /* Provider servers take the last slots of the answer, as seeders; at
    * least one slot is always left to the swarm. */
-  size_t cap_want = amount > 1 ? amount - 1 : 0;
+  size_t cap_want                            = amount > 1 ? amount - 1 : 0;
   if (cap_want > s->capability_peers)
     cap_want = s->capability_peers;
   size_t servers_in_pid;
@@ -394,7 +394,9 @@ size_t p4p_select_peers(const struct p4p_vector *peers, const struct p4p_layout 
       .per_group       = layout->per_group,
       .peer_size       = peer_size,
       .self_slot       = slot,
-      .self_key        = compare_size == P4P_PEER_COMPARE_SIZE6 ? requester6 : proto_addr_is_v4_mapped(requester6) ? requester6 + 12 : NULL,
+      .self_key        = compare_size == P4P_PEER_COMPARE_SIZE6 ? requester6
+                         : proto_addr_is_v4_mapped(requester6)  ? requester6 + 12
+                                                                : NULL,
       .row             = row,
       .random_fraction = s->random_fraction,
       .amount          = amount - servers,
@@ -407,8 +409,8 @@ size_t p4p_select_peers(const struct p4p_vector *peers, const struct p4p_layout 
     p4p_stats_note_selection(STATS_SEL_STOCK, NULL);
     return 0;
   }
-  tally.capability   = servers;
-  tally.in_pid      += servers_in_pid; /* a provider's servers are in its PIDs */
+  tally.capability = servers;
+  tally.in_pid += servers_in_pid; /* a provider's servers are in its PIDs */
   tally.in_provider += servers - servers_in_pid;
   p4p_stats_note_selection(kind == GUIDANCE_SWARM ? STATS_SEL_GUIDED : STATS_SEL_DEFAULT, &tally);
   p4p_pidstats_note_answer(s->pidstats, slot, written / compare_size + servers, tally.in_pid);
@@ -443,35 +445,38 @@ static size_t gather_views(const struct p4p_state *s, struct p4p_provider_view *
 static size_t render_providers(const struct p4p_state *s, char *out, size_t cap) {
   struct p4p_provider_view v[CONFIG_MAX_PROVIDERS];
   size_t                   nv = gather_views(s, v), n = 0;
-  time_t                   now = time(NULL);
+  time_t                   now          = time(NULL);
   static const char *const state_text[] = {"in use", "waiting for the next snapshot", "no data (stock selection for its peers)", "refused: "};
   for (size_t i = 0; i < nv && n < cap; ++i) {
     const char                 *name = v[i].cfg->name;
     const struct portal_status *st   = &v[i].st;
-    int w = snprintf(out + n, cap - n,
-                     "provider %s url: %s%s\n"
-                     "provider %s state: %s%s\n"
-                     "provider %s last success age seconds: %ld\n"
-                     "provider %s last error: %s\n"
-                     "provider %s last error age seconds: %ld\n"
-                     "provider %s fetches: %lu\n"
-                     "provider %s failures: %lu\n"
-                     "provider %s not modified: %lu\n"
-                     "provider %s backoff seconds: %d\n"
-                     "provider %s pidmap age seconds: %ld\n"
-                     "provider %s costs age seconds: %ld\n"
-                     "provider %s guidance age seconds: %ld\n"
-                     "provider %s capability age seconds: %ld\n"
-                     "provider %s swarms under per-swarm guidance: %zu\n"
-                     "provider %s servers: %zu\n"
-                     "provider %s update stream: %s (%lu events)\n",
-                     name, v[i].url, v[i].cfg->legacy ? " (legacy)" : v[i].cfg->alto ? " (alto)" : "", name, state_text[p4p_provider_state_of(&v[i])], v[i].refused ? v[i].refused : "", name,
+    int                         w    = snprintf(out + n, cap - n,
+                                                "provider %s url: %s%s\n"
+                                                                           "provider %s state: %s%s\n"
+                                                                           "provider %s last success age seconds: %ld\n"
+                                                                           "provider %s last error: %s\n"
+                                                                           "provider %s last error age seconds: %ld\n"
+                                                                           "provider %s fetches: %lu\n"
+                                                                           "provider %s failures: %lu\n"
+                                                                           "provider %s not modified: %lu\n"
+                                                                           "provider %s backoff seconds: %d\n"
+                                                                           "provider %s pidmap age seconds: %ld\n"
+                                                                           "provider %s costs age seconds: %ld\n"
+                                                                           "provider %s guidance age seconds: %ld\n"
+                                                                           "provider %s capability age seconds: %ld\n"
+                                                                           "provider %s swarms under per-swarm guidance: %zu\n"
+                                                                           "provider %s servers: %zu\n"
+                                                                           "provider %s update stream: %s (%lu events)\n",
+                                                name, v[i].url,
+                     v[i].cfg->legacy ? " (legacy)"
+                                                : v[i].cfg->alto ? " (alto)"
+                                                                 : "",
+                                                name, state_text[p4p_provider_state_of(&v[i])], v[i].refused ? v[i].refused : "", name,
                      st->last_success ? (long)(now - st->last_success) : -1L, name, st->last_error[0] ? st->last_error : "-", name,
-                     st->last_error_at ? (long)(now - st->last_error_at) : -1L, name, st->fetches, name, st->failures, name, st->not_modified,
-                     name, st->backoff_s, name, st->pidmap_at ? (long)(now - st->pidmap_at) : -1L, name,
-                     st->costs_at ? (long)(now - st->costs_at) : -1L, name, st->guidance_at ? (long)(now - st->guidance_at) : -1L, name,
-                     st->capability_at ? (long)(now - st->capability_at) : -1L, name, st->guidance_swarms, name, v[i].servers, name,
-                     st->stream_live ? "live" : "off", st->stream_events);
+                     st->last_error_at ? (long)(now - st->last_error_at) : -1L, name, st->fetches, name, st->failures, name, st->not_modified, name,
+                                                st->backoff_s, name, st->pidmap_at ? (long)(now - st->pidmap_at) : -1L, name, st->costs_at ? (long)(now - st->costs_at) : -1L, name,
+                     st->guidance_at ? (long)(now - st->guidance_at) : -1L, name, st->capability_at ? (long)(now - st->capability_at) : -1L, name,
+                                                st->guidance_swarms, name, v[i].servers, name, st->stream_live ? "live" : "off", st->stream_events);
     if (w < 0)
       break;
     n += (size_t)w < cap - n ? (size_t)w : cap - n - 1;

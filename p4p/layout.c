@@ -12,8 +12,8 @@
 /* Upstream splits a list at 512 peers into 16, then 64 hash buckets (up to
  * ~1,500 peers each); a PID group is already a split, so a group gets more
  * buckets only when it holds about as many peers as upstream's. */
-#define SPLIT_4  1024 /* peers per group from which a group has 4 buckets */
-#define SPLIT_16 8192 /* and 16 */
+#define SPLIT_4     1024 /* peers per group from which a group has 4 buckets */
+#define SPLIT_16    8192 /* and 16 */
 
 unsigned p4p_layout_per_group_for(size_t per_group_peers, unsigned current) {
   /* Shrink only when well below a threshold, so that a list near one does
@@ -65,7 +65,7 @@ size_t p4p_layout_find_group(const uint16_t *slots, size_t groups, uint16_t slot
   while (n > 1) {
     size_t half = n / 2;
     b           = b[half] <= slot ? b + half : b;
-    n          -= half;
+    n -= half;
   }
   if (*b == slot)
     return tl_group = (size_t)(b - slots);
@@ -103,8 +103,7 @@ static int group_is_empty(const struct p4p_vector *b, size_t per_group) {
 static _Thread_local size_t tl_compare_size;
 static int                  peer_cmp_tl(const void *a, const void *b) { return memcmp(a, b, tl_compare_size); }
 
-int p4p_layout_rebuild(struct p4p_vector *peers, struct p4p_layout *layout, struct pidmap *map, unsigned per_group, size_t peer_size,
-                       const uint8_t *incoming) {
+int p4p_layout_rebuild(struct p4p_vector *peers, struct p4p_layout *layout, struct pidmap *map, unsigned per_group, size_t peer_size, const uint8_t *incoming) {
   size_t             compare_size = P4P_PEER_COMPARE_SIZE(peer_size);
   int                old_buckets  = peers->size > peers->space;
   size_t             nold         = old_buckets ? peers->size : 1;

@@ -30,10 +30,10 @@ struct pidmap;
 
 /* Buckets per PID group when a list's groups hold `per_group_peers` peers on
  * average; `current` (0: none) gives hysteresis against flapping. */
-unsigned        p4p_layout_per_group_for(size_t per_group_peers, unsigned current);
+unsigned p4p_layout_per_group_for(size_t per_group_peers, unsigned current);
 
 /* Bucket (0 .. per_group-1) of a peer inside its group. */
-unsigned        p4p_layout_sub_bucket(const uint8_t *peer, size_t compare_size, unsigned per_group);
+unsigned p4p_layout_sub_bucket(const uint8_t *peer, size_t compare_size, unsigned per_group);
 
 /* The group table of a list in PID layout: layout->groups slots, ascending. */
 static inline const uint16_t *p4p_layout_slots(const struct p4p_vector *peers) {
@@ -42,21 +42,20 @@ static inline const uint16_t *p4p_layout_slots(const struct p4p_vector *peers) {
 
 /* Index of the group holding PID slot `slot`, or layout->groups if the list
  * has no group for it; the same on a bare group table. */
-size_t          p4p_layout_group_of(const struct p4p_vector *peers, const struct p4p_layout *layout, uint16_t slot);
-size_t          p4p_layout_find_group(const uint16_t *slots, size_t groups, uint16_t slot);
+size_t p4p_layout_group_of(const struct p4p_vector *peers, const struct p4p_layout *layout, uint16_t slot);
+size_t p4p_layout_find_group(const uint16_t *slots, size_t groups, uint16_t slot);
 
 /* Re-arranges the list for `map` (NULL: one flat sorted vector, upstream's
  * small-list form), with groups for the PIDs of its peers and, if incoming
  * is not NULL, for that peer's PID; per_group buckets each (0: chosen from
  * the peers per group).  Takes a reference on map, drops the old one.  0,
  * or -1 on allocation failure with the list untouched. */
-int             p4p_layout_rebuild(struct p4p_vector *peers, struct p4p_layout *layout, struct pidmap *map, unsigned per_group, size_t peer_size,
-                                   const uint8_t *incoming);
+int p4p_layout_rebuild(struct p4p_vector *peers, struct p4p_layout *layout, struct pidmap *map, unsigned per_group, size_t peer_size, const uint8_t *incoming);
 
 /* Makes sure a list in PID layout has a group for peer's PID (adding an
  * empty one, and dropping groups that have become empty, if not), so that
  * the peer can be inserted into p4p_peer_bucket()'s bucket.  0, or -1 on
  * allocation failure with the list untouched. */
-int             p4p_layout_prepare(struct p4p_vector *peers, struct p4p_layout *layout, const uint8_t *peer, size_t peer_size);
+int p4p_layout_prepare(struct p4p_vector *peers, struct p4p_layout *layout, const uint8_t *peer, size_t peer_size);
 
 #endif

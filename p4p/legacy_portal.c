@@ -1,6 +1,6 @@
 /* Parsers for the Yale P4P portal's plain-text answers (legacy_portal.h). */
-#include "proto/errbuf.h"
 #include "legacy_portal.h"
+#include "proto/errbuf.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -14,10 +14,8 @@
 
 #define MAX_TOKENS_PER_LINE (2 * P4P_XML_MAX_MATRIX_PIDS * 3 + 3)
 
-
 /* Both answers are text with the same limits: the XML size cap, no NULs. */
-static int refuse_answer(const char *buf, size_t len, const char *source, char *err, size_t errlen)
-{
+static int refuse_answer(const char *buf, size_t len, const char *source, char *err, size_t errlen) {
   if (len > P4P_XML_MAX_BYTES)
     return proto_fail(err, errlen, "%s: larger than %u bytes", source, (unsigned)P4P_XML_MAX_BYTES);
   if (buf && memchr(buf, '\0', len))
@@ -26,22 +24,18 @@ static int refuse_answer(const char *buf, size_t len, const char *source, char *
 }
 
 /* Same alphabet as v1 (docs/PROTOCOL.md): Yale's "0.i.internet2" fits. */
-static int valid_name(const char *s, size_t n)
-{
+static int valid_name(const char *s, size_t n) {
   if (n == 0 || n >= P4P_NAME_MAX)
     return 0;
   for (size_t i = 0; i < n; i++) {
     char c = s[i];
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-          (c >= '0' && c <= '9') || c == '.' || c == '_' || c == ':' ||
-          c == '-'))
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == ':' || c == '-'))
       return 0;
   }
   return 1;
 }
 
-static void copy_version(char dst[P4P_NAME_MAX], const char *version)
-{
+static void copy_version(char dst[P4P_NAME_MAX], const char *version) {
   dst[0] = '\0';
   if (!version)
     return;
@@ -63,17 +57,14 @@ struct line {
   size_t cap;
 };
 
-static void line_free(struct line *l)
-{
+static void line_free(struct line *l) {
   free(l->copy);
   free(l->tok);
   memset(l, 0, sizeof *l);
 }
 
 /* Splits buf[0..len) into tokens.  -1 with a reason on a control byte. */
-static int line_split(struct line *l, const char *s, size_t len,
-                      char *why, size_t whylen)
-{
+static int line_split(struct line *l, const char *s, size_t len, char *why, size_t whylen) {
   free(l->copy);
   l->copy = malloc(len + 1);
   l->ntok = 0;
@@ -83,8 +74,8 @@ static int line_split(struct line *l, const char *s, size_t len,
   }
   memcpy(l->copy, s, len);
   l->copy[len] = '\0';
-  char *p = l->copy;
-  char *end = l->copy + len;
+  char *p      = l->copy;
+  char *end    = l->copy + len;
   while (p < end) {
     while (p < end && (*p == '\t' || *p == ' '))
       *p++ = '\0';
@@ -126,13 +117,12 @@ struct cursor {
   unsigned    lineno;
 };
 
-static int next_line(struct cursor *c, const char **ls, size_t *ll)
-{
+static int next_line(struct cursor *c, const char **ls, size_t *ll) {
   if (c->pos >= c->len)
     return 0;
-  const char *s = c->buf + c->pos;
+  const char *s  = c->buf + c->pos;
   const char *nl = memchr(s, '\n', c->len - c->pos);
-  size_t n = nl ? (size_t)(nl - s) : c->len - c->pos;
+  size_t      n  = nl ? (size_t)(nl - s) : c->len - c->pos;
   c->pos += n + (nl ? 1 : 0);
   c->lineno++;
   if (n && s[n - 1] == '\r')
@@ -143,8 +133,7 @@ static int next_line(struct cursor *c, const char **ls, size_t *ll)
 }
 
 /* Decimal count, digits only, at most max. */
-static int parse_count(const char *s, size_t max, size_t *out)
-{
+static int parse_count(const char *s, size_t max, size_t *out) {
   size_t v = 0;
   if (!*s)
     return -1;
@@ -161,8 +150,7 @@ static int parse_count(const char *s, size_t max, size_t *out)
 
 /* Yale costs are integers; a decimal fraction is accepted, nothing else
  * (no sign, exponent, NaN or INF). */
-static int parse_cost(const char *s, double *out)
-{
+static int parse_cost(const char *s, double *out) {
   size_t n = strlen(s), digits = 0, dots = 0;
   if (n == 0 || n > 32)
     return -1;
@@ -177,7 +165,7 @@ static int parse_cost(const char *s, double *out)
   if (dots > 1 || digits == 0 || s[0] == '.' || s[n - 1] == '.')
     return -1;
   errno = 0;
-  *out = strtod(s, NULL);
+  *out  = strtod(s, NULL);
   return errno ? -1 : 0;
 }
 
@@ -188,10 +176,9 @@ struct pfx_ref {
   unsigned          line;
 };
 
-static int cmp_pfx_ref(const void *a, const void *b)
-{
+static int cmp_pfx_ref(const void *a, const void *b) {
   const struct pfx_ref *x = a, *y = b;
-  int c = memcmp(x->p.addr, y->p.addr, 16);
+  int                   c = memcmp(x->p.addr, y->p.addr, 16);
   if (c)
     return c;
   if (x->p.bits != y->p.bits)
@@ -204,28 +191,24 @@ struct name_ref {
   unsigned    line;
 };
 
-static int cmp_name_ref(const void *a, const void *b)
-{
+static int cmp_name_ref(const void *a, const void *b) {
   const struct name_ref *x = a, *y = b;
-  int c = strcmp(x->name, y->name);
+  int                    c = strcmp(x->name, y->name);
   if (c)
     return c;
   return x->line < y->line ? -1 : x->line > y->line;
 }
 
-int p4p_legacy_parse_pidmap(const char *buf, size_t len, const char *source,
-                            const char *version, struct p4p_pidmap_msg *out,
-                            char *err, size_t errlen)
-{
-  struct cursor c = { buf, len, 0, 0 };
-  struct line l = { 0 };
-  struct pfx_ref *all = NULL;
-  struct name_ref *names = NULL;
-  unsigned *pid_line = NULL;
-  size_t nall = 0, cap = 0, pcap = 0;
-  const char *ls;
-  size_t ll;
-  char why[160];
+int p4p_legacy_parse_pidmap(const char *buf, size_t len, const char *source, const char *version, struct p4p_pidmap_msg *out, char *err, size_t errlen) {
+  struct cursor    c        = {buf, len, 0, 0};
+  struct line      l        = {0};
+  struct pfx_ref  *all      = NULL;
+  struct name_ref *names    = NULL;
+  unsigned        *pid_line = NULL;
+  size_t           nall = 0, cap = 0, pcap = 0;
+  const char      *ls;
+  size_t           ll;
+  char             why[160];
 
   if (!source)
     source = "pid map";
@@ -245,13 +228,11 @@ int p4p_legacy_parse_pidmap(const char *buf, size_t len, const char *source,
     }
     size_t n;
     if (l.ntok < 2 || parse_count(l.tok[1], P4P_XML_MAX_PREFIXES, &n) < 0) {
-      snprintf(why, sizeof why, "PID %s: missing or bad prefix count",
-               l.tok[0]);
+      snprintf(why, sizeof why, "PID %s: missing or bad prefix count", l.tok[0]);
       goto fail_why;
     }
     if (l.ntok - 2 != n) {
-      snprintf(why, sizeof why, "PID %s: count says %zu prefixes, line has %zu",
-               l.tok[0], n, l.ntok - 2);
+      snprintf(why, sizeof why, "PID %s: count says %zu prefixes, line has %zu", l.tok[0], n, l.ntok - 2);
       goto fail_why;
     }
     if (out->npids == P4P_XML_MAX_PIDS) {
@@ -259,21 +240,20 @@ int p4p_legacy_parse_pidmap(const char *buf, size_t len, const char *source,
       goto fail_why;
     }
     if (nall + n > P4P_XML_MAX_PREFIXES) {
-      snprintf(why, sizeof why, "more than %d prefixes",
-               P4P_XML_MAX_PREFIXES);
+      snprintf(why, sizeof why, "more than %d prefixes", P4P_XML_MAX_PREFIXES);
       goto fail_why;
     }
     if (out->npids == pcap) {
-      size_t ncap = pcap ? 2 * pcap : 16;
-      struct p4p_pid_entry *np = realloc(out->pids, ncap * sizeof *np);
+      size_t                ncap = pcap ? 2 * pcap : 16;
+      struct p4p_pid_entry *np   = realloc(out->pids, ncap * sizeof *np);
       if (!np)
         goto oom;
-      out->pids = np;
+      out->pids    = np;
       unsigned *nl = realloc(pid_line, ncap * sizeof *nl);
       if (!nl)
         goto oom;
       pid_line = nl;
-      pcap = ncap;
+      pcap     = ncap;
     }
     struct p4p_pid_entry *e = &out->pids[out->npids];
     memset(e, 0, sizeof *e);
@@ -298,12 +278,11 @@ int p4p_legacy_parse_pidmap(const char *buf, size_t len, const char *source,
     for (size_t i = 0; i < n; i++) {
       int r = proto_prefix_parse(l.tok[2 + i], &e->prefixes[i]);
       if (r < 0) {
-        snprintf(why, sizeof why, "PID %s: %s prefix \"%.60s\"", e->name,
-                 r == -2 ? "host bits set in" : "bad", l.tok[2 + i]);
+        snprintf(why, sizeof why, "PID %s: %s prefix \"%.60s\"", e->name, r == -2 ? "host bits set in" : "bad", l.tok[2 + i]);
         goto fail_why;
       }
       e->nprefixes++;
-      all[nall].p = e->prefixes[i];
+      all[nall].p    = e->prefixes[i];
       all[nall].line = c.lineno;
       nall++;
     }
@@ -325,8 +304,7 @@ int p4p_legacy_parse_pidmap(const char *buf, size_t len, const char *source,
   qsort(names, out->npids, sizeof *names, cmp_name_ref);
   for (size_t i = 1; i < out->npids; i++)
     if (!strcmp(names[i].name, names[i - 1].name)) {
-      proto_fail(err, errlen, "%s:%u: PID %s listed twice", source,
-              names[i].line, names[i].name);
+      proto_fail(err, errlen, "%s:%u: PID %s listed twice", source, names[i].line, names[i].name);
       goto fail;
     }
   /* no prefix at all (every PID empty, as in "0\t0"): all is still NULL,
@@ -334,12 +312,10 @@ int p4p_legacy_parse_pidmap(const char *buf, size_t len, const char *source,
   if (nall > 1)
     qsort(all, nall, sizeof *all, cmp_pfx_ref);
   for (size_t i = 1; i < nall; i++)
-    if (all[i].p.bits == all[i - 1].p.bits &&
-        !memcmp(all[i].p.addr, all[i - 1].p.addr, 16)) {
+    if (all[i].p.bits == all[i - 1].p.bits && !memcmp(all[i].p.addr, all[i - 1].p.addr, 16)) {
       char t[P4P_ADDR_TEXT_MAX];
       proto_prefix_format(&all[i].p, t);
-      proto_fail(err, errlen, "%s:%u: prefix %s listed twice", source,
-              all[i].line, t);
+      proto_fail(err, errlen, "%s:%u: prefix %s listed twice", source, all[i].line, t);
       goto fail;
     }
   free(names);
@@ -368,12 +344,11 @@ fail:
 
 struct names {
   char (*name)[P4P_NAME_MAX];
-  size_t n;
+  size_t  n;
   int32_t slot[NAME_SLOTS]; /* index + 1, 0 = empty */
 };
 
-static uint32_t name_hash(const char *s)
-{
+static uint32_t name_hash(const char *s) {
   uint32_t h = 2166136261u; /* FNV-1a */
   for (; *s; s++)
     h = (h ^ (uint8_t)*s) * 16777619u;
@@ -381,8 +356,7 @@ static uint32_t name_hash(const char *s)
 }
 
 /* Index of name, added when new; -1 when full. */
-static long names_index(struct names *t, const char *s)
-{
+static long names_index(struct names *t, const char *s) {
   uint32_t h = name_hash(s) & (NAME_SLOTS - 1);
   while (t->slot[h]) {
     long i = t->slot[h] - 1;
@@ -404,19 +378,16 @@ struct cell {
   int      reverse; /* from an inc-reverse triple's reverse column */
 };
 
-int p4p_legacy_parse_pdistance(const char *buf, size_t len, const char *source,
-                               const char *version, struct p4p_costs_msg *out,
-                               char *err, size_t errlen)
-{
-  struct cursor c = { buf, len, 0, 0 };
-  struct line l = { 0 };
-  struct names *t = NULL;
-  struct cell *cells = NULL;
-  uint8_t *given = NULL;
-  size_t ncells = 0, ccap = 0;
-  const char *ls;
-  size_t ll;
-  char why[200];
+int p4p_legacy_parse_pdistance(const char *buf, size_t len, const char *source, const char *version, struct p4p_costs_msg *out, char *err, size_t errlen) {
+  struct cursor c      = {buf, len, 0, 0};
+  struct line   l      = {0};
+  struct names *t      = NULL;
+  struct cell  *cells  = NULL;
+  uint8_t      *given  = NULL;
+  size_t        ncells = 0, ccap = 0;
+  const char   *ls;
+  size_t        ll;
+  char          why[200];
 
   if (!source)
     source = "pdistance";
@@ -453,8 +424,10 @@ int p4p_legacy_parse_pdistance(const char *buf, size_t len, const char *source,
       goto fail_why;
     }
     if (l.ntok - 3 != n * per) {
-      snprintf(why, sizeof why, "count says %zu destinations, line has %zu "
-               "fields after it (want %zu)", n, l.ntok - 3, n * per);
+      snprintf(why, sizeof why,
+               "count says %zu destinations, line has %zu "
+               "fields after it (want %zu)",
+               n, l.ntok - 3, n * per);
       goto fail_why;
     }
     if (!valid_name(l.tok[0], strlen(l.tok[0]))) {
@@ -474,15 +447,13 @@ int p4p_legacy_parse_pdistance(const char *buf, size_t len, const char *source,
       }
       long dst = names_index(t, f[0]);
       if (dst < 0) {
-        snprintf(why, sizeof why, "more than %d PIDs",
-                 P4P_XML_MAX_MATRIX_PIDS);
+        snprintf(why, sizeof why, "more than %d PIDs", P4P_XML_MAX_MATRIX_PIDS);
         goto fail_why;
       }
       for (size_t q = 1; q < per; q++) {
         double v;
         if (parse_cost(f[q], &v) < 0) {
-          snprintf(why, sizeof why, "bad cost \"%.40s\" for %s -> %s", f[q],
-                   l.tok[0], f[0]);
+          snprintf(why, sizeof why, "bad cost \"%.40s\" for %s -> %s", f[q], l.tok[0], f[0]);
           goto fail_why;
         }
         if (ncells == ccap) {
@@ -497,14 +468,14 @@ int p4p_legacy_parse_pdistance(const char *buf, size_t len, const char *source,
           if (!nc)
             goto oom;
           cells = nc;
-          ccap = ncap;
+          ccap  = ncap;
         }
         struct cell *ce = &cells[ncells++];
-        ce->from = (uint32_t)(q == 1 ? src : dst);
-        ce->to = (uint32_t)(q == 1 ? dst : src);
-        ce->v = v;
-        ce->line = c.lineno;
-        ce->reverse = q == 2;
+        ce->from        = (uint32_t)(q == 1 ? src : dst);
+        ce->to          = (uint32_t)(q == 1 ? dst : src);
+        ce->v           = v;
+        ce->line        = c.lineno;
+        ce->reverse     = q == 2;
       }
     }
   }
@@ -523,18 +494,17 @@ int p4p_legacy_parse_pdistance(const char *buf, size_t len, const char *source,
     memcpy(out->costs.pids[i], t->name[i], P4P_NAME_MAX);
   for (size_t k = 0; k < ncells; k++) {
     const struct cell *ce = &cells[k];
-    size_t at = (size_t)ce->from * np + ce->to;
+    size_t             at = (size_t)ce->from * np + ce->to;
     if (!ce->reverse) {
       if (given[at] == 2) {
         c.lineno = ce->line;
-        snprintf(why, sizeof why, "cost %s -> %s given twice",
-                 t->name[ce->from], t->name[ce->to]);
+        snprintf(why, sizeof why, "cost %s -> %s given twice", t->name[ce->from], t->name[ce->to]);
         goto fail_why;
       }
-      given[at] = 2;
+      given[at]        = 2;
       out->costs.v[at] = ce->v;
     } else if (!given[at]) {
-      given[at] = 1;
+      given[at]        = 1;
       out->costs.v[at] = ce->v;
     }
   }
@@ -546,8 +516,8 @@ int p4p_legacy_parse_pdistance(const char *buf, size_t len, const char *source,
       max = out->costs.v[k];
   for (size_t i = 0; i < np; i++)
     for (size_t j = 0; j < np; j++) {
-      double *v = &out->costs.v[i * np + j];
-      int defined = given[i * np + j] && (*v > 0 || i == j);
+      double *v       = &out->costs.v[i * np + j];
+      int     defined = given[i * np + j] && (*v > 0 || i == j);
       if (!defined)
         *v = i == j ? 0 : 100;
       else

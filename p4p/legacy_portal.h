@@ -25,9 +25,7 @@
 /* PID map.  PIDs keep their order; ASID is 0 and LOC "" (the text format
  * has neither).  Prefixes may overlap across PIDs (longest prefix wins in
  * pidmap.h); the same prefix twice, or a PID twice, is an error. */
-int p4p_legacy_parse_pidmap(const char *buf, size_t len, const char *source,
-                            const char *version, struct p4p_pidmap_msg *out,
-                            char *err, size_t errlen);
+int p4p_legacy_parse_pidmap(const char *buf, size_t len, const char *source, const char *version, struct p4p_pidmap_msg *out, char *err, size_t errlen);
 
 /* p-distance matrix -> v1 costs.  Yale's costs are integers in which 0
  * "can mean undefined"; v1 has no undefined cost (0 means free).  So:
@@ -41,8 +39,6 @@ int p4p_legacy_parse_pidmap(const char *buf, size_t len, const char *source,
  * PIDs are ordered by first appearance (sources, then destinations).  An
  * inc-reverse triple's reverse cost fills (dst, src) only where no line gave
  * that pair directly. */
-int p4p_legacy_parse_pdistance(const char *buf, size_t len, const char *source,
-                               const char *version, struct p4p_costs_msg *out,
-                               char *err, size_t errlen);
+int p4p_legacy_parse_pdistance(const char *buf, size_t len, const char *source, const char *version, struct p4p_costs_msg *out, char *err, size_t errlen);
 
 #endif

@@ -7,9 +7,9 @@
 #include "guidance.h"
 #include "loader.h"
 #include "pidmap.h"
-#include "state.h"
 #include "proto/file.h"
 #include "proto/xml.h"
+#include "state.h"
 
 int p4p_loader_read_local(const struct p4p_config *cfg, struct loader_local *out, char *err, size_t errlen) {
   char  *buf;
@@ -58,8 +58,7 @@ enum attempt { ATTEMPT_OK, ATTEMPT_SOURCE, ATTEMPT_FATAL };
 /* The source whose map alone does not finish (a prefix twice in one
  * provider), found by building each used map by itself: only after the
  * combined map failed, so the common path builds each map once. */
-static enum attempt finish_culprit(const struct loader_source *src, size_t n, const unsigned char *use, size_t *culprit, char *why,
-                                   size_t whylen) {
+static enum attempt finish_culprit(const struct loader_source *src, size_t n, const unsigned char *use, size_t *culprit, char *why, size_t whylen) {
   for (size_t i = 0; i < n; ++i) {
     if (!use[i])
       continue;
@@ -75,8 +74,8 @@ static enum attempt finish_culprit(const struct loader_source *src, size_t n, co
 
 /* One map over the used sources' PIDs, each source's slots contiguous.
  * Provider ids stay the sources' indexes, used or not. */
-static enum attempt combined_map(const struct loader_source *src, size_t n, const unsigned char *use, struct pidmap **out, size_t *culprit,
-                                 char *why, size_t whylen) {
+static enum attempt combined_map(const struct loader_source *src, size_t n, const unsigned char *use, struct pidmap **out, size_t *culprit, char *why,
+                                 size_t whylen) {
   size_t         total = 0;
   uint16_t       slot  = 0;
   struct pidmap *map;
@@ -133,8 +132,8 @@ static int add_servers(struct p4p_provider_info *p, const struct p4p_capability_
  * providers array already); on ATTEMPT_SOURCE *culprit names the source
  * that does not resolve and why says why.  s is left for the caller to
  * clear. */
-static enum attempt attempt(const struct p4p_config *cfg, const struct loader_source *src, size_t n, const unsigned char *use,
-                            struct p4p_state *s, size_t *culprit, char *why, size_t whylen) {
+static enum attempt attempt(const struct p4p_config *cfg, const struct loader_source *src, size_t n, const unsigned char *use, struct p4p_state *s,
+                            size_t *culprit, char *why, size_t whylen) {
   char         reason[400];
   enum attempt r = combined_map(src, n, use, &s->map, culprit, why, whylen);
   if (r != ATTEMPT_OK)
@@ -192,9 +191,9 @@ static void set_refused(struct p4p_provider_info *p, const char *why) {
       *c = ' ';
 }
 
-struct p4p_state *p4p_loader_assemble(const struct p4p_config *cfg, const struct loader_source *src, size_t n, struct pidmap *previous,
-                                      char *err, size_t errlen) {
-  struct p4p_state *s = calloc(1, sizeof *s);
+struct p4p_state *p4p_loader_assemble(const struct p4p_config *cfg, const struct loader_source *src, size_t n, struct pidmap *previous, char *err,
+                                      size_t errlen) {
+  struct p4p_state *s   = calloc(1, sizeof *s);
   unsigned char    *use = calloc(n ? n : 1, 1);
   char              why[600];
   size_t            total = 0, used = 0;
@@ -223,8 +222,8 @@ struct p4p_state *p4p_loader_assemble(const struct p4p_config *cfg, const struct
     if (!src[i].pidmap)
       continue;
     if (src[i].pidmap->npids > PIDMAP_MAX_PIDS - total) {
-      snprintf(why, sizeof why, "its %zu PIDs and the %zu of the sources before it are over the limit of %d PIDs in all",
-               src[i].pidmap->npids, total, PIDMAP_MAX_PIDS);
+      snprintf(why, sizeof why, "its %zu PIDs and the %zu of the sources before it are over the limit of %d PIDs in all", src[i].pidmap->npids, total,
+               PIDMAP_MAX_PIDS);
       goto refuse_i;
     }
     total += src[i].pidmap->npids;

@@ -34,7 +34,7 @@ struct loader_source {
   const struct p4p_capability_msg *capability; /* NULL: no provider servers */
   const char                      *pidmap_version;
   const char                      *guidance_version;
-  int                              required;   /* refused: no snapshot at all */
+  int                              required; /* refused: no snapshot at all */
 };
 
 /* The local files' messages; free with p4p_loader_local_free. */
@@ -43,8 +43,8 @@ struct loader_local {
   struct p4p_guidance_msg guidance;
   int                     has_pidmap, has_guidance;
 };
-int               p4p_loader_read_local(const struct p4p_config *cfg, struct loader_local *out, char *err, size_t errlen);
-void              p4p_loader_local_free(struct loader_local *l);
+int  p4p_loader_read_local(const struct p4p_config *cfg, struct loader_local *out, char *err, size_t errlen);
+void p4p_loader_local_free(struct loader_local *l);
 
 /* The snapshot for these sources: providers[i] is src[i] (with its
  * refusal, if any); no source with data that resolves gives an empty
@@ -52,8 +52,8 @@ void              p4p_loader_local_free(struct loader_local *l);
  * map equal to `previous` (the current snapshot's, may be NULL), the
  * snapshot shares it.  NULL (err set) when a required source is refused or
  * memory ran out. */
-struct p4p_state *p4p_loader_assemble(const struct p4p_config *cfg, const struct loader_source *src, size_t n, struct pidmap *previous,
-                                  char *err, size_t errlen);
+struct p4p_state *p4p_loader_assemble(const struct p4p_config *cfg, const struct loader_source *src, size_t n, struct pidmap *previous, char *err,
+                                      size_t errlen);
 
 /* Reads the local files and assembles them alone (no portals). */
 struct p4p_state *p4p_loader_build(const struct p4p_config *cfg, char *err, size_t errlen);

@@ -69,22 +69,20 @@ static void enter(struct portal_log *l, enum portal_log_state state, time_t now)
   l->since = now;
 }
 
-void p4p_portal_log_ok(struct portal_log *l, struct portal_log_limit *rl, const char *provider, const char *iface, const char *version,
-                       time_t now) {
+void p4p_portal_log_ok(struct portal_log *l, struct portal_log_limit *rl, const char *provider, const char *iface, const char *version, time_t now) {
   char text[300];
   if (l->state == PORTAL_LOG_OK)
     return;
   if (l->state == PORTAL_LOG_NONE)
-    snprintf(text, sizeof text, "fetched%s%s%s", version && *version ? " (version " : "", version && *version ? version : "",
-             version && *version ? ")" : "");
+    snprintf(text, sizeof text, "fetched%s%s%s", version && *version ? " (version " : "", version && *version ? version : "", version && *version ? ")" : "");
   else
     snprintf(text, sizeof text, "ok again after %lu failed fetches in %ld s", l->fails, (long)(now - l->since));
   emit(rl, now, LOG_INFO, provider, iface, text);
   enter(l, PORTAL_LOG_OK, now);
 }
 
-void p4p_portal_log_failure(struct portal_log *l, struct portal_log_limit *rl, const char *provider, const char *iface, const char *reason,
-                            long data_age, time_t now) {
+void p4p_portal_log_failure(struct portal_log *l, struct portal_log_limit *rl, const char *provider, const char *iface, const char *reason, long data_age,
+                            time_t now) {
   char text[700];
   if (l->state == PORTAL_LOG_FAILING || l->state == PORTAL_LOG_DROPPED) {
     l->fails++; /* still failing: counted, said when it ends */
@@ -99,8 +97,7 @@ void p4p_portal_log_failure(struct portal_log *l, struct portal_log_limit *rl, c
   l->fails = 1;
 }
 
-void p4p_portal_log_dropped(struct portal_log *l, struct portal_log_limit *rl, const char *provider, const char *iface, int max_staleness_s,
-                            time_t now) {
+void p4p_portal_log_dropped(struct portal_log *l, struct portal_log_limit *rl, const char *provider, const char *iface, int max_staleness_s, time_t now) {
   char          text[200];
   unsigned long fails = l->fails;
   snprintf(text, sizeof text, "dropped: no good answer for %d s (max_staleness); its peers get stock selection until it answers", max_staleness_s);

@@ -23,8 +23,8 @@ enum portal_log_state { PORTAL_LOG_NONE, PORTAL_LOG_OK, PORTAL_LOG_FAILING, PORT
 /* One interface of one provider (fetch thread only). */
 struct portal_log {
   enum portal_log_state state;
-  unsigned long         fails;      /* failures since the state began */
-  time_t                since;      /* when it began */
+  unsigned long         fails; /* failures since the state began */
+  time_t                since; /* when it began */
 };
 
 /* One provider's budget: PORTAL_LOG_BURST lines, then one per
@@ -43,11 +43,9 @@ struct portal_log_limit {
  * changes: first data, ok -> failing (the reason, and whether data is kept
  * and how old it is), failing -> ok (after how many failures and how long),
  * dropped (max_staleness passed).  data_age < 0: no data held. */
-void p4p_portal_log_ok(struct portal_log *l, struct portal_log_limit *rl, const char *provider, const char *iface, const char *version,
-                       time_t now);
-void p4p_portal_log_failure(struct portal_log *l, struct portal_log_limit *rl, const char *provider, const char *iface, const char *reason,
-                            long data_age, time_t now);
-void p4p_portal_log_dropped(struct portal_log *l, struct portal_log_limit *rl, const char *provider, const char *iface, int max_staleness_s,
+void p4p_portal_log_ok(struct portal_log *l, struct portal_log_limit *rl, const char *provider, const char *iface, const char *version, time_t now);
+void p4p_portal_log_failure(struct portal_log *l, struct portal_log_limit *rl, const char *provider, const char *iface, const char *reason, long data_age,
                             time_t now);
+void p4p_portal_log_dropped(struct portal_log *l, struct portal_log_limit *rl, const char *provider, const char *iface, int max_staleness_s, time_t now);
 
 #endif

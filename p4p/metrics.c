@@ -34,7 +34,7 @@ static void family(struct p4p_outbuf *o, const char *name, const char *type, con
 size_t p4p_metrics_write(const struct p4p_state *s, const struct p4p_provider_view *pv, size_t npv, char *out, size_t cap) {
   struct p4p_outbuf         o;
   struct p4p_stats_counters c;
-  time_t                    now = time(NULL);
+  time_t                    now           = time(NULL);
   static const char *const  state_names[] = {"in_use", "waiting", "no_data", "refused"};
   static const char *const  data_names[]  = {"pidmap", "costs", "guidance", "capability"};
 
@@ -47,10 +47,8 @@ size_t p4p_metrics_write(const struct p4p_state *s, const struct p4p_provider_vi
   p4p_out_printf(&o, NS "data_loaded %d\n", s && s->map);
   family(&o, "announces_total", "counter", "Announces counted by P4P, by whether the requester is in a PID");
   p4p_out_printf(&o, NS "announces_total{pid=\"yes\"} %lu\n" NS "announces_total{pid=\"no\"} %lu\n", c.announce_pid, c.announce_nopid);
-  family(&o, "selections_total", "counter",
-         "Peer selections: guided (a swarm's own matrix), default (the default matrix), stock (upstream's)");
-  p4p_out_printf(&o, NS "selections_total{kind=\"guided\"} %lu\n" NS "selections_total{kind=\"default\"} %lu\n" NS
-                     "selections_total{kind=\"stock\"} %lu\n",
+  family(&o, "selections_total", "counter", "Peer selections: guided (a swarm's own matrix), default (the default matrix), stock (upstream's)");
+  p4p_out_printf(&o, NS "selections_total{kind=\"guided\"} %lu\n" NS "selections_total{kind=\"default\"} %lu\n" NS "selections_total{kind=\"stock\"} %lu\n",
                  c.selections[STATS_SEL_GUIDED], c.selections[STATS_SEL_DEFAULT], c.selections[STATS_SEL_STOCK]);
   family(&o, "peers_returned_total", "counter", "Peers returned by P4P selection, by how they were picked");
   p4p_out_printf(&o,
@@ -58,8 +56,7 @@ size_t p4p_metrics_write(const struct p4p_state *s, const struct p4p_provider_vi
                     "peers_returned_total{pick=\"outside_provider\"} %lu\n" NS "peers_returned_total{pick=\"random\"} %lu\n" NS
                     "peers_returned_total{pick=\"provider_server\"} %lu\n",
                  c.peers_same, c.peers_other, c.peers_outside, c.peers_random, c.peers_capability);
-  family(&o, "peers_locality_total", "counter",
-         "Peers returned by P4P selection, by where they are: the requester's PID, another PID of its provider, other");
+  family(&o, "peers_locality_total", "counter", "Peers returned by P4P selection, by where they are: the requester's PID, another PID of its provider, other");
   p4p_out_printf(&o,
                  NS "peers_locality_total{locality=\"same_pid\"} %lu\n" NS "peers_locality_total{locality=\"same_provider\"} %lu\n" NS
                     "peers_locality_total{locality=\"other\"} %lu\n",
@@ -93,14 +90,13 @@ size_t p4p_metrics_write(const struct p4p_state *s, const struct p4p_provider_vi
   for (size_t i = 0; i < npv; ++i) {
     char url[1100];
     p4p_metrics_label_value(pv[i].url, url, sizeof url);
-    p4p_out_printf(&o, NS "provider_info{provider=\"%s\",url=\"%s\",protocol=\"%s\"} 1\n", pv[i].cfg->name, url,
-                   pv[i].cfg->legacy ? "legacy" : "v1");
+    p4p_out_printf(&o, NS "provider_info{provider=\"%s\",url=\"%s\",protocol=\"%s\"} 1\n", pv[i].cfg->name, url, pv[i].cfg->legacy ? "legacy" : "v1");
   }
-  family(&o, "provider_state", "gauge", "Where the provider's data stands: in_use, waiting (for the next snapshot), no_data, refused (its data does not resolve)");
+  family(&o, "provider_state", "gauge",
+         "Where the provider's data stands: in_use, waiting (for the next snapshot), no_data, refused (its data does not resolve)");
   for (size_t i = 0; i < npv; ++i)
     for (int k = 0; k < (int)(sizeof state_names / sizeof *state_names); ++k)
-      p4p_out_printf(&o, NS "provider_state{provider=\"%s\",state=\"%s\"} %d\n", pv[i].cfg->name, state_names[k],
-                     (int)p4p_provider_state_of(&pv[i]) == k);
+      p4p_out_printf(&o, NS "provider_state{provider=\"%s\",state=\"%s\"} %d\n", pv[i].cfg->name, state_names[k], (int)p4p_provider_state_of(&pv[i]) == k);
   family(&o, "provider_failing", "gauge", "1 while some interface of the provider is failing (backing off)");
   for (size_t i = 0; i < npv; ++i)
     p4p_out_printf(&o, NS "provider_failing{provider=\"%s\"} %d\n", pv[i].cfg->name, pv[i].st.backoff_s > 0);
@@ -129,8 +125,7 @@ size_t p4p_metrics_write(const struct p4p_state *s, const struct p4p_provider_vi
     const time_t at[4] = {pv[i].st.pidmap_at, pv[i].st.costs_at, pv[i].st.guidance_at, pv[i].st.capability_at};
     for (int k = 0; k < 4; ++k)
       if (at[k])
-        p4p_out_printf(&o, NS "provider_data_age_seconds{provider=\"%s\",data=\"%s\"} %ld\n", pv[i].cfg->name, data_names[k],
-                       (long)(now - at[k]));
+        p4p_out_printf(&o, NS "provider_data_age_seconds{provider=\"%s\",data=\"%s\"} %ld\n", pv[i].cfg->name, data_names[k], (long)(now - at[k]));
   }
   family(&o, "provider_guidance_swarms", "gauge", "Swarms under the provider's per-swarm guidance");
   for (size_t i = 0; i < npv; ++i)

@@ -15,6 +15,6 @@ struct p4p_provider_view;
 size_t p4p_metrics_write(const struct p4p_state *s, const struct p4p_provider_view *pv, size_t npv, char *out, size_t cap);
 
 /* Writes a label value with \, " and newlines escaped as the format wants. */
-void   p4p_metrics_label_value(const char *in, char *out, size_t outlen);
+void p4p_metrics_label_value(const char *in, char *out, size_t outlen);
 
 #endif

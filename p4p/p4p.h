@@ -39,13 +39,13 @@ struct p4p_vector {
  * place: the compare bytes (address, then port, network order), then a flag
  * byte and a time byte.  Named once here; the storage patch asserts every
  * value against upstream's own definitions. */
-#define P4P_PEER_COMPARE_SIZE4 6  /* IPv4 address + port */
-#define P4P_PEER_COMPARE_SIZE6 18 /* IPv6 address + port */
-#define P4P_PEER_TAIL_SIZE     2  /* flag byte, time byte */
-#define P4P_PEER_SIZE4         (P4P_PEER_COMPARE_SIZE4 + P4P_PEER_TAIL_SIZE)
-#define P4P_PEER_SIZE6         (P4P_PEER_COMPARE_SIZE6 + P4P_PEER_TAIL_SIZE)
-#define P4P_PEER_FLAG_SEEDING  0x80 /* in the flag byte */
-#define P4P_PEER_COMPARE_SIZE(peer_size) ((peer_size) - P4P_PEER_TAIL_SIZE)
+#define P4P_PEER_COMPARE_SIZE4           6  /* IPv4 address + port */
+#define P4P_PEER_COMPARE_SIZE6           18 /* IPv6 address + port */
+#define P4P_PEER_TAIL_SIZE               2  /* flag byte, time byte */
+#define P4P_PEER_SIZE4                   (P4P_PEER_COMPARE_SIZE4 + P4P_PEER_TAIL_SIZE)
+#define P4P_PEER_SIZE6                   (P4P_PEER_COMPARE_SIZE6 + P4P_PEER_TAIL_SIZE)
+#define P4P_PEER_FLAG_SEEDING            0x80 /* in the flag byte */
+#define P4P_PEER_COMPARE_SIZE(peer_size) ((peer_size)-P4P_PEER_TAIL_SIZE)
 #define P4P_PEER_FLAGS(peer, peer_size)  ((peer)[P4P_PEER_COMPARE_SIZE(peer_size)])
 
 struct pidmap;
@@ -69,8 +69,8 @@ struct p4p_layout {
  * a walker the tracker passes to p4p_init(): the walker visits every swarm
  * holding that swarm's bucket mutex, and the pointers it passes are valid
  * only during the call. */
-typedef void (*p4p_swarm_visitor)(void *ctx, const uint8_t *info_hash, const struct p4p_vector *peers, const struct p4p_layout *layout,
-                                  size_t peer_count, size_t seed_count, size_t peer_size);
+typedef void (*p4p_swarm_visitor)(void *ctx, const uint8_t *info_hash, const struct p4p_vector *peers, const struct p4p_layout *layout, size_t peer_count,
+                                  size_t seed_count, size_t peer_size);
 typedef void (*p4p_swarm_walker)(p4p_swarm_visitor visit, void *ctx);
 
 #ifdef WANT_P4P
@@ -79,7 +79,7 @@ typedef void (*p4p_swarm_walker)(p4p_swarm_visitor visit, void *ctx);
 
 /* One config line starting with "p4p.".  0 when taken; -1 after printing
  * "file:line: reason" to stderr (the tracker must then refuse to start). */
-int  p4p_config_line(const char *line, const char *file, int lineno);
+int p4p_config_line(const char *line, const char *file, int lineno);
 
 /* After the config is read (and privileges dropped, so what the module can
  * read now it can read on every reload): checks the keys, loads the
@@ -87,12 +87,11 @@ int  p4p_config_line(const char *line, const char *file, int lineno);
  * thread waits for SIGHUP itself (0 when another thread, the access list's,
  * owns that signal and calls p4p_reload_request()).  -1 after printing why:
  * the tracker must not start half-configured. */
-int  p4p_init(p4p_swarm_walker walk, int own_sighup);
+int p4p_init(p4p_swarm_walker walk, int own_sighup);
 /* Stops the threads and frees the module's data; lists still holding a map
  * reference free it when they are released. */
 void p4p_deinit(void);
 void p4p_reload_request(void);
-
 
 /* --- storage (under the torrent's bucket mutex) ------------------------- */
 
@@ -104,19 +103,19 @@ void p4p_reload_request(void);
  * apply to it, -1 when there is no memory to make room for incoming (the
  * caller must not insert it).  On allocation failure the list keeps its
  * old, still consistent layout. */
-int    p4p_peerlist_refresh(struct p4p_vector *peers, struct p4p_layout *layout, size_t peer_count, size_t peer_size, const uint8_t *incoming);
+int p4p_peerlist_refresh(struct p4p_vector *peers, struct p4p_layout *layout, size_t peer_count, size_t peer_size, const uint8_t *incoming);
 
 /* Bucket index of a peer in a list with layout->map != NULL. */
 size_t p4p_peer_bucket(const struct p4p_vector *peers, const struct p4p_layout *layout, const uint8_t *peer, size_t compare_size);
 
 /* Drops the list's map reference; called when the list is freed. */
-void   p4p_peerlist_release(struct p4p_layout *layout);
+void p4p_peerlist_release(struct p4p_layout *layout);
 
 /* --- announce ------------------------------------------------------------ */
 
 /* Counts the announce for /stats (with or without a PID) and remembers the
  * requester's PID for this thread, so selection does not look it up again. */
-void   p4p_note_announce(const uint8_t *requester6);
+void p4p_note_announce(const uint8_t *requester6);
 
 /* Writes `amount` peers of the list (never the requester, no duplicates)
  * into reply the way upstream does: compare_size bytes each, leechers from
@@ -124,8 +123,8 @@ void   p4p_note_announce(const uint8_t *requester6);
  * the bytes written, or 0 when P4P does not apply (no PID for the requester,
  * no guidance for the swarm): the caller then runs stock selection.
  * requester6: the announcing peer as upstream's ot_peer6 (address first). */
-size_t p4p_select_peers(const struct p4p_vector *peers, const struct p4p_layout *layout, size_t peer_count, size_t peer_size,
-                        const uint8_t *requester6, const uint8_t *info_hash, size_t amount, unsigned short rand48[3], char *reply);
+size_t p4p_select_peers(const struct p4p_vector *peers, const struct p4p_layout *layout, size_t peer_count, size_t peer_size, const uint8_t *requester6,
+                        const uint8_t *info_hash, size_t amount, unsigned short rand48[3], char *reply);
 
 /* Writes the /stats?mode=p4p text into reply (at most cap bytes). */
 size_t p4p_stats_render(char *reply, size_t cap);
@@ -151,7 +150,7 @@ void p4p_check_problem(const char *file, int lineno, const char *what);
 /* After the privilege drop, as the tracker would load: checks the p4p keys
  * together, every file they name, and the local data files' contents.
  * Prints the verdict; returns the exit status (0 good, 1 not). */
-int  p4p_check_finish(void);
+int p4p_check_finish(void);
 
 /* --- embedding (the simulator, benchmarks; not upstream) --------------- */
 
@@ -165,8 +164,7 @@ struct p4p_guidance_msg;
  * tracker's own announce path.  For a single-threaded embedder only:
  * replaced snapshots are freed at once.  guidance may be NULL.  0, or -1
  * with the reason in err (the old snapshot stays). */
-int p4p_embed_publish(const struct p4p_pidmap_msg *pidmap, const struct p4p_guidance_msg *guidance, double random_fraction, char *err,
-                      size_t errlen);
+int p4p_embed_publish(const struct p4p_pidmap_msg *pidmap, const struct p4p_guidance_msg *guidance, double random_fraction, char *err, size_t errlen);
 /* Frees every snapshot (the embedder's shutdown). */
 void p4p_embed_reset(void);
 
@@ -179,13 +177,15 @@ static inline int p4p_config_line(const char *line, const char *file, int lineno
   fprintf(stderr, "%s:%d: p4p keys need a tracker built with WANT_P4P\n", file, lineno);
   return -1;
 }
-static inline int  p4p_init(p4p_swarm_walker walk, int own_sighup) { (void)walk, (void)own_sighup; return 0; }
+static inline int p4p_init(p4p_swarm_walker walk, int own_sighup) {
+  (void)walk, (void)own_sighup;
+  return 0;
+}
 static inline void p4p_deinit(void) {}
 static inline void p4p_reload_request(void) {}
-static inline int  p4p_peerlist_refresh(struct p4p_vector *peers, struct p4p_layout *layout, size_t peer_count, size_t peer_size,
-                                        const uint8_t *incoming) {
-  (void)peers, (void)layout, (void)peer_count, (void)peer_size, (void)incoming;
-  return 0;
+static inline int  p4p_peerlist_refresh(struct p4p_vector *peers, struct p4p_layout *layout, size_t peer_count, size_t peer_size, const uint8_t *incoming) {
+   (void)peers, (void)layout, (void)peer_count, (void)peer_size, (void)incoming;
+   return 0;
 }
 static inline size_t p4p_peer_bucket(const struct p4p_vector *peers, const struct p4p_layout *layout, const uint8_t *peer, size_t compare_size) {
   (void)peers, (void)layout, (void)peer, (void)compare_size;

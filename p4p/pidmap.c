@@ -30,19 +30,19 @@ struct prefix_in {
 };
 
 struct pidmap {
-  atomic_int        refs;
-  uint64_t          id;       /* unique per map ever built: guards the lookup cache */
-  size_t            npids;
-  struct pid_info  *pids;     /* [npids + 1], slot 0 unused */
+  atomic_int       refs;
+  uint64_t         id; /* unique per map ever built: guards the lookup cache */
+  size_t           npids;
+  struct pid_info *pids; /* [npids + 1], slot 0 unused */
   /* while building */
   struct prefix_in *in;
   size_t            nin, cap;
   /* after p4p_pidmap_finish: ranges sorted by start, disjoint */
-  u128             *starts;
-  u128             *ends;
-  uint16_t         *slots;
-  size_t            nranges;
-  size_t            shadowed;
+  u128     *starts;
+  u128     *ends;
+  uint16_t *slots;
+  size_t    nranges;
+  size_t    shadowed;
 };
 
 /* 16 address bytes (network order) as one number: two loads, two swaps. */
@@ -101,12 +101,12 @@ int p4p_pidmap_add_prefix(struct pidmap *map, const uint8_t addr[16], unsigned b
     map->in  = in;
     map->cap = cap;
   }
-  u128 mask                 = prefix_mask(bits);
-  struct prefix_in *p       = &map->in[map->nin++];
-  p->start                  = u128_from_bytes(addr) & mask;
-  p->end                    = p->start | ~mask;
-  p->bits                   = (uint8_t)bits;
-  p->slot                   = slot;
+  u128              mask = prefix_mask(bits);
+  struct prefix_in *p    = &map->in[map->nin++];
+  p->start               = u128_from_bytes(addr) & mask;
+  p->end                 = p->start | ~mask;
+  p->bits                = (uint8_t)bits;
+  p->slot                = slot;
   return 0;
 }
 
@@ -157,7 +157,7 @@ int p4p_pidmap_finish(struct pidmap *map, char *err, size_t errlen) {
     }
     map->in[kept++] = map->in[i];
   }
-  map->nin = kept;
+  map->nin    = kept;
 
   map->starts = malloc(max * sizeof *map->starts);
   map->ends   = malloc(max * sizeof *map->ends);
@@ -199,8 +199,7 @@ int p4p_pidmap_finish(struct pidmap *map, char *err, size_t errlen) {
   return 0;
 }
 
-int p4p_pidmap_add_msg(struct pidmap *map, const struct p4p_pidmap_msg *msg, uint16_t first_slot, const char *ns, uint16_t provider, char *err,
-                   size_t errlen) {
+int p4p_pidmap_add_msg(struct pidmap *map, const struct p4p_pidmap_msg *msg, uint16_t first_slot, const char *ns, uint16_t provider, char *err, size_t errlen) {
   char name[PIDMAP_NAME_MAX + 1];
   if (first_slot == 0 || first_slot - 1 + msg->npids > map->npids) {
     snprintf(err, errlen, "%zu PIDs do not fit the map", msg->npids);
@@ -261,7 +260,7 @@ static inline int same16(const uint8_t *a, const uint8_t *b) {
 uint16_t p4p_pidmap_lookup(const struct pidmap *map, const uint8_t addr[16]) {
   if (tl_id == map->id && same16(tl_addr, addr))
     return tl_slot;
-  u128   key = u128_from_bytes(addr);
+  u128 key      = u128_from_bytes(addr);
   /* lo = the number of ranges with start <= key, without a branch per step
    * (requesters come in no order: each step would be a coin flip for the
    * branch predictor).  Invariant: every start before b is <= key, every
@@ -271,10 +270,10 @@ uint16_t p4p_pidmap_lookup(const struct pidmap *map, const uint8_t addr[16]) {
   while (n > 1) {
     size_t half = n / 2;
     b           = b[half] <= key ? b + half : b;
-    n          -= half;
+    n -= half;
   }
   size_t lo = (size_t)(b - map->starts) + (map->nranges && *b <= key);
-  tl_id   = map->id;
+  tl_id     = map->id;
   memcpy(tl_addr, addr, 16);
   tl_slot = lo == 0 || map->ends[lo - 1] < key ? 0 : map->slots[lo - 1];
   return tl_slot;

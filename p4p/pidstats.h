@@ -25,8 +25,8 @@ struct p4p_pid_counter {
 struct p4p_pidstats {
   atomic_int             refs;
   size_t                 npids;
-  time_t                 since;   /* when the map's counting began */
-  struct p4p_pid_counter slot[];  /* npids + 1 */
+  time_t                 since;  /* when the map's counting began */
+  struct p4p_pid_counter slot[]; /* npids + 1 */
 };
 
 /* Counters for a map of npids PIDs, one reference.  NULL when out of memory

@@ -51,21 +51,29 @@
 /* The latest GOOD data of one provider (deep copies; *_at = wall clock of
  * the last fetch that delivered or confirmed it). */
 struct portal_data {
-  struct p4p_pidmap_msg     pidmap;     int has_pidmap;     time_t pidmap_at;
-  struct p4p_costs_msg      costs;      int has_costs;      time_t costs_at;
-  struct p4p_guidance_msg   guidance;   int has_guidance;   time_t guidance_at;
-  struct p4p_capability_msg capability; int has_capability; time_t capability_at;
+  struct p4p_pidmap_msg     pidmap;
+  int                       has_pidmap;
+  time_t                    pidmap_at;
+  struct p4p_costs_msg      costs;
+  int                       has_costs;
+  time_t                    costs_at;
+  struct p4p_guidance_msg   guidance;
+  int                       has_guidance;
+  time_t                    guidance_at;
+  struct p4p_capability_msg capability;
+  int                       has_capability;
+  time_t                    capability_at;
 };
 
 struct portal_status {
-  time_t        last_success;   /* 0 = never */
-  time_t        last_error_at;  /* 0 = never */
-  char          last_error[256];/* e.g. "pidmap: HTTP 401 (credentials refused)" */
-  unsigned long fetches;        /* transfers finished, good or bad */
+  time_t        last_success;    /* 0 = never */
+  time_t        last_error_at;   /* 0 = never */
+  char          last_error[256]; /* e.g. "pidmap: HTTP 401 (credentials refused)" */
+  unsigned long fetches;         /* transfers finished, good or bad */
   unsigned long failures;
-  unsigned long not_modified;   /* 304 answers among the fetches */
-  int           backoff_s;      /* largest current backoff step, 0 = healthy */
-  char          version[64];    /* last X-P4P-Version / X-P4P-PIDMap seen */
+  unsigned long not_modified; /* 304 answers among the fetches */
+  int           backoff_s;    /* largest current backoff step, 0 = healthy */
+  char          version[64];  /* last X-P4P-Version / X-P4P-PIDMap seen */
   /* what p4p_portal_data would return, without copying it (for /stats):
    * *_at = 0 when that data is not held */
   time_t        pidmap_at, costs_at, guidance_at, capability_at;
@@ -81,10 +89,7 @@ struct portal_client;
  * starts the thread; every interface is fetched at once.  on_update (may be
  * NULL) is called from that thread, without locks held, whenever some
  * provider's good data changed or expired.  NULL with a reason in err. */
-struct portal_client *p4p_portal_start(const struct p4p_provider_config *src,
-                                          size_t n,
-                                          void (*on_update)(void *ctx),
-                                          void *ctx, char *err, size_t errlen);
+struct portal_client *p4p_portal_start(const struct p4p_provider_config *src, size_t n, void (*on_update)(void *ctx), void *ctx, char *err, size_t errlen);
 
 /* Stops the thread and frees everything; prompt even while transfers hang
  * (they are aborted).  NULL is ignored. */
@@ -93,20 +98,17 @@ void p4p_portal_stop(struct portal_client *c);
 /* Deep copy of provider i's good data into *out (free with
  * p4p_portal_data_free).  0, or -1 when i is out of range or memory ran out
  * (*out is then zeroed). */
-int  p4p_portal_data(struct portal_client *c, size_t i,
-                        struct portal_data *out);
+int  p4p_portal_data(struct portal_client *c, size_t i, struct portal_data *out);
 void p4p_portal_data_free(struct portal_data *d);
 
 /* Provider i's fetch status.  0, or -1 when i is out of range. */
-int  p4p_portal_status(struct portal_client *c, size_t i,
-                          struct portal_status *out);
+int p4p_portal_status(struct portal_client *c, size_t i, struct portal_status *out);
 
 /* Copies stats; provider i's guidance rounds POST it from now on (replacing
  * what was posted before) and the next round starts now unless the
  * interface is backing off.  0, or -1 (bad i, no guidance interface,
  * stats not writable as v1, out of memory). */
-int  p4p_portal_post_stats(struct portal_client *c, size_t i,
-                              const struct p4p_stats_msg *stats);
+int p4p_portal_post_stats(struct portal_client *c, size_t i, const struct p4p_stats_msg *stats);
 
 /* The wait before the next attempt after `fails` consecutive failures:
  * min(2^(fails-1), cap_s) seconds times (0.5 + u), u uniform in [0, 1)

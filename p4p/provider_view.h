@@ -23,8 +23,7 @@ struct p4p_provider_view {
 enum p4p_provider_state { P4P_PROVIDER_IN_USE, P4P_PROVIDER_WAITING, P4P_PROVIDER_NO_DATA, P4P_PROVIDER_REFUSED };
 
 static inline enum p4p_provider_state p4p_provider_state_of(const struct p4p_provider_view *v) {
-  return v->refused   ? P4P_PROVIDER_REFUSED
-         : v->in_use ? P4P_PROVIDER_IN_USE : v->st.pidmap_at ? P4P_PROVIDER_WAITING : P4P_PROVIDER_NO_DATA;
+  return v->refused ? P4P_PROVIDER_REFUSED : v->in_use ? P4P_PROVIDER_IN_USE : v->st.pidmap_at ? P4P_PROVIDER_WAITING : P4P_PROVIDER_NO_DATA;
 }
 
 #endif

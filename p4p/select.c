@@ -117,7 +117,7 @@ SIZED void put(struct cursor *c, const uint8_t *peer, size_t peer_size) {
   size_t       step         = -seed & compare_size;
   memcpy(c->front, peer, compare_size);
   memcpy(c->back - compare_size, peer, compare_size);
-  c->back  -= step;
+  c->back -= step;
   c->front += compare_size - step;
 }
 
@@ -161,15 +161,15 @@ SIZED void pick_group(const struct pass *p, size_t g, uint32_t k, size_t peer_si
   for (uint32_t j = 0; j < k; ++j) {
     uint32_t size = q + (j < big);
     uint32_t at   = pos + scaled(d[j], size);
-    pos          += size;
-    at           -= n & -(uint32_t)(at >= n);
-    at           += at >= self; /* the requester is not in the range */
+    pos += size;
+    at -= n & -(uint32_t)(at >= n);
+    at += at >= self; /* the requester is not in the range */
     if (!flat) {
       size_t i = 0; /* the last bucket beginning at or before at: it holds at */
       for (size_t step = pg / 2; step; step /= 2)
         i += begin[i + step] <= at ? step : 0;
       data = (const uint8_t *)first[i].data;
-      at  -= begin[i];
+      at -= begin[i];
     }
     put(c, data + (size_t)at * peer_size, peer_size);
   }
@@ -200,11 +200,11 @@ static size_t spread(struct pass *p, size_t want, const size_t r[4], struct rng 
   size_t         sum = 0;
   for (int part = 0; part < 4; part += 2)
     for (size_t g = r[part]; g < r[part + 1]; ++g) {
-      cum          += left[g] * scale;
-      uint32_t k    = (uint32_t)((cum >> 32) - floor0);
-      floor0        = cum >> 32;
-      p->take[g]   += k;
-      sum          += k;
+      cum += left[g] * scale;
+      uint32_t k = (uint32_t)((cum >> 32) - floor0);
+      floor0     = cum >> 32;
+      p->take[g] += k;
+      sum += k;
     }
   /* The quotas' rounding may leave the sum one short; mend it. */
   for (int part = 0; part < 4 && sum < want; part += 2)
@@ -223,8 +223,8 @@ static size_t spread(struct pass *p, size_t want, const size_t r[4], struct rng 
  * integers with one uniform offset (systematic sampling): E[k_a] = quota_a
  * exactly and sum k_a is exact.  Returns sum k_a (less than want only when
  * the active PIDs run out). */
-static size_t allocate(size_t nactive, const uint16_t *group, const float *w, const uint32_t *cnt, double wsum, size_t capacity, size_t want,
-                       uint32_t *take, struct rng *r) {
+static size_t allocate(size_t nactive, const uint16_t *group, const float *w, const uint32_t *cnt, double wsum, size_t capacity, size_t want, uint32_t *take,
+                       struct rng *r) {
   uint16_t open[MAX_GROUPS]; /* the PIDs not saturated yet */
   uint8_t  sat[MAX_GROUPS];
   uint32_t k[MAX_GROUPS];
@@ -262,15 +262,15 @@ static size_t allocate(size_t nactive, const uint16_t *group, const float *w, co
   }
 
   /* Systematic rounding in 32.32 fixed point (an integer running sum). */
-  const double fx     = share * 4294967296.0;
-  uint64_t     cum    = next32(r), floor0 = 0; /* u + the quotas so far; floor(u) = 0 */
-  size_t       total  = 0;
+  const double fx  = share * 4294967296.0;
+  uint64_t     cum = next32(r), floor0 = 0; /* u + the quotas so far; floor(u) = 0 */
+  size_t       total = 0;
   for (a = 0; a < nactive; ++a) {
-    cum         += sat[a] ? (uint64_t)cnt[a] << 32 : (uint64_t)(int64_t)(fx * w[a]);
-    uint32_t n   = (uint32_t)((cum >> 32) - floor0);
-    floor0       = cum >> 32;
-    k[a]         = n > cnt[a] ? cnt[a] : n;
-    total       += k[a];
+    cum += sat[a] ? (uint64_t)cnt[a] << 32 : (uint64_t)(int64_t)(fx * w[a]);
+    uint32_t n = (uint32_t)((cum >> 32) - floor0);
+    floor0     = cum >> 32;
+    k[a]       = n > cnt[a] ? cnt[a] : n;
+    total += k[a];
   }
   /* Rounding the quotas may miss the exact total by one; mend it. */
   for (a = 0; total < want && a < nactive; ++a)
@@ -338,9 +338,9 @@ static inline int peer_cmp(const uint8_t *a, const uint8_t *b, size_t compare_si
 
 /* Takes the requester out of its group's index range, if it is there. */
 SIZED void find_self(struct pass *p, size_t peer_size) {
-  size_t compare_size = P4P_PEER_COMPARE_SIZE(peer_size);
-  const struct select_request *req = p->req;
-  p->self_group                    = p->groups;
+  size_t                       compare_size = P4P_PEER_COMPARE_SIZE(peer_size);
+  const struct select_request *req          = p->req;
+  p->self_group                             = p->groups;
   if (!req->self_key || !req->self_slot)
     return;
   size_t g = p4p_layout_find_group(req->group_slot, p->groups, req->self_slot);
@@ -391,7 +391,7 @@ SIZED size_t select_sized(const struct select_request *req, unsigned short rand4
       return 0; /* counts are 32 bits */
     p.count[g] = (uint32_t)c;
     p.take[g]  = 0;
-    n         += c;
+    n += c;
   }
   find_self(&p, peer_size);
   n -= p.self_group < p.groups;
@@ -443,15 +443,15 @@ SIZED size_t select_sized(const struct select_request *req, unsigned short rand4
     outside = n - n_in;
   /* For the tally, the provider's run without a group of no PID (slot 0,
    * first when there is one): with one provider that is every PID. */
-  size_t own_g  = req->self_slot ? p4p_layout_find_group(req->group_slot, p.groups, req->self_slot) : p.groups;
-  size_t prov_g = req->provider_first ? gin : p.groups && req->group_slot[0] == 0;
+  size_t own_g     = req->self_slot ? p4p_layout_find_group(req->group_slot, p.groups, req->self_slot) : p.groups;
+  size_t prov_g    = req->provider_first ? gin : p.groups && req->group_slot[0] == 0;
 
   /* How many picks each group gives, part by part: the guided part by the
    * row (water-filling, rounded), the outside part and then the random
    * part in proportion to what each group has left.  Each part's count per
    * group has the expectation of drawing that part uniformly among the
    * peers not taken yet, and the parts' sums are exact. */
-  p.rng         = rng_load(rand48);
+  p.rng            = rng_load(rand48);
   size_t guided    = allocate(nactive, active, weight, cnt, wsum, capacity, amount - random - outside, p.take, &p.rng);
   tally->same_pid  = own_g < p.groups ? p.take[own_g] : 0;
   tally->other_pid = guided - tally->same_pid;
@@ -459,7 +459,7 @@ SIZED size_t select_sized(const struct select_request *req, unsigned short rand4
     const size_t around[4] = {0, gin, gout, p.groups};
     outside                = spread(&p, outside, around, &p.rng);
   }
-  tally->outside = outside;
+  tally->outside      = outside;
   /* random, and whatever the guided part could not fill */
   const size_t all[4] = {0, p.groups, 0, 0};
   tally->random       = spread(&p, amount - guided - outside, all, &p.rng);
@@ -480,7 +480,7 @@ SIZED size_t select_sized(const struct select_request *req, unsigned short rand4
     for (size_t g = 0; g < p.groups; ++g)
       if (p.take[g])
         pick_group(&p, g, p.take[g], peer_size, 0, &draw, &c);
-  p.npicks = picks;
+  p.npicks      = picks;
   /* Locality, from the counts: the requester's group, the rest of its
    * provider's run, and everything else. */
   tally->in_pid = own_g < p.groups ? p.take[own_g] : 0;

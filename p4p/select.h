@@ -39,11 +39,11 @@ struct select_row {
 
 /* What one selection returned, for /stats and for tests. */
 struct select_tally {
-  size_t same_pid;  /* guided picks in the requester's PID */
-  size_t other_pid; /* guided picks in other PIDs */
-  size_t outside;   /* picks outside the requester's provider (intra_share) */
-  size_t random;    /* uniform picks */
-  size_t capability;/* provider servers put in the answer (by the caller) */
+  size_t same_pid;   /* guided picks in the requester's PID */
+  size_t other_pid;  /* guided picks in other PIDs */
+  size_t outside;    /* picks outside the requester's provider (intra_share) */
+  size_t random;     /* uniform picks */
+  size_t capability; /* provider servers put in the answer (by the caller) */
   /* every returned peer once more, by where it is: the requester's PID,
    * another PID of the requester's provider, or elsewhere (other providers'
    * PIDs, no PID); random picks counted where they landed */
@@ -54,24 +54,24 @@ struct select_request {
   const struct p4p_vector *buckets;    /* groups * per_group sorted vectors */
   const uint16_t          *group_slot; /* PID slot of each group, ascending; 0 = no PID */
   size_t                   groups;
-  size_t                   per_group;  /* a power of two, at most 64 (layout.c gives 1, 4, 16) */
-  size_t                   peer_size;  /* compare bytes, then flag, then time */
-  uint16_t                 self_slot;  /* requester's PID slot, 1 .. PIDs */
-  const uint8_t           *self_key;   /* requester's compare bytes; need not be in the list */
-  const struct select_row *row;        /* the requester's row */
+  size_t                   per_group; /* a power of two, at most 64 (layout.c gives 1, 4, 16) */
+  size_t                   peer_size; /* compare bytes, then flag, then time */
+  uint16_t                 self_slot; /* requester's PID slot, 1 .. PIDs */
+  const uint8_t           *self_key;  /* requester's compare bytes; need not be in the list */
+  const struct select_row *row;       /* the requester's row */
   double                   random_fraction;
   size_t                   amount;
   /* The requester's provider: its PID slots are first..last (0, 0: all of
    * them), and intra_share of the guided picks stay inside it. */
-  uint16_t                 provider_first, provider_last;
-  double                   intra_share;
+  uint16_t provider_first, provider_last;
+  double   intra_share;
 };
 
 /* Writes req->amount peers (fewer only if the list has fewer others) as
  * upstream does: leechers from the front of reply, seeders from the back of
  * the amount * compare_size bytes.  Returns the bytes written; 0 when amount
  * exceeds SELECT_MAX_AMOUNT (the caller falls back to stock). */
-size_t            p4p_select_guided(const struct select_request *req, unsigned short rand48[3], char *reply, struct select_tally *tally);
+size_t p4p_select_guided(const struct select_request *req, unsigned short rand48[3], char *reply, struct select_tally *tally);
 
 /* The sparse form of a dense row (weights of slots 1..npids at dense[0..]),
  * written to out (room for npids), for callers that keep dense matrices. */

@@ -10,9 +10,9 @@
 
 static _Atomic(struct p4p_state *) g_current;
 /* Publishers and the collector serialize on this; readers never take it. */
-static pthread_mutex_t             g_retire_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct p4p_state           *g_retired;
-static uint64_t                    g_next_gen    = 1;
+static pthread_mutex_t   g_retire_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct p4p_state *g_retired;
+static uint64_t          g_next_gen = 1;
 
 void p4p_state_free(struct p4p_state *s) {
   if (!s)
@@ -28,8 +28,8 @@ void p4p_state_free(struct p4p_state *s) {
 
 void p4p_state_publish(struct p4p_state *s) {
   pthread_mutex_lock(&g_retire_lock);
-  s->gen                 = g_next_gen++;
-  struct p4p_state *old  = atomic_exchange_explicit(&g_current, s, memory_order_acq_rel);
+  s->gen                = g_next_gen++;
+  struct p4p_state *old = atomic_exchange_explicit(&g_current, s, memory_order_acq_rel);
   if (old) {
     old->retired_at   = time(NULL);
     old->retired_next = g_retired;

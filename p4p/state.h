@@ -36,37 +36,37 @@ struct p4p_provider_info {
 };
 
 struct p4p_state {
-  uint64_t         gen;             /* 1, 2, ... per publish */
-  int              enabled;         /* p4p.enable: counted even while no source has data */
-  struct pidmap   *map;             /* NULL: P4P off, stock behaviour */
-  struct guidance *guidance;        /* NULL: no guidance */
-  double           random_fraction; /* epsilon in [0, 1] */
-  double           intra_share;     /* guided share kept inside the requester's provider */
-  unsigned         capability_peers;/* provider servers per answer, at most */
-  size_t           nproviders;
-  size_t           local_sources;   /* 1 when providers[0] is the local files */
-  struct p4p_provider_info *providers; /* indexed like p4p_pidmap_provider_of() */
-  char             map_version[P4P_NAME_MAX];
-  char             guidance_version[P4P_NAME_MAX];
-  struct p4p_pidstats *pidstats;    /* per-PID counters of this map (shared), may be NULL */
-  time_t           map_loaded;      /* when the data was read */
-  time_t           guidance_loaded;
+  uint64_t                  gen;              /* 1, 2, ... per publish */
+  int                       enabled;          /* p4p.enable: counted even while no source has data */
+  struct pidmap            *map;              /* NULL: P4P off, stock behaviour */
+  struct guidance          *guidance;         /* NULL: no guidance */
+  double                    random_fraction;  /* epsilon in [0, 1] */
+  double                    intra_share;      /* guided share kept inside the requester's provider */
+  unsigned                  capability_peers; /* provider servers per answer, at most */
+  size_t                    nproviders;
+  size_t                    local_sources; /* 1 when providers[0] is the local files */
+  struct p4p_provider_info *providers;     /* indexed like p4p_pidmap_provider_of() */
+  char                      map_version[P4P_NAME_MAX];
+  char                      guidance_version[P4P_NAME_MAX];
+  struct p4p_pidstats      *pidstats;   /* per-PID counters of this map (shared), may be NULL */
+  time_t                    map_loaded; /* when the data was read */
+  time_t                    guidance_loaded;
   /* retirement list, owned by state.c */
   struct p4p_state *retired_next;
   time_t            retired_at;
 };
 
 /* Takes ownership of s (and of its map reference and guidance). */
-void                    p4p_state_publish(struct p4p_state *s);
+void p4p_state_publish(struct p4p_state *s);
 /* The current snapshot; NULL before the first publish. */
 const struct p4p_state *p4p_state_current(void);
 /* Frees retired snapshots older than grace_seconds (all when < 0). */
-void                    p4p_state_collect(time_t now, int grace_seconds);
+void p4p_state_collect(time_t now, int grace_seconds);
 /* Retired snapshots not yet freed (memory held for readers; tests). */
-size_t                  p4p_state_retired(void);
+size_t p4p_state_retired(void);
 /* Frees everything, the current snapshot included (shutdown, tests). */
-void                    p4p_state_shutdown(void);
+void p4p_state_shutdown(void);
 
-void                    p4p_state_free(struct p4p_state *s);
+void p4p_state_free(struct p4p_state *s);
 
 #endif

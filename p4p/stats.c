@@ -16,15 +16,27 @@
  * ~20 cycles each and an announce bumps a dozen) and summed when read.
  * Threads beyond CELLS share the last block with locked adds. */
 enum {
-  C_ANNOUNCE_PID, C_ANNOUNCE_NOPID, C_SEL_GUIDED, C_SEL_DEFAULT, C_SEL_STOCK, C_SAME, C_OTHER, C_OUTSIDE, C_RANDOM, C_CAPABILITY,
-  C_IN_PID, C_IN_PROVIDER, C_ELSEWHERE, NCOUNTERS
+  C_ANNOUNCE_PID,
+  C_ANNOUNCE_NOPID,
+  C_SEL_GUIDED,
+  C_SEL_DEFAULT,
+  C_SEL_STOCK,
+  C_SAME,
+  C_OTHER,
+  C_OUTSIDE,
+  C_RANDOM,
+  C_CAPABILITY,
+  C_IN_PID,
+  C_IN_PROVIDER,
+  C_ELSEWHERE,
+  NCOUNTERS
 };
 #define CELLS 64
 struct cell {
   _Alignas(64) atomic_ulong v[NCOUNTERS];
 };
-static struct cell              g_cells[CELLS + 1];
-static atomic_uint              g_ncells;
+static struct cell                g_cells[CELLS + 1];
+static atomic_uint                g_ncells;
 static _Thread_local struct cell *tl_cell;
 static _Thread_local int          tl_shared; /* this thread writes the shared block */
 
@@ -97,8 +109,8 @@ void p4p_stats_note_reload(int ok, const char *error) {
 }
 
 void p4p_stats_read(struct p4p_stats_counters *out) {
-  out->announce_pid      = sum(C_ANNOUNCE_PID);
-  out->announce_nopid    = sum(C_ANNOUNCE_NOPID);
+  out->announce_pid   = sum(C_ANNOUNCE_PID);
+  out->announce_nopid = sum(C_ANNOUNCE_NOPID);
   for (int i = 0; i < 3; ++i)
     out->selections[i] = sum(C_SEL_GUIDED + i);
   out->peers_same        = sum(C_SAME);
@@ -169,14 +181,13 @@ size_t p4p_stats_write(const struct p4p_state *s, char *reply, size_t cap) {
                "last reload error: %s\n"
                "last reload error age seconds: %ld\n",
                s && s->enabled ? "yes" : "no", s && s->map ? "yes" : "no", c.announce_pid, c.announce_nopid, c.selections[STATS_SEL_GUIDED],
-               c.selections[STATS_SEL_DEFAULT], c.selections[STATS_SEL_STOCK], c.peers_same, c.peers_other, c.peers_random, c.peers_outside,
-               c.peers_capability, c.peers_in_pid, c.peers_in_provider, c.peers_elsewhere, s ? s->random_fraction : 0.0,
-               s && s->map && s->map_version[0] ? s->map_version : "-", s && s->map ? p4p_pidmap_npids(s->map) : 0,
-               s && s->map ? p4p_pidmap_nranges(s->map) : 0, s && s->map ? p4p_pidmap_shadowed(s->map) : 0, s && s->map ? age(s->map_loaded, now) : -1,
-               s && s->guidance && s->guidance_version[0] ? s->guidance_version : "-",
+               c.selections[STATS_SEL_DEFAULT], c.selections[STATS_SEL_STOCK], c.peers_same, c.peers_other, c.peers_random, c.peers_outside, c.peers_capability,
+               c.peers_in_pid, c.peers_in_provider, c.peers_elsewhere, s ? s->random_fraction : 0.0, s && s->map && s->map_version[0] ? s->map_version : "-",
+               s && s->map ? p4p_pidmap_npids(s->map) : 0, s && s->map ? p4p_pidmap_nranges(s->map) : 0, s && s->map ? p4p_pidmap_shadowed(s->map) : 0,
+               s && s->map ? age(s->map_loaded, now) : -1, s && s->guidance && s->guidance_version[0] ? s->guidance_version : "-",
                s && s->guidance && p4p_guidance_has_default(s->guidance) ? "yes" : "no", s && s->guidance ? p4p_guidance_nswarms(s->guidance) : 0,
-               s && s->guidance && s->guidance_loaded ? age(s->guidance_loaded, now) : -1, s ? (unsigned long)s->gen : 0UL, c.reload_ok,
-               c.reload_failed, c.last_error[0] ? c.last_error : "-", age(c.last_error_at, now));
+               s && s->guidance && s->guidance_loaded ? age(s->guidance_loaded, now) : -1, s ? (unsigned long)s->gen : 0UL, c.reload_ok, c.reload_failed,
+               c.last_error[0] ? c.last_error : "-", age(c.last_error_at, now));
   if (n < 0)
     return 0;
   return (size_t)n < cap ? (size_t)n : cap - 1;

@@ -28,10 +28,10 @@ struct p4p_stats_counters {
   time_t        last_error_at;   /* 0 = never */
 };
 
-void   p4p_stats_note_announce(int has_pid);
-void   p4p_stats_note_selection(enum stats_selection kind, const struct select_tally *tally);
-void   p4p_stats_note_reload(int ok, const char *error);
-void   p4p_stats_read(struct p4p_stats_counters *out);
+void p4p_stats_note_announce(int has_pid);
+void p4p_stats_note_selection(enum stats_selection kind, const struct select_tally *tally);
+void p4p_stats_note_reload(int ok, const char *error);
+void p4p_stats_read(struct p4p_stats_counters *out);
 /* Zeroes every counter (tests). */
 void   p4p_stats_reset(void);
 size_t p4p_stats_write(const struct p4p_state *s, char *reply, size_t cap);
@@ -39,6 +39,6 @@ size_t p4p_stats_write(const struct p4p_state *s, char *reply, size_t cap);
 /* Copies text for a one-line field: control characters (a portal's
  * <error> may carry &#10;) and DEL become '?', so nothing sent by a portal
  * or found in a file can start a line of its own in /stats or the logs. */
-void   p4p_stats_clean_text(const char *in, char *out, size_t outlen);
+void p4p_stats_clean_text(const char *in, char *out, size_t outlen);
 
 #endif

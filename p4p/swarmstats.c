@@ -18,7 +18,7 @@ struct heavy {
 struct walk_state {
   const struct p4p_state *s;
   size_t                  groups;
-  struct heavy           *top;    /* min-heap by peers while walking */
+  struct heavy           *top; /* min-heap by peers while walking */
   size_t                  ntop, cap;
   uint8_t                 last[P4P_HASH_SIZE];
   size_t                  last_peers;
@@ -43,10 +43,10 @@ static void heap_down(struct heavy *h, size_t n, size_t i) {
 
 static void heap_up(struct heavy *h, size_t i) {
   while (i && h[(i - 1) / 2].peers > h[i].peers) {
-    struct heavy t     = h[i];
-    h[i]               = h[(i - 1) / 2];
-    h[(i - 1) / 2]     = t;
-    i                  = (i - 1) / 2;
+    struct heavy t = h[i];
+    h[i]           = h[(i - 1) / 2];
+    h[(i - 1) / 2] = t;
+    i              = (i - 1) / 2;
   }
 }
 
@@ -65,8 +65,8 @@ static void offer(struct walk_state *w, const uint8_t *hash, size_t peers) {
 }
 
 /* The walker visits a swarm's IPv4 list, then its IPv6 list: add them up. */
-static void rank_visit(void *ctx, const uint8_t *hash, const struct p4p_vector *peers, const struct p4p_layout *layout, size_t peer_count,
-                       size_t seed_count, size_t peer_size) {
+static void rank_visit(void *ctx, const uint8_t *hash, const struct p4p_vector *peers, const struct p4p_layout *layout, size_t peer_count, size_t seed_count,
+                       size_t peer_size) {
   struct walk_state *w = ctx;
   (void)peers, (void)layout, (void)seed_count, (void)peer_size;
   if (w->have_last && !memcmp(w->last, hash, P4P_HASH_SIZE)) {
@@ -87,8 +87,8 @@ static int by_peers_desc(const void *a, const void *b) {
 
 static int by_hash(const void *a, const void *b) { return memcmp(((const struct heavy *)a)->hash, ((const struct heavy *)b)->hash, P4P_HASH_SIZE); }
 
-static void count_visit(void *ctx, const uint8_t *hash, const struct p4p_vector *peers, const struct p4p_layout *layout, size_t peer_count,
-                        size_t seed_count, size_t peer_size) {
+static void count_visit(void *ctx, const uint8_t *hash, const struct p4p_vector *peers, const struct p4p_layout *layout, size_t peer_count, size_t seed_count,
+                        size_t peer_size) {
   struct walk_state *w = ctx;
   struct heavy       key;
   (void)peer_count, (void)seed_count;
@@ -123,7 +123,7 @@ static const char *own_name(const char *full, const char *provider_ns) {
 }
 
 int p4p_swarmstats_collect(p4p_swarm_walker walk, const struct p4p_state *s, size_t top_k, struct p4p_stats_msg *out) {
-  struct walk_state w = {.s = s, .cap = top_k};
+  struct walk_state w  = {.s = s, .cap = top_k};
   int               rc = -1;
 
   for (size_t i = 0; i < s->nproviders; ++i)

@@ -11,8 +11,8 @@
 
 #include <stddef.h>
 
-#include "proto/msg.h"
 #include "p4p.h"
+#include "proto/msg.h"
 
 struct p4p_state;
 

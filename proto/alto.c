@@ -20,8 +20,7 @@ static void clean_text(char *s) {
       *s = '?';
 }
 
-int proto_alto_ctx_fail(struct proto_alto_ctx *cx, const char *code, const char *field, const char *value, const char *path,
-                        const char *fmt, ...) {
+int proto_alto_ctx_fail(struct proto_alto_ctx *cx, const char *code, const char *field, const char *value, const char *path, const char *fmt, ...) {
   char    why[300];
   va_list ap;
   va_start(ap, fmt);
@@ -78,8 +77,7 @@ static int too_deep(const json_t *j, int depth) {
 json_t *proto_alto_load(const char *buf, size_t len, const char *source, struct proto_alto_fault *f, char *err, size_t errlen) {
   struct proto_alto_ctx cx = {source, err, errlen, f};
   if (len > PROTO_ALTO_MAX_BYTES) {
-    proto_alto_ctx_fail(&cx, PROTO_ALTO_E_SYNTAX, NULL, NULL, NULL, "document is %zu bytes, over the limit of %u bytes", len,
-                        PROTO_ALTO_MAX_BYTES);
+    proto_alto_ctx_fail(&cx, PROTO_ALTO_E_SYNTAX, NULL, NULL, NULL, "document is %zu bytes, over the limit of %u bytes", len, PROTO_ALTO_MAX_BYTES);
     return NULL;
   }
   json_error_t je;
@@ -217,8 +215,8 @@ int proto_alto_describe_error(const json_t *j, char *out, size_t outlen) {
   const char *field = json_string_value(json_object_get(meta, "field"));
   const char *value = json_string_value(json_object_get(meta, "value"));
   const char *syn   = json_string_value(json_object_get(meta, "syntax-error"));
-  snprintf(out, outlen, "%.40s%s%.80s%s%.80s%s%.120s", code, field ? " field " : "", field ? field : "", value ? " value " : "",
-           value ? value : "", syn ? ": " : "", syn ? syn : "");
+  snprintf(out, outlen, "%.40s%s%.80s%s%.80s%s%.120s", code, field ? " field " : "", field ? field : "", value ? " value " : "", value ? value : "",
+           syn ? ": " : "", syn ? syn : "");
   clean_text(out);
   return 0;
 }
@@ -235,16 +233,13 @@ static int parse_vtag(struct proto_alto_ctx *cx, const json_t *v, const char *pa
   if (!rid || !proto_alto_valid_id(rid))
     return proto_alto_ctx_fail(cx, PROTO_ALTO_E_INVALID_FIELD_VALUE, path, NULL, path, "resource-id missing or not a valid resource id");
   if (!tag || !valid_tag(tag))
-    return proto_alto_ctx_fail(cx, PROTO_ALTO_E_INVALID_FIELD_VALUE, path, NULL, path,
-                               "tag missing or not 1-64 printable ASCII characters (10.3)");
+    return proto_alto_ctx_fail(cx, PROTO_ALTO_E_INVALID_FIELD_VALUE, path, NULL, path, "tag missing or not 1-64 printable ASCII characters (10.3)");
   snprintf(out->rid, sizeof out->rid, "%s", rid);
   snprintf(out->tag, sizeof out->tag, "%s", tag);
   return 0;
 }
 
-static json_t *cost_type_json(const struct proto_alto_cost_type *ct) {
-  return json_pack("{ssss}", "cost-mode", ct->mode, "cost-metric", ct->metric);
-}
+static json_t *cost_type_json(const struct proto_alto_cost_type *ct) { return json_pack("{ssss}", "cost-mode", ct->mode, "cost-metric", ct->metric); }
 
 static int valid_metric(const char *s) {
   size_t n = strlen(s);
@@ -296,8 +291,8 @@ json_t *proto_alto_networkmap_json(const struct p4p_pidmap_msg *m, const struct 
   for (size_t i = 0; i < m->npids; i++) {
     if (pick && !pick[i])
       continue;
-    const struct p4p_pid_entry *p = &m->pids[i];
-    json_t *group = json_object(), *v4 = json_array(), *v6 = json_array();
+    const struct p4p_pid_entry *p     = &m->pids[i];
+    json_t                     *group = json_object(), *v4 = json_array(), *v6 = json_array();
     for (size_t k = 0; k < p->nprefixes; k++) {
       char s[P4P_ADDR_TEXT_MAX];
       int  four = is_v4(p->prefixes[k].addr) && p->prefixes[k].bits >= 96;
@@ -355,8 +350,7 @@ int proto_alto_parse_networkmap(const json_t *j, const char *source, struct p4p_
   json_object_foreach((json_t *)map, name, group) {
     snprintf(path, sizeof path, "/network-map/%.64s", name);
     if (!proto_alto_valid_id(name) || strlen(name) >= P4P_NAME_MAX) {
-      proto_alto_ctx_fail(&cx, NULL, NULL, NULL, path, "PID name: 1-%d of A-Z a-z 0-9 - : @ _ . (10.1; 63 is this implementation's limit)",
-                          P4P_NAME_MAX - 1);
+      proto_alto_ctx_fail(&cx, NULL, NULL, NULL, path, "PID name: 1-%d of A-Z a-z 0-9 - : @ _ . (10.1; 63 is this implementation's limit)", P4P_NAME_MAX - 1);
       goto fail;
     }
     if (!json_is_object(group)) {
@@ -401,7 +395,7 @@ int proto_alto_parse_networkmap(const json_t *j, const char *source, struct p4p_
       json_t *v;
       json_array_foreach(list, i, v) {
         struct p4p_prefix pf;
-        const char       *s = json_string_value(v);
+        const char       *s  = json_string_value(v);
         int               rc = s ? proto_prefix_parse(s, &pf) : -1;
         proto_alto_ctx_show(v, shown, sizeof shown);
         if (rc == -2) {
@@ -413,7 +407,7 @@ int proto_alto_parse_networkmap(const json_t *j, const char *source, struct p4p_
           goto fail;
         }
         p->prefixes[p->nprefixes++] = pf;
-        own[nown++] = (struct prefix_owner){pf, out->npids - 1};
+        own[nown++]                 = (struct prefix_owner){pf, out->npids - 1};
       }
     }
   }
@@ -551,8 +545,7 @@ int proto_alto_parse_costmap(const json_t *j, const char *source, struct p4p_cos
   struct proto_alto_ctx cx = {source, err, errlen, NULL};
   memset(out, 0, sizeof *out);
   memset(ct, 0, sizeof *ct);
-  if (parse_map_meta(&cx, j, ct, dep) ||
-      parse_rows(&cx, json_object_get(j, "cost-map"), "/cost-map", NAN, !strcmp(ct->mode, "ordinal"), &out->costs)) {
+  if (parse_map_meta(&cx, j, ct, dep) || parse_rows(&cx, json_object_get(j, "cost-map"), "/cost-map", NAN, !strcmp(ct->mode, "ordinal"), &out->costs)) {
     memset(out, 0, sizeof *out);
     return -1;
   }
@@ -564,10 +557,10 @@ int proto_alto_parse_costmap(const json_t *j, const char *source, struct p4p_cos
 
 /* A weight matrix as cost map rows, zero weights left out. */
 static json_t *weight_rows(const struct p4p_matrix *m) {
-  size_t       n = m->n;
+  size_t       n     = m->n;
   const char **names = malloc((n ? n : 1) * sizeof *names);
-  double      *v = malloc((n ? n * n : 1) * sizeof *v);
-  json_t      *rows = NULL;
+  double      *v     = malloc((n ? n * n : 1) * sizeof *v);
+  json_t      *rows  = NULL;
   if (names && v) {
     for (size_t i = 0; i < n; i++)
       names[i] = m->pids[i];
@@ -581,10 +574,10 @@ static json_t *weight_rows(const struct p4p_matrix *m) {
 }
 
 json_t *proto_alto_guidance_json(const struct p4p_guidance_msg *g, const struct proto_alto_vtag *dep, const struct proto_alto_vtag *vtag) {
-  static const struct proto_alto_cost_type ct = {PROTO_ALTO_METRIC_GUIDANCE, "numerical"};
-  json_t *rows = g->has_default ? weight_rows(&g->default_weights) : json_object();
-  json_t *swarms = json_object();
-  json_t *doc = proto_alto_costmap_json(dep, &ct, rows);
+  static const struct proto_alto_cost_type ct     = {PROTO_ALTO_METRIC_GUIDANCE, "numerical"};
+  json_t                                  *rows   = g->has_default ? weight_rows(&g->default_weights) : json_object();
+  json_t                                  *swarms = json_object();
+  json_t                                  *doc    = proto_alto_costmap_json(dep, &ct, rows);
   if (!doc || !swarms) {
     json_decref(doc);
     json_decref(swarms);
@@ -615,10 +608,9 @@ int proto_alto_parse_guidance(const json_t *j, const char *source, struct p4p_gu
   if (parse_map_meta(&cx, j, &ct, dep))
     return -1;
   if (strcmp(ct.metric, PROTO_ALTO_METRIC_GUIDANCE) || strcmp(ct.mode, "numerical"))
-    return proto_alto_ctx_fail(&cx, NULL, NULL, NULL, "/meta/cost-type", "expected numerical %s, got %s %s", PROTO_ALTO_METRIC_GUIDANCE, ct.mode,
-                               ct.metric);
+    return proto_alto_ctx_fail(&cx, NULL, NULL, NULL, "/meta/cost-type", "expected numerical %s, got %s %s", PROTO_ALTO_METRIC_GUIDANCE, ct.mode, ct.metric);
   snprintf(out->version, sizeof out->version, "%.63s", dep->tag);
-  const json_t *vt = json_object_get(json_object_get(j, "meta"), "vtag");
+  const json_t          *vt = json_object_get(json_object_get(j, "meta"), "vtag");
   struct proto_alto_vtag own;
   if (vt && parse_vtag(&cx, vt, "/meta/vtag", &own) == 0)
     snprintf(out->version, sizeof out->version, "%.63s", own.tag);
@@ -677,8 +669,8 @@ json_t *proto_alto_stats_json(const struct p4p_stats_msg *m) {
     proto_hash_format_hex(s->info_hash, hex);
     for (size_t i = 0; pids && i < s->npids; i++) {
       const struct p4p_pid_stats *p = &s->pids[i];
-      json_t *o = json_pack("{sIsI}", "seeders", (json_int_t)(p->seeders > INT64_MAX ? INT64_MAX : p->seeders), "leechers",
-                            (json_int_t)(p->leechers > INT64_MAX ? INT64_MAX : p->leechers));
+      json_t                     *o = json_pack("{sIsI}", "seeders", (json_int_t)(p->seeders > INT64_MAX ? INT64_MAX : p->seeders), "leechers",
+                                                (json_int_t)(p->leechers > INT64_MAX ? INT64_MAX : p->leechers));
       if (o && p->up_kbps >= 0)
         json_object_set_new(o, "up-kbps", proto_alto_number(p->up_kbps));
       if (o && p->down_kbps >= 0)
@@ -792,7 +784,7 @@ int proto_alto_parse_ird(const json_t *j, const char *source, struct proto_alto_
       proto_alto_names_free(&names);
     }
     r->cost_constraints = json_is_true(json_object_get(caps, "cost-constraints"));
-    const json_t *icm = json_object_get(caps, "incremental-change-media-types");
+    const json_t *icm   = json_object_get(caps, "incremental-change-media-types");
     for (size_t k = 0; json_is_object(icm) && k < r->nuses; k++) {
       const char *mt = json_string_value(json_object_get(icm, r->uses[k]));
       if (mt && strstr(mt, PROTO_ALTO_MT_MERGE_PATCH))

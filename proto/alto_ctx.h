@@ -12,13 +12,13 @@ struct proto_alto_ctx {
   const char              *source; /* "response", "request", a file name */
   char                    *err;
   size_t                   errlen;
-  struct proto_alto_fault *fault;  /* NULL: the caller wants no fault */
+  struct proto_alto_fault *fault; /* NULL: the caller wants no fault */
 };
 
 /* Leave "<source>: <path>: <reason>" (no path: "<source>: <reason>") in the
  * error buffer and code/field/value in the fault; returns -1. */
-int proto_alto_ctx_fail(struct proto_alto_ctx *cx, const char *code, const char *field, const char *value, const char *path,
-                        const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+int proto_alto_ctx_fail(struct proto_alto_ctx *cx, const char *code, const char *field, const char *value, const char *path, const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
 
 /* A JSON value shown in a message: strings as they are (cut, control
  * characters as '?'), anything else as compact JSON (cut). */

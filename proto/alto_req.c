@@ -19,10 +19,9 @@ static int want_object(struct proto_alto_ctx *cx, const json_t *j) {
 }
 
 /* A required member: missing and wrong-type refusals named by field. */
-static const json_t *member(struct proto_alto_ctx *cx, const json_t *obj, const char *key, const char *field, int type, int required,
-                            int *failed) {
+static const json_t *member(struct proto_alto_ctx *cx, const json_t *obj, const char *key, const char *field, int type, int required, int *failed) {
   const json_t *v = json_object_get(obj, key);
-  *failed = 0;
+  *failed         = 0;
   if (!v) {
     if (required)
       *failed = proto_alto_ctx_fail(cx, PROTO_ALTO_E_MISSING_FIELD, field, NULL, field, "missing");
@@ -38,8 +37,8 @@ static const json_t *member(struct proto_alto_ctx *cx, const json_t *obj, const 
 /* Typed endpoint addresses, deduplicated in order. */
 static int endpoint_list(struct proto_alto_ctx *cx, const json_t *arr, const char *field, size_t *n, uint8_t (**out)[16]) {
   char shown[96];
-  *n   = 0;
-  *out = NULL;
+  *n         = 0;
+  *out       = NULL;
   size_t cnt = json_array_size(arr);
   if (cnt > PROTO_ALTO_MAX_ENDPOINTS)
     return proto_alto_ctx_fail(cx, PROTO_ALTO_E_INVALID_FIELD_VALUE, field, NULL, field, "%zu endpoints, at most %d", cnt, PROTO_ALTO_MAX_ENDPOINTS);
@@ -56,8 +55,8 @@ static int endpoint_list(struct proto_alto_ctx *cx, const json_t *arr, const cha
       json_decref(seen);
       free(*out);
       *out = NULL;
-      return proto_alto_ctx_fail(cx, PROTO_ALTO_E_INVALID_FIELD_VALUE, field, shown, field,
-                                 "'%s' is not a typed endpoint address (ipv4:a.b.c.d or ipv6:x::y)", shown);
+      return proto_alto_ctx_fail(cx, PROTO_ALTO_E_INVALID_FIELD_VALUE, field, shown, field, "'%s' is not a typed endpoint address (ipv4:a.b.c.d or ipv6:x::y)",
+                                 shown);
     }
     proto_alto_endpoint_format(a, canon);
     if (!seen || json_object_get(seen, canon))
@@ -84,8 +83,8 @@ int proto_alto_parse_netmap_filter(const json_t *j, struct proto_alto_netmap_fil
     proto_alto_names_free(&out->pids);
     return -1;
   }
-  size_t  i;
-  json_t *v;
+  size_t   i;
+  json_t  *v;
   unsigned fam = 0;
   json_array_foreach(types, i, v) {
     if (!json_is_string(v)) {
@@ -135,13 +134,11 @@ int proto_alto_parse_cost_filter(const json_t *j, int endpoints, struct proto_al
     return -1;
   if (strcmp(json_string_value(mode), "numerical") && strcmp(json_string_value(mode), "ordinal")) {
     proto_alto_ctx_show(mode, shown, sizeof shown);
-    return proto_alto_ctx_fail(&cx, PROTO_ALTO_E_INVALID_FIELD_VALUE, "cost-type/cost-mode", shown, "cost-type/cost-mode",
-                               "'%s': numerical or ordinal", shown);
+    return proto_alto_ctx_fail(&cx, PROTO_ALTO_E_INVALID_FIELD_VALUE, "cost-type/cost-mode", shown, "cost-type/cost-mode", "'%s': numerical or ordinal", shown);
   }
   if (strlen(json_string_value(metric)) >= sizeof out->type.metric) {
     proto_alto_ctx_show(metric, shown, sizeof shown);
-    return proto_alto_ctx_fail(&cx, PROTO_ALTO_E_INVALID_FIELD_VALUE, "cost-type/cost-metric", shown, "cost-type/cost-metric",
-                               "longer than 32 characters");
+    return proto_alto_ctx_fail(&cx, PROTO_ALTO_E_INVALID_FIELD_VALUE, "cost-type/cost-metric", shown, "cost-type/cost-metric", "longer than 32 characters");
   }
   snprintf(out->type.mode, sizeof out->type.mode, "%s", json_string_value(mode));
   snprintf(out->type.metric, sizeof out->type.metric, "%s", json_string_value(metric));
@@ -149,8 +146,7 @@ int proto_alto_parse_cost_filter(const json_t *j, int endpoints, struct proto_al
   if (bad)
     return -1;
   if (json_array_size(cons) > PROTO_ALTO_MAX_CONSTRAINTS)
-    return proto_alto_ctx_fail(&cx, PROTO_ALTO_E_INVALID_FIELD_VALUE, "constraints", NULL, "constraints", "at most %d constraints",
-                               PROTO_ALTO_MAX_CONSTRAINTS);
+    return proto_alto_ctx_fail(&cx, PROTO_ALTO_E_INVALID_FIELD_VALUE, "constraints", NULL, "constraints", "at most %d constraints", PROTO_ALTO_MAX_CONSTRAINTS);
   size_t  i;
   json_t *v;
   json_array_foreach(cons, i, v) if (parse_constraint(&cx, v, &out->constraints[out->nconstraints++])) return -1;
@@ -184,8 +180,7 @@ int proto_alto_parse_cost_filter(const json_t *j, int endpoints, struct proto_al
   }
   if (!out->nsrc_addrs && !out->ndst_addrs) {
     proto_alto_cost_filter_free(out);
-    return proto_alto_ctx_fail(&cx, PROTO_ALTO_E_INVALID_FIELD_VALUE, "endpoints", NULL, "endpoints",
-                               "srcs and dsts must not be both empty (11.5.1.3)");
+    return proto_alto_ctx_fail(&cx, PROTO_ALTO_E_INVALID_FIELD_VALUE, "endpoints", NULL, "endpoints", "srcs and dsts must not be both empty (11.5.1.3)");
   }
   return 0;
 }
@@ -201,9 +196,12 @@ void proto_alto_cost_filter_free(struct proto_alto_cost_filter *cf) {
 
 int proto_alto_constraints_hold(const struct proto_alto_cost_filter *cf, double v) {
   for (size_t i = 0; i < cf->nconstraints; i++) {
-    const struct proto_alto_constraint *c = &cf->constraints[i];
-    int ok = !strcmp(c->op, "gt") ? v > c->value : !strcmp(c->op, "lt") ? v < c->value : !strcmp(c->op, "ge") ? v >= c->value
-           : !strcmp(c->op, "le") ? v <= c->value : v == c->value;
+    const struct proto_alto_constraint *c  = &cf->constraints[i];
+    int                                 ok = !strcmp(c->op, "gt")   ? v > c->value
+                                             : !strcmp(c->op, "lt") ? v < c->value
+                                             : !strcmp(c->op, "ge") ? v >= c->value
+                                             : !strcmp(c->op, "le") ? v <= c->value
+                                                                    : v == c->value;
     if (!ok)
       return 0;
   }
@@ -227,8 +225,7 @@ int proto_alto_parse_prop_request(const json_t *j, struct proto_alto_prop_reques
   if (!out->properties.n || !out->naddrs) { /* <1..*> both */
     const char *field = out->properties.n ? "endpoints" : "properties";
     proto_alto_prop_request_free(out);
-    return proto_alto_ctx_fail(&cx, PROTO_ALTO_E_INVALID_FIELD_VALUE, field, NULL, NULL,
-                               "properties and endpoints need at least one entry each (11.4.1.3)");
+    return proto_alto_ctx_fail(&cx, PROTO_ALTO_E_INVALID_FIELD_VALUE, field, NULL, NULL, "properties and endpoints need at least one entry each (11.4.1.3)");
   }
   return 0;
 }
@@ -252,15 +249,15 @@ int proto_alto_parse_stats(const json_t *j, const char *source, struct p4p_stats
     return -1;
   const char *metric = json_string_value(json_object_get(ct, "cost-metric"));
   if (!metric || strcmp(metric, PROTO_ALTO_METRIC_GUIDANCE))
-    return proto_alto_ctx_fail(&cx, PROTO_ALTO_E_INVALID_FIELD_VALUE, "cost-type/cost-metric", metric, "cost-type/cost-metric",
-                               "this resource serves %s only", PROTO_ALTO_METRIC_GUIDANCE);
+    return proto_alto_ctx_fail(&cx, PROTO_ALTO_E_INVALID_FIELD_VALUE, "cost-type/cost-metric", metric, "cost-type/cost-metric", "this resource serves %s only",
+                               PROTO_ALTO_METRIC_GUIDANCE);
   const json_t *list = member(&cx, j, PROTO_ALTO_FIELD_STATS, PROTO_ALTO_FIELD_STATS, JSON_ARRAY, 0, &bad);
   if (bad)
     return -1;
   size_t n = json_array_size(list);
   if (n > PROTO_ALTO_MAX_SWARMS)
-    return proto_alto_ctx_fail(&cx, PROTO_ALTO_E_INVALID_FIELD_VALUE, PROTO_ALTO_FIELD_STATS, NULL, PROTO_ALTO_FIELD_STATS, "%zu swarms, at most %d",
-                               n, PROTO_ALTO_MAX_SWARMS);
+    return proto_alto_ctx_fail(&cx, PROTO_ALTO_E_INVALID_FIELD_VALUE, PROTO_ALTO_FIELD_STATS, NULL, PROTO_ALTO_FIELD_STATS, "%zu swarms, at most %d", n,
+                               PROTO_ALTO_MAX_SWARMS);
   if (n && !(out->swarms = calloc(n, sizeof *out->swarms)))
     return proto_alto_ctx_fail(&cx, PROTO_ALTO_E_SYNTAX, NULL, NULL, NULL, "out of memory");
   size_t  k;
@@ -279,8 +276,8 @@ int proto_alto_parse_stats(const json_t *j, const char *source, struct p4p_stats
     }
     const json_t *pids = json_object_get(sw, "pids");
     if (!json_is_object(pids) || json_object_size(pids) > PROTO_ALTO_MAX_PIDS) {
-      proto_alto_ctx_fail(&cx, pids ? PROTO_ALTO_E_INVALID_FIELD_TYPE : PROTO_ALTO_E_MISSING_FIELD, "pids", NULL, field,
-                          "pids: an object of at most %d PIDs", PROTO_ALTO_MAX_PIDS);
+      proto_alto_ctx_fail(&cx, pids ? PROTO_ALTO_E_INVALID_FIELD_TYPE : PROTO_ALTO_E_MISSING_FIELD, "pids", NULL, field, "pids: an object of at most %d PIDs",
+                          PROTO_ALTO_MAX_PIDS);
       goto fail;
     }
     if (json_object_size(pids) && !(s->pids = calloc(json_object_size(pids), sizeof *s->pids))) {
@@ -394,7 +391,7 @@ json_t *proto_alto_stream_request_json(const struct proto_alto_stream_request *r
   json_t *doc = json_object(), *add = json_object(), *rm = json_array();
   for (size_t i = 0; add && i < r->nadd; i++) {
     const struct proto_alto_substream *s = &r->add[i];
-    json_t *e = json_pack("{sssb}", "resource-id", s->resource, "incremental-changes", s->incremental);
+    json_t                            *e = json_pack("{sssb}", "resource-id", s->resource, "incremental-changes", s->incremental);
     if (e && s->tag[0])
       json_object_set_new(e, "tag", json_string(s->tag));
     json_object_set_new(add, s->id, e);

@@ -80,7 +80,7 @@ char *proto_alto_sse_event(const char *media_type, const char *substream, const 
   char  *out = malloc(cap);
   if (!out)
     return NULL;
-  size_t n = (size_t)snprintf(out, cap, "event: %s%s%s\n", media_type, substream ? "," : "", substream ? substream : "");
+  size_t      n = (size_t)snprintf(out, cap, "event: %s%s%s\n", media_type, substream ? "," : "", substream ? substream : "");
   const char *p = data;
   for (;;) {
     const char *nl = memchr(p, '\n', dl - (size_t)(p - data));
@@ -104,12 +104,12 @@ char *proto_alto_sse_event(const char *media_type, const char *substream, const 
 
 struct proto_alto_sse_reader {
   size_t max;
-  int  (*on_event)(void *ctx, const char *event, const char *data, size_t len);
+  int (*on_event)(void *ctx, const char *event, const char *data, size_t len);
   void  *ctx;
-  char  *line, *data;     /* max + 1 bytes each */
+  char  *line, *data; /* max + 1 bytes each */
   size_t nline, ndata;
   char   event[128];
-  int    after_cr;        /* the last byte was CR: a following LF ends nothing */
+  int    after_cr; /* the last byte was CR: a following LF ends nothing */
   int    failed;
 };
 
@@ -149,9 +149,9 @@ static int take_line(struct proto_alto_sse_reader *r, char *err, size_t errlen) 
     if (r->ndata) {
       r->ndata--; /* the last line's '\n' */
       r->data[r->ndata] = 0;
-      int rc = r->on_event(r->ctx, r->event[0] ? r->event : "message", r->data, r->ndata);
-      r->ndata    = 0;
-      r->event[0] = 0;
+      int rc            = r->on_event(r->ctx, r->event[0] ? r->event : "message", r->data, r->ndata);
+      r->ndata          = 0;
+      r->event[0]       = 0;
       if (rc) {
         snprintf(err, errlen, "event refused");
         return -1;
@@ -162,10 +162,10 @@ static int take_line(struct proto_alto_sse_reader *r, char *err, size_t errlen) 
   }
   if (l[0] == ':')
     return 0; /* comment: keep-alive */
-  l[n]          = 0;
-  char  *colon  = memchr(l, ':', n);
-  size_t fl     = colon ? (size_t)(colon - l) : n;
-  char  *value  = colon ? colon + 1 : l + n;
+  l[n]         = 0;
+  char  *colon = memchr(l, ':', n);
+  size_t fl    = colon ? (size_t)(colon - l) : n;
+  char  *value = colon ? colon + 1 : l + n;
   if (*value == ' ')
     value++;
   size_t vl = (size_t)(l + n - value);

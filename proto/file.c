@@ -9,15 +9,12 @@
 
 #include "errbuf.h"
 
-int proto_read_file(const char *path, size_t max_bytes, char **buf, size_t *len,
-                    char *err, size_t errlen)
-{
-  *buf = NULL;
-  *len = 0;
+int proto_read_file(const char *path, size_t max_bytes, char **buf, size_t *len, char *err, size_t errlen) {
+  *buf    = NULL;
+  *len    = 0;
   FILE *f = fopen(path, "rb");
   if (!f)
-    return proto_fail(err, errlen, "%s: cannot open: %s", path,
-                      strerror(errno));
+    return proto_fail(err, errlen, "%s: cannot open: %s", path, strerror(errno));
   struct stat st;
   if (fstat(fileno(f), &st) == 0 && S_ISDIR(st.st_mode)) {
     fclose(f);
@@ -25,15 +22,14 @@ int proto_read_file(const char *path, size_t max_bytes, char **buf, size_t *len,
   }
   /* read in chunks rather than trusting st_size: pipes and growing files */
   size_t cap = 0, n = 0;
-  char *b = NULL;
+  char  *b = NULL;
   for (;;) {
     if (n == cap) {
       size_t ncap = cap ? cap * 2 : 65536;
       if (ncap > max_bytes + 1)
         ncap = max_bytes + 1;
       if (ncap <= n) {
-        proto_fail(err, errlen, "%s: larger than the limit of %zu bytes", path,
-                   max_bytes);
+        proto_fail(err, errlen, "%s: larger than the limit of %zu bytes", path, max_bytes);
         goto fail;
       }
       char *nb = realloc(b, ncap + 1);
@@ -41,7 +37,7 @@ int proto_read_file(const char *path, size_t max_bytes, char **buf, size_t *len,
         proto_fail(err, errlen, "%s: out of memory", path);
         goto fail;
       }
-      b = nb;
+      b   = nb;
       cap = ncap;
     }
     size_t r = fread(b + n, 1, cap - n, f);
@@ -54,8 +50,7 @@ int proto_read_file(const char *path, size_t max_bytes, char **buf, size_t *len,
     goto fail;
   }
   if (n > max_bytes) {
-    proto_fail(err, errlen, "%s: larger than the limit of %zu bytes", path,
-               max_bytes);
+    proto_fail(err, errlen, "%s: larger than the limit of %zu bytes", path, max_bytes);
     goto fail;
   }
   fclose(f);

@@ -12,7 +12,6 @@
 /* Read a whole file into a malloc'd NUL-terminated buffer (*len = bytes
  * read, without the NUL); refuses directories and files over max_bytes.
  * 0, or -1 with err = "<path>: <reason>" and *buf = NULL. */
-int proto_read_file(const char *path, size_t max_bytes, char **buf, size_t *len,
-                    char *err, size_t errlen);
+int proto_read_file(const char *path, size_t max_bytes, char **buf, size_t *len, char *err, size_t errlen);
 
 #endif

@@ -7,8 +7,8 @@ static const struct {
   const char *name;
   unsigned    mask;
 } words[] = {
-    {"info", P4P_IF_INFO},     {"policy", P4P_IF_POLICY}, {"guidance", P4P_IF_GUIDANCE}, {"capability", P4P_IF_CAPABILITY},
-    {"pidmap", P4P_IF_INFO},   {"costs", P4P_IF_POLICY},  {"all", P4P_IF_ALL},
+    {"info", P4P_IF_INFO},   {"policy", P4P_IF_POLICY}, {"guidance", P4P_IF_GUIDANCE}, {"capability", P4P_IF_CAPABILITY},
+    {"pidmap", P4P_IF_INFO}, {"costs", P4P_IF_POLICY},  {"all", P4P_IF_ALL},
 };
 
 int proto_parse_interfaces(const char *s, unsigned *mask) {
@@ -31,6 +31,4 @@ int proto_parse_interfaces(const char *s, unsigned *mask) {
   return 0;
 }
 
-const char *proto_interface_name(enum p4p_interface iface) {
-  return (unsigned)iface < P4P_IFACE_COUNT ? words[iface].name : "?";
-}
+const char *proto_interface_name(enum p4p_interface iface) { return (unsigned)iface < P4P_IFACE_COUNT ? words[iface].name : "?"; }

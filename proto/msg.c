@@ -9,8 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-void proto_pidmap_msg_free(struct p4p_pidmap_msg *m)
-{
+void proto_pidmap_msg_free(struct p4p_pidmap_msg *m) {
   if (!m)
     return;
   for (size_t i = 0; m->pids && i < m->npids; i++)
@@ -19,24 +18,21 @@ void proto_pidmap_msg_free(struct p4p_pidmap_msg *m)
   memset(m, 0, sizeof *m);
 }
 
-void proto_lookup_msg_free(struct p4p_lookup_msg *m)
-{
+void proto_lookup_msg_free(struct p4p_lookup_msg *m) {
   if (!m)
     return;
   free(m->entries);
   memset(m, 0, sizeof *m);
 }
 
-void proto_lookup_request_free(struct p4p_lookup_request *m)
-{
+void proto_lookup_request_free(struct p4p_lookup_request *m) {
   if (!m)
     return;
   free(m->addrs);
   memset(m, 0, sizeof *m);
 }
 
-void proto_matrix_free(struct p4p_matrix *m)
-{
+void proto_matrix_free(struct p4p_matrix *m) {
   if (!m)
     return;
   free(m->pids);
@@ -44,8 +40,7 @@ void proto_matrix_free(struct p4p_matrix *m)
   memset(m, 0, sizeof *m);
 }
 
-int proto_matrix_alloc(struct p4p_matrix *m, size_t n)
-{
+int proto_matrix_alloc(struct p4p_matrix *m, size_t n) {
   memset(m, 0, sizeof *m);
   if (n == 0)
     return 0;
@@ -53,7 +48,7 @@ int proto_matrix_alloc(struct p4p_matrix *m, size_t n)
   if (n > SIZE_MAX / n || n * n > SIZE_MAX / sizeof(double))
     return -1;
   m->pids = calloc(n, sizeof *m->pids);
-  m->v = calloc(n * n, sizeof *m->v);
+  m->v    = calloc(n * n, sizeof *m->v);
   if (!m->pids || !m->v) {
     proto_matrix_free(m);
     return -1;
@@ -62,16 +57,14 @@ int proto_matrix_alloc(struct p4p_matrix *m, size_t n)
   return 0;
 }
 
-void proto_costs_msg_free(struct p4p_costs_msg *m)
-{
+void proto_costs_msg_free(struct p4p_costs_msg *m) {
   if (!m)
     return;
   proto_matrix_free(&m->costs);
   memset(m, 0, sizeof *m);
 }
 
-void proto_guidance_msg_free(struct p4p_guidance_msg *m)
-{
+void proto_guidance_msg_free(struct p4p_guidance_msg *m) {
   if (!m)
     return;
   proto_matrix_free(&m->default_weights);
@@ -81,8 +74,7 @@ void proto_guidance_msg_free(struct p4p_guidance_msg *m)
   memset(m, 0, sizeof *m);
 }
 
-void proto_stats_msg_free(struct p4p_stats_msg *m)
-{
+void proto_stats_msg_free(struct p4p_stats_msg *m) {
   if (!m)
     return;
   for (size_t i = 0; m->swarms && i < m->nswarms; i++)
@@ -91,8 +83,7 @@ void proto_stats_msg_free(struct p4p_stats_msg *m)
   memset(m, 0, sizeof *m);
 }
 
-void proto_capability_msg_free(struct p4p_capability_msg *m)
-{
+void proto_capability_msg_free(struct p4p_capability_msg *m) {
   if (!m)
     return;
   free(m->servers);

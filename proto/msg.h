@@ -10,9 +10,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define P4P_NAME_MAX    64  /* PID names, versions, LOC, kinds: bytes with NUL */
-#define P4P_TEXT_MAX    256 /* error texts, URLs */
-#define P4P_HASH_SIZE   20  /* BitTorrent info_hash */
+#define P4P_NAME_MAX  64  /* PID names, versions, LOC, kinds: bytes with NUL */
+#define P4P_TEXT_MAX  256 /* error texts, URLs */
+#define P4P_HASH_SIZE 20  /* BitTorrent info_hash */
 
 /* Addresses are kept as 16 bytes; IPv4 is IPv4-mapped (::ffff:a.b.c.d) and
  * an IPv4 /n prefix is stored with bits = 96 + n.  This is also how
@@ -25,7 +25,7 @@ struct p4p_prefix {
 struct p4p_pid_entry {
   char               name[P4P_NAME_MAX]; /* opaque PID */
   uint32_t           asid;
-  char               loc[P4P_NAME_MAX];  /* coordinate text, may be "" */
+  char               loc[P4P_NAME_MAX]; /* coordinate text, may be "" */
   size_t             nprefixes;
   struct p4p_prefix *prefixes;
 };
@@ -40,16 +40,16 @@ struct p4p_pidmap_msg {
 /* info interface: lookup request, the addresses to map.  The asker may say
  * which swarm it asks for (the paper lets a query carry the swarm id). */
 struct p4p_lookup_request {
-  int      has_info_hash;
-  uint8_t  info_hash[P4P_HASH_SIZE];
-  size_t   n;
+  int     has_info_hash;
+  uint8_t info_hash[P4P_HASH_SIZE];
+  size_t  n;
   uint8_t (*addrs)[16];
 };
 
 /* info interface: lookup answer, one entry per queried address */
 struct p4p_lookup_entry {
   uint8_t  addr[16];
-  int      found;  /* 0: address is in no PID of this provider */
+  int      found; /* 0: address is in no PID of this provider */
   char     pid[P4P_NAME_MAX];
   uint32_t asid;
   char     loc[P4P_NAME_MAX];

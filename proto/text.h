@@ -23,8 +23,7 @@
 
 /* ::ffff:a.b.c.d, the form msg.h (and opentracker) keeps IPv4 in.  Inline:
  * the tracker asks this on its announce path. */
-static inline int proto_addr_is_v4_mapped(const uint8_t a[16])
-{
+static inline int proto_addr_is_v4_mapped(const uint8_t a[16]) {
   static const uint8_t mapped[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
   return memcmp(a, mapped, sizeof mapped) == 0;
 }
@@ -36,14 +35,13 @@ void proto_addr_format(const uint8_t addr[16], char out[P4P_ADDR_TEXT_MAX]);
 int  proto_prefix_parse(const char *s, struct p4p_prefix *p);
 void proto_prefix_format(const struct p4p_prefix *p, char out[P4P_ADDR_TEXT_MAX]);
 /* 1 when every bit of a from `bits` on is zero (bits <= 128) */
-int  proto_prefix_host_bits_zero(const uint8_t a[16], unsigned bits);
+int proto_prefix_host_bits_zero(const uint8_t a[16], unsigned bits);
 
 /* --- info_hashes --------------------------------------------------------- */
 
 /* 40 hex digits, either case; formatted lowercase */
 int  proto_hash_parse_hex(const char *s, uint8_t hash[P4P_HASH_SIZE]);
-void proto_hash_format_hex(const uint8_t hash[P4P_HASH_SIZE],
-                           char out[2 * P4P_HASH_SIZE + 1]);
+void proto_hash_format_hex(const uint8_t hash[P4P_HASH_SIZE], char out[2 * P4P_HASH_SIZE + 1]);
 
 /* --- value forms of v1 attributes ---------------------------------------- */
 

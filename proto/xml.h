@@ -26,49 +26,34 @@
 
 /* Limits a parser enforces (documented in docs/PROTOCOL.md, "Limits"). */
 #ifndef P4P_XML_MAX_BYTES
-#define P4P_XML_MAX_BYTES (16u << 20)   /* whole document */
+#define P4P_XML_MAX_BYTES (16u << 20) /* whole document */
 #endif
-#define P4P_XML_MAX_PIDS        65536   /* PIDs in a PID map */
-#define P4P_XML_MAX_PREFIXES  1048576   /* prefixes in a PID map, all PIDs */
-#define P4P_XML_MAX_MATRIX_PIDS  2048   /* PIDs of one matrix */
-#define P4P_XML_MAX_CELLS    (1u << 23) /* n*n summed over a message's matrices */
-#define P4P_XML_MAX_SWARMS      65536   /* swarms in guidance or stats */
-#define P4P_XML_MAX_ADDRS       65536   /* addresses in a lookup (request) */
-#define P4P_XML_MAX_SERVERS      4096   /* servers in capability; request count */
+#define P4P_XML_MAX_PIDS        65536      /* PIDs in a PID map */
+#define P4P_XML_MAX_PREFIXES    1048576    /* prefixes in a PID map, all PIDs */
+#define P4P_XML_MAX_MATRIX_PIDS 2048       /* PIDs of one matrix */
+#define P4P_XML_MAX_CELLS       (1u << 23) /* n*n summed over a message's matrices */
+#define P4P_XML_MAX_SWARMS      65536      /* swarms in guidance or stats */
+#define P4P_XML_MAX_ADDRS       65536      /* addresses in a lookup (request) */
+#define P4P_XML_MAX_SERVERS     4096       /* servers in capability; request count */
 
-int proto_xml_parse_pidmap(const char *buf, size_t len, const char *source,
-                         struct p4p_pidmap_msg *out, char *err, size_t errlen);
-int proto_xml_parse_lookup_request(const char *buf, size_t len, const char *source,
-                                 struct p4p_lookup_request *out,
-                                 char *err, size_t errlen);
-int proto_xml_parse_lookup(const char *buf, size_t len, const char *source,
-                         struct p4p_lookup_msg *out, char *err, size_t errlen);
-int proto_xml_parse_costs(const char *buf, size_t len, const char *source,
-                        struct p4p_costs_msg *out, char *err, size_t errlen);
-int proto_xml_parse_guidance(const char *buf, size_t len, const char *source,
-                           struct p4p_guidance_msg *out, char *err, size_t errlen);
-int proto_xml_parse_stats(const char *buf, size_t len, const char *source,
-                        struct p4p_stats_msg *out, char *err, size_t errlen);
-int proto_xml_parse_capability(const char *buf, size_t len, const char *source,
-                             struct p4p_capability_msg *out,
-                             char *err, size_t errlen);
-int proto_xml_parse_capability_request(const char *buf, size_t len,
-                                     const char *source,
-                                     struct p4p_capability_request *out,
-                                     char *err, size_t errlen);
-int proto_xml_parse_error(const char *buf, size_t len, const char *source,
-                        struct p4p_error_msg *out, char *err, size_t errlen);
+int proto_xml_parse_pidmap(const char *buf, size_t len, const char *source, struct p4p_pidmap_msg *out, char *err, size_t errlen);
+int proto_xml_parse_lookup_request(const char *buf, size_t len, const char *source, struct p4p_lookup_request *out, char *err, size_t errlen);
+int proto_xml_parse_lookup(const char *buf, size_t len, const char *source, struct p4p_lookup_msg *out, char *err, size_t errlen);
+int proto_xml_parse_costs(const char *buf, size_t len, const char *source, struct p4p_costs_msg *out, char *err, size_t errlen);
+int proto_xml_parse_guidance(const char *buf, size_t len, const char *source, struct p4p_guidance_msg *out, char *err, size_t errlen);
+int proto_xml_parse_stats(const char *buf, size_t len, const char *source, struct p4p_stats_msg *out, char *err, size_t errlen);
+int proto_xml_parse_capability(const char *buf, size_t len, const char *source, struct p4p_capability_msg *out, char *err, size_t errlen);
+int proto_xml_parse_capability_request(const char *buf, size_t len, const char *source, struct p4p_capability_request *out, char *err, size_t errlen);
+int proto_xml_parse_error(const char *buf, size_t len, const char *source, struct p4p_error_msg *out, char *err, size_t errlen);
 
 char *proto_xml_write_pidmap(const struct p4p_pidmap_msg *m, size_t *len);
-char *proto_xml_write_lookup_request(const struct p4p_lookup_request *m,
-                                   size_t *len);
+char *proto_xml_write_lookup_request(const struct p4p_lookup_request *m, size_t *len);
 char *proto_xml_write_lookup(const struct p4p_lookup_msg *m, size_t *len);
 char *proto_xml_write_costs(const struct p4p_costs_msg *m, size_t *len);
 char *proto_xml_write_guidance(const struct p4p_guidance_msg *m, size_t *len);
 char *proto_xml_write_stats(const struct p4p_stats_msg *m, size_t *len);
 char *proto_xml_write_capability(const struct p4p_capability_msg *m, size_t *len);
-char *proto_xml_write_capability_request(const struct p4p_capability_request *m,
-                                       size_t *len);
+char *proto_xml_write_capability_request(const struct p4p_capability_request *m, size_t *len);
 char *proto_xml_write_error(const struct p4p_error_msg *m, size_t *len);
 
 /* Which message a document holds, from its root element (namespace

@@ -6,9 +6,9 @@
  * naming declared PIDs, a prefix in one PID only, counts against the caps
  * of xml.h before allocating.  It fills the caller's struct as it goes;
  * on any error the entry point frees what was filled and zeroes it. */
-#include "xml_internal.h"
 #include "text.h"
 #include "xml.h"
+#include "xml_internal.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,10 +26,9 @@ struct named {
   size_t         index;
 };
 
-static int cmp_named(const void *a, const void *b)
-{
+static int cmp_named(const void *a, const void *b) {
   const struct named *x = a, *y = b;
-  int c = strcmp(x->name, y->name);
+  int                 c = strcmp(x->name, y->name);
   if (c)
     return c;
   return x->index < y->index ? -1 : x->index > y->index;
@@ -37,27 +36,21 @@ static int cmp_named(const void *a, const void *b)
 
 /* Sorts v (n items) by name and fails on the first duplicate, naming the
  * later occurrence's line and the earlier one's. */
-static int check_unique(struct xml_parse_ctx *p, struct named *v, size_t n,
-                        const char *what)
-{
+static int check_unique(struct xml_parse_ctx *p, struct named *v, size_t n, const char *what) {
   if (n < 2)
     return 0; /* also: qsort must not see a NULL array */
   qsort(v, n, sizeof *v, cmp_named);
   for (size_t i = 1; i < n; i++)
     if (strcmp(v[i - 1].name, v[i].name) == 0)
-      return proto_xml_fail_at(p, v[i].node,
-                               "duplicate %s '%s' (first at line %ld)", what,
-                               v[i].name, xmlGetLineNo(v[i - 1].node));
+      return proto_xml_fail_at(p, v[i].node, "duplicate %s '%s' (first at line %ld)", what, v[i].name, xmlGetLineNo(v[i - 1].node));
   return 0;
 }
 
-static const struct named *find_named(const struct named *v, size_t n,
-                                      const char *name)
-{
+static const struct named *find_named(const struct named *v, size_t n, const char *name) {
   size_t lo = 0, hi = n;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    int c = strcmp(name, v[mid].name);
+    int    c   = strcmp(name, v[mid].name);
     if (c == 0)
       return &v[mid];
     if (c < 0)
@@ -68,13 +61,10 @@ static const struct named *find_named(const struct named *v, size_t n,
   return NULL;
 }
 
-
 /* ------------------------------------------------------------------ */
 /* message bodies                                                      */
 
-static int build_matrix(struct xml_parse_ctx *p, const xmlNode *el,
-                        struct p4p_matrix *m)
-{
+static int build_matrix(struct xml_parse_ctx *p, const xmlNode *el, struct p4p_matrix *m) {
   static const char *const kids[] = {"pids", "entry", NULL};
   if (proto_xml_check_children(p, el, kids, "pids", NULL) < 0)
     return -1;
@@ -85,8 +75,7 @@ static int build_matrix(struct xml_parse_ctx *p, const xmlNode *el,
         return proto_xml_fail_at(p, c, "<%s> has a second <pids>", EL_NAME(el));
       pids_el = c;
     } else if (proto_xml_is_el(c, "entry") && !pids_el) {
-      return proto_xml_fail_at(p, c, "<entry> before <pids> in <%s>",
-                               EL_NAME(el));
+      return proto_xml_fail_at(p, c, "<entry> before <pids> in <%s>", EL_NAME(el));
     }
   }
   if (!pids_el)
@@ -101,26 +90,23 @@ static int build_matrix(struct xml_parse_ctx *p, const xmlNode *el,
   for (char *tok = list; *tok;) {
     tok += strspn(tok, " \t\r\n");
     size_t l = strcspn(tok, " \t\r\n");
-    if (l) n++;
+    if (l)
+      n++;
     tok += l;
   }
-  int rc = -1;
-  struct named *idx = NULL;
-  uint8_t *seen = NULL;
+  int           rc   = -1;
+  struct named *idx  = NULL;
+  uint8_t      *seen = NULL;
   if (n == 0) {
-    proto_xml_fail_at(p, pids_el,
-                      "<pids> is empty: a matrix needs at least one PID");
+    proto_xml_fail_at(p, pids_el, "<pids> is empty: a matrix needs at least one PID");
     goto out;
   }
   if (n > P4P_XML_MAX_MATRIX_PIDS) {
-    proto_xml_fail_at(p, pids_el, "<pids> lists %zu PIDs, at most %d allowed",
-                      n, P4P_XML_MAX_MATRIX_PIDS);
+    proto_xml_fail_at(p, pids_el, "<pids> lists %zu PIDs, at most %d allowed", n, P4P_XML_MAX_MATRIX_PIDS);
     goto out;
   }
   if (n * n > P4P_XML_MAX_CELLS - p->cells) {
-    proto_xml_fail_at(p, pids_el,
-                      "matrices of this message exceed %u cells in all",
-                      (unsigned)P4P_XML_MAX_CELLS);
+    proto_xml_fail_at(p, pids_el, "matrices of this message exceed %u cells in all", (unsigned)P4P_XML_MAX_CELLS);
     goto out;
   }
   if (proto_matrix_alloc(m, n) < 0) {
@@ -128,7 +114,7 @@ static int build_matrix(struct xml_parse_ctx *p, const xmlNode *el,
     goto out;
   }
   p->cells += n * n;
-  idx = calloc(n, sizeof *idx);
+  idx  = calloc(n, sizeof *idx);
   seen = calloc((n * n + 7) / 8, 1);
   if (!idx || !seen) {
     proto_xml_fail_at(p, pids_el, "out of memory");
@@ -141,7 +127,7 @@ static int build_matrix(struct xml_parse_ctx *p, const xmlNode *el,
     if (!l)
       break;
     char save = tok[l];
-    tok[l] = '\0';
+    tok[l]    = '\0';
     if (!proto_name_valid(tok)) {
       proto_xml_fail_at(p, pids_el,
                         "<pids>: '%s' is not a PID name (1-%d characters of "
@@ -162,28 +148,23 @@ static int build_matrix(struct xml_parse_ctx *p, const xmlNode *el,
   for (const xmlNode *c = el->children; c; c = c->next) {
     if (!proto_xml_is_el(c, "entry"))
       continue;
-    char from[P4P_NAME_MAX], to[P4P_NAME_MAX];
+    char   from[P4P_NAME_MAX], to[P4P_NAME_MAX];
     double v;
-    if (proto_xml_check_children(p, c, NULL, NULL, NULL) < 0 ||
-        proto_xml_check_attrs(p, c, eattrs) < 0 ||
-        proto_xml_attr_name(p, c, "from", from, 1) < 0 ||
-        proto_xml_attr_name(p, c, "to", to, 1) < 0 ||
-        proto_xml_attr_value(p, c, "value", &v, 1) < 0)
+    if (proto_xml_check_children(p, c, NULL, NULL, NULL) < 0 || proto_xml_check_attrs(p, c, eattrs) < 0 || proto_xml_attr_name(p, c, "from", from, 1) < 0 ||
+        proto_xml_attr_name(p, c, "to", to, 1) < 0 || proto_xml_attr_value(p, c, "value", &v, 1) < 0)
       goto out;
     const struct named *f = find_named(idx, n, from);
     const struct named *t = find_named(idx, n, to);
     if (!f || !t) {
-      proto_xml_fail_at(
-          p, c,
-          "<entry from=\"%s\" to=\"%s\">: unknown PID '%s' (not in "
-          "<pids> of line %ld)",
-          from, to, f ? to : from, xmlGetLineNo(pids_el));
+      proto_xml_fail_at(p, c,
+                        "<entry from=\"%s\" to=\"%s\">: unknown PID '%s' (not in "
+                        "<pids> of line %ld)",
+                        from, to, f ? to : from, xmlGetLineNo(pids_el));
       goto out;
     }
     size_t cell = f->index * n + t->index;
     if (seen[cell / 8] & (1u << (cell % 8))) {
-      proto_xml_fail_at(p, c, "duplicate <entry from=\"%s\" to=\"%s\">", from,
-                        to);
+      proto_xml_fail_at(p, c, "duplicate <entry from=\"%s\" to=\"%s\">", from, to);
       goto out;
     }
     seen[cell / 8] |= (uint8_t)(1u << (cell % 8));
@@ -204,10 +185,9 @@ struct pfx_at {
   const xmlNode    *node;
 };
 
-static int cmp_pfx_at(const void *a, const void *b)
-{
+static int cmp_pfx_at(const void *a, const void *b) {
   const struct pfx_at *x = a, *y = b;
-  int r = memcmp(x->pf.addr, y->pf.addr, 16);
+  int                  r = memcmp(x->pf.addr, y->pf.addr, 16);
   if (r)
     return r;
   if (x->pf.bits != y->pf.bits)
@@ -216,54 +196,45 @@ static int cmp_pfx_at(const void *a, const void *b)
   return lx < ly ? -1 : lx > ly;
 }
 
-static int build_pidmap(struct xml_parse_ctx *p, const xmlNode *root,
-                        void *outp)
-{
-  struct p4p_pidmap_msg *out = outp;
+static int build_pidmap(struct xml_parse_ctx *p, const xmlNode *root, void *outp) {
+  struct p4p_pidmap_msg   *out      = outp;
   static const char *const rattrs[] = {"version", NULL};
-  static const char *const kids[] = {"pid", NULL};
-  size_t n;
-  if (proto_xml_check_attrs(p, root, rattrs) < 0 ||
-      proto_xml_attr_version(p, root, out->version) < 0 ||
-      proto_xml_check_children(p, root, kids, "pid", &n) < 0)
+  static const char *const kids[]   = {"pid", NULL};
+  size_t                   n;
+  if (proto_xml_check_attrs(p, root, rattrs) < 0 || proto_xml_attr_version(p, root, out->version) < 0 || proto_xml_check_children(p, root, kids, "pid", &n) < 0)
     return -1;
   if (n > P4P_XML_MAX_PIDS)
-    return proto_xml_fail_at(p, root,
-                             "<pidmap> has %zu PIDs, at most %d allowed", n,
-                             P4P_XML_MAX_PIDS);
+    return proto_xml_fail_at(p, root, "<pidmap> has %zu PIDs, at most %d allowed", n, P4P_XML_MAX_PIDS);
   if (n == 0)
     return 0;
-  out->pids = calloc(n, sizeof *out->pids);
+  out->pids           = calloc(n, sizeof *out->pids);
   struct named *names = calloc(n, sizeof *names);
   if (!out->pids || !names) {
     free(names);
     return proto_xml_fail_at(p, root, "out of memory");
   }
-  out->npids = n;
+  out->npids                        = n;
 
   /* first pass: PIDs and their prefixes */
   static const char *const pattrs[] = {"name", "asid", "loc", NULL};
-  static const char *const pkids[] = {"prefix", NULL};
-  size_t i = 0, total = 0;
-  int rc = -1;
+  static const char *const pkids[]  = {"prefix", NULL};
+  size_t                   i = 0, total = 0;
+  int                      rc = -1;
   for (const xmlNode *c = root->children; c; c = c->next) {
     if (!proto_xml_is_el(c, "pid"))
       continue;
     struct p4p_pid_entry *e = &out->pids[i];
-    uint64_t asid;
-    size_t np;
-    if (proto_xml_check_attrs(p, c, pattrs) < 0 ||
-        proto_xml_attr_name(p, c, "name", e->name, 1) < 0 ||
-        proto_xml_attr_uint(p, c, "asid", 0, UINT32_MAX, &asid, 1) < 0 ||
-        proto_xml_attr_loc(p, c, e->loc) < 0 ||
+    uint64_t              asid;
+    size_t                np;
+    if (proto_xml_check_attrs(p, c, pattrs) < 0 || proto_xml_attr_name(p, c, "name", e->name, 1) < 0 ||
+        proto_xml_attr_uint(p, c, "asid", 0, UINT32_MAX, &asid, 1) < 0 || proto_xml_attr_loc(p, c, e->loc) < 0 ||
         proto_xml_check_children(p, c, pkids, "prefix", &np) < 0)
       goto out;
-    e->asid = (uint32_t)asid;
+    e->asid  = (uint32_t)asid;
     names[i] = (struct named){e->name, c, i};
     total += np;
     if (total > P4P_XML_MAX_PREFIXES) {
-      proto_xml_fail_at(p, c, "PID map has more than %d prefixes",
-                        P4P_XML_MAX_PREFIXES);
+      proto_xml_fail_at(p, c, "PID map has more than %d prefixes", P4P_XML_MAX_PREFIXES);
       goto out;
     }
     if (np) {
@@ -285,32 +256,30 @@ static int build_pidmap(struct xml_parse_ctx *p, const xmlNode *root,
       int r = proto_prefix_parse(t, &e->prefixes[k]);
       if (r == -2) {
         struct p4p_prefix z;
-        char net[P4P_ADDR_TEXT_MAX] = "";
+        char              net[P4P_ADDR_TEXT_MAX] = "";
         /* show the network the operator probably meant */
-        const char *sl = strrchr(t, '/');
-        unsigned len = (unsigned)atoi(sl + 1);
-        uint8_t a[16];
-        char ab[P4P_ADDR_TEXT_MAX];
+        const char *sl                           = strrchr(t, '/');
+        unsigned    len                          = (unsigned)atoi(sl + 1);
+        uint8_t     a[16];
+        char        ab[P4P_ADDR_TEXT_MAX];
         snprintf(ab, sizeof ab, "%.*s", (int)(sl - t), t);
         if (proto_addr_parse(ab, a) == 0) {
           unsigned bits = strchr(ab, ':') ? len : 96 + len;
           for (unsigned b = bits; b < 128; b++)
-            a[b / 8] &= (uint8_t)~(0x80u >> (b % 8));
+            a[b / 8] &= (uint8_t) ~(0x80u >> (b % 8));
           memcpy(z.addr, a, 16);
           z.bits = (uint8_t)bits;
           proto_prefix_format(&z, net);
         }
-        proto_xml_fail_at(
-            p, q, "<prefix> '%s': host bits set (did you mean %s?)", t, net);
+        proto_xml_fail_at(p, q, "<prefix> '%s': host bits set (did you mean %s?)", t, net);
         free(t);
         goto out;
       }
       if (r < 0) {
-        proto_xml_fail_at(
-            p, q,
-            "<prefix> '%s': not an IPv4 or IPv6 prefix "
-            "(address/length, e.g. 192.0.2.0/24 or 2001:db8::/32)",
-            t);
+        proto_xml_fail_at(p, q,
+                          "<prefix> '%s': not an IPv4 or IPv6 prefix "
+                          "(address/length, e.g. 192.0.2.0/24 or 2001:db8::/32)",
+                          t);
         free(t);
         goto out;
       }
@@ -331,15 +300,14 @@ static int build_pidmap(struct xml_parse_ctx *p, const xmlNode *root,
       goto out;
     }
     size_t k = 0;
-    i = 0;
+    i        = 0;
     for (const xmlNode *c = root->children; c; c = c->next) {
       if (!proto_xml_is_el(c, "pid"))
         continue;
       size_t j = 0;
       for (const xmlNode *q = c->children; q; q = q->next)
         if (proto_xml_is_el(q, "prefix"))
-          all[k++] = (struct pfx_at){out->pids[i].prefixes[j++],
-                                     out->pids[i].name, q};
+          all[k++] = (struct pfx_at){out->pids[i].prefixes[j++], out->pids[i].name, q};
       i++;
     }
     qsort(all, total, sizeof *all, cmp_pfx_at);
@@ -350,8 +318,7 @@ static int build_pidmap(struct xml_parse_ctx *p, const xmlNode *root,
         proto_xml_fail_at(p, all[k].node,
                           "prefix %s of PID '%s' is already in PID '%s' "
                           "(line %ld)",
-                          t, all[k].pid, all[k - 1].pid,
-                          xmlGetLineNo(all[k - 1].node));
+                          t, all[k].pid, all[k - 1].pid, xmlGetLineNo(all[k - 1].node));
         free(all);
         goto out;
       }
@@ -364,16 +331,13 @@ out:
   return rc;
 }
 
-static int build_lookup_request(struct xml_parse_ctx *p, const xmlNode *root,
-                                void *outp)
-{
-  struct p4p_lookup_request *out = outp;
-  static const char *const rattrs[] = {"info-hash", NULL};
-  static const char *const kids[] = {"addr", NULL};
-  size_t n;
-  int r;
-  if (proto_xml_check_attrs(p, root, rattrs) < 0 ||
-      (r = proto_xml_attr_hash(p, root, out->info_hash, 0)) < 0 ||
+static int build_lookup_request(struct xml_parse_ctx *p, const xmlNode *root, void *outp) {
+  struct p4p_lookup_request *out      = outp;
+  static const char *const   rattrs[] = {"info-hash", NULL};
+  static const char *const   kids[]   = {"addr", NULL};
+  size_t                     n;
+  int                        r;
+  if (proto_xml_check_attrs(p, root, rattrs) < 0 || (r = proto_xml_attr_hash(p, root, out->info_hash, 0)) < 0 ||
       proto_xml_check_children(p, root, kids, "addr", &n) < 0)
     return -1;
   out->has_info_hash = r;
@@ -406,20 +370,15 @@ static int build_lookup_request(struct xml_parse_ctx *p, const xmlNode *root,
   return 0;
 }
 
-static int build_lookup(struct xml_parse_ctx *p, const xmlNode *root,
-                        void *outp)
-{
-  struct p4p_lookup_msg *out = outp;
-  static const char *const kids[] = {"result", NULL};
+static int build_lookup(struct xml_parse_ctx *p, const xmlNode *root, void *outp) {
+  struct p4p_lookup_msg   *out      = outp;
+  static const char *const kids[]   = {"result", NULL};
   static const char *const eattrs[] = {"addr", "pid", "asid", "loc", NULL};
-  size_t n;
-  if (proto_xml_check_attrs(p, root, NULL) < 0 ||
-      proto_xml_check_children(p, root, kids, "result", &n) < 0)
+  size_t                   n;
+  if (proto_xml_check_attrs(p, root, NULL) < 0 || proto_xml_check_children(p, root, kids, "result", &n) < 0)
     return -1;
   if (n > P4P_XML_MAX_ADDRS)
-    return proto_xml_fail_at(p, root,
-                             "<lookup> has %zu results, at most %d allowed", n,
-                             P4P_XML_MAX_ADDRS);
+    return proto_xml_fail_at(p, root, "<lookup> has %zu results, at most %d allowed", n, P4P_XML_MAX_ADDRS);
   if (n == 0)
     return 0;
   out->entries = calloc(n, sizeof *out->entries);
@@ -429,21 +388,17 @@ static int build_lookup(struct xml_parse_ctx *p, const xmlNode *root,
     if (!proto_xml_is_el(c, "result"))
       continue;
     struct p4p_lookup_entry *e = &out->entries[out->n];
-    int has_pid;
-    if (proto_xml_check_children(p, c, NULL, NULL, NULL) < 0 ||
-        proto_xml_check_attrs(p, c, eattrs) < 0 ||
-        proto_xml_attr_addr(p, c, "addr", e->addr, 1) < 0 ||
+    int                      has_pid;
+    if (proto_xml_check_children(p, c, NULL, NULL, NULL) < 0 || proto_xml_check_attrs(p, c, eattrs) < 0 || proto_xml_attr_addr(p, c, "addr", e->addr, 1) < 0 ||
         (has_pid = proto_xml_attr_name(p, c, "pid", e->pid, 0)) < 0)
       return -1;
     if (has_pid) {
       uint64_t asid;
-      if (proto_xml_attr_uint(p, c, "asid", 0, UINT32_MAX, &asid, 1) < 0 ||
-          proto_xml_attr_loc(p, c, e->loc) < 0)
+      if (proto_xml_attr_uint(p, c, "asid", 0, UINT32_MAX, &asid, 1) < 0 || proto_xml_attr_loc(p, c, e->loc) < 0)
         return -1;
-      e->asid = (uint32_t)asid;
+      e->asid  = (uint32_t)asid;
       e->found = 1;
-    } else if (xmlHasProp(c, (const xmlChar *)"asid") ||
-               xmlHasProp(c, (const xmlChar *)"loc")) {
+    } else if (xmlHasProp(c, (const xmlChar *)"asid") || xmlHasProp(c, (const xmlChar *)"loc")) {
       return proto_xml_fail_at(p, c,
                                "<result>: 'asid' and 'loc' need a 'pid' (an "
                                "address in no PID has neither)");
@@ -453,40 +408,33 @@ static int build_lookup(struct xml_parse_ctx *p, const xmlNode *root,
   return 0;
 }
 
-static int build_costs(struct xml_parse_ctx *p, const xmlNode *root, void *outp)
-{
-  struct p4p_costs_msg *out = outp;
+static int build_costs(struct xml_parse_ctx *p, const xmlNode *root, void *outp) {
+  struct p4p_costs_msg    *out      = outp;
   static const char *const rattrs[] = {"version", NULL};
-  if (proto_xml_check_attrs(p, root, rattrs) < 0 ||
-      proto_xml_attr_version(p, root, out->version) < 0)
+  if (proto_xml_check_attrs(p, root, rattrs) < 0 || proto_xml_attr_version(p, root, out->version) < 0)
     return -1;
   return build_matrix(p, root, &out->costs);
 }
 
-static int build_guidance(struct xml_parse_ctx *p, const xmlNode *root,
-                          void *outp)
-{
-  struct p4p_guidance_msg *out = outp;
+static int build_guidance(struct xml_parse_ctx *p, const xmlNode *root, void *outp) {
+  struct p4p_guidance_msg *out      = outp;
   static const char *const rattrs[] = {"version", NULL};
-  static const char *const kids[] = {"default", "swarm", NULL};
+  static const char *const kids[]   = {"default", "swarm", NULL};
   static const char *const sattrs[] = {"info-hash", NULL};
-  size_t n;
-  if (proto_xml_check_attrs(p, root, rattrs) < 0 ||
-      proto_xml_attr_version(p, root, out->version) < 0 ||
+  size_t                   n;
+  if (proto_xml_check_attrs(p, root, rattrs) < 0 || proto_xml_attr_version(p, root, out->version) < 0 ||
       proto_xml_check_children(p, root, kids, "swarm", &n) < 0)
     return -1;
   if (n > P4P_XML_MAX_SWARMS)
-    return proto_xml_fail_at(p, root,
-                             "<guidance> has %zu swarms, at most %d allowed", n,
-                             P4P_XML_MAX_SWARMS);
+    return proto_xml_fail_at(p, root, "<guidance> has %zu swarms, at most %d allowed", n, P4P_XML_MAX_SWARMS);
   if (n) {
     out->swarms = calloc(n, sizeof *out->swarms);
     if (!out->swarms)
       return proto_xml_fail_at(p, root, "out of memory");
   }
-  struct named *hashes = n ? calloc(n, sizeof *hashes) : NULL;
+  struct named *hashes              = n ? calloc(n, sizeof *hashes) : NULL;
   char(*hex)[2 * P4P_HASH_SIZE + 1] = n ? calloc(n, sizeof *hex) : NULL;
-  int rc = -1;
+  int rc                            = -1;
   if (n && (!hashes || !hex)) {
     proto_xml_fail_at(p, root, "out of memory");
     goto out;
@@ -499,19 +447,16 @@ static int build_guidance(struct xml_parse_ctx *p, const xmlNode *root,
         goto out;
       }
       if (dflt) {
-        proto_xml_fail_at(p, c, "second <default> (first at line %ld)",
-                          xmlGetLineNo(dflt));
+        proto_xml_fail_at(p, c, "second <default> (first at line %ld)", xmlGetLineNo(dflt));
         goto out;
       }
       dflt = c;
-      if (proto_xml_check_attrs(p, c, NULL) < 0 ||
-          build_matrix(p, c, &out->default_weights) < 0)
+      if (proto_xml_check_attrs(p, c, NULL) < 0 || build_matrix(p, c, &out->default_weights) < 0)
         goto out;
       out->has_default = 1;
     } else if (proto_xml_is_el(c, "swarm")) {
       struct p4p_swarm_guidance *s = &out->swarms[out->nswarms];
-      if (proto_xml_check_attrs(p, c, sattrs) < 0 ||
-          proto_xml_attr_hash(p, c, s->info_hash, 1) < 0)
+      if (proto_xml_check_attrs(p, c, sattrs) < 0 || proto_xml_attr_hash(p, c, s->info_hash, 1) < 0)
         goto out;
       /* count the swarm before its matrix so a failure frees it */
       size_t k = out->nswarms++;
@@ -530,29 +475,24 @@ out:
   return rc;
 }
 
-static int build_stats(struct xml_parse_ctx *p, const xmlNode *root, void *outp)
-{
-  struct p4p_stats_msg *out = outp;
-  static const char *const kids[] = {"swarm", NULL};
-  static const char *const skids[] = {"pid", NULL};
+static int build_stats(struct xml_parse_ctx *p, const xmlNode *root, void *outp) {
+  struct p4p_stats_msg    *out      = outp;
+  static const char *const kids[]   = {"swarm", NULL};
+  static const char *const skids[]  = {"pid", NULL};
   static const char *const sattrs[] = {"info-hash", NULL};
-  static const char *const pattrs[] = {"name", "seeders", "leechers",
-                                       "up-kbps", "down-kbps", NULL};
-  size_t n;
-  if (proto_xml_check_attrs(p, root, NULL) < 0 ||
-      proto_xml_check_children(p, root, kids, "swarm", &n) < 0)
+  static const char *const pattrs[] = {"name", "seeders", "leechers", "up-kbps", "down-kbps", NULL};
+  size_t                   n;
+  if (proto_xml_check_attrs(p, root, NULL) < 0 || proto_xml_check_children(p, root, kids, "swarm", &n) < 0)
     return -1;
   if (n > P4P_XML_MAX_SWARMS)
-    return proto_xml_fail_at(p, root,
-                             "<stats> has %zu swarms, at most %d allowed", n,
-                             P4P_XML_MAX_SWARMS);
+    return proto_xml_fail_at(p, root, "<stats> has %zu swarms, at most %d allowed", n, P4P_XML_MAX_SWARMS);
   if (n == 0)
     return 0;
-  out->swarms = calloc(n, sizeof *out->swarms);
-  struct named *hashes = calloc(n, sizeof *hashes);
+  out->swarms                       = calloc(n, sizeof *out->swarms);
+  struct named *hashes              = calloc(n, sizeof *hashes);
   char(*hex)[2 * P4P_HASH_SIZE + 1] = calloc(n, sizeof *hex);
-  struct named *names = NULL;
-  int rc = -1;
+  struct named *names               = NULL;
+  int           rc                  = -1;
   if (!out->swarms || !hashes || !hex) {
     proto_xml_fail_at(p, root, "out of memory");
     goto out;
@@ -560,19 +500,16 @@ static int build_stats(struct xml_parse_ctx *p, const xmlNode *root, void *outp)
   for (const xmlNode *c = root->children; c; c = c->next) {
     if (!proto_xml_is_el(c, "swarm"))
       continue;
-    size_t k = out->nswarms;
+    size_t                  k = out->nswarms;
     struct p4p_swarm_stats *s = &out->swarms[k];
-    size_t np;
-    if (proto_xml_check_attrs(p, c, sattrs) < 0 ||
-        proto_xml_attr_hash(p, c, s->info_hash, 1) < 0 ||
-        proto_xml_check_children(p, c, skids, "pid", &np) < 0)
+    size_t                  np;
+    if (proto_xml_check_attrs(p, c, sattrs) < 0 || proto_xml_attr_hash(p, c, s->info_hash, 1) < 0 || proto_xml_check_children(p, c, skids, "pid", &np) < 0)
       goto out;
     out->nswarms++;
     proto_hash_format_hex(s->info_hash, hex[k]);
     hashes[k] = (struct named){hex[k], c, k};
     if (np > P4P_XML_MAX_PIDS) {
-      proto_xml_fail_at(p, c, "<swarm> has %zu PIDs, at most %d allowed", np,
-                        P4P_XML_MAX_PIDS);
+      proto_xml_fail_at(p, c, "<swarm> has %zu PIDs, at most %d allowed", np, P4P_XML_MAX_PIDS);
       goto out;
     }
     if (np == 0)
@@ -588,17 +525,13 @@ static int build_stats(struct xml_parse_ctx *p, const xmlNode *root, void *outp)
       if (!proto_xml_is_el(q, "pid"))
         continue;
       struct p4p_pid_stats *ps = &s->pids[s->npids];
-      uint64_t seeders, leechers;
-      int r;
-      if (proto_xml_check_children(p, q, NULL, NULL, NULL) < 0 ||
-          proto_xml_check_attrs(p, q, pattrs) < 0 ||
-          proto_xml_attr_name(p, q, "name", ps->pid, 1) < 0 ||
-          proto_xml_attr_uint(p, q, "seeders", 0, UINT64_MAX, &seeders,
-                              1) < 0 ||
-          proto_xml_attr_uint(p, q, "leechers", 0, UINT64_MAX, &leechers,
-                              1) < 0)
+      uint64_t              seeders, leechers;
+      int                   r;
+      if (proto_xml_check_children(p, q, NULL, NULL, NULL) < 0 || proto_xml_check_attrs(p, q, pattrs) < 0 ||
+          proto_xml_attr_name(p, q, "name", ps->pid, 1) < 0 || proto_xml_attr_uint(p, q, "seeders", 0, UINT64_MAX, &seeders, 1) < 0 ||
+          proto_xml_attr_uint(p, q, "leechers", 0, UINT64_MAX, &leechers, 1) < 0)
         goto out;
-      ps->seeders = seeders;
+      ps->seeders  = seeders;
       ps->leechers = leechers;
       /* an absent rate is "unknown", which msg.h spells as negative */
       if ((r = proto_xml_attr_value(p, q, "up-kbps", &ps->up_kbps, 0)) < 0)
@@ -625,21 +558,15 @@ out:
   return rc;
 }
 
-static int build_capability(struct xml_parse_ctx *p, const xmlNode *root,
-                            void *outp)
-{
-  struct p4p_capability_msg *out = outp;
-  static const char *const kids[] = {"server", NULL};
-  static const char *const attrs[] = {"pid", "kind", "addr", "port",
-                                      "capacity-kbps", NULL};
-  size_t n;
-  if (proto_xml_check_attrs(p, root, NULL) < 0 ||
-      proto_xml_check_children(p, root, kids, "server", &n) < 0)
+static int build_capability(struct xml_parse_ctx *p, const xmlNode *root, void *outp) {
+  struct p4p_capability_msg *out     = outp;
+  static const char *const   kids[]  = {"server", NULL};
+  static const char *const   attrs[] = {"pid", "kind", "addr", "port", "capacity-kbps", NULL};
+  size_t                     n;
+  if (proto_xml_check_attrs(p, root, NULL) < 0 || proto_xml_check_children(p, root, kids, "server", &n) < 0)
     return -1;
   if (n > P4P_XML_MAX_SERVERS)
-    return proto_xml_fail_at(p, root,
-                             "<capability> has %zu servers, at most %d allowed",
-                             n, P4P_XML_MAX_SERVERS);
+    return proto_xml_fail_at(p, root, "<capability> has %zu servers, at most %d allowed", n, P4P_XML_MAX_SERVERS);
   if (n == 0)
     return 0;
   out->servers = calloc(n, sizeof *out->servers);
@@ -649,46 +576,36 @@ static int build_capability(struct xml_parse_ctx *p, const xmlNode *root,
     if (!proto_xml_is_el(c, "server"))
       continue;
     struct p4p_server *s = &out->servers[out->nservers];
-    uint64_t port, cap;
-    if (proto_xml_check_children(p, c, NULL, NULL, NULL) < 0 ||
-        proto_xml_check_attrs(p, c, attrs) < 0 ||
-        proto_xml_attr_name(p, c, "pid", s->pid, 1) < 0 ||
+    uint64_t           port, cap;
+    if (proto_xml_check_children(p, c, NULL, NULL, NULL) < 0 || proto_xml_check_attrs(p, c, attrs) < 0 || proto_xml_attr_name(p, c, "pid", s->pid, 1) < 0 ||
         proto_xml_get_attr(p, c, "kind", s->kind, sizeof s->kind, 1) < 0)
       return -1;
     if (!proto_kind_valid(s->kind))
-      return proto_xml_fail_at(
-          p, c, "<server kind=\"%s\">: kind is \"cache\" or \"seed\"", s->kind);
-    if (proto_xml_attr_addr(p, c, "addr", s->addr, 1) < 0 ||
-        proto_xml_attr_uint(p, c, "port", 1, 65535, &port, 1) < 0 ||
+      return proto_xml_fail_at(p, c, "<server kind=\"%s\">: kind is \"cache\" or \"seed\"", s->kind);
+    if (proto_xml_attr_addr(p, c, "addr", s->addr, 1) < 0 || proto_xml_attr_uint(p, c, "port", 1, 65535, &port, 1) < 0 ||
         proto_xml_attr_uint(p, c, "capacity-kbps", 0, UINT64_MAX, &cap, 1) < 0)
       return -1;
-    s->port = (uint16_t)port;
+    s->port          = (uint16_t)port;
     s->capacity_kbps = cap;
     out->nservers++;
   }
   return 0;
 }
 
-static int build_capability_request(struct xml_parse_ctx *p,
-                                    const xmlNode *root, void *outp)
-{
-  struct p4p_capability_request *out = outp;
-  static const char *const attrs[] = {"info-hash", "pid", "count", NULL};
-  uint64_t count;
-  if (proto_xml_check_children(p, root, NULL, NULL, NULL) < 0 ||
-      proto_xml_check_attrs(p, root, attrs) < 0 ||
-      proto_xml_attr_hash(p, root, out->info_hash, 1) < 0 ||
-      proto_xml_attr_name(p, root, "pid", out->pid, 0) < 0 ||
-      proto_xml_attr_uint(p, root, "count", 1, P4P_XML_MAX_SERVERS, &count,
-                          1) < 0)
+static int build_capability_request(struct xml_parse_ctx *p, const xmlNode *root, void *outp) {
+  struct p4p_capability_request *out     = outp;
+  static const char *const       attrs[] = {"info-hash", "pid", "count", NULL};
+  uint64_t                       count;
+  if (proto_xml_check_children(p, root, NULL, NULL, NULL) < 0 || proto_xml_check_attrs(p, root, attrs) < 0 ||
+      proto_xml_attr_hash(p, root, out->info_hash, 1) < 0 || proto_xml_attr_name(p, root, "pid", out->pid, 0) < 0 ||
+      proto_xml_attr_uint(p, root, "count", 1, P4P_XML_MAX_SERVERS, &count, 1) < 0)
     return -1;
   out->count = (size_t)count;
   return 0;
 }
 
 /* Cut s to fit in size bytes without splitting a UTF-8 sequence. */
-static void copy_utf8_truncated(char *dst, size_t size, const char *s)
-{
+static void copy_utf8_truncated(char *dst, size_t size, const char *s) {
   size_t l = strlen(s);
   if (l >= size) {
     l = size - 1;
@@ -699,16 +616,14 @@ static void copy_utf8_truncated(char *dst, size_t size, const char *s)
   dst[l] = '\0';
 }
 
-static int build_error(struct xml_parse_ctx *p, const xmlNode *root, void *outp)
-{
-  struct p4p_error_msg *out = outp;
+static int build_error(struct xml_parse_ctx *p, const xmlNode *root, void *outp) {
+  struct p4p_error_msg    *out     = outp;
   static const char *const attrs[] = {"status", NULL};
-  uint64_t status;
-  if (proto_xml_check_attrs(p, root, attrs) < 0 ||
-      proto_xml_attr_uint(p, root, "status", 400, 599, &status, 1) < 0)
+  uint64_t                 status;
+  if (proto_xml_check_attrs(p, root, attrs) < 0 || proto_xml_attr_uint(p, root, "status", 400, 599, &status, 1) < 0)
     return -1;
   out->status = (int)status;
-  char *t = proto_xml_leaf_text(p, root);
+  char *t     = proto_xml_leaf_text(p, root);
   if (!t)
     return -1;
   copy_utf8_truncated(out->text, sizeof out->text, t);
@@ -721,7 +636,6 @@ static int build_error(struct xml_parse_ctx *p, const xmlNode *root, void *outp)
   return 0;
 }
 
-
 /* ------------------------------------------------------------------ */
 /* entry points                                                        */
 
@@ -729,32 +643,26 @@ typedef int (*build_fn)(struct xml_parse_ctx *, const xmlNode *, void *);
 typedef void (*free_fn)(void *);
 
 static const struct kind_info {
-  const char *root;
+  const char         *root;
   enum proto_xml_kind kind;
 } kinds[] = {
-    {"pidmap", P4P_XML_PIDMAP},
-    {"lookup-request", P4P_XML_LOOKUP_REQUEST},
-    {"lookup", P4P_XML_LOOKUP},
-    {"costs", P4P_XML_COSTS},
-    {"guidance", P4P_XML_GUIDANCE},
-    {"stats", P4P_XML_STATS},
-    {"capability", P4P_XML_CAPABILITY},
-    {"capability-request", P4P_XML_CAPABILITY_REQUEST},
+    {"pidmap", P4P_XML_PIDMAP},         {"lookup-request", P4P_XML_LOOKUP_REQUEST},
+    {"lookup", P4P_XML_LOOKUP},         {"costs", P4P_XML_COSTS},
+    {"guidance", P4P_XML_GUIDANCE},     {"stats", P4P_XML_STATS},
+    {"capability", P4P_XML_CAPABILITY}, {"capability-request", P4P_XML_CAPABILITY_REQUEST},
     {"error", P4P_XML_ERROR},
 };
 
-static int parse_doc(const char *buf, size_t len, const char *source,
-                     const char *want, build_fn build, free_fn release,
-                     void *out, size_t outsize, char *err, size_t errlen)
-{
+static int parse_doc(const char *buf, size_t len, const char *source, const char *want, build_fn build, free_fn release, void *out, size_t outsize, char *err,
+                     size_t errlen) {
   memset(out, 0, outsize);
   if (err && errlen)
     err[0] = '\0';
-  locale_t old = proto_xml_c_locale_enter();
-  struct xml_parse_ctx p = {source ? source : "input", err, errlen, 0, 0};
-  xmlParserCtxtPtr ctxt;
-  xmlDocPtr doc = proto_xml_parse_tree(&p, buf, len, &ctxt);
-  int rc = -1;
+  locale_t             old = proto_xml_c_locale_enter();
+  struct xml_parse_ctx p   = {source ? source : "input", err, errlen, 0, 0};
+  xmlParserCtxtPtr     ctxt;
+  xmlDocPtr            doc = proto_xml_parse_tree(&p, buf, len, &ctxt);
+  int                  rc  = -1;
   if (!doc)
     goto done;
   const xmlNode *root = xmlDocGetRootElement(doc);
@@ -762,9 +670,7 @@ static int parse_doc(const char *buf, size_t len, const char *source,
     proto_xml_fail_line(&p, 0, "document has no root element");
   } else if (!proto_xml_in_ns(root)) {
     if (root->ns && root->ns->href)
-      proto_xml_fail_at(
-          &p, root, "root element <%s> is in namespace '%s', expected '%s'",
-          EL_NAME(root), (const char *)root->ns->href, P4P_XML_NS);
+      proto_xml_fail_at(&p, root, "root element <%s> is in namespace '%s', expected '%s'", EL_NAME(root), (const char *)root->ns->href, P4P_XML_NS);
     else
       proto_xml_fail_at(&p, root,
                         "root element <%s> has no namespace, expected "
@@ -777,15 +683,11 @@ static int parse_doc(const char *buf, size_t len, const char *source,
       struct xml_parse_ctx q = {p.source, NULL, 0, 0, 0};
       memset(&e, 0, sizeof e);
       if (build_error(&q, root, &e) == 0)
-        proto_xml_fail_at(&p, root,
-                          "expected <%s>, got <error status=\"%d\">: %s", want,
-                          e.status, e.text);
+        proto_xml_fail_at(&p, root, "expected <%s>, got <error status=\"%d\">: %s", want, e.status, e.text);
       else
-        proto_xml_fail_at(&p, root, "expected <%s>, got a malformed <error>",
-                          want);
+        proto_xml_fail_at(&p, root, "expected <%s>, got a malformed <error>", want);
     } else {
-      proto_xml_fail_at(&p, root, "root element is <%s>, expected <%s>",
-                        EL_NAME(root), want);
+      proto_xml_fail_at(&p, root, "root element is <%s>, expected <%s>", EL_NAME(root), want);
     }
   } else if (build(&p, root, out) == 0 && !p.failed) {
     rc = 0;
@@ -802,49 +704,32 @@ done:
 }
 
 /* messages without arrays own nothing */
-static void proto_capability_request_free(struct p4p_capability_request *m)
-{
-  (void)m;
-}
+static void proto_capability_request_free(struct p4p_capability_request *m) { (void)m; }
 
-static void proto_error_msg_free(struct p4p_error_msg *m)
-{
-  (void)m;
-}
+static void proto_error_msg_free(struct p4p_error_msg *m) { (void)m; }
 
-#define DEFINE_PARSE(kind, type, root, freefn)                                 \
-  static void release_##kind(void *m)                                          \
-  {                                                                            \
-    freefn((type *)m);                                                         \
-  }                                                                            \
-  int proto_xml_parse_##kind(const char *buf, size_t len, const char *source,  \
-                             type *out, char *err, size_t errlen)              \
-  {                                                                            \
-    return parse_doc(buf, len, source, root, build_##kind, release_##kind,     \
-                     out, sizeof *out, err, errlen);                           \
+#define DEFINE_PARSE(kind, type, root, freefn)                                                                                                                 \
+  static void release_##kind(void *m) { freefn((type *)m); }                                                                                                   \
+  int         proto_xml_parse_##kind(const char *buf, size_t len, const char *source, type *out, char *err, size_t errlen) {                                   \
+            return parse_doc(buf, len, source, root, build_##kind, release_##kind, out, sizeof *out, err, errlen);                                             \
   }
 
 DEFINE_PARSE(pidmap, struct p4p_pidmap_msg, "pidmap", proto_pidmap_msg_free)
-DEFINE_PARSE(lookup_request, struct p4p_lookup_request, "lookup-request",
-             proto_lookup_request_free)
+DEFINE_PARSE(lookup_request, struct p4p_lookup_request, "lookup-request", proto_lookup_request_free)
 DEFINE_PARSE(lookup, struct p4p_lookup_msg, "lookup", proto_lookup_msg_free)
 DEFINE_PARSE(costs, struct p4p_costs_msg, "costs", proto_costs_msg_free)
-DEFINE_PARSE(guidance, struct p4p_guidance_msg, "guidance",
-             proto_guidance_msg_free)
+DEFINE_PARSE(guidance, struct p4p_guidance_msg, "guidance", proto_guidance_msg_free)
 DEFINE_PARSE(stats, struct p4p_stats_msg, "stats", proto_stats_msg_free)
-DEFINE_PARSE(capability, struct p4p_capability_msg, "capability",
-             proto_capability_msg_free)
-DEFINE_PARSE(capability_request, struct p4p_capability_request,
-             "capability-request", proto_capability_request_free)
+DEFINE_PARSE(capability, struct p4p_capability_msg, "capability", proto_capability_msg_free)
+DEFINE_PARSE(capability_request, struct p4p_capability_request, "capability-request", proto_capability_request_free)
 DEFINE_PARSE(error, struct p4p_error_msg, "error", proto_error_msg_free)
 
-enum proto_xml_kind proto_xml_kind_of(const char *buf, size_t len)
-{
-  locale_t old = proto_xml_c_locale_enter();
-  struct xml_parse_ctx p = {"input", NULL, 0, 0, 0};
-  xmlParserCtxtPtr ctxt;
-  xmlDocPtr doc = proto_xml_parse_tree(&p, buf, len, &ctxt);
-  enum proto_xml_kind k = P4P_XML_UNKNOWN;
+enum proto_xml_kind proto_xml_kind_of(const char *buf, size_t len) {
+  locale_t             old = proto_xml_c_locale_enter();
+  struct xml_parse_ctx p   = {"input", NULL, 0, 0, 0};
+  xmlParserCtxtPtr     ctxt;
+  xmlDocPtr            doc = proto_xml_parse_tree(&p, buf, len, &ctxt);
+  enum proto_xml_kind  k   = P4P_XML_UNKNOWN;
   if (doc) {
     const xmlNode *root = xmlDocGetRootElement(doc);
     if (root && proto_xml_in_ns(root))

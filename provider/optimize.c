@@ -12,30 +12,29 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 /* ------------------------------------------------------------------ */
 /* Preparation shared by both solvers                                  */
 
-static int check_swarm(const struct prov_topology *t,
-                       const struct prov_swarm_input *sw, int k,
-                       char *err, size_t errlen)
-{
+static int check_swarm(const struct prov_topology *t, const struct prov_swarm_input *sw, int k, char *err, size_t errlen) {
   if (!sw->up_kbps || !sw->down_kbps)
     return proto_fail(err, errlen, "swarm %d: missing capacities", k);
   for (int i = 0; i < t->npops; i++) {
     double u = sw->up_kbps[i], d = sw->down_kbps[i];
     if (!isfinite(u) || !isfinite(d) || u < 0 || d < 0)
-      return proto_fail(err, errlen, "swarm %d, PoP %s: capacities must be "
-                          "finite and >= 0", k, t->pops[i].name);
+      return proto_fail(err, errlen,
+                        "swarm %d, PoP %s: capacities must be "
+                        "finite and >= 0",
+                        k, t->pops[i].name);
     if (sw->peers && (!isfinite(sw->peers[i]) || sw->peers[i] < 0))
-      return proto_fail(err, errlen, "swarm %d, PoP %s: peer count must be "
-                          "finite and >= 0", k, t->pops[i].name);
+      return proto_fail(err, errlen,
+                        "swarm %d, PoP %s: peer count must be "
+                        "finite and >= 0",
+                        k, t->pops[i].name);
   }
   return 0;
 }
 
-void prov_opt_prep_free(struct prov_opt_prep *p)
-{
+void prov_opt_prep_free(struct prov_opt_prep *p) {
   if (p->swarms)
     for (int k = 0; k < p->nswarms; k++) {
       free(p->swarms[k].sp);
@@ -47,27 +46,24 @@ void prov_opt_prep_free(struct prov_opt_prep *p)
   memset(p, 0, sizeof *p);
 }
 
-int prov_opt_prepare(const struct prov_topology *t,
-                    const struct prov_swarm_input *swarms, int nswarms,
-                    const struct prov_opt_params *params,
-                    struct prov_opt_prep *p, char *err, size_t errlen)
-{
+int prov_opt_prepare(const struct prov_topology *t, const struct prov_swarm_input *swarms, int nswarms, const struct prov_opt_params *params,
+                     struct prov_opt_prep *p, char *err, size_t errlen) {
   memset(p, 0, sizeof *p);
   if (!t->finished)
     return proto_fail(err, errlen, "topology is not finished");
   if (nswarms < 0 || (nswarms > 0 && !swarms))
     return proto_fail(err, errlen, "bad swarm list");
-  int n = t->npops;
-  p->n = n;
+  int n      = t->npops;
+  p->n       = n;
   p->nswarms = nswarms;
-  p->usable = calloc((size_t)n * n, 1);
-  p->mult = malloc((size_t)(t->nlinks ? t->nlinks : 1) * sizeof *p->mult);
-  p->swarms = calloc((size_t)(nswarms ? nswarms : 1), sizeof *p->swarms);
+  p->usable  = calloc((size_t)n * n, 1);
+  p->mult    = malloc((size_t)(t->nlinks ? t->nlinks : 1) * sizeof *p->mult);
+  p->swarms  = calloc((size_t)(nswarms ? nswarms : 1), sizeof *p->swarms);
   if (!p->usable || !p->mult || !p->swarms) {
     prov_opt_prep_free(p);
     return proto_fail(err, errlen, "out of memory");
   }
-  p->fair_plan = params && params->fair_plan;
+  p->fair_plan  = params && params->fair_plan;
   p->fair_slack = params ? params->fair_slack : 0;
   if (p->fair_plan && (!isfinite(p->fair_slack) || p->fair_slack < 0)) {
     prov_opt_prep_free(p);
@@ -77,8 +73,10 @@ int prov_opt_prepare(const struct prov_topology *t,
     double m = params && params->link_mult ? params->link_mult[e] : 1.0;
     if (!isfinite(m) || m < 0) {
       prov_opt_prep_free(p);
-      return proto_fail(err, errlen, "link %d: multiplier must be finite "
-                          "and >= 0", e);
+      return proto_fail(err, errlen,
+                        "link %d: multiplier must be finite "
+                        "and >= 0",
+                        e);
     }
     p->mult[e] = m;
   }
@@ -90,7 +88,7 @@ int prov_opt_prepare(const struct prov_topology *t,
       if (i == j || !r)
         continue;
       const int *links = prov_route_links(t, r);
-      int ok = 1;
+      int        ok    = 1;
       for (int h = 0; h < r->nlinks; h++)
         if (!(t->links[links[h]].capacity_kbps > 0))
           ok = 0;
@@ -99,24 +97,24 @@ int prov_opt_prepare(const struct prov_topology *t,
   struct prov_transport_ws ws;
   prov_transport_ws_init(&ws);
   double *cost = NULL, *flow = NULL;
-  size_t cap = 0;
+  size_t  cap = 0;
   for (int k = 0; k < nswarms; k++) {
     struct prov_opt_swarm *s = &p->swarms[k];
     if (check_swarm(t, &swarms[k], k, err, errlen) < 0)
       goto fail;
     s->sp = malloc(2 * (size_t)n * sizeof *s->sp);
-    s->u = malloc(2 * (size_t)n * sizeof *s->u);
+    s->u  = malloc(2 * (size_t)n * sizeof *s->u);
     if (!s->sp || !s->u)
       goto oom;
     s->dp = s->sp + n;
-    s->d = s->u + n;
+    s->d  = s->u + n;
     for (int i = 0; i < n; i++) {
       double up = swarms[k].up_kbps[i], down = swarms[k].down_kbps[i];
       if (up > down) {
-        s->sp[s->ns] = i;
+        s->sp[s->ns]  = i;
         s->u[s->ns++] = up - down;
       } else if (down > up) {
-        s->dp[s->nd] = i;
+        s->dp[s->nd]  = i;
         s->d[s->nd++] = down - up;
       }
     }
@@ -175,23 +173,18 @@ fail:
   return -1;
 }
 
-void prov_opt_pair_costs(const struct prov_opt_prep *p,
-                        const struct prov_opt_swarm *s,
-                        const double *route_price, double *cost)
-{
+void prov_opt_pair_costs(const struct prov_opt_prep *p, const struct prov_opt_swarm *s, const double *route_price, double *cost) {
   for (int a = 0; a < s->ns; a++)
     for (int b = 0; b < s->nd; b++) {
-      size_t ij = (size_t)s->sp[a] * p->n + s->dp[b];
-      cost[(size_t)a * s->nd + b] = !p->usable[ij] ? INFINITY
-                                    : route_price ? route_price[ij] : 0.0;
+      size_t ij                   = (size_t)s->sp[a] * p->n + s->dp[b];
+      cost[(size_t)a * s->nd + b] = !p->usable[ij] ? INFINITY : route_price ? route_price[ij] : 0.0;
     }
 }
 
 /* ------------------------------------------------------------------ */
 /* Results                                                             */
 
-void prov_opt_result_free(struct prov_opt_result *r)
-{
+void prov_opt_result_free(struct prov_opt_result *r) {
   if (r->swarms)
     for (int k = 0; k < r->nswarms; k++) {
       free(r->swarms[k].t);
@@ -203,18 +196,16 @@ void prov_opt_result_free(struct prov_opt_result *r)
   memset(r, 0, sizeof *r);
 }
 
-int prov_opt_result_alloc(const struct prov_topology *t, int nswarms,
-                         struct prov_opt_result *r, char *err, size_t errlen)
-{
+int prov_opt_result_alloc(const struct prov_topology *t, int nswarms, struct prov_opt_result *r, char *err, size_t errlen) {
   memset(r, 0, sizeof *r);
-  size_t nn = (size_t)t->npops * t->npops;
-  size_t nl = (size_t)(t->nlinks ? t->nlinks : 1);
-  r->npops = t->npops;
-  r->nlinks = t->nlinks;
-  r->nswarms = nswarms;
-  r->swarms = calloc((size_t)(nswarms ? nswarms : 1), sizeof *r->swarms);
+  size_t nn         = (size_t)t->npops * t->npops;
+  size_t nl         = (size_t)(t->nlinks ? t->nlinks : 1);
+  r->npops          = t->npops;
+  r->nlinks         = t->nlinks;
+  r->nswarms        = nswarms;
+  r->swarms         = calloc((size_t)(nswarms ? nswarms : 1), sizeof *r->swarms);
   r->link_load_kbps = calloc(nl, sizeof *r->link_load_kbps);
-  r->link_price = calloc(nl, sizeof *r->link_price);
+  r->link_price     = calloc(nl, sizeof *r->link_price);
   if (!r->swarms || !r->link_load_kbps || !r->link_price)
     goto oom;
   for (int k = 0; k < nswarms; k++) {
@@ -230,9 +221,7 @@ oom:
 }
 
 /* link loads of the plans in r (background included) into load */
-static void plan_loads(const struct prov_topology *t, const struct prov_opt_result *r,
-                       double *const *plans, double *load)
-{
+static void plan_loads(const struct prov_topology *t, const struct prov_opt_result *r, double *const *plans, double *load) {
   int n = t->npops;
   for (int e = 0; e < t->nlinks; e++)
     load[e] = t->links[e].background_kbps;
@@ -243,8 +232,8 @@ static void plan_loads(const struct prov_topology *t, const struct prov_opt_resu
         double x = tij[(size_t)i * n + j];
         if (x <= 0)
           continue;
-        const struct prov_route *rt = prov_topology_route(t, i, j);
-        const int *links = prov_route_links(t, rt);
+        const struct prov_route *rt    = prov_topology_route(t, i, j);
+        const int               *links = prov_route_links(t, rt);
         for (int h = 0; h < rt->nlinks; h++)
           load[links[h]] += x;
       }
@@ -258,15 +247,13 @@ static void plan_loads(const struct prov_topology *t, const struct prov_opt_resu
  * is a minimum over links.  A swarm with an unusable supply-demand pair
  * keeps its solver plan (P = S).  Returns 0, -1 when out of memory (the
  * solver's plans then stand). */
-static int fair_blend(const struct prov_topology *t, const struct prov_opt_prep *p,
-                      struct prov_opt_result *r)
-{
-  int n = t->npops, K = r->nswarms, L = t->nlinks;
-  size_t nn = (size_t)n * n;
+static int fair_blend(const struct prov_topology *t, const struct prov_opt_prep *p, struct prov_opt_result *r) {
+  int      n = t->npops, K = r->nswarms, L = t->nlinks;
+  size_t   nn   = (size_t)n * n;
   double **prop = calloc((size_t)(K ? K : 1), sizeof *prop);
-  double *lp = malloc((size_t)(L ? L : 1) * sizeof *lp);
-  double *ls = malloc((size_t)(L ? L : 1) * sizeof *ls);
-  int rc = -1;
+  double  *lp   = malloc((size_t)(L ? L : 1) * sizeof *lp);
+  double  *ls   = malloc((size_t)(L ? L : 1) * sizeof *ls);
+  int      rc   = -1;
   if (!prop || !lp || !ls)
     goto out;
   for (int k = 0; k < K; k++) {
@@ -288,8 +275,7 @@ static int fair_blend(const struct prov_topology *t, const struct prov_opt_prep 
       sd += s->d[b];
     for (int a = 0; a < s->ns; a++)
       for (int b = 0; b < s->nd; b++)
-        prop[k][(size_t)s->sp[a] * n + s->dp[b]] =
-          s->t_opt * (s->u[a] / su) * (s->d[b] / sd);
+        prop[k][(size_t)s->sp[a] * n + s->dp[b]] = s->t_opt * (s->u[a] / su) * (s->d[b] / sd);
   }
   plan_loads(t, r, prop, lp);
   plan_loads(t, r, NULL, ls);
@@ -323,9 +309,7 @@ out:
 }
 
 /* max over links of m_e * load_e / c_e */
-static double objective_of(const struct prov_topology *t, const struct prov_opt_prep *p,
-                           const double *load)
-{
+static double objective_of(const struct prov_topology *t, const struct prov_opt_prep *p, const double *load) {
   double obj = 0;
   for (int e = 0; e < t->nlinks; e++)
     if (t->links[e].capacity_kbps > 0)
@@ -333,11 +317,7 @@ static double objective_of(const struct prov_topology *t, const struct prov_opt_
   return obj;
 }
 
-double prov_opt_result_finish(const struct prov_topology *t,
-                             const struct prov_swarm_input *swarms,
-                             const struct prov_opt_prep *p,
-                             struct prov_opt_result *r)
-{
+double prov_opt_result_finish(const struct prov_topology *t, const struct prov_swarm_input *swarms, const struct prov_opt_prep *p, struct prov_opt_result *r) {
   plan_loads(t, r, NULL, r->link_load_kbps);
   double solver_objective = objective_of(t, p, r->link_load_kbps);
   /* out of memory in fair_blend: the solver's plan stands */
@@ -347,14 +327,14 @@ double prov_opt_result_finish(const struct prov_topology *t,
     r->swarms[k].t_opt = p->swarms[k].t_opt;
     prov_weights_from_plan(t, &swarms[k], r->swarms[k].t, r->swarms[k].w);
   }
-  r->mlu = 0;
+  r->mlu       = 0;
   r->objective = 0;
   for (int e = 0; e < t->nlinks; e++) {
     double c = t->links[e].capacity_kbps;
     if (!(c > 0))
       continue;
-    double util = r->link_load_kbps[e] / c;
-    r->mlu = fmax(r->mlu, util);
+    double util  = r->link_load_kbps[e] / c;
+    r->mlu       = fmax(r->mlu, util);
     r->objective = fmax(r->objective, p->mult[e] * util);
   }
   return solver_objective;
@@ -366,11 +346,8 @@ double prov_opt_result_finish(const struct prov_topology *t,
 /* share of x in capacity c, 0 when there is no capacity */
 static double share_of(double x, double c) { return c > 0 && x > 0 ? x / c : 0; }
 
-void prov_weights_from_plan(const struct prov_topology *t,
-                           const struct prov_swarm_input *sw,
-                           const double *tij, double *w)
-{
-  int n = t->npops;
+void prov_weights_from_plan(const struct prov_topology *t, const struct prov_swarm_input *sw, const double *tij, double *w) {
+  int           n  = t->npops;
   const double *up = sw->up_kbps, *down = sw->down_kbps;
   for (int i = 0; i < n; i++) {
     double *row = w + (size_t)i * n, sum = 0;
@@ -378,11 +355,10 @@ void prov_weights_from_plan(const struct prov_topology *t,
       double peers = sw->peers ? sw->peers[j] : 1.0, s;
       if (j == i) {
         double local = fmin(up[i], down[i]);
-        s = share_of(local, up[i]) + share_of(local, down[i]);
+        s            = share_of(local, up[i]) + share_of(local, down[i]);
       } else {
         /* j's upload planned for i, and j's download planned from i */
-        s = share_of(tij[(size_t)j * n + i], up[j]) +
-            share_of(tij[(size_t)i * n + j], down[j]);
+        s = share_of(tij[(size_t)j * n + i], up[j]) + share_of(tij[(size_t)i * n + j], down[j]);
       }
       row[j] = peers * s;
       sum += row[j];
@@ -409,15 +385,12 @@ void prov_weights_from_plan(const struct prov_topology *t,
   }
 }
 
-int prov_default_weights(const struct prov_topology *t, const double *cost,
-                        double temperature, const double *presence,
-                        double *w, char *err, size_t errlen)
-{
+int prov_default_weights(const struct prov_topology *t, const double *cost, double temperature, const double *presence, double *w, char *err, size_t errlen) {
   if (!t->finished)
     return proto_fail(err, errlen, "topology is not finished");
   if (!(temperature > 0) || !isfinite(temperature))
     return proto_fail(err, errlen, "temperature must be > 0");
-  int n = t->npops;
+  int     n   = t->npops;
   double *igp = NULL;
   if (!cost) {
     igp = malloc((size_t)n * n * sizeof *igp);
@@ -427,17 +400,17 @@ int prov_default_weights(const struct prov_topology *t, const double *cost,
     cost = igp;
   }
   for (int i = 0; i < n; i++) {
-    double *row = w + (size_t)i * n, sum = 0;
+    double       *row = w + (size_t)i * n, sum = 0;
     const double *c = cost + (size_t)i * n;
     /* subtract the row's cheapest finite cost so exp() cannot underflow
      * every term to 0; it cancels in the normalization */
-    double cmin = INFINITY;
+    double cmin     = INFINITY;
     for (int j = 0; j < n; j++)
       if ((!presence || presence[j] > 0) && c[j] < cmin)
         cmin = c[j];
     for (int j = 0; j < n; j++) {
       double pres = presence ? presence[j] : 1.0;
-      double x = 0;
+      double x    = 0;
       if (pres > 0 && isfinite(c[j]))
         x = pres * exp(-(c[j] - cmin) / temperature);
       row[j] = x;
@@ -455,10 +428,7 @@ int prov_default_weights(const struct prov_topology *t, const double *cost,
   return 0;
 }
 
-double prov_swarm_t_opt(const struct prov_topology *t,
-                       const struct prov_swarm_input *sw,
-                       char *err, size_t errlen)
-{
+double prov_swarm_t_opt(const struct prov_topology *t, const struct prov_swarm_input *sw, char *err, size_t errlen) {
   struct prov_opt_prep p;
   if (prov_opt_prepare(t, sw, 1, NULL, &p, err, errlen) < 0)
     return -1;

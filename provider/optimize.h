@@ -29,17 +29,17 @@
 
 /* One swarm's input: arrays of npops values, kbit/s, >= 0. */
 struct prov_swarm_input {
-  const double *up_kbps;    /* ũ_i */
-  const double *down_kbps;  /* d̃_i */
-  const double *peers;      /* n_i, the swarm's peers at PoP i (only the
-                               weight rows use it); NULL = 1 per PoP */
+  const double *up_kbps;   /* ũ_i */
+  const double *down_kbps; /* d̃_i */
+  const double *peers;     /* n_i, the swarm's peers at PoP i (only the
+                              weight rows use it); NULL = 1 per PoP */
 };
 
 struct prov_opt_params {
-  const double *link_mult;  /* m_e per link, >= 0; NULL = all 1 */
-  double rel_gap;           /* fast solver: stop when (obj - bound) <=
-                               rel_gap * obj; 0 = default 1e-3 */
-  int    max_rounds;        /* fast solver: pricing rounds; 0 = default 200 */
+  const double *link_mult; /* m_e per link, >= 0; NULL = all 1 */
+  double        rel_gap;   /* fast solver: stop when (obj - bound) <=
+                              rel_gap * obj; 0 = default 1e-3 */
+  int max_rounds;          /* fast solver: pricing rounds; 0 = default 200 */
   /* Fair plan (docs/OPTIMIZER.md, "Which optimum"): 1 = replace the
    * solver's plan by the proportional plan t_ij = T_opt (u_i / sum u)
    * (d_j / sum d), blended back towards the solver's plan only as far as
@@ -56,22 +56,22 @@ struct prov_opt_params {
 
 /* Per-swarm answer.  Matrices are npops x npops, row-major [i * npops + j]. */
 struct prov_swarm_plan {
-  double  t_opt;            /* level-2 optimum, kbit/s */
-  double *t;                /* t_ij, kbit/s, zero diagonal */
-  double *w;                /* weight rows (prov_weights_from_plan) */
+  double  t_opt; /* level-2 optimum, kbit/s */
+  double *t;     /* t_ij, kbit/s, zero diagonal */
+  double *w;     /* weight rows (prov_weights_from_plan) */
 };
 
 struct prov_opt_result {
-  int     npops, nlinks, nswarms;
+  int                     npops, nlinks, nswarms;
   struct prov_swarm_plan *swarms;
-  double *link_load_kbps;   /* b_e + all swarms' traffic on e */
-  double  mlu;              /* max over links with c_e > 0 of load / c_e */
-  double  objective;        /* max over links of m_e * load / c_e */
-  double  lower_bound;      /* proven lower bound on the optimal objective
-                               (equal to objective for the exact solver) */
-  double *link_price;       /* dual price of each link's capacity row,
-                               per unit of utilization; >= 0 */
-  int     rounds;           /* pricing rounds (fast) or 1 (exact) */
+  double                 *link_load_kbps; /* b_e + all swarms' traffic on e */
+  double                  mlu;            /* max over links with c_e > 0 of load / c_e */
+  double                  objective;      /* max over links of m_e * load / c_e */
+  double                  lower_bound;    /* proven lower bound on the optimal objective
+                                             (equal to objective for the exact solver) */
+  double *link_price;                     /* dual price of each link's capacity row,
+                                             per unit of utilization; >= 0 */
+  int rounds;                             /* pricing rounds (fast) or 1 (exact) */
 };
 
 void prov_opt_result_free(struct prov_opt_result *r);
@@ -79,9 +79,7 @@ void prov_opt_result_free(struct prov_opt_result *r);
 /* T_opt of one swarm over topology t (which must be finished): the
  * maximum transportation flow from supply to demand PoPs over usable
  * pairs.  Returns -1 on bad input with a reason in err. */
-double prov_swarm_t_opt(const struct prov_topology *t,
-                       const struct prov_swarm_input *sw,
-                       char *err, size_t errlen);
+double prov_swarm_t_opt(const struct prov_topology *t, const struct prov_swarm_input *sw, char *err, size_t errlen);
 
 /* Fast solver.  A prov_optimizer keeps the link prices of its last solve to
  * warm-start the next one on the same topology (swarms may change freely).
@@ -89,12 +87,10 @@ double prov_swarm_t_opt(const struct prov_topology *t,
 struct prov_optimizer;
 
 struct prov_optimizer *prov_optimizer_new(void);
-void prov_optimizer_free(struct prov_optimizer *o);
+void                   prov_optimizer_free(struct prov_optimizer *o);
 
-int prov_optimizer_solve(struct prov_optimizer *o, const struct prov_topology *t,
-                        const struct prov_swarm_input *swarms, int nswarms,
-                        const struct prov_opt_params *params,
-                        struct prov_opt_result *res, char *err, size_t errlen);
+int prov_optimizer_solve(struct prov_optimizer *o, const struct prov_topology *t, const struct prov_swarm_input *swarms, int nswarms,
+                         const struct prov_opt_params *params, struct prov_opt_result *res, char *err, size_t errlen);
 
 /* Weight rows from a plan (docs/OPTIMIZER.md, "Weights"): a PoP-i peer
  * picks a PoP-j peer in proportion to the share of that peer's capacity
@@ -108,9 +104,7 @@ int prov_optimizer_solve(struct prov_optimizer *o, const struct prov_topology *t
  * falls back to n_j over the PoPs j reachable from i whose peers have
  * some capacity (ũ_j + d̃_j > 0), i included; if there is none,
  * w_ii = 1.  Every row is a probability row.  w gets npops^2 values. */
-void prov_weights_from_plan(const struct prov_topology *t,
-                           const struct prov_swarm_input *sw,
-                           const double *tij, double *w);
+void prov_weights_from_plan(const struct prov_topology *t, const struct prov_swarm_input *sw, const double *tij, double *w);
 
 /* Default weights for a swarm that is not optimized, from inter-PID costs:
  *   w_ij ∝ presence_j * exp(-cost_ij / temperature)
@@ -118,8 +112,6 @@ void prov_weights_from_plan(const struct prov_topology *t,
  * cost (unreachable) gives 0.  A row whose terms are all 0 gets w_ii = 1.
  * temperature > 0 sets how sharply cheap PIDs are preferred (a cost of
  * `temperature` more means e^-1 the weight).  Returns 0 or -1. */
-int prov_default_weights(const struct prov_topology *t, const double *cost,
-                        double temperature, const double *presence,
-                        double *w, char *err, size_t errlen);
+int prov_default_weights(const struct prov_topology *t, const double *cost, double temperature, const double *presence, double *w, char *err, size_t errlen);
 
 #endif

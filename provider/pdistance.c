@@ -15,7 +15,7 @@ int prov_cost_norm(const struct prov_config *pr, const struct prov_topology *t, 
   double *ref   = malloc((n * n + 1) * sizeof *ref);
   int     rc    = -1;
 
-  *norm = 0;
+  *norm         = 0;
   if (!price || !ref) {
     snprintf(err, errlen, "out of memory");
     goto out;
@@ -36,8 +36,7 @@ out:
   return rc;
 }
 
-int prov_norm_pop_costs(const struct prov_config *pr, const struct prov_topology *t, int hour, double norm, double *cost, char *err,
-                        size_t errlen) {
+int prov_norm_pop_costs(const struct prov_config *pr, const struct prov_topology *t, int hour, double norm, double *cost, char *err, size_t errlen) {
   size_t n = pr->npops;
   if (prov_pop_costs(pr, t, hour, cost, err, errlen))
     return -1;
@@ -46,8 +45,7 @@ int prov_norm_pop_costs(const struct prov_config *pr, const struct prov_topology
   return 0;
 }
 
-int prov_default_pid_rows(const struct prov_config *pr, const struct prov_topology *t, const double *norm_cost, double *pid_w, char *err,
-                          size_t errlen) {
+int prov_default_pid_rows(const struct prov_config *pr, const struct prov_topology *t, const double *norm_cost, double *pid_w, char *err, size_t errlen) {
   size_t  np = pr->npops;
   double *w  = malloc((np * np + 1) * sizeof *w);
   if (!w) {

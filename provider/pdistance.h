@@ -32,13 +32,11 @@ int prov_cost_norm(const struct prov_config *pr, const struct prov_topology *t, 
 /* Normalized PoP-to-PoP costs at hour (0..23): PROV_COST_SCALE x route
  * cost / norm, PROV_COST_UNREACHABLE when unreachable; npops^2 values.
  * 0 or -1 with the reason in err. */
-int prov_norm_pop_costs(const struct prov_config *pr, const struct prov_topology *t, int hour, double norm, double *cost, char *err,
-                        size_t errlen);
+int prov_norm_pop_costs(const struct prov_config *pr, const struct prov_topology *t, int hour, double norm, double *cost, char *err, size_t errlen);
 
 /* The default matrix as PID rows (npids^2, row-major) from normalized PoP
  * costs: prov_default_weights() over every PoP, then prov_expand_pop_rows()
  * with equal PID shares.  0 or -1 with the reason in err. */
-int prov_default_pid_rows(const struct prov_config *pr, const struct prov_topology *t, const double *norm_cost, double *pid_w, char *err,
-                          size_t errlen);
+int prov_default_pid_rows(const struct prov_config *pr, const struct prov_topology *t, const double *norm_cost, double *pid_w, char *err, size_t errlen);
 
 #endif

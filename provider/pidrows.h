@@ -16,7 +16,7 @@ struct prov_config;
 /* The provider's PID map as a message (PIDs in file order, the PoP's LOC,
  * the provider's ASID), a deep copy: free it with proto_pidmap_msg_free.
  * 0, or -1 when memory ran out (*out is then zeroed). */
-int  prov_pidmap_msg(const struct prov_config *pr, struct p4p_pidmap_msg *out);
+int prov_pidmap_msg(const struct prov_config *pr, struct p4p_pidmap_msg *out);
 
 /* pop_npids[P] = the number of PIDs of PoP P (npops values). */
 void prov_pids_per_pop(const struct prov_config *pr, size_t *pop_npids);

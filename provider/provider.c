@@ -4,9 +4,9 @@
  * blanks, '#' starts a comment.  Every error names source:line, and the
  * whole file is rejected: a half-read provider is never used. */
 #include "provider.h"
-#include "topology.h"
 #include "proto/file.h"
 #include "proto/text.h"
+#include "topology.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -20,15 +20,14 @@
 #define MAX_FILE_SIZE (16u << 20)
 
 struct parse_ctx {
-  const char          *source;
-  unsigned             line;
+  const char         *source;
+  unsigned            line;
   struct prov_config *p;
-  char                *err;
-  size_t               errlen;
+  char               *err;
+  size_t              errlen;
 };
 
-static int fail(struct parse_ctx *c, const char *fmt, ...)
-  __attribute__((format(printf, 2, 3)));
+static int fail(struct parse_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static int fail(struct parse_ctx *c, const char *fmt, ...) {
   char    msg[P4P_TEXT_MAX];
@@ -52,8 +51,7 @@ static void *append(void **arr, size_t *n, size_t sz) {
 }
 #define APPEND(c, arr, n) append((void **)&(arr), &(n), sizeof *(arr))
 
-static int copy_name(struct parse_ctx *c, char *dst, size_t dstlen,
-                     const char *s, const char *what) {
+static int copy_name(struct parse_ctx *c, char *dst, size_t dstlen, const char *s, const char *what) {
   size_t len = strlen(s);
   if (len == 0 || len >= dstlen)
     return fail(c, "%s '%.40s' must be 1..%zu bytes", what, s, dstlen - 1);
@@ -64,10 +62,9 @@ static int copy_name(struct parse_ctx *c, char *dst, size_t dstlen,
   return 0;
 }
 
-static int parse_double(struct parse_ctx *c, const char *s, const char *what,
-                        double min, double max, double *out) {
+static int parse_double(struct parse_ctx *c, const char *s, const char *what, double min, double max, double *out) {
   char *end;
-  errno = 0;
+  errno    = 0;
   double v = strtod(s, &end);
   if (errno || end == s || *end || !isfinite(v))
     return fail(c, "%s: '%.40s' is not a number", what, s);
@@ -77,9 +74,7 @@ static int parse_double(struct parse_ctx *c, const char *s, const char *what,
   return 0;
 }
 
-static int parse_uint(struct parse_ctx *c, const char *s, const char *what,
-                      unsigned long long min, unsigned long long max,
-                      unsigned long long *out) {
+static int parse_uint(struct parse_ctx *c, const char *s, const char *what, unsigned long long min, unsigned long long max, unsigned long long *out) {
   char *end;
   errno = 0;
   if (!isdigit((unsigned char)s[0]))
@@ -106,13 +101,13 @@ static int prefix_contains(const struct p4p_prefix *pf, const uint8_t a[16]) {
 }
 
 long prov_lookup(const struct prov_config *p, const uint8_t addr[16]) {
-  long best = -1;
+  long best      = -1;
   int  best_bits = -1;
   for (size_t i = 0; i < p->npids; i++)
     for (size_t k = 0; k < p->pids[i].nprefixes; k++) {
       const struct p4p_prefix *pf = &p->pids[i].prefixes[k];
       if (pf->bits > best_bits && prefix_contains(pf, addr)) {
-        best = (long)i;
+        best      = (long)i;
         best_bits = pf->bits;
       }
     }
@@ -135,8 +130,7 @@ long prov_pop_index(const struct prov_config *p, const char *name) {
 
 static long link_index(const struct prov_config *p, size_t a, size_t b) {
   for (size_t l = 0; l < p->nlinks; l++)
-    if ((p->links[l].a == a && p->links[l].b == b) ||
-        (p->links[l].a == b && p->links[l].b == a))
+    if ((p->links[l].a == a && p->links[l].b == b) || (p->links[l].a == b && p->links[l].b == a))
       return (long)l;
   return -1;
 }
@@ -163,14 +157,13 @@ static int kw_pop(struct parse_ctx *c, int argc, char **argv) {
   if (argc == 4) {
     double lat, lon;
     char   extra;
-    if (sscanf(argv[3], "%lf,%lf%c", &lat, &lon, &extra) != 2 ||
-        !(lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180))
+    if (sscanf(argv[3], "%lf,%lf%c", &lat, &lon, &extra) != 2 || !(lat >= -90 && lat <= 90 && lon >= -180 && lon <= 180))
       return fail(c, "loc '%.40s' is not LAT,LON in degrees", argv[3]);
     if (copy_name(c, pop->loc, sizeof pop->loc, argv[3], "loc"))
       return -1;
     pop->has_location = 1;
-    pop->lat = lat;
-    pop->lon = lon;
+    pop->lat          = lat;
+    pop->lon          = lon;
   }
   return 0;
 }
@@ -186,20 +179,19 @@ static int kw_link(struct parse_ctx *c, int argc, char **argv) {
     return fail(c, "link from PoP '%.40s' to itself", argv[1]);
   if (link_index(c->p, (size_t)a, (size_t)b) >= 0)
     return fail(c, "link %s-%s declared twice", argv[1], argv[2]);
-  struct prov_link_config L = {.a = (size_t)a, .b = (size_t)b,
-                                .price = -1};
-  int have_cap = 0, have_weight = 0;
+  struct prov_link_config L        = {.a = (size_t)a, .b = (size_t)b, .price = -1};
+  int                     have_cap = 0, have_weight = 0;
   for (int i = 3; i < argc; i += 2) {
     const char *k = argv[i], *v = argv[i + 1];
-    int rc;
+    int         rc;
     if (!strcmp(k, "capacity")) {
-      rc = parse_double(c, v, "capacity", 1e-3, 1e12, &L.capacity_kbps);
+      rc       = parse_double(c, v, "capacity", 1e-3, 1e12, &L.capacity_kbps);
       have_cap = 1;
     } else if (!strcmp(k, "weight")) {
       unsigned long long w;
-      rc = parse_uint(c, v, "weight", 1, 2147483647ull, &w);
+      rc           = parse_uint(c, v, "weight", 1, 2147483647ull, &w);
       L.igp_weight = (uint32_t)w;
-      have_weight = 1;
+      have_weight  = 1;
     } else if (!strcmp(k, "background")) {
       rc = parse_double(c, v, "background", 0, 1e12, &L.background_kbps);
     } else if (!strcmp(k, "price")) {
@@ -239,7 +231,7 @@ static int kw_pid(struct parse_ctx *c, int argc, char **argv) {
     if (strcmp(argv[i], "prefix"))
       return fail(c, "unknown pid attribute '%.40s'", argv[i]);
     struct p4p_prefix pf;
-    int rc = proto_prefix_parse(argv[i + 1], &pf);
+    int               rc = proto_prefix_parse(argv[i + 1], &pf);
     if (rc == -2)
       return fail(c, "prefix '%.60s' has host bits set", argv[i + 1]);
     if (rc)
@@ -247,10 +239,8 @@ static int kw_pid(struct parse_ctx *c, int argc, char **argv) {
     /* the same prefix in two PIDs would make lookups ambiguous */
     for (size_t j = 0; j < c->p->npids; j++)
       for (size_t k = 0; k < c->p->pids[j].nprefixes; k++)
-        if (c->p->pids[j].prefixes[k].bits == pf.bits &&
-            !memcmp(c->p->pids[j].prefixes[k].addr, pf.addr, 16))
-          return fail(c, "prefix %.60s already belongs to PID %s",
-                      argv[i + 1], c->p->pids[j].name);
+        if (c->p->pids[j].prefixes[k].bits == pf.bits && !memcmp(c->p->pids[j].prefixes[k].addr, pf.addr, 16))
+          return fail(c, "prefix %.60s already belongs to PID %s", argv[i + 1], c->p->pids[j].name);
     struct p4p_prefix *slot = APPEND(c, pid->prefixes, pid->nprefixes);
     if (!slot)
       return fail(c, "out of memory");
@@ -260,18 +250,15 @@ static int kw_pid(struct parse_ctx *c, int argc, char **argv) {
 }
 
 static int kw_access_class(struct parse_ctx *c, int argc, char **argv) {
-  if (argc != 8 || strcmp(argv[2], "down") || strcmp(argv[4], "up") ||
-      strcmp(argv[6], "share"))
+  if (argc != 8 || strcmp(argv[2], "down") || strcmp(argv[4], "up") || strcmp(argv[6], "share"))
     return fail(c, "usage: access-class NAME down KBPS up KBPS share F");
   for (size_t i = 0; i < c->p->nclasses; i++)
     if (!strcmp(c->p->classes[i].name, argv[1]))
       return fail(c, "access class '%.40s' declared twice", argv[1]);
   struct prov_access_class a;
   memset(&a, 0, sizeof a);
-  if (copy_name(c, a.name, sizeof a.name, argv[1], "class name") ||
-      parse_double(c, argv[3], "down", 0, 1e9, &a.down_kbps) ||
-      parse_double(c, argv[5], "up", 0, 1e9, &a.up_kbps) ||
-      parse_double(c, argv[7], "share", 1e-9, 1e9, &a.share))
+  if (copy_name(c, a.name, sizeof a.name, argv[1], "class name") || parse_double(c, argv[3], "down", 0, 1e9, &a.down_kbps) ||
+      parse_double(c, argv[5], "up", 0, 1e9, &a.up_kbps) || parse_double(c, argv[7], "share", 1e-9, 1e9, &a.share))
     return -1;
   struct prov_access_class *slot = APPEND(c, c->p->classes, c->p->nclasses);
   if (!slot)
@@ -294,11 +281,10 @@ static int kw_server(struct parse_ctx *c, int argc, char **argv) {
   snprintf(s.kind, sizeof s.kind, "%s", argv[2]);
   if (proto_addr_parse(argv[3], s.addr))
     return fail(c, "server address '%.60s' is not IPv4 or IPv6", argv[3]);
-  if (parse_uint(c, argv[4], "port", 1, 65535, &port) ||
-      parse_uint(c, argv[6], "capacity", 1, 1000000000000ull, &cap))
+  if (parse_uint(c, argv[4], "port", 1, 65535, &port) || parse_uint(c, argv[6], "capacity", 1, 1000000000000ull, &cap))
     return -1;
-  s.port = (uint16_t)port;
-  s.capacity_kbps = cap;
+  s.port                  = (uint16_t)port;
+  s.capacity_kbps         = cap;
   struct p4p_server *slot = APPEND(c, c->p->servers, c->p->nservers);
   if (!slot)
     return fail(c, "out of memory");
@@ -311,14 +297,13 @@ static int kw_client(struct parse_ctx *c, int argc, char **argv) {
     return fail(c, "usage: client NAME token TOKEN allow LIST");
   struct prov_client cl;
   memset(&cl, 0, sizeof cl);
-  if (copy_name(c, cl.name, sizeof cl.name, argv[1], "client name") ||
-      copy_name(c, cl.token, sizeof cl.token, argv[3], "token"))
+  if (copy_name(c, cl.name, sizeof cl.name, argv[1], "client name") || copy_name(c, cl.token, sizeof cl.token, argv[3], "token"))
     return -1;
   if (strlen(cl.token) < 16)
     return fail(c, "token of client '%s' is shorter than 16 bytes", cl.name);
   /* "metrics" is the daemon's own page, not a P4P interface ("all" does
    * not include it): take it out of the list before the interfaces */
-  char list[256];
+  char   list[256];
   size_t n = 0;
   if (strlen(argv[5]) >= sizeof list)
     return fail(c, "allow list too long");
@@ -336,16 +321,17 @@ static int kw_client(struct parse_ctx *c, int argc, char **argv) {
   }
   list[n ? n - 1 : 0] = 0;
   if (n && proto_parse_interfaces(list, &cl.interfaces))
-    return fail(c, "allow list '%.60s': use info,policy,guidance,capability "
-                   "or all, and metrics", argv[5]);
+    return fail(c,
+                "allow list '%.60s': use info,policy,guidance,capability "
+                "or all, and metrics",
+                argv[5]);
   if (!n && !cl.metrics)
     return fail(c, "allow list of client '%s' is empty", cl.name);
   for (size_t i = 0; i < c->p->nclients; i++) {
     if (!strcmp(c->p->clients[i].name, cl.name))
       return fail(c, "client '%s' declared twice", cl.name);
     if (!strcmp(c->p->clients[i].token, cl.token))
-      return fail(c, "client '%s' reuses the token of '%s'", cl.name,
-                  c->p->clients[i].name);
+      return fail(c, "client '%s' reuses the token of '%s'", cl.name, c->p->clients[i].name);
   }
   struct prov_client *slot = APPEND(c, c->p->clients, c->p->nclients);
   if (!slot)
@@ -364,12 +350,13 @@ static int kw_avoid_link(struct parse_ctx *c, int argc, char **argv) {
   if (l < 0)
     return fail(c, "no link %s-%s to avoid", argv[1], argv[2]);
   struct prov_avoid_policy av = {.link = (size_t)l};
-  char extra;
-  if (sscanf(argv[4], "%d-%d%c", &av.from_hour, &av.to_hour, &extra) != 2 ||
-      av.from_hour < 0 || av.from_hour > 23 || av.to_hour < 1 ||
-      av.to_hour > 24 || av.from_hour == av.to_hour)
-    return fail(c, "hours '%.40s' must be FROM-TO with 0<=FROM<=23, "
-                   "1<=TO<=24, FROM!=TO", argv[4]);
+  char                     extra;
+  if (sscanf(argv[4], "%d-%d%c", &av.from_hour, &av.to_hour, &extra) != 2 || av.from_hour < 0 || av.from_hour > 23 || av.to_hour < 1 || av.to_hour > 24 ||
+      av.from_hour == av.to_hour)
+    return fail(c,
+                "hours '%.40s' must be FROM-TO with 0<=FROM<=23, "
+                "1<=TO<=24, FROM!=TO",
+                argv[4]);
   if (parse_double(c, argv[6], "factor", 1, 1e6, &av.factor))
     return -1;
   struct prov_avoid_policy *slot = APPEND(c, c->p->avoid, c->p->navoid);
@@ -386,28 +373,27 @@ static int kw_setting(struct parse_ctx *c, int argc, char **argv) {
     size_t             off, size;
     unsigned long long min, max;
   } keys[] = {
-#define S(k, f, lo, hi) {k, offsetof(struct prov_daemon_settings, f), \
-                         sizeof(((struct prov_daemon_settings *)0)->f), lo, hi}
-    S("max-optimized-swarms", max_optimized_swarms, 0, 100000),
-    S("resolve-interval", resolve_interval_s, 1, 86400),
-    S("max-age", max_age_s, 0, 604800),
-    S("max-body", max_body_bytes, 1024, 64u << 20),
-    S("connection-timeout", connection_timeout_s, 1, 3600),
-    S("max-tracked-swarms", max_tracked_swarms, 1, 10000000),
-    S("swarm-expiry", swarm_expiry_s, 1, 7 * 86400),
-    S("first-solve-wait-ms", first_solve_wait_ms, 0, 60000),
-    /* one thread and descriptor per connection: bounded well below the
-     * kernel's limits */
-    S("max-connections", max_connections, 1, 20000),
-    S("max-connections-per-ip", max_connections_per_ip, 1, 20000),
-    S("request-deadline", request_deadline_s, 1, 3600),
-    S("response-deadline", response_deadline_s, 1, 86400),
-    S("max-body-total", max_body_total, 1024, 16ull << 30),
-    S("max-swarms-per-client", max_swarms_per_client, 1, 10000000),
-    S("max-allocations", max_allocations, 1, 10000000),
-    S("max-allocations-per-client", max_allocations_per_client, 1, 10000000),
-    S("allocation-expiry", allocation_expiry_s, 1, 7 * 86400),
-    S("alto-max-streams", alto_max_streams, 0, 1000),
+#define S(k, f, lo, hi) {k, offsetof(struct prov_daemon_settings, f), sizeof(((struct prov_daemon_settings *)0)->f), lo, hi}
+      S("max-optimized-swarms", max_optimized_swarms, 0, 100000),
+      S("resolve-interval", resolve_interval_s, 1, 86400),
+      S("max-age", max_age_s, 0, 604800),
+      S("max-body", max_body_bytes, 1024, 64u << 20),
+      S("connection-timeout", connection_timeout_s, 1, 3600),
+      S("max-tracked-swarms", max_tracked_swarms, 1, 10000000),
+      S("swarm-expiry", swarm_expiry_s, 1, 7 * 86400),
+      S("first-solve-wait-ms", first_solve_wait_ms, 0, 60000),
+      /* one thread and descriptor per connection: bounded well below the
+       * kernel's limits */
+      S("max-connections", max_connections, 1, 20000),
+      S("max-connections-per-ip", max_connections_per_ip, 1, 20000),
+      S("request-deadline", request_deadline_s, 1, 3600),
+      S("response-deadline", response_deadline_s, 1, 86400),
+      S("max-body-total", max_body_total, 1024, 16ull << 30),
+      S("max-swarms-per-client", max_swarms_per_client, 1, 10000000),
+      S("max-allocations", max_allocations, 1, 10000000),
+      S("max-allocations-per-client", max_allocations_per_client, 1, 10000000),
+      S("allocation-expiry", allocation_expiry_s, 1, 7 * 86400),
+      S("alto-max-streams", alto_max_streams, 0, 1000),
 #undef S
   };
   for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++) {
@@ -433,8 +419,8 @@ static int kw_setting(struct parse_ctx *c, int argc, char **argv) {
 
 static int kw_statement(struct parse_ctx *c, int argc, char **argv) {
   struct prov_config *p = c->p;
-  const char          *k = argv[0];
-  unsigned long long   v;
+  const char         *k = argv[0];
+  unsigned long long  v;
   if (!strcmp(k, "provider")) {
     if (argc != 2)
       return fail(c, "usage: provider NAME");
@@ -474,9 +460,7 @@ static int kw_statement(struct parse_ctx *c, int argc, char **argv) {
   if (!strcmp(k, "listen")) {
     if (argc != 3)
       return fail(c, "usage: listen ADDR PORT");
-    if (copy_name(c, p->daemon.listen_addr, sizeof p->daemon.listen_addr,
-                  argv[1], "listen address") ||
-        parse_uint(c, argv[2], "port", 0, 65535, &v))
+    if (copy_name(c, p->daemon.listen_addr, sizeof p->daemon.listen_addr, argv[1], "listen address") || parse_uint(c, argv[2], "port", 0, 65535, &v))
       return -1;
     p->daemon.port = (uint16_t)v;
     return 0;
@@ -501,8 +485,8 @@ static int kw_statement(struct parse_ctx *c, int argc, char **argv) {
 static int check_complete(struct parse_ctx *c) {
   struct prov_config *p = c->p;
   if (p->daemon.max_body_total < p->daemon.max_body_bytes)
-    return fail(c, "max-body-total (%zu) must be at least max-body (%zu), or no full-size request could be read",
-                p->daemon.max_body_total, p->daemon.max_body_bytes);
+    return fail(c, "max-body-total (%zu) must be at least max-body (%zu), or no full-size request could be read", p->daemon.max_body_total,
+                p->daemon.max_body_bytes);
   if (!p->npops)
     return fail(c, "no 'pop' declared");
   if (!p->npids)
@@ -510,11 +494,12 @@ static int check_complete(struct parse_ctx *c) {
   if (!p->asid)
     return fail(c, "no 'asid' declared");
   for (size_t i = 0; i < p->npids; i++)
-    if (!strncmp(p->pids[i].name, p->pops[p->pids[i].pop].name,
-                 strlen(p->pops[p->pids[i].pop].name)))
+    if (!strncmp(p->pids[i].name, p->pops[p->pids[i].pop].name, strlen(p->pops[p->pids[i].pop].name)))
       /* PIDs are published; a PoP name inside one would leak topology */
-      return fail(c, "PID '%s' starts with its PoP's name; PIDs must be "
-                     "opaque", p->pids[i].name);
+      return fail(c,
+                  "PID '%s' starts with its PoP's name; PIDs must be "
+                  "opaque",
+                  p->pids[i].name);
   if (!p->version[0])
     snprintf(p->version, sizeof p->version, "1");
   if (!p->name[0])
@@ -525,37 +510,35 @@ static int check_complete(struct parse_ctx *c) {
 static void set_defaults(struct prov_config *p) {
   struct prov_daemon_settings *d = &p->daemon;
   snprintf(d->listen_addr, sizeof d->listen_addr, "127.0.0.1");
-  d->port = 6671;
+  d->port                 = 6671;
   d->max_optimized_swarms = 500;
-  d->resolve_interval_s = 30;
-  d->max_age_s = 300;
-  d->max_body_bytes = 1u << 20;
+  d->resolve_interval_s   = 30;
+  d->max_age_s            = 300;
+  d->max_body_bytes       = 1u << 20;
   d->connection_timeout_s = 10;
   snprintf(d->alto_network_map, sizeof d->alto_network_map, "default-network-map");
-  d->alto_max_streams = 16;
-  d->max_tracked_swarms = 100000;
-  d->swarm_expiry_s = 3600;
-  d->first_solve_wait_ms = 2000;
+  d->alto_max_streams           = 16;
+  d->max_tracked_swarms         = 100000;
+  d->swarm_expiry_s             = 3600;
+  d->first_solve_wait_ms        = 2000;
   /* the reasons are in docs/ITRACKER.md, "Hostile clients" */
-  d->max_connections = 1024;
-  d->max_connections_per_ip = 16;
-  d->request_deadline_s = 10;
-  d->response_deadline_s = 60;
-  d->max_body_total = 64u << 20;
-  d->max_swarms_per_client = 10000;
-  d->max_allocations = 65536;
+  d->max_connections            = 1024;
+  d->max_connections_per_ip     = 16;
+  d->request_deadline_s         = 10;
+  d->response_deadline_s        = 60;
+  d->max_body_total             = 64u << 20;
+  d->max_swarms_per_client      = 10000;
+  d->max_allocations            = 65536;
   d->max_allocations_per_client = 4096;
-  d->allocation_expiry_s = 3600;
+  d->allocation_expiry_s        = 3600;
 }
 
-int prov_parse(const char *text, size_t len, const char *source,
-                       struct prov_config *out, char *err, size_t errlen) {
-  struct parse_ctx c = {.source = source ? source : "<provider>",
-                        .p = out, .err = err, .errlen = errlen};
+int prov_parse(const char *text, size_t len, const char *source, struct prov_config *out, char *err, size_t errlen) {
+  struct parse_ctx c = {.source = source ? source : "<provider>", .p = out, .err = err, .errlen = errlen};
   memset(out, 0, sizeof *out);
   set_defaults(out);
   size_t pos = 0;
-  int    rc = 0;
+  int    rc  = 0;
   while (pos < len && rc == 0) {
     c.line++;
     size_t eol = pos;
@@ -569,7 +552,7 @@ int prov_parse(const char *text, size_t len, const char *source,
     char line[8193];
     memcpy(line, text + pos, linelen);
     line[linelen] = 0;
-    pos = eol + 1;
+    pos           = eol + 1;
     if (memchr(line, 0, linelen)) {
       rc = fail(&c, "NUL byte in line");
       break;
@@ -579,8 +562,7 @@ int prov_parse(const char *text, size_t len, const char *source,
       *hash = 0;
     char *argv[MAX_ARGS];
     int   argc = 0;
-    for (char *save = NULL, *tok = strtok_r(line, " \t\r", &save); tok;
-         tok = strtok_r(NULL, " \t\r", &save)) {
+    for (char *save = NULL, *tok = strtok_r(line, " \t\r", &save); tok; tok = strtok_r(NULL, " \t\r", &save)) {
       if (argc == MAX_ARGS) {
         rc = fail(&c, "more than %d words on one line", MAX_ARGS);
         break;
@@ -599,8 +581,7 @@ int prov_parse(const char *text, size_t len, const char *source,
   return 0;
 }
 
-int prov_load(const char *path, struct prov_config *out, char *err,
-                      size_t errlen) {
+int prov_load(const char *path, struct prov_config *out, char *err, size_t errlen) {
   memset(out, 0, sizeof *out);
   char  *buf;
   size_t len;
@@ -627,57 +608,50 @@ void prov_free(struct prov_config *p) {
   memset(p, 0, sizeof *p);
 }
 
-void prov_mean_access(const struct prov_config *p, double *down_kbps,
-                              double *up_kbps) {
+void prov_mean_access(const struct prov_config *p, double *down_kbps, double *up_kbps) {
   /* Bharambe et al. 2006 mix used by the paper's evaluation */
   static const struct prov_access_class paper[] = {
-    {"", 784, 128, 0.20}, {"", 1500, 384, 0.40},
-    {"", 3000, 1000, 0.25}, {"", 10000, 5000, 0.15},
+      {"", 784, 128, 0.20},
+      {"", 1500, 384, 0.40},
+      {"", 3000, 1000, 0.25},
+      {"", 10000, 5000, 0.15},
   };
   const struct prov_access_class *cls = p->nclasses ? p->classes : paper;
-  size_t n = p->nclasses ? p->nclasses : sizeof paper / sizeof paper[0];
-  double d = 0, u = 0, s = 0;
+  size_t                          n   = p->nclasses ? p->nclasses : sizeof paper / sizeof paper[0];
+  double                          d = 0, u = 0, s = 0;
   for (size_t i = 0; i < n; i++) {
     d += cls[i].share * cls[i].down_kbps;
     u += cls[i].share * cls[i].up_kbps;
     s += cls[i].share;
   }
   *down_kbps = d / s;
-  *up_kbps = u / s;
+  *up_kbps   = u / s;
 }
 
-double prov_link_factor(const struct prov_config *p, size_t l,
-                                int hour) {
+double prov_link_factor(const struct prov_config *p, size_t l, int hour) {
   double f = 1;
   for (size_t i = 0; i < p->navoid; i++) {
     const struct prov_avoid_policy *a = &p->avoid[i];
     if (a->link != l)
       continue;
-    int active = a->from_hour < a->to_hour
-                   ? (hour >= a->from_hour && hour < a->to_hour)
-                   : (hour >= a->from_hour || hour < a->to_hour);
+    int active = a->from_hour < a->to_hour ? (hour >= a->from_hour && hour < a->to_hour) : (hour >= a->from_hour || hour < a->to_hour);
     if (active)
       f *= a->factor;
   }
   return f;
 }
 
-int prov_build_topology(const struct prov_config *p, struct prov_topology *t,
-                          char *err, size_t errlen) {
+int prov_build_topology(const struct prov_config *p, struct prov_topology *t, char *err, size_t errlen) {
   for (size_t i = 0; i < p->npops; i++) {
     const struct prov_pop_config *pop = &p->pops[i];
-    if (prov_topology_add_pop(t, pop->name, pop->has_location, pop->lat,
-                             pop->lon, err, errlen) != (int)i)
+    if (prov_topology_add_pop(t, pop->name, pop->has_location, pop->lat, pop->lon, err, errlen) != (int)i)
       goto fail;
   }
   for (size_t l = 0; l < p->nlinks; l++) {
-    const struct prov_link_config *L = &p->links[l];
-    struct prov_link_spec spec = {
-      .capacity_kbps = L->capacity_kbps, .igp_weight = L->igp_weight,
-      .background_kbps = L->background_kbps, .delay_ms = -1,
-      .length_km = -1};
-    if (prov_topology_add_duplex(t, (int)L->a, (int)L->b, &spec, err,
-                                errlen) != (int)(2 * l))
+    const struct prov_link_config *L    = &p->links[l];
+    struct prov_link_spec          spec = {
+                 .capacity_kbps = L->capacity_kbps, .igp_weight = L->igp_weight, .background_kbps = L->background_kbps, .delay_ms = -1, .length_km = -1};
+    if (prov_topology_add_duplex(t, (int)L->a, (int)L->b, &spec, err, errlen) != (int)(2 * l))
       goto fail;
   }
   if (prov_topology_finish(t, err, errlen))
@@ -688,23 +662,19 @@ fail:
   return -1;
 }
 
-void prov_link_mults(const struct prov_config *p, int hour,
-                             double *mult) {
+void prov_link_mults(const struct prov_config *p, int hour, double *mult) {
   for (size_t l = 0; l < p->nlinks; l++)
     mult[2 * l] = mult[2 * l + 1] = prov_link_factor(p, l, hour);
 }
 
-int prov_pop_costs(const struct prov_config *p,
-                           const struct prov_topology *t, int hour,
-                           double *out, char *err, size_t errlen) {
+int prov_pop_costs(const struct prov_config *p, const struct prov_topology *t, int hour, double *out, char *err, size_t errlen) {
   double *price = malloc((2 * p->nlinks + 1) * sizeof *price);
   if (!price) {
     snprintf(err, errlen, "out of memory");
     return -1;
   }
   for (size_t l = 0; l < p->nlinks; l++)
-    price[2 * l] = price[2 * l + 1] =
-      p->links[l].price * prov_link_factor(p, l, hour);
+    price[2 * l] = price[2 * l + 1] = p->links[l].price * prov_link_factor(p, l, hour);
   int rc = prov_topology_route_costs(t, price, out, err, errlen);
   free(price);
   return rc;

@@ -5,20 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-void prov_transport_ws_init(struct prov_transport_ws *ws)
-{
-  memset(ws, 0, sizeof *ws);
-}
+void prov_transport_ws_init(struct prov_transport_ws *ws) { memset(ws, 0, sizeof *ws); }
 
-void prov_transport_ws_free(struct prov_transport_ws *ws)
-{
+void prov_transport_ws_free(struct prov_transport_ws *ws) {
   free(ws->buf);
   free(ws->ibuf);
   prov_transport_ws_init(ws);
 }
 
-static int ws_reserve(struct prov_transport_ws *ws, size_t nodes)
-{
+static int ws_reserve(struct prov_transport_ws *ws, size_t nodes) {
   if (nodes <= ws->cap_nodes)
     return 0;
   double *b = realloc(ws->buf, 4 * nodes * sizeof *b);
@@ -28,7 +23,7 @@ static int ws_reserve(struct prov_transport_ws *ws, size_t nodes)
   int *ib = realloc(ws->ibuf, 2 * nodes * sizeof *ib);
   if (!ib)
     return -1;
-  ws->ibuf = ib;
+  ws->ibuf      = ib;
   ws->cap_nodes = nodes;
   return 0;
 }
@@ -37,19 +32,15 @@ static int ws_reserve(struct prov_transport_ws *ws, size_t nodes)
  * first (a fractional knapsack, for which greedy is optimal).  cost[q *
  * stride] is the pair cost of other-side node q; ties go to the lower
  * index. */
-static double solve_single(struct prov_transport_ws *ws, int m, double amount,
-                           const double *cap, const double *cost,
-                           size_t stride, double *flow)
-{
+static double solve_single(struct prov_transport_ws *ws, int m, double amount, const double *cap, const double *cost, size_t stride, double *flow) {
   int *order = ws->ibuf;
-  int cnt = 0;
+  int  cnt   = 0;
   for (int q = 0; q < m; q++) {
     if (!(cost[(size_t)q * stride] < INFINITY) || !(cap[q] > 0))
       continue;
     /* insertion sort: m is tens at most */
     int at = cnt++;
-    while (at > 0 && cost[(size_t)order[at - 1] * stride] >
-                     cost[(size_t)q * stride]) {
+    while (at > 0 && cost[(size_t)order[at - 1] * stride] > cost[(size_t)q * stride]) {
       order[at] = order[at - 1];
       at--;
     }
@@ -57,8 +48,8 @@ static double solve_single(struct prov_transport_ws *ws, int m, double amount,
   }
   double left = amount > 0 ? amount : 0, total = 0;
   for (int r = 0; r < cnt && left > 0; r++) {
-    int q = order[r];
-    double x = fmin(left, cap[q]);
+    int    q                 = order[r];
+    double x                 = fmin(left, cap[q]);
     flow[(size_t)q * stride] = x;
     left -= x;
     total += x;
@@ -66,10 +57,7 @@ static double solve_single(struct prov_transport_ws *ws, int m, double amount,
   return total;
 }
 
-double prov_transport_solve(struct prov_transport_ws *ws, int ns, int nd,
-                           const double *supply, const double *demand,
-                           const double *cost, double *flow)
-{
+double prov_transport_solve(struct prov_transport_ws *ws, int ns, int nd, const double *supply, const double *demand, const double *cost, double *flow) {
   int V = ns + nd + 2, S = ns + nd, T = ns + nd + 1;
   memset(flow, 0, (size_t)ns * (size_t)nd * sizeof *flow);
   if (ns == 0 || nd == 0)
@@ -81,12 +69,12 @@ double prov_transport_solve(struct prov_transport_ws *ws, int ns, int nd,
   if (nd == 1)
     return solve_single(ws, ns, demand[0], supply, cost, 1, flow);
   /* node v: supply i = v < ns, demand j = v - ns, then S and T */
-  double *resid = ws->buf;            /* remaining supply / demand */
-  double *pot = ws->buf + V;
-  double *dist = ws->buf + 2 * V;
-  int *prev = ws->ibuf;
-  int *done = ws->ibuf + V;
-  double tot_s = 0, tot_d = 0;
+  double *resid = ws->buf; /* remaining supply / demand */
+  double *pot   = ws->buf + V;
+  double *dist  = ws->buf + 2 * V;
+  int    *prev  = ws->ibuf;
+  int    *done  = ws->ibuf + V;
+  double  tot_s = 0, tot_d = 0;
   for (int i = 0; i < ns; i++) {
     resid[i] = supply[i] > 0 ? supply[i] : 0;
     tot_s += resid[i];
@@ -104,7 +92,7 @@ double prov_transport_solve(struct prov_transport_ws *ws, int ns, int nd,
   /* Each augmentation empties a residual arc, so in practice there are
    * about ns + nd of them; the cap only guards termination against
    * rounding in degenerate ties (the flow found so far stays feasible). */
-  long cap = 64L * (ns + nd) * (ns + nd) + 1000;
+  long cap     = 64L * (ns + nd) * (ns + nd) + 1000;
   for (long it = 0; it < cap; it++) {
     for (int v = 0; v < V; v++) {
       dist[v] = INFINITY;
@@ -122,15 +110,15 @@ double prov_transport_solve(struct prov_transport_ws *ws, int ns, int nd,
       done[v] = 1;
       if (v == T)
         break; /* the rest is settled by the potential update below */
-#define RELAX(to, c)                                                      \
-      do {                                                                \
-        double rc_ = (c) + pot[v] - pot[to];                              \
-        double nd_ = dist[v] + (rc_ > 0 ? rc_ : 0);                       \
-        if (!done[to] && nd_ < dist[to]) {                                \
-          dist[to] = nd_;                                                 \
-          prev[to] = v;                                                   \
-        }                                                                 \
-      } while (0)
+#define RELAX(to, c)                                                                                                                                           \
+  do {                                                                                                                                                         \
+    double rc_ = (c) + pot[v] - pot[to];                                                                                                                       \
+    double nd_ = dist[v] + (rc_ > 0 ? rc_ : 0);                                                                                                                \
+    if (!done[to] && nd_ < dist[to]) {                                                                                                                         \
+      dist[to] = nd_;                                                                                                                                          \
+      prev[to] = v;                                                                                                                                            \
+    }                                                                                                                                                          \
+  } while (0)
       if (v == S) {
         for (int i = 0; i < ns; i++)
           if (resid[i] > 0)
@@ -170,7 +158,7 @@ double prov_transport_solve(struct prov_transport_ws *ws, int ns, int nd,
       first = prev[first];
     b = fmin(b, resid[first]);
     for (int v = T; v != S; v = prev[v]) {
-      int u = prev[v];
+      int     u = prev[v];
       double *f = NULL;
       if (u < ns && v >= ns && v < S) {
         f = &flow[(size_t)u * nd + (v - ns)];

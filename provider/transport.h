@@ -23,8 +23,6 @@ void prov_transport_ws_free(struct prov_transport_ws *ws);
  * pair that may carry nothing.  Writes flow[i * nd + j] and returns the
  * total flow (the maximum possible), or -1 when out of memory.  Among
  * maximum flows the result has minimum cost.  Deterministic. */
-double prov_transport_solve(struct prov_transport_ws *ws, int ns, int nd,
-                           const double *supply, const double *demand,
-                           const double *cost, double *flow);
+double prov_transport_solve(struct prov_transport_ws *ws, int ns, int nd, const double *supply, const double *demand, const double *cost, double *flow);
 
 #endif

@@ -10,11 +10,11 @@ int bt_interested(const uint64_t *sender_has, const uint64_t *recv_has, size_t n
   return 0;
 }
 
-long bt_pick_rarest(const uint64_t *sender_has, const uint64_t *recv_has, const uint64_t *recv_busy, const uint16_t *avail,
-                    size_t nunits, unsigned short rand48[3]) {
-  long     best = -1;
+long bt_pick_rarest(const uint64_t *sender_has, const uint64_t *recv_has, const uint64_t *recv_busy, const uint16_t *avail, size_t nunits,
+                    unsigned short rand48[3]) {
+  long     best       = -1;
   unsigned best_avail = 0;
-  long     ties = 0;
+  long     ties       = 0;
   for (size_t w = 0; w < BT_WORDS(nunits); ++w) {
     uint64_t cand = sender_has[w] & ~recv_has[w] & (recv_busy ? ~recv_busy[w] : ~(uint64_t)0);
     while (cand) {

@@ -16,7 +16,7 @@
 
 #define BT_WORDS(nunits) (((nunits) + 63) / 64)
 
-static inline int bt_has(const uint64_t *set, size_t u) { return (int)((set[u / 64] >> (u % 64)) & 1u); }
+static inline int  bt_has(const uint64_t *set, size_t u) { return (int)((set[u / 64] >> (u % 64)) & 1u); }
 static inline void bt_set(uint64_t *set, size_t u) { set[u / 64] |= (uint64_t)1 << (u % 64); }
 static inline void bt_clear(uint64_t *set, size_t u) { set[u / 64] &= ~((uint64_t)1 << (u % 64)); }
 
@@ -26,8 +26,8 @@ int bt_interested(const uint64_t *sender_has, const uint64_t *recv_has, size_t n
 /* The unit the receiver requests from the sender: in sender_has, not in
  * recv_has, not in recv_busy (NULL: none busy), with the least avail[u];
  * ties uniform (reservoir sampling with rand48).  -1 when there is none. */
-long bt_pick_rarest(const uint64_t *sender_has, const uint64_t *recv_has, const uint64_t *recv_busy, const uint16_t *avail,
-                    size_t nunits, unsigned short rand48[3]);
+long bt_pick_rarest(const uint64_t *sender_has, const uint64_t *recv_has, const uint64_t *recv_busy, const uint16_t *avail, size_t nunits,
+                    unsigned short rand48[3]);
 
 /* Regular unchokes: indexes (into score[0..n)) of the min(slots, n)
  * candidates with the largest scores, ties uniform, written to out.

@@ -11,9 +11,7 @@ void evq_free(struct evq *q) {
   memset(q, 0, sizeof *q);
 }
 
-static int ev_less(const struct sim_event *a, const struct sim_event *b) {
-  return a->time < b->time || (a->time == b->time && a->seq < b->seq);
-}
+static int ev_less(const struct sim_event *a, const struct sim_event *b) { return a->time < b->time || (a->time == b->time && a->seq < b->seq); }
 
 int evq_push(struct evq *q, double time, int type, long arg) {
   if (q->n == q->cap) {
@@ -25,7 +23,7 @@ int evq_push(struct evq *q, double time, int type, long arg) {
     q->cap = cap;
   }
   struct sim_event x = {time, q->next_seq++, type, arg};
-  size_t i = q->n++;
+  size_t           i = q->n++;
   while (i) {
     size_t p = (i - 1) / 2;
     if (!ev_less(&x, &q->v[p]))
@@ -40,9 +38,9 @@ int evq_push(struct evq *q, double time, int type, long arg) {
 int evq_pop(struct evq *q, struct sim_event *ev) {
   if (!q->n)
     return 0;
-  *ev = q->v[0];
+  *ev                = q->v[0];
   struct sim_event x = q->v[--q->n];
-  size_t i = 0, n = q->n;
+  size_t           i = 0, n = q->n;
   for (;;) {
     size_t c = 2 * i + 1;
     if (c >= n)
@@ -70,9 +68,7 @@ void idxheap_free(struct idxheap *h) {
 }
 
 /* ids with equal keys come out lowest id first: deterministic */
-static int id_less(const struct idxheap *h, uint32_t a, uint32_t b) {
-  return h->key[a] < h->key[b] || (h->key[a] == h->key[b] && a < b);
-}
+static int id_less(const struct idxheap *h, uint32_t a, uint32_t b) { return h->key[a] < h->key[b] || (h->key[a] == h->key[b] && a < b); }
 
 static void place(struct idxheap *h, size_t i, uint32_t id) {
   h->heap[i] = id;
@@ -115,11 +111,11 @@ int idxheap_set(struct idxheap *h, uint32_t id, double key) {
     uint32_t *hp = realloc(h->heap, cap * sizeof *hp);
     if (!hp)
       return -1;
-    h->heap = hp;
+    h->heap   = hp;
     long *pos = realloc(h->pos, cap * sizeof *pos);
     if (!pos)
       return -1;
-    h->pos = pos;
+    h->pos    = pos;
     double *k = realloc(h->key, cap * sizeof *k);
     if (!k)
       return -1;
@@ -129,7 +125,7 @@ int idxheap_set(struct idxheap *h, uint32_t id, double key) {
     h->cap_ids = cap;
   }
   if (h->pos[id] < 0) {
-    h->key[id] = key;
+    h->key[id]    = key;
     h->heap[h->n] = id;
     h->pos[id]    = (long)h->n++;
     sift_up(h, h->n - 1);

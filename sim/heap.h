@@ -28,7 +28,7 @@ void evq_init(struct evq *q);
 void evq_free(struct evq *q);
 int  evq_push(struct evq *q, double time, int type, long arg); /* 0 or -1 (memory) */
 /* Removes the earliest event into *ev; 0 when empty. */
-int  evq_pop(struct evq *q, struct sim_event *ev);
+int    evq_pop(struct evq *q, struct sim_event *ev);
 double evq_peek_time(const struct evq *q); /* INFINITY when empty */
 
 struct idxheap {
@@ -38,11 +38,11 @@ struct idxheap {
   size_t    n, cap_ids;
 };
 
-void   idxheap_init(struct idxheap *h);
-void   idxheap_free(struct idxheap *h);
+void idxheap_init(struct idxheap *h);
+void idxheap_free(struct idxheap *h);
 /* Sets id's key (inserting it if absent).  0 or -1 (memory). */
-int    idxheap_set(struct idxheap *h, uint32_t id, double key);
-void   idxheap_remove(struct idxheap *h, uint32_t id);
+int  idxheap_set(struct idxheap *h, uint32_t id, double key);
+void idxheap_remove(struct idxheap *h, uint32_t id);
 /* Smallest key's id, or -1 when empty. */
 long   idxheap_top(const struct idxheap *h);
 double idxheap_top_key(const struct idxheap *h); /* INFINITY when empty */

@@ -35,12 +35,10 @@ static int grow(void **p, size_t *cap, size_t want, size_t elem) {
 
 /* Items are ordered by key, then by index, so equal shares are taken in a
  * fixed order and a solve is deterministic. */
-static int item_less(const struct maxmin_item *a, const struct maxmin_item *b) {
-  return a->key < b->key || (a->key == b->key && a->item < b->item);
-}
+static int item_less(const struct maxmin_item *a, const struct maxmin_item *b) { return a->key < b->key || (a->key == b->key && a->item < b->item); }
 
 static void heap_push(struct maxmin_ws *ws, double key, uint32_t item) {
-  size_t i = ws->nheap++;
+  size_t             i = ws->nheap++;
   struct maxmin_item x = {key, item, ++ws->ver[item]};
   while (i) {
     size_t p = (i - 1) / 2;
@@ -54,7 +52,7 @@ static void heap_push(struct maxmin_ws *ws, double key, uint32_t item) {
 
 static struct maxmin_item heap_pop(struct maxmin_ws *ws) {
   struct maxmin_item top = ws->heap[0], x = ws->heap[--ws->nheap];
-  size_t i = 0, n = ws->nheap;
+  size_t             i = 0, n = ws->nheap;
   for (;;) {
     size_t c = 2 * i + 1;
     if (c >= n)
@@ -80,21 +78,20 @@ static void fix_flow(struct maxmin_ws *ws, uint32_t f, double level, const uint3
   ws->fixed[f] = 1;
   rate[f]      = level;
   for (uint32_t k = off[f]; k < off[f + 1]; ++k) {
-    uint32_t r  = res[k];
+    uint32_t r = res[k];
     ws->rem[r] -= level;
     --ws->nfree[r]; /* its share can only grow: re-keyed lazily when popped */
   }
 }
 
-int maxmin_solve(struct maxmin_ws *ws, size_t nres, const double *cap, size_t nflows, const uint32_t *off,
-                 const uint32_t *res, const double *fcap, double *rate, char *err, size_t errlen) {
+int maxmin_solve(struct maxmin_ws *ws, size_t nres, const double *cap, size_t nflows, const uint32_t *off, const uint32_t *res, const double *fcap,
+                 double *rate, char *err, size_t errlen) {
   size_t ninc = off[nflows], nitems = nres + nflows;
   size_t cr = ws->cap_res, cr2 = ws->cap_res, cf = ws->cap_flows, cf2 = ws->cap_flows;
   /* every incidence can push once, plus one initial entry per item */
   if (grow((void **)&ws->rem, &cr, nres + 2, sizeof *ws->rem) || grow((void **)&ws->nfree, &cr2, nres + 2, sizeof *ws->nfree) ||
-      grow((void **)&ws->roff, &ws->cap_res, nres + 2, sizeof *ws->roff) ||
-      grow((void **)&ws->ver, &cf, nitems + 1, sizeof *ws->ver) || grow((void **)&ws->fixed, &cf2, nitems + 1, 1) ||
-      grow((void **)&ws->rflows, &ws->cap_inc, ninc + 1, sizeof *ws->rflows) ||
+      grow((void **)&ws->roff, &ws->cap_res, nres + 2, sizeof *ws->roff) || grow((void **)&ws->ver, &cf, nitems + 1, sizeof *ws->ver) ||
+      grow((void **)&ws->fixed, &cf2, nitems + 1, 1) || grow((void **)&ws->rflows, &ws->cap_inc, ninc + 1, sizeof *ws->rflows) ||
       grow((void **)&ws->heap, &ws->cap_heap, nitems + ninc + 1, sizeof *ws->heap)) {
     snprintf(err, errlen, "out of memory");
     return -1;
@@ -129,7 +126,7 @@ int maxmin_solve(struct maxmin_ws *ws, size_t nres, const double *cap, size_t nf
       heap_push(ws, share_of(ws, r), (uint32_t)r);
   }
   for (size_t f = 0; f < nflows; ++f) {
-    rate[f] = INFINITY;
+    rate[f]      = INFINITY;
     /* a cap at or above the flow's smallest resource capacity can never
      * bind; leaving it out keeps the heap small */
     double least = INFINITY;

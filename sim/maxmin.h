@@ -17,14 +17,17 @@
 /* Reusable workspace: grows as needed, so repeated solves do not allocate. */
 struct maxmin_ws {
   size_t    cap_res, cap_flows, cap_inc, cap_heap;
-  double   *rem;      /* per resource: capacity not yet given out */
-  uint32_t *nfree;    /* per resource: flows on it not yet fixed */
-  uint32_t *ver;      /* per item (resources, then flow caps): heap version */
-  uint32_t *roff;     /* CSR: flows of resource r at rflows[roff[r]..roff[r+1]) */
+  double   *rem;   /* per resource: capacity not yet given out */
+  uint32_t *nfree; /* per resource: flows on it not yet fixed */
+  uint32_t *ver;   /* per item (resources, then flow caps): heap version */
+  uint32_t *roff;  /* CSR: flows of resource r at rflows[roff[r]..roff[r+1]) */
   uint32_t *rflows;
-  uint8_t  *fixed;    /* per flow */
-  struct maxmin_item { double key; uint32_t item, ver; } *heap;
-  size_t    nheap;
+  uint8_t  *fixed; /* per flow */
+  struct maxmin_item {
+    double   key;
+    uint32_t item, ver;
+  } * heap;
+  size_t nheap;
 };
 
 void maxmin_ws_init(struct maxmin_ws *ws);
@@ -35,7 +38,7 @@ void maxmin_ws_free(struct maxmin_ws *ws);
  * limited to fcap[f] (INFINITY: no limit; fcap NULL: none has a limit).
  * Writes rate[f].  A flow that crosses no resource and has no cap gets
  * INFINITY.  0, or -1 with a reason in err (bad index, out of memory). */
-int maxmin_solve(struct maxmin_ws *ws, size_t nres, const double *cap, size_t nflows, const uint32_t *off,
-                 const uint32_t *res, const double *fcap, double *rate, char *err, size_t errlen);
+int maxmin_solve(struct maxmin_ws *ws, size_t nres, const double *cap, size_t nflows, const uint32_t *off, const uint32_t *res, const double *fcap,
+                 double *rate, char *err, size_t errlen);
 
 #endif

@@ -92,8 +92,8 @@ static void free_buckets(struct p4p_vector *b, size_t n) {
 /* vector_redistribute_buckets() */
 static void redistribute(struct p4p_vector *peers, struct p4p_layout *layout, size_t peer_count, size_t peer_size) {
   size_t             compare_size = P4P_PEER_COMPARE_SIZE(peer_size);
-  size_t             nold = 1, nnew;
-  struct p4p_vector *old  = peers;
+  size_t             nold         = 1, nnew;
+  struct p4p_vector *old          = peers;
 
   /* Lists arranged by PID are kept in shape by the P4P module */
   if (p4p_peerlist_refresh(peers, layout, peer_count, peer_size, NULL))
@@ -138,7 +138,7 @@ static void redistribute(struct p4p_vector *peers, struct p4p_layout *layout, si
         void *data = realloc(dest->data, GROW_RATIO * dest->space * peer_size);
         if (!data)
           return free_buckets(fresh, nnew);
-        dest->data   = data;
+        dest->data = data;
         dest->space *= GROW_RATIO;
       }
       memcpy((uint8_t *)dest->data + dest->size++ * peer_size, peer, peer_size);
@@ -194,8 +194,7 @@ size_t peerlist_all(const struct p4p_vector *peers, size_t peer_count, size_t pe
   return result;
 }
 
-size_t peerlist_select_stock(const struct p4p_vector *peers, size_t peer_count, size_t peer_size, size_t amount, unsigned short rand48[3],
-                             char *reply) {
+size_t peerlist_select_stock(const struct p4p_vector *peers, size_t peer_count, size_t peer_size, size_t amount, unsigned short rand48[3], char *reply) {
   size_t                   nbuckets, bucket_index = 0;
   const struct p4p_vector *bucket_list = buckets(peers, &nbuckets);
   unsigned int             shifted_pc = (unsigned int)peer_count, shifted_step, shift = 0, bucket_offset;
@@ -207,7 +206,7 @@ size_t peerlist_select_stock(const struct p4p_vector *peers, size_t peer_count, 
     shifted_pc <<= 1;
     shift++;
   }
-  shifted_step = shifted_pc / (unsigned int)amount;
+  shifted_step  = shifted_pc / (unsigned int)amount;
 
   /* Initialize somewhere in the middle of peers so that fixpoint's
    * aliasing doesn't always miss the same peers */
@@ -215,10 +214,10 @@ size_t peerlist_select_stock(const struct p4p_vector *peers, size_t peer_count, 
   while (amount--) {
     /* the aliased, non shifted range the next value may fall into */
     unsigned int diff = (((unsigned int)(amount + 1) * shifted_step) >> shift) - (((unsigned int)amount * shifted_step) >> shift);
-    bucket_offset    += 1 + (unsigned int)(nrand48(rand48) % diff);
+    bucket_offset += 1 + (unsigned int)(nrand48(rand48) % diff);
     while (bucket_offset >= bucket_list[bucket_index].size) {
       bucket_offset -= (unsigned int)bucket_list[bucket_index].size;
-      bucket_index   = (bucket_index + 1) % nbuckets;
+      bucket_index = (bucket_index + 1) % nbuckets;
     }
     emit((const uint8_t *)bucket_list[bucket_index].data + peer_size * bucket_offset, peer_size, &reply, &back);
   }

@@ -26,9 +26,9 @@
 /* Inserts or updates a peer record (compare bytes, flag, time), as
  * vector_find_or_insert_peer() and the copy after it.  1 inserted, 0
  * updated, -1 out of memory. */
-int    peerlist_put(struct p4p_vector *peers, const struct p4p_layout *layout, const uint8_t *peer, size_t peer_size);
+int peerlist_put(struct p4p_vector *peers, const struct p4p_layout *layout, const uint8_t *peer, size_t peer_size);
 /* As vector_remove_peer(): 1 removed, 0 not there. */
-int    peerlist_remove(struct p4p_vector *peers, const struct p4p_layout *layout, const uint8_t *peer, size_t peer_size);
+int peerlist_remove(struct p4p_vector *peers, const struct p4p_layout *layout, const uint8_t *peer, size_t peer_size);
 
 /* The bucket step of upstream's clean pass (clean_single_peer_list(),
  * which runs at most once a minute per swarm, on its first announce of
@@ -37,7 +37,7 @@ int    peerlist_remove(struct p4p_vector *peers, const struct p4p_layout *layout
  * is left to it; otherwise one vector below 255 peers, 16 hash buckets
  * from 512 to 4095, 64 above 8192, the current form in between.  On
  * allocation failure the list stays as it was. */
-void   peerlist_clean(struct p4p_vector *peers, struct p4p_layout *layout, size_t peer_count, size_t peer_size);
+void peerlist_clean(struct p4p_vector *peers, struct p4p_layout *layout, size_t peer_count, size_t peer_size);
 
 /* Upstream's return_peers_all(): every peer of the list, the requester
  * included, leechers from the front of reply, seeders from the back.
@@ -53,10 +53,9 @@ size_t peerlist_all(const struct p4p_vector *peers, size_t peer_count, size_t pe
  * of a window of about half the list, in the list's order (addresses,
  * hash buckets, or PID groups).  It may return the requester.  Requires
  * 0 < amount < peer_count. */
-size_t peerlist_select_stock(const struct p4p_vector *peers, size_t peer_count, size_t peer_size, size_t amount, unsigned short rand48[3],
-                             char *reply);
+size_t peerlist_select_stock(const struct p4p_vector *peers, size_t peer_count, size_t peer_size, size_t amount, unsigned short rand48[3], char *reply);
 
 /* Frees the buckets and drops the layout's map reference. */
-void   peerlist_free(struct p4p_vector *peers, struct p4p_layout *layout);
+void peerlist_free(struct p4p_vector *peers, struct p4p_layout *layout);
 
 #endif

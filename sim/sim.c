@@ -20,13 +20,13 @@
 #include "traffic.h"
 
 #include "peerlist.h" /* p4p/p4p.h: the tracker module, through its public header only */
+#include "proto/msg.h"
+#include "proto/text.h"
 #include "provider/optimize.h"
 #include "provider/pdistance.h"
 #include "provider/pidrows.h"
 #include "provider/provider.h"
 #include "provider/topology.h"
-#include "proto/msg.h"
-#include "proto/text.h"
 
 #define PEER_SIZE    P4P_PEER_SIZE4 /* upstream's IPv4 record */
 #define COMPARE_SIZE P4P_PEER_COMPARE_SIZE4
@@ -39,33 +39,33 @@ enum { EV_JOIN = 1, EV_ANNOUNCE, EV_RECHOKE, EV_RECOMPUTE, EV_OPTIMIZE, EV_SAMPL
 
 struct peer {
   int       swarm, pop;
-  uint16_t  pid;             /* the provider PID it was placed in, + 1; 0 = none */
+  uint16_t  pid; /* the provider PID it was placed in, + 1; 0 = none */
   uint32_t  ip;
   double    up_kbps, down_kbps;
-  unsigned  slots;           /* regular unchokes */
-  int       origin;          /* the swarm's initial seed */
-  int       external;        /* outside the provider: no PID, enters at the peering PoP */
+  unsigned  slots;    /* regular unchokes */
+  int       origin;   /* the swarm's initial seed */
+  int       external; /* outside the provider: no PID, enters at the peering PoP */
   int       joined, left, done, listed;
   double    join_time, done_time;
   uint64_t *have, *busy, *part; /* part: units partly received */
-  double   *got;             /* per unit: kbit already received of it */
-  uint16_t *avail;           /* per unit: neighbours that have it */
+  double   *got;                /* per unit: kbit already received of it */
+  uint16_t *avail;              /* per unit: neighbours that have it */
   size_t    nhave;
   int      *conns;
   size_t    nconns, maxconns;
-  long      optimistic;      /* conn id of the optimistic unchoke, -1 */
+  long      optimistic; /* conn id of the optimistic unchoke, -1 */
   double    last_announce;
-  double    next_announce;   /* the one pending announce that counts */
+  double    next_announce; /* the one pending announce that counts */
 };
 
 struct conn_dir {
   int    unchoked;
-  long   flow;               /* -1: none */
-  double bytes_period;       /* sent this rechoke period */
+  long   flow;         /* -1: none */
+  double bytes_period; /* sent this rechoke period */
 };
 
 struct conn {
-  int             a, b;      /* d[0]: a -> b, d[1]: b -> a */
+  int             a, b; /* d[0]: a -> b, d[1]: b -> a */
   int             alive;
   struct conn_dir d[2];
 };
@@ -83,32 +83,32 @@ struct flow {
 struct swarm {
   struct p4p_vector list;
   struct p4p_layout layout;
-  size_t            npeers;      /* upstream's peer_count */
-  long              clean_minute;/* upstream's base: its clean runs once a minute */
-  double           *pid_count;   /* registered peers per provider PID */
-  double           *pid_w;       /* P x P: the optimizer's rows as PID rows */
-  int               guided;      /* a solve has seen this swarm's leechers */
-  int               origin;      /* peer id of the swarm's first seed */
+  size_t            npeers;       /* upstream's peer_count */
+  long              clean_minute; /* upstream's base: its clean runs once a minute */
+  double           *pid_count;    /* registered peers per provider PID */
+  double           *pid_w;        /* P x P: the optimizer's rows as PID rows */
+  int               guided;       /* a solve has seen this swarm's leechers */
+  int               origin;       /* peer id of the swarm's first seed */
   uint8_t           info_hash[P4P_HASH_SIZE];
 };
 
 struct sim {
   const struct sim_config *cfg;
-  struct prov_config      prov;
-  struct prov_topology      topo;
+  struct prov_config       prov;
+  struct prov_topology     topo;
   size_t                   npids;
-  struct p4p_pidmap_msg    pidmap_msg;    /* what the iTracker publishes as its PID map */
+  struct p4p_pidmap_msg    pidmap_msg; /* what the iTracker publishes as its PID map */
   int                      npops, nlinks;
-  double                  *pop_delay_ms;  /* npops^2 one-way propagation */
-  double                  *link_cap;      /* capacity left after background, kbit/s */
-  double                  *default_w;     /* P x P: the iTracker's default matrix */
-  double                  *pop_identity;  /* npops^2: the localized policy as PoP rows */
-  double                  *scratch_w;     /* P x P */
+  double                  *pop_delay_ms;     /* npops^2 one-way propagation */
+  double                  *link_cap;         /* capacity left after background, kbit/s */
+  double                  *default_w;        /* P x P: the iTracker's default matrix */
+  double                  *pop_identity;     /* npops^2: the localized policy as PoP rows */
+  double                  *scratch_w;        /* P x P */
   int                      provider_dropped; /* past max staleness: the tracker has no P4P data */
   unsigned long            publications;
-  int                      peering_pop;   /* where external peers enter */
-  double                   unit_s;        /* streaming: seconds of stream per unit */
-  size_t                   produced;      /* streaming: units the source has made */
+  int                      peering_pop; /* where external peers enter */
+  double                   unit_s;      /* streaming: seconds of stream per unit */
+  size_t                   produced;    /* streaming: units the source has made */
   struct swarm            *swarms;
   struct peer             *peers;
   size_t                   npeers, nunits, words;
@@ -132,12 +132,12 @@ struct sim {
   size_t                   leechers_done, nleechers;
   unsigned short           rng_run[3], rng_sel[3];
   unsigned                 rechoke_tick;
-  struct prov_optimizer    *opt;
-  uint32_t                *ip_keys;       /* open addressing ip -> peer */
+  struct prov_optimizer   *opt;
+  uint32_t                *ip_keys; /* open addressing ip -> peer */
   long                    *ip_vals;
   size_t                   ip_cap;
   struct sim_result       *res;
-  double                   now;           /* time of the event being run */
+  double                   now; /* time of the event being run */
   size_t                   cap_samples;
   char                    *err;
   size_t                   errlen;
@@ -234,7 +234,7 @@ out:
 /* The iTracker's <default> matrix (provider/pdistance.h): the same
  * normalized p-distances and rows it publishes at DEFAULT_HOUR. */
 static int default_matrix(struct sim *s) {
-  size_t  np   = (size_t)s->npops, P = s->npids;
+  size_t  np = (size_t)s->npops, P = s->npids;
   double *cost = malloc((np * np + 1) * sizeof *cost), norm;
   int     rc   = -1;
   s->default_w = malloc((P * P + 1) * sizeof *s->default_w);
@@ -266,7 +266,7 @@ static int setup_network(struct sim *s) {
    * its great-circle length at the speed of light in fibre. */
   if (c->gravity_peak > 0 && gravity_background(s))
     return -1;
-  double *ldelay = calloc((size_t)s->nlinks + 1, sizeof *ldelay);
+  double *ldelay  = calloc((size_t)s->nlinks + 1, sizeof *ldelay);
   s->pop_delay_ms = calloc((size_t)s->npops * s->npops, sizeof *s->pop_delay_ms);
   s->link_cap     = calloc((size_t)s->nlinks + 1, sizeof *s->link_cap);
   if (!ldelay || !s->pop_delay_ms || !s->link_cap) {
@@ -275,13 +275,10 @@ static int setup_network(struct sim *s) {
     return -1;
   }
   for (int e = 0; e < s->nlinks; ++e) {
-    struct prov_link       *l = &s->topo.links[e];
+    struct prov_link      *l = &s->topo.links[e];
     const struct prov_pop *a = &s->topo.pops[l->from], *b = &s->topo.pops[l->to];
-    ldelay[e]                = l->delay_ms > 0 ? l->delay_ms
-                               : a->has_location && b->has_location ? haversine_km(a->lat, a->lon, b->lat, b->lon) / P4P_FIBRE_KM_PER_MS
-                                                                      : 0;
-    if (c->background_frac > 0 &&
-        prov_topology_set_background(&s->topo, e, l->background_kbps + c->background_frac * l->capacity_kbps, s->err, s->errlen)) {
+    ldelay[e] = l->delay_ms > 0 ? l->delay_ms : a->has_location && b->has_location ? haversine_km(a->lat, a->lon, b->lat, b->lon) / P4P_FIBRE_KM_PER_MS : 0;
+    if (c->background_frac > 0 && prov_topology_set_background(&s->topo, e, l->background_kbps + c->background_frac * l->capacity_kbps, s->err, s->errlen)) {
       free(ldelay);
       return -1;
     }
@@ -292,7 +289,7 @@ static int setup_network(struct sim *s) {
   for (int i = 0; i < s->npops; ++i)
     for (int j = 0; j < s->npops; ++j) {
       const struct prov_route *r = prov_topology_route(&s->topo, i, j);
-      double                  d = 0;
+      double                   d = 0;
       if (r)
         for (int k = 0; k < r->nlinks; ++k)
           d += ldelay[prov_route_links(&s->topo, r)[k]];
@@ -353,17 +350,16 @@ static uint32_t pid_v4_block(const struct prov_pid_config *pid, uint32_t *base) 
 }
 
 static const struct prov_access_class paper_mix[] = {
-  {"dsl-low", 784, 128, 0.20}, {"dsl", 1500, 384, 0.40}, {"cable", 3000, 1000, 0.25}, {"fiber", 10000, 5000, 0.15}};
+    {"dsl-low", 784, 128, 0.20}, {"dsl", 1500, 384, 0.40}, {"cable", 3000, 1000, 0.25}, {"fiber", 10000, 5000, 0.15}};
 
 static int setup_peers(struct sim *s) {
-  const struct sim_config *c = s->cfg;
-  unsigned short           rng[3] = {(unsigned short)(c->seed ^ 0x5eed), (unsigned short)(c->seed >> 16),
-                                     (unsigned short)(c->seed >> 32)};
-  size_t                   per = c->peers_per_swarm + 1;
-  s->npeers                    = per * (size_t)c->nswarms;
-  s->nleechers                 = c->peers_per_swarm * (size_t)c->nswarms;
-  s->unit_kbit                 = c->block_kb * c->blocks_per_unit * 8.0 * 1024 / 1000;
-  s->nunits                    = (size_t)ceil(c->file_mb * 1024 / (c->block_kb * c->blocks_per_unit));
+  const struct sim_config *c      = s->cfg;
+  unsigned short           rng[3] = {(unsigned short)(c->seed ^ 0x5eed), (unsigned short)(c->seed >> 16), (unsigned short)(c->seed >> 32)};
+  size_t                   per    = c->peers_per_swarm + 1;
+  s->npeers                       = per * (size_t)c->nswarms;
+  s->nleechers                    = c->peers_per_swarm * (size_t)c->nswarms;
+  s->unit_kbit                    = c->block_kb * c->blocks_per_unit * 8.0 * 1024 / 1000;
+  s->nunits                       = (size_t)ceil(c->file_mb * 1024 / (c->block_kb * c->blocks_per_unit));
   if (c->stream_kbps > 0) { /* a live stream as long as the run */
     s->unit_s = s->unit_kbit / c->stream_kbps;
     s->nunits = (size_t)ceil(c->max_time_s / s->unit_s);
@@ -372,8 +368,8 @@ static int setup_peers(struct sim *s) {
     snprintf(s->err, s->errlen, "unsupported file or swarm size (%zu units)", s->nunits);
     return -1;
   }
-  s->words = BT_WORDS(s->nunits);
-  s->peers = calloc(s->npeers, sizeof *s->peers);
+  s->words  = BT_WORDS(s->nunits);
+  s->peers  = calloc(s->npeers, sizeof *s->peers);
   s->swarms = calloc((size_t)c->nswarms, sizeof *s->swarms);
   for (s->ip_cap = 64; s->ip_cap < 4 * s->npeers; s->ip_cap *= 2)
     ;
@@ -394,8 +390,8 @@ static int setup_peers(struct sim *s) {
     free(next_host);
     goto oom;
   }
-  int npopulated = 0;
-  int *populated = calloc((size_t)s->npops, sizeof *populated);
+  int  npopulated = 0;
+  int *populated  = calloc((size_t)s->npops, sizeof *populated);
   for (size_t i = 0; populated && i < s->npids; ++i) {
     uint32_t base;
     size_t   pop = s->prov.pids[i].pop;
@@ -414,13 +410,13 @@ static int setup_peers(struct sim *s) {
     return -1;
   }
 
-  const struct prov_access_class *classes  = s->prov.nclasses ? s->prov.classes : paper_mix;
-  size_t                         nclasses = s->prov.nclasses ? s->prov.nclasses : sizeof paper_mix / sizeof *paper_mix;
-  double                         share_sum = 0;
+  const struct prov_access_class *classes   = s->prov.nclasses ? s->prov.classes : paper_mix;
+  size_t                          nclasses  = s->prov.nclasses ? s->prov.nclasses : sizeof paper_mix / sizeof *paper_mix;
+  double                          share_sum = 0;
   for (size_t k = 0; k < nclasses; ++k)
     share_sum += classes[k].share;
 
-  int      rc = 0;
+  int      rc            = 0;
   uint32_t next_external = (198u << 24) | (18u << 16) | 1; /* 198.18.0.0/15: in no PID */
   for (size_t id = 0; id < s->npeers && !rc; ++id) {
     struct peer *p = &s->peers[id];
@@ -449,8 +445,8 @@ static int setup_peers(struct sim *s) {
     size_t k = 0;
     while (k + 1 < nclasses && x >= classes[k].share)
       x -= classes[k++].share;
-    p->up_kbps   = p->origin ? c->seed_up_kbps : c->access_up_kbps > 0 ? c->access_up_kbps : classes[k].up_kbps;
-    p->down_kbps = p->origin ? 0 : c->access_down_kbps > 0 ? c->access_down_kbps : classes[k].down_kbps;
+    p->up_kbps     = p->origin ? c->seed_up_kbps : c->access_up_kbps > 0 ? c->access_up_kbps : classes[k].up_kbps;
+    p->down_kbps   = p->origin ? 0 : c->access_down_kbps > 0 ? c->access_down_kbps : classes[k].down_kbps;
     unsigned extra = c->slot_kbps > 0 ? (unsigned)(p->up_kbps / c->slot_kbps) : 0;
     p->slots       = c->regular_slots > extra ? c->regular_slots : extra;
     p->maxconns    = c->max_conns > 2 * p->slots ? c->max_conns : 2 * p->slots;
@@ -511,10 +507,10 @@ static void request_recompute(struct sim *s, double now) {
 static void account(struct sim *s, struct flow *f, double kbit) {
   if (kbit <= 0)
     return;
-  struct sim_result      *r    = s->res;
-  const struct peer      *a    = &s->peers[f->from], *b = &s->peers[f->to];
-  const struct prov_route *rt   = prov_topology_route(&s->topo, a->pop, b->pop);
-  double                  bytes = kbit * 1000 / 8;
+  struct sim_result       *r = s->res;
+  const struct peer       *a = &s->peers[f->from], *b = &s->peers[f->to];
+  const struct prov_route *rt    = prov_topology_route(&s->topo, a->pop, b->pop);
+  double                   bytes = kbit * 1000 / 8;
   s->conns[f->conn].d[f->dir].bytes_period += bytes;
   r->bytes_total += bytes;
   if (a->origin)
@@ -529,7 +525,7 @@ static void account(struct sim *s, struct flow *f, double kbit) {
     r->bytes_intra_pop += bytes;
   if (rt && rt->nlinks > 0) {
     r->bytes_backbone += bytes;
-    r->byte_hops      += bytes * rt->nlinks;
+    r->byte_hops += bytes * rt->nlinks;
     for (int k = 0; k < rt->nlinks; ++k)
       r->link_bytes[prov_route_links(&s->topo, rt)[k]] += bytes;
   }
@@ -540,13 +536,13 @@ static void sync_flow(struct sim *s, struct flow *f, double now) {
   if (kbit > f->remaining)
     kbit = f->remaining;
   f->remaining -= kbit;
-  f->t_last     = now;
+  f->t_last = now;
   account(s, f, kbit);
 }
 
 static double tcp_cap_kbps(const struct sim *s, int from, int to) {
   const struct peer *a = &s->peers[from], *b = &s->peers[to];
-  double rtt_ms = s->cfg->access_rtt_ms + 2 * s->pop_delay_ms[a->pop * s->npops + b->pop];
+  double             rtt_ms = s->cfg->access_rtt_ms + 2 * s->pop_delay_ms[a->pop * s->npops + b->pop];
   if (s->cfg->tcp_window_kb <= 0 || rtt_ms <= 0)
     return INFINITY;
   return s->cfg->tcp_window_kb * 8.0 * 1024 / rtt_ms; /* kbit per ms = Mbit/s; x1000/1000 */
@@ -577,13 +573,13 @@ static long alloc_flow(struct sim *s) {
  * within the window after the oldest of them.  A file: all units. */
 static void wanted_units(const struct sim *s, size_t *lo, size_t *hi) {
   const struct sim_config *c = s->cfg;
-  *lo = 0;
-  *hi = s->nunits;
+  *lo                        = 0;
+  *hi                        = s->nunits;
   if (!(c->stream_kbps > 0))
     return;
   double first = (s->now - c->stream_deadline_s) / s->unit_s - 1;
-  *lo = first > 0 ? (size_t)ceil(first) : 0;
-  *hi = *lo + (size_t)ceil(c->stream_window_s / s->unit_s);
+  *lo          = first > 0 ? (size_t)ceil(first) : 0;
+  *hi          = *lo + (size_t)ceil(c->stream_window_s / s->unit_s);
   if (*hi > s->produced)
     *hi = s->produced;
   if (*lo > *hi)
@@ -611,9 +607,9 @@ static int interested(const struct sim *s, const struct peer *pf, const struct p
 /* The unit `to` requests from `from`: a partly received one first (as
  * clients finish started pieces first), else local rarest first. */
 static long pick_unit(struct sim *s, const struct peer *pf, const struct peer *pt) {
-  uint64_t partial[s->words], buf[s->words];
+  uint64_t        partial[s->words], buf[s->words];
   const uint64_t *have = offer(s, pf, buf);
-  int      any = 0;
+  int             any  = 0;
   for (size_t w = 0; w < s->words; ++w)
     any |= (partial[w] = have[w] & pt->part[w]) != 0;
   long u = any ? bt_pick_rarest(partial, pt->have, pt->busy, pt->avail, s->nunits, s->rng_run) : -1;
@@ -622,8 +618,8 @@ static long pick_unit(struct sim *s, const struct peer *pf, const struct peer *p
 
 /* Receiver asks the sender for a unit; starts the flow if there is one. */
 static void try_start(struct sim *s, long cid, int dir, double now) {
-  struct conn     *c  = &s->conns[cid];
-  struct conn_dir *d  = &c->d[dir];
+  struct conn     *c    = &s->conns[cid];
+  struct conn_dir *d    = &c->d[dir];
   int              from = dir ? c->b : c->a, to = dir ? c->a : c->b;
   struct peer     *pf = &s->peers[from], *pt = &s->peers[to];
   if (!c->alive || !d->unchoked || d->flow >= 0 || is_seed(pt))
@@ -635,8 +631,16 @@ static void try_start(struct sim *s, long cid, int dir, double now) {
   if (id < 0)
     return;
   struct flow *f = &s->flows[id];
-  *f             = (struct flow){.conn = cid, .dir = dir, .from = from, .to = to, .unit = unit,
-                                 .remaining = s->unit_kbit - pt->got[unit], .rate = 0, .t_last = now, .cap = tcp_cap_kbps(s, from, to), .active = 1};
+  *f             = (struct flow){.conn      = cid,
+                                 .dir       = dir,
+                                 .from      = from,
+                                 .to        = to,
+                                 .unit      = unit,
+                                 .remaining = s->unit_kbit - pt->got[unit],
+                                 .rate      = 0,
+                                 .t_last    = now,
+                                 .cap       = tcp_cap_kbps(s, from, to),
+                                 .active    = 1};
   bt_set(pt->busy, (size_t)unit);
   d->flow = id;
   request_recompute(s, now);
@@ -719,7 +723,7 @@ static void recompute_rates(struct sim *s, double now) {
   integrate_links(s, now);
   for (size_t id = 0; id < s->nflows; ++id)
     if (s->flows[id].active) {
-      const struct peer      *a  = &s->peers[s->flows[id].from], *b = &s->peers[s->flows[id].to];
+      const struct peer       *a = &s->peers[s->flows[id].from], *b = &s->peers[s->flows[id].to];
       const struct prov_route *rt = prov_topology_route(&s->topo, a->pop, b->pop);
       nf++;
       ninc += 2 + (size_t)(rt && rt->nlinks > 0 ? rt->nlinks : 0);
@@ -747,12 +751,12 @@ static void recompute_rates(struct sim *s, double now) {
     if (!f->active)
       continue;
     const struct prov_route *rt = prov_topology_route(&s->topo, s->peers[f->from].pop, s->peers[f->to].pop);
-    s->mm_off[nf]     = (uint32_t)ninc;
-    s->mm_res[ninc++] = (uint32_t)f->from;
-    s->mm_res[ninc++] = (uint32_t)(n + (size_t)f->to);
+    s->mm_off[nf]               = (uint32_t)ninc;
+    s->mm_res[ninc++]           = (uint32_t)f->from;
+    s->mm_res[ninc++]           = (uint32_t)(n + (size_t)f->to);
     for (int k = 0; rt && k < rt->nlinks; ++k)
       s->mm_res[ninc++] = (uint32_t)(2 * n + (size_t)prov_route_links(&s->topo, rt)[k]);
-    s->mm_fcap[nf]  = f->cap;
+    s->mm_fcap[nf]   = f->cap;
     s->mm_flow[nf++] = (long)id;
   }
   s->mm_off[nf] = (uint32_t)ninc;
@@ -769,7 +773,7 @@ static void recompute_rates(struct sim *s, double now) {
     for (uint32_t k = s->mm_off[i] + 2; k < s->mm_off[i + 1]; ++k)
       s->link_load[s->mm_res[k] - 2 * n] += s->mm_rate[i];
     if (f->rate == s->mm_rate[i] && f->rate > 0)
-      continue; /* same rate: its bookkeeping and completion time stand */
+      continue;           /* same rate: its bookkeeping and completion time stand */
     sync_flow(s, f, now); /* bytes so far at the old rate */
     f->rate  = s->mm_rate[i];
     double t = f->rate > 0 ? now + f->remaining / f->rate : INFINITY;
@@ -804,8 +808,8 @@ static void connect_peers(struct sim *s, int a, int b) {
     s->conns     = v;
     s->cap_conns = cap;
   }
-  long cid       = (long)s->nconns++;
-  s->conns[cid]  = (struct conn){.a = a, .b = b, .alive = 1, .d = {{0, -1, 0}, {0, -1, 0}}};
+  long cid                = (long)s->nconns++;
+  s->conns[cid]           = (struct conn){.a = a, .b = b, .alive = 1, .d = {{0, -1, 0}, {0, -1, 0}}};
   pa->conns[pa->nconns++] = (int)cid;
   pb->conns[pb->nconns++] = (int)cid;
   if (pb->origin && pb->nconns > s->res->seed_peak_conns)
@@ -1101,7 +1105,7 @@ static int check_placement(struct sim *s) {
   struct p4p_vector probe  = {0};
   struct p4p_layout layout = {0};
   size_t           *group  = calloc(s->npids + 1, sizeof *group); /* sim PID (0: external) -> tracker group + 1 */
-  size_t           *owner  = NULL;                                 /* tracker group -> sim PID + 1 */
+  size_t           *owner  = NULL;                                /* tracker group -> sim PID + 1 */
   size_t            n      = 0;
   int               rc     = -1;
   if (!group)
@@ -1129,8 +1133,9 @@ static int check_placement(struct sim *s) {
     size_t g   = p4p_peer_bucket(&probe, &layout, rec, COMPARE_SIZE) / layout.per_group;
     int    ok  = group[key] ? group[key] == g + 1 : !owner[g];
     if (!ok || (p->external && g != 0)) {
-      snprintf(s->err, s->errlen, p->external ? "a PID covers 198.18.0.0/15, where external peers live"
-                                              : "PID %s: a more specific prefix of another PID covers its first IPv4 block",
+      snprintf(s->err, s->errlen,
+               p->external ? "a PID covers 198.18.0.0/15, where external peers live"
+                           : "PID %s: a more specific prefix of another PID covers its first IPv4 block",
                p->external ? "" : s->prov.pids[p->pid - 1].name);
       goto out;
     }
@@ -1192,12 +1197,12 @@ static void optimize(struct sim *s, double now) {
   }
   if (c->itracker_down_s >= 0 && now >= c->itracker_down_s)
     return; /* the iTracker is down: the tracker keeps what it has */
-  double                 *up = calloc(np * K, sizeof *up), *down = calloc(np * K, sizeof *down);
-  double                 *peers = calloc(np * K, sizeof *peers), *dsum = calloc(K, sizeof *dsum);
-  double                 *nleech = calloc(K, sizeof *nleech);
-  struct prov_swarm_input *in = calloc(K, sizeof *in);
+  double                  *up = calloc(np * K, sizeof *up), *down = calloc(np * K, sizeof *down);
+  double                  *peers = calloc(np * K, sizeof *peers), *dsum = calloc(K, sizeof *dsum);
+  double                  *nleech = calloc(K, sizeof *nleech);
+  struct prov_swarm_input *in     = calloc(K, sizeof *in);
   struct prov_opt_result   r;
-  char                    err[256];
+  char                     err[256];
   if (!up || !down || !peers || !dsum || !nleech || !in) {
     fail(s, "out of memory (optimizer input)");
     goto out;
@@ -1275,7 +1280,7 @@ static void produce(struct sim *s, size_t u, double now) {
 /* --- BitTorrent ------------------------------------------------------------ */
 
 static void unit_done(struct sim *s, long fid, double now) {
-  struct flow *f   = &s->flows[fid];
+  struct flow *f    = &s->flows[fid];
   double       kbit = f->remaining;
   f->remaining      = 0;
   f->t_last         = now;
@@ -1318,10 +1323,9 @@ static void unit_done(struct sim *s, long fid, double now) {
       try_start(s, cid, dir, now);
   }
   if (p->nhave == s->nunits) {
-    p->done      = 1;
-    p->done_time = now;
-    s->res->completion_s[(size_t)p->swarm * s->cfg->peers_per_swarm + (size_t)(to % (int)(s->cfg->peers_per_swarm + 1)) - 1] =
-      now - p->join_time;
+    p->done                                                                                                                  = 1;
+    p->done_time                                                                                                             = now;
+    s->res->completion_s[(size_t)p->swarm * s->cfg->peers_per_swarm + (size_t)(to % (int)(s->cfg->peers_per_swarm + 1)) - 1] = now - p->join_time;
     s->leechers_done++;
     /* stop downloading: close every flow towards us */
     for (size_t k = 0; k < p->nconns; ++k) {
@@ -1412,8 +1416,7 @@ static void rechoke_peer(struct sim *s, int id, int rotate, double now) {
 }
 
 static void rechoke_all(struct sim *s, double now) {
-  int rotate = s->cfg->optimistic_s <= s->cfg->rechoke_s ||
-               s->rechoke_tick % (unsigned)lround(s->cfg->optimistic_s / s->cfg->rechoke_s) == 0;
+  int rotate = s->cfg->optimistic_s <= s->cfg->rechoke_s || s->rechoke_tick % (unsigned)lround(s->cfg->optimistic_s / s->cfg->rechoke_s) == 0;
   for (size_t id = 0; id < s->nflows; ++id)
     if (s->flows[id].active)
       sync_flow(s, &s->flows[id], now);
@@ -1434,19 +1437,25 @@ static void sample(struct sim *s, double now) {
   if (dt <= 0)
     return;
   if (r->nsamples == s->cap_samples) {
-    size_t cap = s->cap_samples ? 2 * s->cap_samples : 256;
-    double *a = realloc(r->ts_time, cap * sizeof *a);
-    if (a) r->ts_time = a;
+    size_t  cap = s->cap_samples ? 2 * s->cap_samples : 256;
+    double *a   = realloc(r->ts_time, cap * sizeof *a);
+    if (a)
+      r->ts_time = a;
     double *b = a ? realloc(r->ts_maxutil, cap * sizeof *b) : NULL;
-    if (b) r->ts_maxutil = b;
+    if (b)
+      r->ts_maxutil = b;
     double *c = b ? realloc(r->ts_watch, cap * sizeof *c) : NULL;
-    if (c) r->ts_watch = c;
+    if (c)
+      r->ts_watch = c;
     double *d = c ? realloc(r->ts_leechers, cap * sizeof *d) : NULL;
-    if (d) r->ts_leechers = d;
+    if (d)
+      r->ts_leechers = d;
     double *e = d ? realloc(r->ts_seedconns, cap * sizeof *e) : NULL;
-    if (e) r->ts_seedconns = e;
+    if (e)
+      r->ts_seedconns = e;
     double *l = e ? realloc(r->ts_links, cap * (size_t)(s->nlinks ? s->nlinks : 1) * sizeof *l) : NULL;
-    if (l) r->ts_links = l;
+    if (l)
+      r->ts_links = l;
     if (!l) {
       fail(s, "out of memory (samples)");
       return;
@@ -1455,8 +1464,8 @@ static void sample(struct sim *s, double now) {
   }
   double maxu = 0, watch = 0;
   for (int e = 0; e < s->nlinks; ++e) {
-    double c = s->topo.links[e].capacity_kbps;
-    double u = c > 0 ? (s->link_area[e] / dt + s->topo.links[e].background_kbps) / c : 0;
+    double c                                                 = s->topo.links[e].capacity_kbps;
+    double u                                                 = c > 0 ? (s->link_area[e] / dt + s->topo.links[e].background_kbps) / c : 0;
     r->ts_links[r->nsamples * (size_t)s->nlinks + (size_t)e] = u;
     if (u > maxu)
       maxu = u;
@@ -1472,7 +1481,7 @@ static void sample(struct sim *s, double now) {
   r->ts_seedconns[k] = 0;
   for (int w = 0; w < s->cfg->nswarms; ++w)
     r->ts_seedconns[k] += (double)s->peers[s->swarms[w].origin].nconns;
-  s->last_sample_t   = now;
+  s->last_sample_t = now;
 }
 
 /* --- main loop ------------------------------------------------------------ */
@@ -1618,13 +1627,12 @@ static void summarize(struct sim *s) {
     r->mean_watch /= n;
   }
   if (s->cfg->stream_kbps > 0) { /* units every viewer should have had by the end */
-    double due = fmin((double)s->nunits, fmax(0, floor((s->cfg->max_time_s - s->cfg->stream_deadline_s) / s->unit_s)));
+    double due          = fmin((double)s->nunits, fmax(0, floor((s->cfg->max_time_s - s->cfg->stream_deadline_s) / s->unit_s)));
     r->stream_units_due = due * (double)s->nleechers;
   }
 }
 
-int sim_run(const struct sim_config *cfg, struct sim_result *res, sim_progress_fn progress, void *parg, char *err,
-            size_t errlen) {
+int sim_run(const struct sim_config *cfg, struct sim_result *res, sim_progress_fn progress, void *parg, char *err, size_t errlen) {
   struct sim s;
   memset(&s, 0, sizeof s);
   memset(res, 0, sizeof *res);
@@ -1643,18 +1651,17 @@ int sim_run(const struct sim_config *cfg, struct sim_result *res, sim_progress_f
     free_sim(&s);
     return -1;
   }
-  res->nleechers    = s.nleechers;
-  res->completion_s = malloc(s.nleechers * sizeof *res->completion_s);
-  res->nlinks       = s.nlinks;
-  res->link_bytes   = calloc((size_t)s.nlinks + 1, sizeof *res->link_bytes);
-  res->link_names   = calloc((size_t)s.nlinks + 1, sizeof *res->link_names);
+  res->nleechers       = s.nleechers;
+  res->completion_s    = malloc(s.nleechers * sizeof *res->completion_s);
+  res->nlinks          = s.nlinks;
+  res->link_bytes      = calloc((size_t)s.nlinks + 1, sizeof *res->link_bytes);
+  res->link_names      = calloc((size_t)s.nlinks + 1, sizeof *res->link_names);
   res->link_capacity   = calloc((size_t)s.nlinks + 1, sizeof *res->link_capacity);
   res->link_background = calloc((size_t)s.nlinks + 1, sizeof *res->link_background);
-  s.link_load       = calloc((size_t)s.nlinks + 1, sizeof *s.link_load);
-  s.link_area       = calloc((size_t)s.nlinks + 1, sizeof *s.link_area);
-  s.opt             = prov_optimizer_new();
-  if (!res->completion_s || !res->link_bytes || !res->link_names || !s.link_load || !s.link_area || !s.opt ||
-      !res->link_capacity || !res->link_background) {
+  s.link_load          = calloc((size_t)s.nlinks + 1, sizeof *s.link_load);
+  s.link_area          = calloc((size_t)s.nlinks + 1, sizeof *s.link_area);
+  s.opt                = prov_optimizer_new();
+  if (!res->completion_s || !res->link_bytes || !res->link_names || !s.link_load || !s.link_area || !s.opt || !res->link_capacity || !res->link_background) {
     snprintf(err, errlen, "out of memory");
     free_sim(&s);
     sim_result_free(res);

@@ -28,42 +28,42 @@ enum sim_mode { SIM_NATIVE = 0, SIM_P4P, SIM_LOCALIZED };
 struct sim_config {
   const char   *provider_path;
   enum sim_mode mode;
-  double        random_fraction;    /* P4P and localized (the tracker's p4p.random_fraction) */
+  double        random_fraction; /* P4P and localized (the tracker's p4p.random_fraction) */
   int           nswarms;
-  size_t        peers_per_swarm;    /* leechers; each swarm adds one seed */
-  double        file_mb;            /* MiB */
-  double        block_kb;           /* KiB */
-  unsigned      blocks_per_unit;    /* block group moved as one request */
-  double        seed_up_kbps;       /* the initial seed's uplink */
+  size_t        peers_per_swarm; /* leechers; each swarm adds one seed */
+  double        file_mb;         /* MiB */
+  double        block_kb;        /* KiB */
+  unsigned      blocks_per_unit; /* block group moved as one request */
+  double        seed_up_kbps;    /* the initial seed's uplink */
   unsigned      numwant, max_conns, regular_slots;
-  double        slot_kbps;          /* extra upload slot per this much uplink */
+  double        slot_kbps; /* extra upload slot per this much uplink */
   double        rechoke_s, optimistic_s;
   double        announce_s, min_announce_s;
-  unsigned      low_watermark;      /* re-announce early below this many connections */
-  double        optimize_s;         /* P4P guidance re-solve period */
-  double        seed_stay_s;        /* leechers seed this long when done (0: leave) */
-  double        join_window_s;      /* leechers arrive uniformly in [0, this) */
-  double        tcp_window_kb;      /* per-connection cap = window / RTT */
-  double        access_rtt_ms;      /* last-mile RTT added to 2 x propagation */
-  double        background_frac;    /* extra background on every link, of capacity */
-  const char   *masses_path;        /* gravity background: "POP mass" lines (NULL: equal masses) */
-  double        gravity_peak;       /* > 0: gravity background scaled so the busiest link is at this */
-  int           seeds_announce;     /* seeds announce too and connect out to the leechers returned */
-  int           seed_found;         /* every leecher announce also reaches its swarm's first seed */
-  double        turnover_frac;      /* at each announce near the limit, drop this share of connections */
-  int           p4p_local_start;    /* P4P: localized rows, not the default matrix, until the first solve */
-  double        itracker_down_s;    /* P4P: no solves from this time on (< 0: never down) */
-  double        max_staleness_s;    /* P4P: the tracker keeps the last guidance this long, then stock */
-  double        external_frac;      /* share of each swarm's leechers outside the provider */
-  const char   *peering_pop;        /* where external peers enter (NULL: best connected PoP) */
+  unsigned      low_watermark;                    /* re-announce early below this many connections */
+  double        optimize_s;                       /* P4P guidance re-solve period */
+  double        seed_stay_s;                      /* leechers seed this long when done (0: leave) */
+  double        join_window_s;                    /* leechers arrive uniformly in [0, this) */
+  double        tcp_window_kb;                    /* per-connection cap = window / RTT */
+  double        access_rtt_ms;                    /* last-mile RTT added to 2 x propagation */
+  double        background_frac;                  /* extra background on every link, of capacity */
+  const char   *masses_path;                      /* gravity background: "POP mass" lines (NULL: equal masses) */
+  double        gravity_peak;                     /* > 0: gravity background scaled so the busiest link is at this */
+  int           seeds_announce;                   /* seeds announce too and connect out to the leechers returned */
+  int           seed_found;                       /* every leecher announce also reaches its swarm's first seed */
+  double        turnover_frac;                    /* at each announce near the limit, drop this share of connections */
+  int           p4p_local_start;                  /* P4P: localized rows, not the default matrix, until the first solve */
+  double        itracker_down_s;                  /* P4P: no solves from this time on (< 0: never down) */
+  double        max_staleness_s;                  /* P4P: the tracker keeps the last guidance this long, then stock */
+  double        external_frac;                    /* share of each swarm's leechers outside the provider */
+  const char   *peering_pop;                      /* where external peers enter (NULL: best connected PoP) */
   double        access_down_kbps, access_up_kbps; /* > 0: every leecher gets this access link */
-  double        stream_kbps;        /* > 0: live stream at this rate instead of a file */
-  double        stream_window_s;    /* streaming: units fetched this far ahead of the oldest wanted */
-  double        stream_deadline_s;  /* streaming: a unit counts as on time within this of its birth */
-  double        recompute_delay_s;  /* flow-set changes within this are solved together */
-  double        sample_s;           /* utilization sampling period */
+  double        stream_kbps;                      /* > 0: live stream at this rate instead of a file */
+  double        stream_window_s;                  /* streaming: units fetched this far ahead of the oldest wanted */
+  double        stream_deadline_s;                /* streaming: a unit counts as on time within this of its birth */
+  double        recompute_delay_s;                /* flow-set changes within this are solved together */
+  double        sample_s;                         /* utilization sampling period */
   double        max_time_s;
-  const char   *watch_link;         /* "A-B" PoP names, or NULL */
+  const char   *watch_link; /* "A-B" PoP names, or NULL */
   uint64_t      seed;
 };
 
@@ -71,17 +71,17 @@ void sim_config_defaults(struct sim_config *c);
 
 struct sim_result {
   size_t  nleechers, ncompleted;
-  double *completion_s;   /* per leecher, NAN if it never finished */
+  double *completion_s; /* per leecher, NAN if it never finished */
   size_t  nsamples;
   double *ts_time, *ts_maxutil, *ts_watch, *ts_leechers; /* per sample */
   int     nlinks;
-  char  **link_names;     /* "A->B" */
-  double *link_bytes;     /* per directed link */
+  char  **link_names;         /* "A->B" */
+  double *link_bytes;         /* per directed link */
   int     watch_ab, watch_ba; /* link indexes, -1 when not found */
   double  end_time;
   double  bytes_total, bytes_backbone, byte_hops, bytes_intra_pid, bytes_intra_pop;
-  double  bytes_from_seeds; /* uploaded by the swarms' initial seeds */
-  size_t  seed_peak_conns;  /* most connections an initial seed had at once */
+  double  bytes_from_seeds;                                   /* uploaded by the swarms' initial seeds */
+  size_t  seed_peak_conns;                                    /* most connections an initial seed had at once */
   double  peak_maxutil, mean_maxutil, peak_watch, mean_watch; /* means over samples with leechers */
   /* peers named to announcers (the requester itself never counted): by
    * the P4P module, in the requester's PID or elsewhere (another PID, no
@@ -89,13 +89,13 @@ struct sim_result {
    * PoP; by stock selection or as the whole swarm (random) */
   size_t  select_same_pid, select_other_pid, select_random, select_same_pop;
   size_t  rate_solves, optimizer_solves, unit_transfers, events;
-  double  last_opt_mlu;   /* the optimizer's predicted MLU at its last solve */
-  double *ts_links;       /* nsamples x nlinks utilization, background included */
-  double *ts_seedconns;   /* per sample: connections of the swarms' first seeds, summed */
-  double *link_capacity, *link_background; /* per directed link, kbit/s */
-  double  bytes_external; /* between peers inside the provider and outside it */
+  double  last_opt_mlu;                           /* the optimizer's predicted MLU at its last solve */
+  double *ts_links;                               /* nsamples x nlinks utilization, background included */
+  double *ts_seedconns;                           /* per sample: connections of the swarms' first seeds, summed */
+  double *link_capacity, *link_background;        /* per directed link, kbit/s */
+  double  bytes_external;                         /* between peers inside the provider and outside it */
   double  stream_units_due, stream_units_on_time; /* streaming: units x peers due / arrived in time */
-  double  stream_bytes;   /* streaming: bytes received by the leechers */
+  double  stream_bytes;                           /* streaming: bytes received by the leechers */
 };
 
 /* Progress callback: simulated time and leechers done so far. */
@@ -103,8 +103,7 @@ typedef void (*sim_progress_fn)(void *arg, double now, size_t done, size_t total
 
 /* Runs one simulation.  0, or -1 with a reason in err.  Free the result
  * with sim_result_free(). */
-int  sim_run(const struct sim_config *cfg, struct sim_result *res, sim_progress_fn progress, void *parg, char *err,
-             size_t errlen);
+int  sim_run(const struct sim_config *cfg, struct sim_result *res, sim_progress_fn progress, void *parg, char *err, size_t errlen);
 void sim_result_free(struct sim_result *r);
 
 #endif

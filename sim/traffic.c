@@ -6,8 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int traffic_gravity(const struct prov_topology *t, const double *mass, double peak, double *bg, char *err,
-                    size_t errlen) {
+int traffic_gravity(const struct prov_topology *t, const double *mass, double peak, double *bg, char *err, size_t errlen) {
   if (!(peak > 0) || !isfinite(peak)) {
     snprintf(err, errlen, "background peak must be > 0");
     return -1;
@@ -17,7 +16,7 @@ int traffic_gravity(const struct prov_topology *t, const double *mass, double pe
   for (int i = 0; i < t->npops; ++i)
     for (int j = 0; j < t->npops; ++j) {
       const struct prov_route *r = prov_topology_route(t, i, j);
-      double                  x = mass[i] * mass[j];
+      double                   x = mass[i] * mass[j];
       if (i == j || !r || !(x > 0))
         continue;
       for (int k = 0; k < r->nlinks; ++k)
@@ -55,7 +54,7 @@ int traffic_read_masses(const char *path, const struct prov_topology *t, double 
     char *hash = strchr(line, '#');
     if (hash)
       *hash = 0;
-    char name[128], extra[2];
+    char   name[128], extra[2];
     double m;
     int    n = sscanf(line, "%127s %lf %1s", name, &m, extra);
     if (n <= 0)

@@ -14,8 +14,7 @@
 
 /* bg[e] = background of directed link e, kbit/s, for a finished topology.
  * mass[i] >= 0 per PoP.  0, or -1 with a reason (bad peak, no traffic). */
-int traffic_gravity(const struct prov_topology *t, const double *mass, double peak, double *bg, char *err,
-                    size_t errlen);
+int traffic_gravity(const struct prov_topology *t, const double *mass, double peak, double *bg, char *err, size_t errlen);
 
 /* Reads "POP MASS" lines ('#' comments) into mass[npops], every PoP of t
  * exactly once.  0, or -1 with "FILE:LINE: reason" in err. */

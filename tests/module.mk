@@ -66,3 +66,17 @@ TEST_TARGETS += san-unit-tests
 san-unit-tests:
 	@$(MAKE) --no-print-directory SAN=1 unit-tests
 endif
+
+# Our C is kept in upstream's style (.clang-format, clang-format 14):
+# `make format` applies it, make test checks it.
+FORMAT_DIRS  := p4p proto provider itracker sim bench tests
+FORMAT_FILES  = $(shell git ls-files -- $(FORMAT_DIRS:%='%/*.c') $(FORMAT_DIRS:%='%/*.h') 2>/dev/null)
+TEST_TARGETS += format-test
+.PHONY: format format-test
+format:
+	@clang-format -i $(FORMAT_FILES)
+format-test:
+	@echo "== format (.clang-format)"
+	@if ! command -v clang-format >/dev/null; then echo "format: clang-format not installed (make deps), not checked"; \
+	elif [ -z "$(FORMAT_FILES)" ]; then echo "format: not a git checkout, not checked"; \
+	else clang-format --dry-run -Werror $(FORMAT_FILES) && echo "format: $(words $(FORMAT_FILES)) files as .clang-format says"; fi

@@ -15,21 +15,15 @@
 #include "lg_workload.h"
 
 static struct lg_workload workload(int family, uint32_t swarms, uint32_t peers) {
-  struct lg_workload w = {.family          = family,
-                          .swarms          = swarms,
-                          .peers_per_swarm = peers,
-                          .seeder_share    = 0.25,
-                          .numwant         = 50,
-                          .zipf_exponent   = 1.0,
-                          .scrape_every    = 100};
+  struct lg_workload w = {
+      .family = family, .swarms = swarms, .peers_per_swarm = peers, .seeder_share = 0.25, .numwant = 50, .zipf_exponent = 1.0, .scrape_every = 100};
   char err[128];
   assert_int_equal(lg_workload_init(&w, err, sizeof err), 0);
   return w;
 }
 
 static const uint8_t *raw_addr(const struct sockaddr_storage *ss) {
-  return ss->ss_family == AF_INET ? (const uint8_t *)&((const struct sockaddr_in *)ss)->sin_addr
-                                  : ((const struct sockaddr_in6 *)ss)->sin6_addr.s6_addr;
+  return ss->ss_family == AF_INET ? (const uint8_t *)&((const struct sockaddr_in *)ss)->sin_addr : ((const struct sockaddr_in6 *)ss)->sin6_addr.s6_addr;
 }
 
 static int cmp_u64(const void *a, const void *b) {
@@ -121,7 +115,7 @@ static void test_popularity_has_a_zipf_head(void **state) {
   struct lg_rng      rng = {42};
   const int          n   = 200000;
   int                c0 = 0, c1 = 0;
-  double             H  = 0;
+  double             H = 0;
   for (int k = 1; k <= 1000; k++)
     H += 1.0 / k;
   for (int i = 0; i < n; i++) {
@@ -140,8 +134,8 @@ static void test_popularity_has_a_zipf_head(void **state) {
  * sqrt(100000 * 0.1 * 0.9) = 95; allow 5 sd. */
 static void test_peers_of_a_swarm_are_picked_uniformly(void **state) {
   (void)state;
-  struct lg_workload w        = workload(AF_INET, 1, 10);
-  struct lg_rng      rng      = {7};
+  struct lg_workload w         = workload(AF_INET, 1, 10);
+  struct lg_rng      rng       = {7};
   int                count[10] = {0};
   for (int i = 0; i < 100000; i++)
     count[lg_pick_peer(&w, &rng)]++;
@@ -154,7 +148,7 @@ static void test_peers_of_a_swarm_are_picked_uniformly(void **state) {
  * 0.00137; allow 5 sd. */
 static void test_seeder_share_is_kept(void **state) {
   (void)state;
-  struct lg_workload w = workload(AF_INET, 100, 1000);
+  struct lg_workload w       = workload(AF_INET, 100, 1000);
   int                seeders = 0;
   for (uint64_t p = 0; p < 100000; p++)
     seeders += lg_peer_is_seeder(&w, p);

@@ -17,8 +17,7 @@
 
 static void same_or_die(const char *what, char *a, size_t la, char *b, size_t lb) {
   if (!a || !b || la != lb || memcmp(a, b, la)) {
-    fprintf(stderr, "%s: round trip changed the message\n---\n%.*s\n---\n%.*s\n", what, a ? (int)la : 0, a ? a : "",
-            b ? (int)lb : 0, b ? b : "");
+    fprintf(stderr, "%s: round trip changed the message\n---\n%.*s\n---\n%.*s\n", what, a ? (int)la : 0, a ? a : "", b ? (int)lb : 0, b ? b : "");
     abort();
   }
   free(a);

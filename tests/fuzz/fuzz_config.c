@@ -10,20 +10,19 @@
 #include "fuzz.h"
 #include "p4p/config.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
-  char err[1024];
-  size_t i = 0;
-  int lineno = 0;
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+  char   err[1024];
+  size_t i      = 0;
+  int    lineno = 0;
   while (i < size) {
     const uint8_t *nl = memchr(data + i, '\n', size - i);
-    size_t l = nl ? (size_t)(nl - (data + i)) : size - i;
+    size_t         l  = nl ? (size_t)(nl - (data + i)) : size - i;
     /* upstream reads lines into a fixed buffer and strips the newline */
-    char *line = malloc(l + 1);
+    char *line        = malloc(l + 1);
     if (!line)
       break;
     memcpy(line, data + i, l);
-    line[l] = '\0';
+    line[l]  = '\0';
     size_t k = strlen(line); /* and its trailing blanks */
     while (k && (line[k - 1] == ' ' || line[k - 1] == '\t' || line[k - 1] == '\r'))
       line[--k] = '\0';

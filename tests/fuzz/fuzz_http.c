@@ -22,12 +22,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "io.h" /* libowfat: ot_mutex.h needs int64 */
 #include "array.h"
+#include "io.h" /* libowfat: ot_mutex.h needs int64 */
 #include "iob.h"
-#include "trackerlogic.h"
 #include "ot_http.h"
 #include "ot_mutex.h"
+#include "trackerlogic.h"
 
 #include "p4p.h"
 #include "proto/msg.h"
@@ -97,8 +97,8 @@ static void forget_torrents(void) {
       --delta;
     }
     free(torrents->data);
-    torrents->data  = NULL;
-    torrents->size  = torrents->space = 0;
+    torrents->data = NULL;
+    torrents->size = torrents->space = 0;
     mutex_bucket_unlock(bucket, delta);
   }
 }

@@ -15,12 +15,11 @@
 #include "p4p/pidmap.h"
 #include "proto/xml.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char *buf = fuzz_copy(data, size);
   if (!buf)
     return 0;
-  char err[512];
+  char   err[512];
   size_t len;
 #if defined(FUZZ_LEGACY_PIDMAP)
   struct p4p_pidmap_msg m;

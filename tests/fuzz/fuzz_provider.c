@@ -12,13 +12,12 @@
 #include "provider/provider.h"
 #include "provider/topology.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char *buf = fuzz_copy(data, size);
   if (!buf)
     return 0;
   struct prov_config p;
-  char err[512];
+  char               err[512];
   if (prov_parse(buf, size, "fuzz.conf", &p, err, sizeof err) == 0) {
     static const uint8_t probe[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 1, 2, 3};
     (void)prov_lookup(&p, probe);

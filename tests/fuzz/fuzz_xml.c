@@ -36,16 +36,15 @@ static __attribute__((unused)) void release_capability(struct p4p_capability_msg
 static __attribute__((unused)) void release_capability_request(struct p4p_capability_request *m) { (void)m; }
 static __attribute__((unused)) void release_error(struct p4p_error_msg *m) { (void)m; }
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
-{
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   char *buf = fuzz_copy(data, size);
   if (!buf)
     return 0;
   FUZZ_TYPE m;
-  char err[512];
+  char      err[512];
   if (PARSE(buf, size, "fuzz", &m, err, sizeof err) == 0) {
     size_t len1 = 0, len2 = 0;
-    char *w1 = WRITE(&m, &len1);
+    char  *w1 = WRITE(&m, &len1);
     if (!w1) {
       fprintf(stderr, "accepted but not writable\n");
       abort();
@@ -57,8 +56,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     char *w2 = WRITE(&again, &len2);
     if (!w2 || len1 != len2 || memcmp(w1, w2, len1)) {
-      fprintf(stderr, "round trip changed the document\n---\n%.*s\n---\n%.*s\n",
-              (int)len1, w1, w2 ? (int)len2 : 0, w2 ? w2 : "");
+      fprintf(stderr, "round trip changed the document\n---\n%.*s\n---\n%.*s\n", (int)len1, w1, w2 ? (int)len2 : 0, w2 ? w2 : "");
       abort();
     }
     free(w1);

@@ -14,11 +14,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-int lp_exact_optimize(const struct prov_topology *t,
-                       const struct prov_swarm_input *swarms, int nswarms,
-                       const struct prov_opt_params *params,
-                       struct prov_opt_result *res, char *err, size_t errlen)
-{
+int lp_exact_optimize(const struct prov_topology *t, const struct prov_swarm_input *swarms, int nswarms, const struct prov_opt_params *params,
+                      struct prov_opt_result *res, char *err, size_t errlen) {
   struct prov_opt_prep p;
   memset(res, 0, sizeof *res);
   if (prov_opt_prepare(t, swarms, nswarms, params, &p, err, errlen) < 0)
@@ -27,7 +24,7 @@ int lp_exact_optimize(const struct prov_topology *t,
     prov_opt_prep_free(&p);
     return -1;
   }
-  int n = t->npops, L = t->nlinks;
+  int    n = t->npops, L = t->nlinks;
   double scale = 0;
   for (int k = 0; k < nswarms; k++)
     scale = fmax(scale, p.swarms[k].t_opt);
@@ -42,7 +39,7 @@ int lp_exact_optimize(const struct prov_topology *t,
   for (int e = 0; e < L; e++)
     if (t->links[e].capacity_kbps > 0 && p.mult[e] > 0)
       link_row[e] = ++nrows;
-  int nlinkrows = nrows;
+  int    nlinkrows = nrows;
   size_t ncols = 1, nnz = (size_t)nlinkrows;
   for (int k = 0; k < nswarms; k++) {
     const struct prov_opt_swarm *s = &p.swarms[k];
@@ -59,12 +56,11 @@ int lp_exact_optimize(const struct prov_topology *t,
       }
   }
   glp_prob *lp = glp_create_prob();
-  int *ia = malloc((nnz + 1) * sizeof *ia);
-  int *ja = malloc((nnz + 1) * sizeof *ja);
-  double *ar = malloc((nnz + 1) * sizeof *ar);
+  int      *ia = malloc((nnz + 1) * sizeof *ia);
+  int      *ja = malloc((nnz + 1) * sizeof *ja);
+  double   *ar = malloc((nnz + 1) * sizeof *ar);
   /* column -> (swarm, i, j) to read the solution back */
-  int *cs = malloc(ncols * sizeof *cs), *ci = malloc(ncols * sizeof *ci),
-      *cj = malloc(ncols * sizeof *cj);
+  int *cs = malloc(ncols * sizeof *cs), *ci = malloc(ncols * sizeof *ci), *cj = malloc(ncols * sizeof *cj);
   if (!ia || !ja || !ar || !cs || !ci || !cj)
     goto oom;
   glp_set_obj_dir(lp, GLP_MIN);
@@ -77,8 +73,7 @@ int lp_exact_optimize(const struct prov_topology *t,
   for (int e = 0; e < L; e++) {
     if (!link_row[e])
       continue;
-    glp_set_row_bnds(lp, link_row[e], GLP_UP, 0.0, -p.mult[e] *
-                     t->links[e].background_kbps / t->links[e].capacity_kbps);
+    glp_set_row_bnds(lp, link_row[e], GLP_UP, 0.0, -p.mult[e] * t->links[e].background_kbps / t->links[e].capacity_kbps);
     z++;
     ia[z] = link_row[e];
     ja[z] = 1;
@@ -106,8 +101,8 @@ int lp_exact_optimize(const struct prov_topology *t,
         ci[col - 1] = s->sp[a];
         cj[col - 1] = s->dp[b];
         glp_set_col_bnds(lp, col, GLP_LO, 0.0, 0.0);
-        const struct prov_route *r = &t->routes[ij];
-        const int *links = prov_route_links(t, r);
+        const struct prov_route *r     = &t->routes[ij];
+        const int               *links = prov_route_links(t, r);
         for (int h = 0; h < r->nlinks; h++) {
           int e = links[h];
           if (!link_row[e])
@@ -117,7 +112,7 @@ int lp_exact_optimize(const struct prov_topology *t,
           ja[z] = col;
           ar[z] = p.mult[e] * scale / t->links[e].capacity_kbps;
         }
-        int rows3[3] = { srow + a, drow + b, trow };
+        int rows3[3] = {srow + a, drow + b, trow};
         for (int q = 0; q < 3; q++) {
           z++;
           ia[z] = rows3[q];
@@ -131,14 +126,16 @@ int lp_exact_optimize(const struct prov_topology *t,
   glp_scale_prob(lp, GLP_SF_AUTO);
   glp_smcp smcp;
   glp_init_smcp(&smcp);
-  smcp.msg_lev = GLP_MSG_OFF;
+  smcp.msg_lev  = GLP_MSG_OFF;
   smcp.presolve = GLP_ON;
   /* with no rows there is nothing to constrain: alpha = 0 */
-  int rc = nrows ? glp_simplex(lp, &smcp) : 0;
+  int rc        = nrows ? glp_simplex(lp, &smcp) : 0;
   glp_term_out(term);
   if (nrows && (rc != 0 || glp_get_status(lp) != GLP_OPT)) {
-    proto_fail(err, errlen, "GLPK failed on the exact LP (code %d, "
-                 "status %d)", rc, glp_get_status(lp));
+    proto_fail(err, errlen,
+               "GLPK failed on the exact LP (code %d, "
+               "status %d)",
+               rc, glp_get_status(lp));
     goto fail;
   }
   /* read t back; renormalize each swarm to T_opt against solver tolerances */
@@ -146,7 +143,7 @@ int lp_exact_optimize(const struct prov_topology *t,
   if (!sum)
     goto oom;
   for (int c = 2; c <= (int)ncols; c++) {
-    double x = fmax(0, glp_get_col_prim(lp, c)) * scale;
+    double x                                                    = fmax(0, glp_get_col_prim(lp, c)) * scale;
     res->swarms[cs[c - 1]].t[(size_t)ci[c - 1] * n + cj[c - 1]] = x;
     sum[cs[c - 1]] += x;
   }
@@ -159,19 +156,30 @@ int lp_exact_optimize(const struct prov_topology *t,
   }
   free(sum);
   for (int e = 0; e < L; e++)
-    res->link_price[e] = link_row[e] ? fmax(0, -glp_get_row_dual(lp, link_row[e]))
-                                     : 0;
+    res->link_price[e] = link_row[e] ? fmax(0, -glp_get_row_dual(lp, link_row[e])) : 0;
   res->lower_bound = prov_opt_result_finish(t, swarms, &p, res);
-  res->rounds = 1;
+  res->rounds      = 1;
   glp_delete_prob(lp);
-  free(ia); free(ja); free(ar); free(cs); free(ci); free(cj); free(link_row);
+  free(ia);
+  free(ja);
+  free(ar);
+  free(cs);
+  free(ci);
+  free(cj);
+  free(link_row);
   prov_opt_prep_free(&p);
   return 0;
 oom:
   proto_fail(err, errlen, "out of memory");
 fail:
   glp_delete_prob(lp);
-  free(ia); free(ja); free(ar); free(cs); free(ci); free(cj); free(link_row);
+  free(ia);
+  free(ja);
+  free(ar);
+  free(cs);
+  free(ci);
+  free(cj);
+  free(link_row);
   prov_opt_prep_free(&p);
   prov_opt_result_free(res);
   return -1;

@@ -9,9 +9,7 @@
 
 /* Exact reference: the whole LP in GLPK.  Fills *res (free it with
  * prov_opt_result_free).  Returns 0, or -1 with a reason in err. */
-int lp_exact_optimize(const struct prov_topology *t,
-                       const struct prov_swarm_input *swarms, int nswarms,
-                       const struct prov_opt_params *params,
-                       struct prov_opt_result *res, char *err, size_t errlen);
+int lp_exact_optimize(const struct prov_topology *t, const struct prov_swarm_input *swarms, int nswarms, const struct prov_opt_params *params,
+                      struct prov_opt_result *res, char *err, size_t errlen);
 
 #endif

@@ -13,8 +13,7 @@
 #include "peerlist.h"
 
 /* An empty list laid out for map: one group until peers arrive. */
-static inline int pid_list_init(struct p4p_vector *peers, struct p4p_layout *layout, struct pidmap *map, unsigned per_group,
-                                size_t peer_size) {
+static inline int pid_list_init(struct p4p_vector *peers, struct p4p_layout *layout, struct pidmap *map, unsigned per_group, size_t peer_size) {
   memset(peers, 0, sizeof *peers);
   memset(layout, 0, sizeof *layout);
   return p4p_layout_rebuild(peers, layout, map, per_group ? per_group : 1, peer_size, NULL);

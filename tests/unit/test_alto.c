@@ -2,8 +2,8 @@
  * as its README says) parse into the values the RFC shows; encoders give
  * back what the RFC's examples hold; hostile and broken JSON is refused
  * with a reason that names the place.  Hand-checked answers throughout. */
-#include <setjmp.h>
 #include <math.h>
+#include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -114,9 +114,9 @@ static void test_ird_refusals(void **state) {
   (void)state;
   char                  err[300];
   struct proto_alto_ird ird;
-  json_t               *j = load_text("{\"meta\": {\"cost-types\": {}}, \"resources\": {\"cm\": {\"uri\": \"/c\", \"media-type\": \"application/alto-costmap+json\","
-                                      " \"capabilities\": {\"cost-type-names\": [\"nope\"]}}}}",
-                                      err, sizeof err);
+  json_t *j = load_text("{\"meta\": {\"cost-types\": {}}, \"resources\": {\"cm\": {\"uri\": \"/c\", \"media-type\": \"application/alto-costmap+json\","
+                        " \"capabilities\": {\"cost-type-names\": [\"nope\"]}}}}",
+                        err, sizeof err);
   assert_int_equal(proto_alto_parse_ird(j, "ird", &ird, err, sizeof err), -1);
   assert_string_equal(err, "ird: /resources/cm/capabilities/cost-type-names: names cost type 'nope', which meta/cost-types does not define");
   json_decref(j);
@@ -177,11 +177,11 @@ static void test_rfc_lpm(void **state) {
   /* longest prefix over every PID's prefixes: 192.0.2.1 is in PID3 */
   uint8_t a[16];
   assert_int_equal(proto_addr_parse("192.0.2.1", a), 0);
-  const char *best = NULL;
+  const char *best      = NULL;
   int         best_bits = -1;
   for (size_t i = 0; i < m.npids; i++)
     for (size_t k = 0; k < m.pids[i].nprefixes; k++) {
-      const struct p4p_prefix *p = &m.pids[i].prefixes[k];
+      const struct p4p_prefix *p  = &m.pids[i].prefixes[k];
       int                      in = 1;
       for (int b = 0; b < p->bits && in; b++)
         in = ((a[b / 8] ^ p->addr[b / 8]) & (0x80 >> (b % 8))) == 0;
@@ -295,9 +295,9 @@ static void test_rfc_endpoint_services(void **state) {
   proto_alto_prop_request_free(&pr);
   json_decref(j);
   j = load_file("rfc7285-11.4.1.7-response.json");
-  assert_string_equal(json_string_value(json_object_get(json_object_get(json_object_get(j, "endpoint-properties"), "ipv4:203.0.113.129"),
-                                                        "my-default-network-map.pid")),
-                      "PID3");
+  assert_string_equal(
+      json_string_value(json_object_get(json_object_get(json_object_get(j, "endpoint-properties"), "ipv4:203.0.113.129"), "my-default-network-map.pid")),
+      "PID3");
   json_decref(j);
 
   struct proto_alto_cost_filter cf;
@@ -339,8 +339,8 @@ static void test_request_faults(void **state) {
       {0, "{\"cost-type\": {\"cost-metric\": \"routingcost\"}}", PROTO_ALTO_E_MISSING_FIELD, "cost-type/cost-mode", ""},
       {0, "{\"cost-type\": {\"cost-mode\": \"foo\", \"cost-metric\": \"routingcost\"}}", PROTO_ALTO_E_INVALID_FIELD_VALUE, "cost-type/cost-mode", "foo"},
       {0, "{\"cost-type\": {\"cost-mode\": 1, \"cost-metric\": \"routingcost\"}}", PROTO_ALTO_E_INVALID_FIELD_TYPE, "cost-type/cost-mode", ""},
-      {0, "{\"cost-type\": {\"cost-mode\": \"numerical\", \"cost-metric\": \"routingcost\"}, \"constraints\": [\"ne 5\"]}",
-       PROTO_ALTO_E_INVALID_FIELD_VALUE, "constraints", "ne 5"},
+      {0, "{\"cost-type\": {\"cost-mode\": \"numerical\", \"cost-metric\": \"routingcost\"}, \"constraints\": [\"ne 5\"]}", PROTO_ALTO_E_INVALID_FIELD_VALUE,
+       "constraints", "ne 5"},
       {0, "{\"cost-type\": {\"cost-mode\": \"numerical\", \"cost-metric\": \"routingcost\"}, \"pids\": {\"srcs\": [\"PID1\", 7], \"dsts\": []}}",
        PROTO_ALTO_E_INVALID_FIELD_VALUE, "pids/srcs", "7"},
       {0, "{\"cost-type\": {\"cost-mode\": \"numerical\", \"cost-metric\": \"routingcost\"}, \"pids\": {\"dsts\": []}}", PROTO_ALTO_E_MISSING_FIELD,
@@ -349,8 +349,8 @@ static void test_request_faults(void **state) {
        PROTO_ALTO_E_INVALID_FIELD_VALUE, "endpoints/srcs", "ipv4:300.1.1.1"},
       {1, "{\"cost-type\": {\"cost-mode\": \"numerical\", \"cost-metric\": \"routingcost\"}, \"endpoints\": {\"srcs\": [\"ipv6:192.0.2.1\"]}}",
        PROTO_ALTO_E_INVALID_FIELD_VALUE, "endpoints/srcs", "ipv6:192.0.2.1"},
-      {1, "{\"cost-type\": {\"cost-mode\": \"numerical\", \"cost-metric\": \"routingcost\"}, \"endpoints\": {}}", PROTO_ALTO_E_INVALID_FIELD_VALUE,
-       "endpoints", ""},
+      {1, "{\"cost-type\": {\"cost-mode\": \"numerical\", \"cost-metric\": \"routingcost\"}, \"endpoints\": {}}", PROTO_ALTO_E_INVALID_FIELD_VALUE, "endpoints",
+       ""},
       {2, "{\"address-types\": [\"ipv4\"]}", PROTO_ALTO_E_MISSING_FIELD, "pids", ""},
       {2, "{\"pids\": \"PID1\"}", PROTO_ALTO_E_INVALID_FIELD_TYPE, "pids", ""},
       {2, "[]", PROTO_ALTO_E_SYNTAX, "", ""},
@@ -404,7 +404,7 @@ static void test_hostile_json(void **state) {
   assert_string_equal(err, "response: nested deeper than 32 levels");
   memset(deep, '[', 32);
   memset(deep + 32, ']', 32);
-  deep[64] = 0;
+  deep[64]   = 0;
   json_t *ok = load_text(deep, err, sizeof err);
   assert_non_null(ok);
   json_decref(ok);
@@ -468,13 +468,13 @@ static void test_guidance_roundtrip(void **state) {
   g.default_weights.v[0] = 0.75;
   g.default_weights.v[1] = 0.25;
   g.default_weights.v[3] = 1;
-  g.swarms = calloc(1, sizeof *g.swarms);
+  g.swarms               = calloc(1, sizeof *g.swarms);
   memset(g.swarms[0].info_hash, 0xab, P4P_HASH_SIZE);
   assert_int_equal(proto_matrix_alloc(&g.swarms[0].weights, 1), 0);
   snprintf(g.swarms[0].weights.pids[0], P4P_NAME_MAX, "b");
-  g.swarms[0].weights.v[0] = 3;
+  g.swarms[0].weights.v[0]   = 3;
   struct proto_alto_vtag dep = {"nm", "t1"}, vt = {"p4p-guidance", "solve-3-h4"};
-  json_t                *j = proto_alto_guidance_json(&g, &dep, &vt);
+  json_t                *j    = proto_alto_guidance_json(&g, &dep, &vt);
   char                  *text = proto_alto_dump(j, NULL);
   assert_string_equal(text, "{\"meta\":{\"dependent-vtags\":[{\"resource-id\":\"nm\",\"tag\":\"t1\"}],\"cost-type\":{\"cost-mode\":\"numerical\","
                             "\"cost-metric\":\"priv:p4p-guidance\"},\"vtag\":{\"resource-id\":\"p4p-guidance\",\"tag\":\"solve-3-h4\"}},"
@@ -496,7 +496,7 @@ static void test_guidance_roundtrip(void **state) {
   json_decref(j);
 
   struct p4p_pid_stats   ps[2] = {{"a", 5, 0, 1000, -1}, {"b", 0, 10, -1, -1}};
-  struct p4p_swarm_stats sw = {.npids = 2, .pids = ps};
+  struct p4p_swarm_stats sw    = {.npids = 2, .pids = ps};
   memset(sw.info_hash, 0x01, P4P_HASH_SIZE);
   struct p4p_stats_msg sm = {.nswarms = 1, .swarms = &sw};
   j                       = proto_alto_stats_json(&sm);
@@ -541,8 +541,8 @@ static void test_merge_patch(void **state) {
   }
   json_t *from = load_file("rfc7285-11.2.3.7-costmap.json");
   json_t *to   = load_text("{\"meta\": {\"dependent-vtags\": [{\"resource-id\": \"my-default-network-map\", \"tag\": \"new\"}], \"cost-type\": "
-                           "{\"cost-mode\": \"numerical\", \"cost-metric\": \"routingcost\"}}, \"cost-map\": {\"PID1\": {\"PID1\": 1, \"PID2\": 6, "
-                           "\"PID3\": 10}, \"PID2\": {\"PID1\": 5, \"PID2\": 1, \"PID3\": 15}}}",
+                             "{\"cost-mode\": \"numerical\", \"cost-metric\": \"routingcost\"}}, \"cost-map\": {\"PID1\": {\"PID1\": 1, \"PID2\": 6, "
+                             "\"PID3\": 10}, \"PID2\": {\"PID1\": 5, \"PID2\": 1, \"PID3\": 15}}}",
                            err, sizeof err);
   int     same;
   json_t *patch = proto_alto_merge_diff(from, to, &same);
@@ -609,10 +609,18 @@ static void test_sse_framing(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_rfc_ird),          cmocka_unit_test(test_ird_refusals),       cmocka_unit_test(test_rfc_networkmap),
-      cmocka_unit_test(test_rfc_lpm),          cmocka_unit_test(test_rfc_costmaps),       cmocka_unit_test(test_costmap_refusals),
-      cmocka_unit_test(test_rfc_endpoint_services), cmocka_unit_test(test_request_faults), cmocka_unit_test(test_hostile_json),
-      cmocka_unit_test(test_networkmap_refusals), cmocka_unit_test(test_guidance_roundtrip), cmocka_unit_test(test_merge_patch),
+      cmocka_unit_test(test_rfc_ird),
+      cmocka_unit_test(test_ird_refusals),
+      cmocka_unit_test(test_rfc_networkmap),
+      cmocka_unit_test(test_rfc_lpm),
+      cmocka_unit_test(test_rfc_costmaps),
+      cmocka_unit_test(test_costmap_refusals),
+      cmocka_unit_test(test_rfc_endpoint_services),
+      cmocka_unit_test(test_request_faults),
+      cmocka_unit_test(test_hostile_json),
+      cmocka_unit_test(test_networkmap_refusals),
+      cmocka_unit_test(test_guidance_roundtrip),
+      cmocka_unit_test(test_merge_patch),
       cmocka_unit_test(test_sse_framing),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -101,8 +101,7 @@ static void test_urls_need_a_host_and_nothing_after_the_path(void **state) {
     snprintf(line, sizeof line, "p4p.provider p%zu %s", i, bad[i].url);
     assert_refused(line, 9, bad[i].why);
   }
-  static const char *good[] = {"http://127.0.0.1:6671", "https://itracker.example", "http://[::1]:6671/p4p-prefix/",
-                               "http://user:pw@h:80/x"};
+  static const char *good[] = {"http://127.0.0.1:6671", "https://itracker.example", "http://[::1]:6671/p4p-prefix/", "http://user:pw@h:80/x"};
   for (size_t i = 0; i < sizeof good / sizeof good[0]; ++i) {
     char line[128];
     snprintf(line, sizeof line, "p4p.provider g%zu %s", i, good[i]);

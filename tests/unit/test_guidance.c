@@ -104,8 +104,8 @@ static void test_per_swarm_matrices_cost_what_they_hold(void **state) {
   assert_int_equal(p4p_guidance_nswarms(g), SWARMS);
   assert_int_equal(p4p_guidance_cells(g), SWARMS);
   for (unsigned k = 0; k < SWARMS; ++k) {
-    uint8_t                  h[P4P_HASH_SIZE];
-    uint16_t                 slot = (uint16_t)(k % PIDS + 1);
+    uint8_t  h[P4P_HASH_SIZE];
+    uint16_t slot = (uint16_t)(k % PIDS + 1);
     hash_of(h, k);
     const struct select_row *row = p4p_guidance_row(g, h, slot, &kind);
     assert_non_null(row);
@@ -124,12 +124,12 @@ static void test_per_swarm_matrices_cost_what_they_hold(void **state) {
  * swarm's matrix has no row for takes the default's row. */
 static void test_providers_fill_blocks_and_swarms_fall_back(void **state) {
   (void)state;
-  const char *const       full[] = {"a/x", "a/y", "b/z"};
-  const char *const       an[] = {"x", "y"}, *bn[] = {"z"};
-  const double            av[] = {1, 3, 0, 0}, bv[] = {5}, dv[] = {1};
-  struct pidmap          *map = map_named(3, full);
-  struct guidance        *g   = p4p_guidance_new(map);
-  struct p4p_guidance_msg ma = {.nswarms = 1}, mb = {.nswarms = 1, .has_default = 1};
+  const char *const         full[] = {"a/x", "a/y", "b/z"};
+  const char *const         an[] = {"x", "y"}, *bn[] = {"z"};
+  const double              av[] = {1, 3, 0, 0}, bv[] = {5}, dv[] = {1};
+  struct pidmap            *map = map_named(3, full);
+  struct guidance          *g   = p4p_guidance_new(map);
+  struct p4p_guidance_msg   ma = {.nswarms = 1}, mb = {.nswarms = 1, .has_default = 1};
   struct p4p_swarm_guidance sa, sb;
   enum guidance_kind        kind;
   char                      err[256];

@@ -13,11 +13,11 @@
 
 #include <cmocka.h>
 
-#include "peerlist.h"
-#include "pid_list.h"
 #include "p4p/layout.h"
 #include "p4p/pidmap.h"
 #include "p4p/state.h"
+#include "peerlist.h"
+#include "pid_list.h"
 
 #define PEER_SIZE    P4P_PEER_SIZE4
 #define COMPARE_SIZE P4P_PEER_COMPARE_SIZE4
@@ -119,9 +119,9 @@ static void test_groups_only_for_pids_present(void **state) {
 static void test_one_peer_swarms_cost_one_bucket_each(void **state) {
   (void)state;
   enum { SWARMS = 20000 };
-  struct pidmap     *map = map_of(1024);
-  struct p4p_vector *peers  = calloc(SWARMS, sizeof *peers);
-  struct p4p_layout *layout = calloc(SWARMS, sizeof *layout);
+  struct pidmap     *map     = map_of(1024);
+  struct p4p_vector *peers   = calloc(SWARMS, sizeof *peers);
+  struct p4p_layout *layout  = calloc(SWARMS, sizeof *layout);
   size_t             buckets = 0, groups = 0;
   uint8_t            rec[PEER_SIZE];
 
@@ -211,8 +211,8 @@ static void test_refresh_compacts_a_list_that_emptied(void **state) {
  * flat sorted vector with all of them. */
 static void test_rebuild_keeps_every_peer_where_lookups_find_it(void **state) {
   (void)state;
-  struct pidmap    *map   = map_of(4);
-  struct p4p_vector peers = {0};
+  struct pidmap    *map    = map_of(4);
+  struct p4p_vector peers  = {0};
   struct p4p_layout layout = {0};
   uint8_t           rec[PEER_SIZE];
 

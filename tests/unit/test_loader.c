@@ -24,10 +24,10 @@
 #include "p4p/pidmap.h"
 #include "p4p/state.h"
 
-#define assert_contains(hay, needle)                                                           \
-  do {                                                                                         \
-    if (!strstr((hay), (needle)))                                                              \
-      fail_msg("'%s' does not contain '%s'", (hay), (needle));                                 \
+#define assert_contains(hay, needle)                                                                                                                           \
+  do {                                                                                                                                                         \
+    if (!strstr((hay), (needle)))                                                                                                                              \
+      fail_msg("'%s' does not contain '%s'", (hay), (needle));                                                                                                 \
   } while (0)
 
 /* One source's messages, owned by the test. */
@@ -148,9 +148,9 @@ static void test_sources_that_resolve_all_go_in(void **state) {
   (void)state;
   struct three t;
   three_good(&t);
-  struct p4p_config cfg = enabled();
+  struct p4p_config cfg      = enabled();
   char              err[600] = "";
-  struct p4p_state *s = assemble_three(&t, &cfg, err, sizeof err);
+  struct p4p_state *s        = assemble_three(&t, &cfg, err, sizeof err);
   assert_non_null(s);
   assert_int_equal(s->nproviders, 3);
   assert_int_equal(p4p_pidmap_npids(s->map), 5);
@@ -180,9 +180,9 @@ static void test_guidance_naming_an_unknown_pid_drops_only_that_source(void **st
   struct three t;
   three_good(&t);
   make_guidance(&t.a, 2, "ghost");
-  struct p4p_config cfg = enabled();
+  struct p4p_config cfg      = enabled();
   char              err[600] = "";
-  struct p4p_state *s = assemble_three(&t, &cfg, err, sizeof err);
+  struct p4p_state *s        = assemble_three(&t, &cfg, err, sizeof err);
   assert_non_null(s);
   assert_int_equal(s->nproviders, 3);
   assert_string_equal(s->providers[0].refused, "");
@@ -215,9 +215,9 @@ static void test_costs_naming_an_unknown_pid_drop_only_that_source(void **state)
   assert_int_equal(proto_matrix_alloc(&t.b.costs.costs, 2), 0);
   snprintf(t.b.costs.costs.pids[0], P4P_NAME_MAX, "B1");
   snprintf(t.b.costs.costs.pids[1], P4P_NAME_MAX, "B9");
-  struct p4p_config cfg = enabled();
+  struct p4p_config cfg      = enabled();
   char              err[600] = "";
-  struct p4p_state *s = assemble_three(&t, &cfg, err, sizeof err);
+  struct p4p_state *s        = assemble_three(&t, &cfg, err, sizeof err);
   assert_non_null(s);
   assert_contains(s->providers[2].refused, "costs: ");
   assert_contains(s->providers[2].refused, "'B9'");
@@ -239,13 +239,12 @@ static void test_pid_limit_drops_the_source_that_overflows_not_all(void **state)
   make_map(&a, "A", 100, 2, 11);
   make_map(&b, "B", 24, 1, 21);
   struct loader_source src[3] = {as_source("", &local), as_source("a", &a), as_source("b", &b)};
-  src[0].required        = 1;
-  struct p4p_config cfg  = enabled();
-  char              err[600] = "";
-  struct p4p_state *s = p4p_loader_assemble(&cfg, src, 3, NULL, err, sizeof err);
+  src[0].required             = 1;
+  struct p4p_config cfg       = enabled();
+  char              err[600]  = "";
+  struct p4p_state *s         = p4p_loader_assemble(&cfg, src, 3, NULL, err, sizeof err);
   assert_non_null(s);
-  assert_string_equal(s->providers[1].refused,
-                      "its 100 PIDs and the 1000 of the sources before it are over the limit of 1024 PIDs in all");
+  assert_string_equal(s->providers[1].refused, "its 100 PIDs and the 1000 of the sources before it are over the limit of 1024 PIDs in all");
   assert_string_equal(s->providers[2].refused, "");
   assert_int_equal(p4p_pidmap_npids(s->map), 1024);
   assert_int_equal(s->providers[2].first, 1001);
@@ -269,9 +268,9 @@ static void test_a_prefix_twice_in_one_source_drops_that_source(void **state) {
   three_good(&t);
   t.a.map.pids[1].prefixes[0] = t.a.map.pids[0].prefixes[0];
   t.b.map.pids[0].prefixes[0] = t.local.map.pids[0].prefixes[0]; /* 10.1/16 in local and b */
-  struct p4p_config cfg = enabled();
-  char              err[600] = "";
-  struct p4p_state *s = assemble_three(&t, &cfg, err, sizeof err);
+  struct p4p_config cfg       = enabled();
+  char              err[600]  = "";
+  struct p4p_state *s         = assemble_three(&t, &cfg, err, sizeof err);
   assert_non_null(s);
   assert_string_equal(s->providers[1].refused, "prefix given twice (PIDs 'A1' and 'A2')");
   assert_string_equal(s->providers[2].refused, "");
@@ -291,13 +290,13 @@ static void test_servers_of_a_refused_source_are_not_offered(void **state) {
   sa.addr[10] = sa.addr[11] = sb.addr[10] = sb.addr[11] = 0xff;
   t.a.has_cap = t.b.has_cap = 1;
   t.a.cap.nservers = t.b.cap.nservers = 1;
-  t.a.cap.servers  = malloc(sizeof sa);
-  t.b.cap.servers  = malloc(sizeof sb);
+  t.a.cap.servers                     = malloc(sizeof sa);
+  t.b.cap.servers                     = malloc(sizeof sb);
   memcpy(t.a.cap.servers, &sa, sizeof sa);
   memcpy(t.b.cap.servers, &sb, sizeof sb);
-  struct p4p_config cfg = enabled();
+  struct p4p_config cfg      = enabled();
   char              err[600] = "";
-  struct p4p_state *s = assemble_three(&t, &cfg, err, sizeof err);
+  struct p4p_state *s        = assemble_three(&t, &cfg, err, sizeof err);
   assert_non_null(s);
   assert_int_equal(s->providers[1].nservers, 0);
   assert_int_equal(s->providers[2].nservers, 1);
@@ -339,10 +338,10 @@ static void test_all_refused_gives_stock_with_the_reasons(void **state) {
   make_map(&a, "A", 2, 2, 11);
   make_guidance(&a, 2, "ghost");
   make_map(&b, "B", 1025, 1, 21);
-  struct loader_source src[2] = {as_source("a", &a), as_source("b", &b)};
-  struct p4p_config    cfg    = enabled();
+  struct loader_source src[2]   = {as_source("a", &a), as_source("b", &b)};
+  struct p4p_config    cfg      = enabled();
   char                 err[600] = "";
-  struct p4p_state    *s = p4p_loader_assemble(&cfg, src, 2, NULL, err, sizeof err);
+  struct p4p_state    *s        = p4p_loader_assemble(&cfg, src, 2, NULL, err, sizeof err);
   assert_non_null(s);
   assert_null(s->map);
   assert_int_equal(s->nproviders, 2);
@@ -359,10 +358,10 @@ static void test_disabled_is_stock(void **state) {
   struct three t;
   three_good(&t);
   three_sources(&t);
-  struct p4p_config cfg = enabled();
-  cfg.enable            = 0;
+  struct p4p_config cfg      = enabled();
+  cfg.enable                 = 0;
   char              err[600] = "";
-  struct p4p_state *s = p4p_loader_assemble(&cfg, t.src, 3, NULL, err, sizeof err);
+  struct p4p_state *s        = p4p_loader_assemble(&cfg, t.src, 3, NULL, err, sizeof err);
   assert_non_null(s);
   assert_null(s->map);
   assert_int_equal(s->nproviders, 0);
@@ -376,10 +375,10 @@ static void test_unchanged_map_is_shared(void **state) {
   struct three t;
   three_good(&t);
   three_sources(&t);
-  struct p4p_config cfg = enabled();
+  struct p4p_config cfg      = enabled();
   char              err[600] = "";
-  struct p4p_state *s1 = p4p_loader_assemble(&cfg, t.src, 3, NULL, err, sizeof err);
-  struct p4p_state *s2 = p4p_loader_assemble(&cfg, t.src, 3, s1->map, err, sizeof err);
+  struct p4p_state *s1       = p4p_loader_assemble(&cfg, t.src, 3, NULL, err, sizeof err);
+  struct p4p_state *s2       = p4p_loader_assemble(&cfg, t.src, 3, s1->map, err, sizeof err);
   assert_ptr_equal(s1->map, s2->map);
   p4p_state_free(s2);
   p4p_state_free(s1);

@@ -17,7 +17,7 @@
 static struct p4p_pid_entry pid(const char *name, uint8_t net) {
   struct p4p_pid_entry e = {.asid = 1, .nprefixes = 1};
   snprintf(e.name, sizeof e.name, "%s", name);
-  e.prefixes = calloc(1, sizeof *e.prefixes);
+  e.prefixes    = calloc(1, sizeof *e.prefixes);
   uint8_t a[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, net, 0, 0};
   memcpy(e.prefixes[0].addr, a, 16);
   e.prefixes[0].bits = 96 + 16;
@@ -29,8 +29,8 @@ static struct p4p_pid_entry pid(const char *name, uint8_t net) {
 static void test_longest_pid_names_stay_distinct(void **state) {
   (void)state;
   char a[64], b[64], ns[48], full[200];
-  memset(a, 'p', 63), a[63] = 0;
-  memcpy(b, a, 64), b[62] = 'q';
+  memset(a, 'p', 63), a[63]   = 0;
+  memcpy(b, a, 64), b[62]     = 'q';
   memset(ns, 'n', 47), ns[47] = 0;
   struct p4p_pid_entry  e[2] = {pid(a, 1), pid(b, 2)};
   struct p4p_pidmap_msg msg  = {.npids = 2, .pids = e};

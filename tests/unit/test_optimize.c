@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+
 #include <cmocka.h>
 
 #include <math.h>
@@ -14,14 +15,13 @@
 #include <string.h>
 
 #include "provider/optimize.h"
-#include "tests/oracle/lp_exact.h"
 #include "provider/topology.h"
 #include "provider/transport.h"
+#include "tests/oracle/lp_exact.h"
 
 #define TOL 1e-6
 
-static void add_pops(struct prov_topology *t, int n)
-{
+static void add_pops(struct prov_topology *t, int n) {
   char err[128], name[16];
   prov_topology_init(t);
   for (int i = 0; i < n; i++) {
@@ -31,18 +31,15 @@ static void add_pops(struct prov_topology *t, int n)
 }
 
 /* a -> b then b -> a; returns the index of a -> b */
-static int duplex(struct prov_topology *t, int a, int b, double cap)
-{
-  char err[128];
-  struct prov_link_spec s = { .capacity_kbps = cap, .igp_weight = 1,
-                             .delay_ms = 1, .length_km = -1 };
-  int e = prov_topology_add_duplex(t, a, b, &s, err, sizeof err);
+static int duplex(struct prov_topology *t, int a, int b, double cap) {
+  char                  err[128];
+  struct prov_link_spec s = {.capacity_kbps = cap, .igp_weight = 1, .delay_ms = 1, .length_km = -1};
+  int                   e = prov_topology_add_duplex(t, a, b, &s, err, sizeof err);
   assert_true(e >= 0);
   return e;
 }
 
-static void finish(struct prov_topology *t)
-{
+static void finish(struct prov_topology *t) {
   char err[128];
   assert_int_equal(prov_topology_finish(t, err, sizeof err), 0);
 }
@@ -50,15 +47,12 @@ static void finish(struct prov_topology *t)
 /* Every plan must: be >= 0 with zero diagonal; use only routed pairs;
  * meet the supply and demand bounds; move exactly T_opt (1e-9 relative);
  * and every weight row must be a probability row. */
-static void assert_valid(const struct prov_topology *t,
-                         const struct prov_swarm_input *sw, int nswarms,
-                         const struct prov_opt_result *r)
-{
+static void assert_valid(const struct prov_topology *t, const struct prov_swarm_input *sw, int nswarms, const struct prov_opt_result *r) {
   int n = t->npops;
   assert_int_equal(r->nswarms, nswarms);
   for (int k = 0; k < nswarms; k++) {
     const double *tij = r->swarms[k].t, *w = r->swarms[k].w;
-    double total = 0, scale = 0;
+    double        total = 0, scale = 0;
     for (int i = 0; i < n; i++)
       scale += sw[k].up_kbps[i] + sw[k].down_kbps[i];
     for (int i = 0; i < n; i++) {
@@ -80,22 +74,18 @@ static void assert_valid(const struct prov_topology *t,
       assert_true(fabs(wsum - 1) < 1e-12);
       total += out;
     }
-    assert_true(fabs(total - r->swarms[k].t_opt) <=
-                1e-9 * fmax(r->swarms[k].t_opt, 1e-300));
+    assert_true(fabs(total - r->swarms[k].t_opt) <= 1e-9 * fmax(r->swarms[k].t_opt, 1e-300));
   }
   assert_true(r->lower_bound <= r->objective * (1 + 1e-9) + 1e-15);
 }
 
 /* Solves with both solvers (fast to a 1e-9 gap, so it must reach the
  * hand-worked optimum), checks validity, and returns both results. */
-static void solve_both(const struct prov_topology *t,
-                       const struct prov_swarm_input *sw, int nswarms,
-                       const double *mult, struct prov_opt_result *fast,
-                       struct prov_opt_result *exact)
-{
-  char err[256] = "";
-  struct prov_opt_params prm = { .link_mult = mult, .rel_gap = 1e-9 };
-  struct prov_optimizer *o = prov_optimizer_new();
+static void solve_both(const struct prov_topology *t, const struct prov_swarm_input *sw, int nswarms, const double *mult, struct prov_opt_result *fast,
+                       struct prov_opt_result *exact) {
+  char                   err[256] = "";
+  struct prov_opt_params prm      = {.link_mult = mult, .rel_gap = 1e-9};
+  struct prov_optimizer *o        = prov_optimizer_new();
   assert_non_null(o);
   int rc = prov_optimizer_solve(o, t, sw, nswarms, &prm, fast, err, sizeof err);
   if (rc)
@@ -108,8 +98,7 @@ static void solve_both(const struct prov_topology *t,
   assert_valid(t, sw, nswarms, exact);
 }
 
-#define NEAR(a, b) \
-  assert_true(fabs((double)(a) - (double)(b)) <= TOL * fmax(1, fabs((double)(b))))
+#define NEAR(a, b) assert_true(fabs((double)(a) - (double)(b)) <= TOL * fmax(1, fabs((double)(b))))
 
 /*
  * Line of three PoPs, every link 1000 each way:
@@ -120,19 +109,18 @@ static void solve_both(const struct prov_topology *t,
  * A->B carries 600 (util 0.6) whatever the split; B->C carries
  * t_AC = 600 - t_AB >= 300 (util <= 0.4).  MLU = 0.6.
  */
-static void test_line_of_three(void **state)
-{
+static void test_line_of_three(void **state) {
   (void)state;
   struct prov_topology t;
   add_pops(&t, 3);
   int ab = duplex(&t, 0, 1, 1000);
   duplex(&t, 1, 2, 1000);
   finish(&t);
-  double up[3] = { 600, 0, 0 }, down[3] = { 0, 300, 400 };
-  struct prov_swarm_input sw = { up, down, NULL };
-  struct prov_opt_result f, x;
+  double                  up[3] = {600, 0, 0}, down[3] = {0, 300, 400};
+  struct prov_swarm_input sw = {up, down, NULL};
+  struct prov_opt_result  f, x;
   solve_both(&t, &sw, 1, NULL, &f, &x);
-  struct prov_opt_result *rs[2] = { &f, &x };
+  struct prov_opt_result *rs[2] = {&f, &x};
   for (int s = 0; s < 2; s++) {
     struct prov_opt_result *r = rs[s];
     NEAR(r->swarms[0].t_opt, 600);
@@ -162,27 +150,25 @@ static void test_line_of_three(void **state)
  *   row C: (t_AC/ũ_A, 0, 0) -> (1, 0, 0)   (C has no upload: L_C = 0)
  * B and C supply nothing, so the paper's row t_Bj / sum_j t_Bj is empty.
  */
-static void test_max_throughput_level_binds(void **state)
-{
+static void test_max_throughput_level_binds(void **state) {
   (void)state;
   struct prov_topology t;
-  char err[64];
+  char                 err[64];
   add_pops(&t, 3);
   duplex(&t, 0, 1, 1000);
-  struct prov_link_spec s = { .capacity_kbps = 500, .igp_weight = 1,
-                             .background_kbps = 300, .length_km = -1 };
-  int bc = prov_topology_add_link(&t, 1, 2, &s, err, sizeof err);
-  s.background_kbps = 0;
+  struct prov_link_spec s  = {.capacity_kbps = 500, .igp_weight = 1, .background_kbps = 300, .length_km = -1};
+  int                   bc = prov_topology_add_link(&t, 1, 2, &s, err, sizeof err);
+  s.background_kbps        = 0;
   prov_topology_add_link(&t, 2, 1, &s, err, sizeof err);
   finish(&t);
-  double up[3] = { 600, 100, 0 }, down[3] = { 0, 400, 400 };
-  struct prov_swarm_input sw = { up, down, NULL };
-  struct prov_opt_result f, x;
+  double                  up[3] = {600, 100, 0}, down[3] = {0, 400, 400};
+  struct prov_swarm_input sw = {up, down, NULL};
+  struct prov_opt_result  f, x;
   solve_both(&t, &sw, 1, NULL, &f, &x);
-  struct prov_opt_result *rs[2] = { &f, &x };
+  struct prov_opt_result *rs[2] = {&f, &x};
   for (int k = 0; k < 2; k++) {
-    struct prov_opt_result *r = rs[k];
-    const double *tij = r->swarms[0].t, *w = r->swarms[0].w;
+    struct prov_opt_result *r   = rs[k];
+    const double           *tij = r->swarms[0].t, *w = r->swarms[0].w;
     NEAR(r->swarms[0].t_opt, 600);
     NEAR(r->mlu, 1.2);
     NEAR(r->link_load_kbps[bc], 600);
@@ -190,9 +176,15 @@ static void test_max_throughput_level_binds(void **state)
     NEAR(tij[0 * 3 + 2], 300);
     /* the literal paper row of B is empty */
     assert_true(tij[1 * 3 + 0] + tij[1 * 3 + 2] == 0);
-    NEAR(w[0], 0); NEAR(w[1], 0.5); NEAR(w[2], 0.5);
-    NEAR(w[3], 2.0 / 7); NEAR(w[4], 5.0 / 7); NEAR(w[5], 0);
-    NEAR(w[6], 1); NEAR(w[7], 0); NEAR(w[8], 0);
+    NEAR(w[0], 0);
+    NEAR(w[1], 0.5);
+    NEAR(w[2], 0.5);
+    NEAR(w[3], 2.0 / 7);
+    NEAR(w[4], 5.0 / 7);
+    NEAR(w[5], 0);
+    NEAR(w[6], 1);
+    NEAR(w[7], 0);
+    NEAR(w[8], 0);
   }
   prov_opt_result_free(&f);
   prov_opt_result_free(&x);
@@ -212,8 +204,7 @@ static void test_max_throughput_level_binds(void **state)
  * MLU = 4/11 = 0.3636...  Most traffic goes to the PoP whose route
  * avoids the tight link.
  */
-static void test_triangle_optimum_avoids_tight_link(void **state)
-{
+static void test_triangle_optimum_avoids_tight_link(void **state) {
   (void)state;
   struct prov_topology t;
   add_pops(&t, 3);
@@ -221,11 +212,11 @@ static void test_triangle_optimum_avoids_tight_link(void **state)
   duplex(&t, 0, 2, 1000);
   duplex(&t, 1, 2, 1000);
   finish(&t);
-  double up[3] = { 400, 0, 0 }, down[3] = { 0, 400, 400 };
-  struct prov_swarm_input sw = { up, down, NULL };
-  struct prov_opt_result f, x;
+  double                  up[3] = {400, 0, 0}, down[3] = {0, 400, 400};
+  struct prov_swarm_input sw = {up, down, NULL};
+  struct prov_opt_result  f, x;
   solve_both(&t, &sw, 1, NULL, &f, &x);
-  struct prov_opt_result *rs[2] = { &f, &x };
+  struct prov_opt_result *rs[2] = {&f, &x};
   for (int k = 0; k < 2; k++) {
     NEAR(rs[k]->mlu, 4.0 / 11);
     NEAR(rs[k]->swarms[0].t[1], 400.0 / 11);
@@ -245,8 +236,7 @@ static void test_triangle_optimum_avoids_tight_link(void **state)
  * with x = swarm 2's t_AB: the max is least at x = 0, MLU = 0.4.
  * (Optimizing swarm 2 alone would split 200/200 and give 0.6.)
  */
-static void test_swarms_share_links(void **state)
-{
+static void test_swarms_share_links(void **state) {
   (void)state;
   struct prov_topology t;
   add_pops(&t, 3);
@@ -254,12 +244,12 @@ static void test_swarms_share_links(void **state)
   duplex(&t, 0, 2, 1000);
   duplex(&t, 1, 2, 1000);
   finish(&t);
-  double up1[3] = { 400, 0, 0 }, down1[3] = { 0, 400, 0 };
-  double up2[3] = { 400, 0, 0 }, down2[3] = { 0, 400, 400 };
-  struct prov_swarm_input sw[2] = { { up1, down1, NULL }, { up2, down2, NULL } };
-  struct prov_opt_result f, x;
+  double                  up1[3] = {400, 0, 0}, down1[3] = {0, 400, 0};
+  double                  up2[3] = {400, 0, 0}, down2[3] = {0, 400, 400};
+  struct prov_swarm_input sw[2] = {{up1, down1, NULL}, {up2, down2, NULL}};
+  struct prov_opt_result  f, x;
   solve_both(&t, sw, 2, NULL, &f, &x);
-  struct prov_opt_result *rs[2] = { &f, &x };
+  struct prov_opt_result *rs[2] = {&f, &x};
   for (int k = 0; k < 2; k++) {
     NEAR(rs[k]->mlu, 0.4);
     NEAR(rs[k]->swarms[1].t[1], 0);
@@ -277,8 +267,7 @@ static void test_swarms_share_links(void **state)
  * 3 t_AB = 400 - t_AB gives t_AB = 100, t_AC = 300, objective 0.3, and
  * the true MLU is 0.3 too (A->C).
  */
-static void test_link_multiplier_moves_traffic_off_a_link(void **state)
-{
+static void test_link_multiplier_moves_traffic_off_a_link(void **state) {
   (void)state;
   struct prov_topology t;
   add_pops(&t, 3);
@@ -286,19 +275,19 @@ static void test_link_multiplier_moves_traffic_off_a_link(void **state)
   duplex(&t, 0, 2, 1000);
   duplex(&t, 1, 2, 1000);
   finish(&t);
-  double up[3] = { 400, 0, 0 }, down[3] = { 0, 400, 400 };
-  struct prov_swarm_input sw = { up, down, NULL };
-  struct prov_opt_result f, x;
+  double                  up[3] = {400, 0, 0}, down[3] = {0, 400, 400};
+  struct prov_swarm_input sw = {up, down, NULL};
+  struct prov_opt_result  f, x;
   solve_both(&t, &sw, 1, NULL, &f, &x);
   NEAR(f.mlu, 0.2);
   NEAR(x.mlu, 0.2);
   NEAR(f.swarms[0].t[1], 200);
   prov_opt_result_free(&f);
   prov_opt_result_free(&x);
-  double mult[6] = { 1, 1, 1, 1, 1, 1 };
-  mult[ab] = 3;
+  double mult[6] = {1, 1, 1, 1, 1, 1};
+  mult[ab]       = 3;
   solve_both(&t, &sw, 1, mult, &f, &x);
-  struct prov_opt_result *rs[2] = { &f, &x };
+  struct prov_opt_result *rs[2] = {&f, &x};
   for (int k = 0; k < 2; k++) {
     NEAR(rs[k]->objective, 0.3);
     NEAR(rs[k]->mlu, 0.3);
@@ -316,8 +305,7 @@ static void test_link_multiplier_moves_traffic_off_a_link(void **state)
  * least total utilization: on the triangle with A->B at 100 and A->C at
  * 1000, A's 400 all go to C.  The true MLU is still reported: 0.4.
  */
-static void test_all_links_free_takes_least_utilization_plan(void **state)
-{
+static void test_all_links_free_takes_least_utilization_plan(void **state) {
   (void)state;
   struct prov_topology t;
   add_pops(&t, 3);
@@ -325,10 +313,10 @@ static void test_all_links_free_takes_least_utilization_plan(void **state)
   duplex(&t, 0, 2, 1000);
   duplex(&t, 1, 2, 1000);
   finish(&t);
-  double up[3] = { 400, 0, 0 }, down[3] = { 0, 400, 400 };
-  struct prov_swarm_input sw = { up, down, NULL };
-  double mult[6] = { 0 };
-  struct prov_opt_result f, x;
+  double                  up[3] = {400, 0, 0}, down[3] = {0, 400, 400};
+  struct prov_swarm_input sw      = {up, down, NULL};
+  double                  mult[6] = {0};
+  struct prov_opt_result  f, x;
   solve_both(&t, &sw, 1, mult, &f, &x);
   assert_true(f.objective == 0);
   assert_true(x.objective == 0);
@@ -345,21 +333,20 @@ static void test_all_links_free_takes_least_utilization_plan(void **state)
  * Every row is traffic-free and falls back to uniform over the PoPs
  * with peers (A and B), which all PoPs reach: (.5, .5, 0).
  */
-static void test_no_demand(void **state)
-{
+static void test_no_demand(void **state) {
   (void)state;
   struct prov_topology t;
-  char err[64];
+  char                 err[64];
   add_pops(&t, 3);
   int ab = duplex(&t, 0, 1, 1000);
   duplex(&t, 1, 2, 1000);
   finish(&t);
   assert_int_equal(prov_topology_set_background(&t, ab, 100, err, sizeof err), 0);
-  double up[3] = { 500, 500, 0 }, down[3] = { 0, 0, 0 };
-  struct prov_swarm_input sw = { up, down, NULL };
-  struct prov_opt_result f, x;
+  double                  up[3] = {500, 500, 0}, down[3] = {0, 0, 0};
+  struct prov_swarm_input sw = {up, down, NULL};
+  struct prov_opt_result  f, x;
   solve_both(&t, &sw, 1, NULL, &f, &x);
-  struct prov_opt_result *rs[2] = { &f, &x };
+  struct prov_opt_result *rs[2] = {&f, &x};
   for (int k = 0; k < 2; k++) {
     assert_true(rs[k]->swarms[0].t_opt == 0);
     NEAR(rs[k]->mlu, 0.1);
@@ -378,19 +365,18 @@ static void test_no_demand(void **state)
  * No supply: ũ = 0, d̃ = (100, 0, 200).  T_opt = 0, MLU = 0; rows fall
  * back to uniform over A and C: (.5, 0, .5).
  */
-static void test_no_supply(void **state)
-{
+static void test_no_supply(void **state) {
   (void)state;
   struct prov_topology t;
   add_pops(&t, 3);
   duplex(&t, 0, 1, 1000);
   duplex(&t, 1, 2, 1000);
   finish(&t);
-  double up[3] = { 0, 0, 0 }, down[3] = { 100, 0, 200 };
-  struct prov_swarm_input sw = { up, down, NULL };
-  struct prov_opt_result f, x;
+  double                  up[3] = {0, 0, 0}, down[3] = {100, 0, 200};
+  struct prov_swarm_input sw = {up, down, NULL};
+  struct prov_opt_result  f, x;
   solve_both(&t, &sw, 1, NULL, &f, &x);
-  struct prov_opt_result *rs[2] = { &f, &x };
+  struct prov_opt_result *rs[2] = {&f, &x};
   for (int k = 0; k < 2; k++) {
     assert_true(rs[k]->swarms[0].t_opt == 0);
     assert_true(rs[k]->mlu == 0);
@@ -411,21 +397,20 @@ static void test_no_supply(void **state)
  * 200 = t_AB.  D's row has no traffic and D reaches only itself:
  * w_DD = 1.
  */
-static void test_disconnected_pop(void **state)
-{
+static void test_disconnected_pop(void **state) {
   (void)state;
   struct prov_topology t;
-  char err[64];
+  char                 err[64];
   add_pops(&t, 4);
   duplex(&t, 0, 1, 1000);
   duplex(&t, 1, 2, 1000);
   finish(&t);
-  double up[4] = { 500, 0, 0, 0 }, down[4] = { 0, 200, 0, 600 };
-  struct prov_swarm_input sw = { up, down, NULL };
+  double                  up[4] = {500, 0, 0, 0}, down[4] = {0, 200, 0, 600};
+  struct prov_swarm_input sw = {up, down, NULL};
   NEAR(prov_swarm_t_opt(&t, &sw, err, sizeof err), 200);
   struct prov_opt_result f, x;
   solve_both(&t, &sw, 1, NULL, &f, &x);
-  struct prov_opt_result *rs[2] = { &f, &x };
+  struct prov_opt_result *rs[2] = {&f, &x};
   for (int k = 0; k < 2; k++) {
     NEAR(rs[k]->swarms[0].t_opt, 200);
     NEAR(rs[k]->swarms[0].t[0 * 4 + 1], 200);
@@ -443,25 +428,23 @@ static void test_disconnected_pop(void **state)
  * A (u=500) can reach B (d=100) but not C (d=400): T_opt = 100, and the
  * zero-capacity link is left out of the MLU (0.1 on A->B).
  */
-static void test_zero_capacity_link_carries_no_swarm_traffic(void **state)
-{
+static void test_zero_capacity_link_carries_no_swarm_traffic(void **state) {
   (void)state;
   struct prov_topology t;
-  char err[64];
+  char                 err[64];
   add_pops(&t, 3);
   duplex(&t, 0, 1, 1000);
-  struct prov_link_spec s = { .capacity_kbps = 0, .igp_weight = 1,
-                             .background_kbps = 50, .length_km = -1 };
+  struct prov_link_spec s = {.capacity_kbps = 0, .igp_weight = 1, .background_kbps = 50, .length_km = -1};
   prov_topology_add_link(&t, 1, 2, &s, err, sizeof err);
-  s.capacity_kbps = 1000;
+  s.capacity_kbps   = 1000;
   s.background_kbps = 0;
   prov_topology_add_link(&t, 2, 1, &s, err, sizeof err);
   finish(&t);
-  double up[3] = { 500, 0, 0 }, down[3] = { 0, 100, 400 };
-  struct prov_swarm_input sw = { up, down, NULL };
-  struct prov_opt_result f, x;
+  double                  up[3] = {500, 0, 0}, down[3] = {0, 100, 400};
+  struct prov_swarm_input sw = {up, down, NULL};
+  struct prov_opt_result  f, x;
   solve_both(&t, &sw, 1, NULL, &f, &x);
-  struct prov_opt_result *rs[2] = { &f, &x };
+  struct prov_opt_result *rs[2] = {&f, &x};
   for (int k = 0; k < 2; k++) {
     NEAR(rs[k]->swarms[0].t_opt, 100);
     assert_true(rs[k]->swarms[0].t[2] == 0);
@@ -476,24 +459,19 @@ static void test_zero_capacity_link_carries_no_swarm_traffic(void **state)
 
 static uint64_t rng_state;
 
-static double unit(void)
-{
+static double unit(void) {
   uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  z          = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z          = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
   z ^= z >> 31;
   return (double)(z >> 11) / 9007199254740992.0;
 }
 
-static int below(int n)
-{
-  return (int)(unit() * n);
-}
+static int below(int n) { return (int)(unit() * n); }
 
 /* n PoPs on a ring plus random chords, random capacities, weights and
  * background; with isolate set, PoP n-1 gets no links. */
-static void random_topology(struct prov_topology *t, int n, int isolate)
-{
+static void random_topology(struct prov_topology *t, int n, int isolate) {
   char err[128];
   add_pops(t, n);
   int m = isolate ? n - 1 : n;
@@ -502,13 +480,9 @@ static void random_topology(struct prov_topology *t, int n, int isolate)
     if (m == 2 && i == 1)
       break;
     for (int dir = 0; dir < 2; dir++) {
-      double cap = 200 + 1800 * unit();
-      struct prov_link_spec s = { .capacity_kbps = cap,
-                                 .igp_weight = 1 + (uint32_t)below(5),
-                                 .background_kbps = 0.5 * cap * unit(),
-                                 .length_km = -1 };
-      assert_true(prov_topology_add_link(t, dir ? j : i, dir ? i : j, &s, err,
-                                        sizeof err) >= 0);
+      double                cap = 200 + 1800 * unit();
+      struct prov_link_spec s   = {.capacity_kbps = cap, .igp_weight = 1 + (uint32_t)below(5), .background_kbps = 0.5 * cap * unit(), .length_km = -1};
+      assert_true(prov_topology_add_link(t, dir ? j : i, dir ? i : j, &s, err, sizeof err) >= 0);
     }
   }
   int chords = below(n);
@@ -516,22 +490,18 @@ static void random_topology(struct prov_topology *t, int n, int isolate)
     int a = below(m), b = below(m);
     if (a == b)
       continue;
-    double cap = 200 + 1800 * unit();
-    struct prov_link_spec s = { .capacity_kbps = cap,
-                               .igp_weight = 1 + (uint32_t)below(5),
-                               .background_kbps = 0.5 * cap * unit(),
-                               .length_km = -1 };
+    double                cap = 200 + 1800 * unit();
+    struct prov_link_spec s   = {.capacity_kbps = cap, .igp_weight = 1 + (uint32_t)below(5), .background_kbps = 0.5 * cap * unit(), .length_km = -1};
     assert_true(prov_topology_add_duplex(t, a, b, &s, err, sizeof err) >= 0);
   }
   finish(t);
 }
 
-static void random_swarm(int n, double *up, double *down)
-{
+static void random_swarm(int n, double *up, double *down) {
   for (int i = 0; i < n; i++) {
     double x = unit();
-    up[i] = x < 0.2 ? 0 : 500 * unit();
-    down[i] = x > 0.8 ? 0 : 500 * unit();
+    up[i]    = x < 0.2 ? 0 : 500 * unit();
+    down[i]  = x > 0.8 ? 0 : 500 * unit();
   }
 }
 
@@ -539,17 +509,16 @@ static void random_swarm(int n, double *up, double *down)
  * is min(sum u, sum d) (proof at prov_opt_prepare, which uses the formula
  * then).  Checked against an independent maximum flow: the transportation
  * solver over the complete supply x demand table. */
-static void test_t_opt_is_min_of_supply_and_demand_when_connected(void **s)
-{
+static void test_t_opt_is_min_of_supply_and_demand_when_connected(void **s) {
   (void)s;
   rng_state = 12345;
   for (int rep = 0; rep < 50; rep++) {
     struct prov_topology t;
-    int n = 2 + below(8);
+    int                  n = 2 + below(8);
     random_topology(&t, n, 0);
     double up[10], down[10], su = 0, sd = 0;
     double sup[10], dem[10], cost[100], flow[100];
-    int ns = 0, nd = 0;
+    int    ns = 0, nd = 0;
     random_swarm(n, up, down);
     for (int i = 0; i < n; i++) {
       su += fmax(up[i] - down[i], 0);
@@ -566,9 +535,9 @@ static void test_t_opt_is_min_of_supply_and_demand_when_connected(void **s)
     double mf = prov_transport_solve(&ws, ns, nd, sup, dem, cost, flow);
     prov_transport_ws_free(&ws);
     assert_true(fabs(mf - fmin(su, sd)) <= 1e-12 * fmax(su, 1));
-    struct prov_swarm_input sw = { up, down, NULL };
-    char err[64];
-    double v = prov_swarm_t_opt(&t, &sw, err, sizeof err);
+    struct prov_swarm_input sw = {up, down, NULL};
+    char                    err[64];
+    double                  v = prov_swarm_t_opt(&t, &sw, err, sizeof err);
     assert_true(fabs(v - fmin(su, sd)) <= 1e-12 * fmax(su, 1));
     prov_topology_free(&t);
   }
@@ -584,23 +553,22 @@ static void test_t_opt_is_min_of_supply_and_demand_when_connected(void **s)
  * proven gap below g; 1e-7 covers GLPK's tolerances), and its bound
  * must not exceed X.  Plans are checked for validity by assert_valid.
  */
-static void test_fast_solver_matches_exact_on_random_instances(void **s)
-{
+static void test_fast_solver_matches_exact_on_random_instances(void **s) {
   (void)s;
-  rng_state = 2008;
+  rng_state    = 2008;
   double worst = 0;
   for (int rep = 0; rep < 60; rep++) {
     struct prov_topology t;
-    int n = 3 + below(7);
+    int                  n = 3 + below(7);
     random_topology(&t, n, rep % 5 == 4);
-    int K = 1 + below(8);
-    double up[8][9], down[8][9];
+    int                     K = 1 + below(8);
+    double                  up[8][9], down[8][9];
     struct prov_swarm_input sw[8];
     for (int k = 0; k < K; k++) {
       random_swarm(n, up[k], down[k]);
-      sw[k].up_kbps = up[k];
+      sw[k].up_kbps   = up[k];
       sw[k].down_kbps = down[k];
-      sw[k].peers = NULL;
+      sw[k].peers     = NULL;
     }
     double *mult = NULL;
     if (rep % 3 == 2) {
@@ -608,9 +576,9 @@ static void test_fast_solver_matches_exact_on_random_instances(void **s)
       for (int e = 0; e < t.nlinks; e++)
         mult[e] = unit() < 0.2 ? 0 : 0.5 + 2 * unit();
     }
-    struct prov_opt_params prm = { .link_mult = mult };
+    struct prov_opt_params prm = {.link_mult = mult};
     struct prov_opt_result f, x;
-    char err[256];
+    char                   err[256];
     struct prov_optimizer *o = prov_optimizer_new();
     if (prov_optimizer_solve(o, &t, sw, K, &prm, &f, err, sizeof err))
       fail_msg("fast: %s", err);
@@ -619,8 +587,7 @@ static void test_fast_solver_matches_exact_on_random_instances(void **s)
     assert_valid(&t, sw, K, &f);
     assert_valid(&t, sw, K, &x);
     for (int k = 0; k < K; k++)
-      assert_true(fabs(f.swarms[k].t_opt - x.swarms[k].t_opt) <=
-                  1e-12 * fmax(x.swarms[k].t_opt, 1));
+      assert_true(fabs(f.swarms[k].t_opt - x.swarms[k].t_opt) <= 1e-12 * fmax(x.swarms[k].t_opt, 1));
     assert_true(f.objective >= x.objective * (1 - 1e-7) - 1e-12);
     assert_true(f.objective <= x.objective * (1 + 1e-3) + 1e-12);
     assert_true(f.lower_bound <= x.objective * (1 + 1e-7) + 1e-12);
@@ -651,28 +618,33 @@ static void test_fast_solver_matches_exact_on_random_instances(void **s)
  * The old rule (w ∝ t_ij + t_ji) gave B (.75, .25, 0): three quarters of
  * B's picks on the one peer-poor PoP with the supply.
  */
-static void test_weights_count_the_peers_they_pick_from(void **state)
-{
+static void test_weights_count_the_peers_they_pick_from(void **state) {
   (void)state;
   struct prov_topology t;
   add_pops(&t, 3);
   duplex(&t, 0, 1, 1000);
   duplex(&t, 1, 2, 1000);
   finish(&t);
-  double up[3] = { 600, 100, 0 }, down[3] = { 0, 400, 400 }, n[3] = { 1, 4, 2 };
-  double tij[9] = { 0, 300, 300, 0, 0, 0, 0, 0, 0 }, w[9];
-  struct prov_swarm_input sw = { up, down, n };
+  double                  up[3] = {600, 100, 0}, down[3] = {0, 400, 400}, n[3] = {1, 4, 2};
+  double                  tij[9] = {0, 300, 300, 0, 0, 0, 0, 0, 0}, w[9];
+  struct prov_swarm_input sw     = {up, down, n};
   prov_weights_from_plan(&t, &sw, tij, w);
-  NEAR(w[0], 0); NEAR(w[1], 2.0 / 3); NEAR(w[2], 1.0 / 3);
-  NEAR(w[3], 1.0 / 11); NEAR(w[4], 10.0 / 11); NEAR(w[5], 0);
-  NEAR(w[6], 1); NEAR(w[7], 0); NEAR(w[8], 0);
+  NEAR(w[0], 0);
+  NEAR(w[1], 2.0 / 3);
+  NEAR(w[2], 1.0 / 3);
+  NEAR(w[3], 1.0 / 11);
+  NEAR(w[4], 10.0 / 11);
+  NEAR(w[5], 0);
+  NEAR(w[6], 1);
+  NEAR(w[7], 0);
+  NEAR(w[8], 0);
   /* nothing planned and no capacity at B: fallback ∝ peers over the PoPs
    * with capacity, A (1 peer) and C (2 peers), from every row */
-  double up2[3] = { 100, 0, 0 }, down2[3] = { 0, 0, 0 }, up3[3] = { 0, 0, 50 };
-  double zero[9] = { 0 };
+  double up2[3] = {100, 0, 0}, down2[3] = {0, 0, 0}, up3[3] = {0, 0, 50};
+  double zero[9] = {0};
   for (int i = 0; i < 3; i++)
     up2[i] += up3[i];
-  struct prov_swarm_input sw2 = { up2, down2, n };
+  struct prov_swarm_input sw2 = {up2, down2, n};
   prov_weights_from_plan(&t, &sw2, zero, w);
   for (int i = 0; i < 3; i++) {
     NEAR(w[i * 3 + 0], 1.0 / 3);
@@ -682,14 +654,10 @@ static void test_weights_count_the_peers_they_pick_from(void **state)
   prov_topology_free(&t);
 }
 
-static void solve_both_prm(const struct prov_topology *t,
-                           const struct prov_swarm_input *sw, int nswarms,
-                           const struct prov_opt_params *prm,
-                           struct prov_opt_result *fast,
-                           struct prov_opt_result *exact)
-{
-  char err[256] = "";
-  struct prov_optimizer *o = prov_optimizer_new();
+static void solve_both_prm(const struct prov_topology *t, const struct prov_swarm_input *sw, int nswarms, const struct prov_opt_params *prm,
+                           struct prov_opt_result *fast, struct prov_opt_result *exact) {
+  char                   err[256] = "";
+  struct prov_optimizer *o        = prov_optimizer_new();
   assert_non_null(o);
   if (prov_optimizer_solve(o, t, sw, nswarms, prm, fast, err, sizeof err))
     fail_msg("fast: %s", err);
@@ -711,8 +679,7 @@ static void solve_both_prm(const struct prov_topology *t,
  *        B (1, 0, 0, 0)    [t_AB/ũ_A; B has no upload]
  *        X: nothing planned, no capacity: fallback over A, B, C = 1/3 each.
  */
-static void test_fair_plan_does_not_depend_on_the_solver(void **state)
-{
+static void test_fair_plan_does_not_depend_on_the_solver(void **state) {
   (void)state;
   struct prov_topology t;
   add_pops(&t, 4);
@@ -720,20 +687,29 @@ static void test_fair_plan_does_not_depend_on_the_solver(void **state)
   duplex(&t, 1, 2, 10000);
   duplex(&t, 1, 3, 10000);
   finish(&t);
-  double up[4] = { 600, 0, 0, 0 }, down[4] = { 0, 0, 400, 400 };
-  struct prov_swarm_input sw = { up, down, NULL };
-  struct prov_opt_params prm = { .rel_gap = 1e-9, .fair_plan = 1, .fair_slack = 0 };
-  struct prov_opt_result f, x;
+  double                  up[4] = {600, 0, 0, 0}, down[4] = {0, 0, 400, 400};
+  struct prov_swarm_input sw  = {up, down, NULL};
+  struct prov_opt_params  prm = {.rel_gap = 1e-9, .fair_plan = 1, .fair_slack = 0};
+  struct prov_opt_result  f, x;
   solve_both_prm(&t, &sw, 1, &prm, &f, &x);
-  struct prov_opt_result *rs[2] = { &f, &x };
+  struct prov_opt_result *rs[2] = {&f, &x};
   for (int k = 0; k < 2; k++) {
     const double *tij = rs[k]->swarms[0].t, *w = rs[k]->swarms[0].w;
     NEAR(rs[k]->mlu, 0.6);
     NEAR(tij[0 * 4 + 2], 300);
     NEAR(tij[0 * 4 + 3], 300);
-    NEAR(w[0], 0); NEAR(w[1], 0); NEAR(w[2], 0.5); NEAR(w[3], 0.5);
-    NEAR(w[4], 1.0 / 3); NEAR(w[5], 0); NEAR(w[6], 1.0 / 3); NEAR(w[7], 1.0 / 3);
-    NEAR(w[8], 1); NEAR(w[9], 0); NEAR(w[10], 0); NEAR(w[11], 0);
+    NEAR(w[0], 0);
+    NEAR(w[1], 0);
+    NEAR(w[2], 0.5);
+    NEAR(w[3], 0.5);
+    NEAR(w[4], 1.0 / 3);
+    NEAR(w[5], 0);
+    NEAR(w[6], 1.0 / 3);
+    NEAR(w[7], 1.0 / 3);
+    NEAR(w[8], 1);
+    NEAR(w[9], 0);
+    NEAR(w[10], 0);
+    NEAR(w[11], 0);
   }
   for (int q = 0; q < 16; q++)
     NEAR(f.swarms[0].w[q], x.swarms[0].w[q]);
@@ -751,8 +727,7 @@ static void test_fair_plan_does_not_depend_on_the_solver(void **state)
  * (200 - 36.3636) = 0.012222; t_AB = 38.3636, t_AC = 361.6364, MLU
  * 0.383636.  A -> C only gets lighter with theta, so it does not bound it.
  */
-static void test_fair_plan_backs_off_a_tight_link(void **state)
-{
+static void test_fair_plan_backs_off_a_tight_link(void **state) {
   (void)state;
   struct prov_topology t;
   add_pops(&t, 3);
@@ -760,12 +735,12 @@ static void test_fair_plan_backs_off_a_tight_link(void **state)
   duplex(&t, 0, 2, 1000);
   duplex(&t, 1, 2, 1000);
   finish(&t);
-  double up[3] = { 400, 0, 0 }, down[3] = { 0, 400, 400 };
-  struct prov_swarm_input sw = { up, down, NULL };
-  struct prov_opt_params prm = { .rel_gap = 1e-9, .fair_plan = 1, .fair_slack = 0.02 };
-  struct prov_opt_result f, x;
+  double                  up[3] = {400, 0, 0}, down[3] = {0, 400, 400};
+  struct prov_swarm_input sw  = {up, down, NULL};
+  struct prov_opt_params  prm = {.rel_gap = 1e-9, .fair_plan = 1, .fair_slack = 0.02};
+  struct prov_opt_result  f, x;
   solve_both_prm(&t, &sw, 1, &prm, &f, &x);
-  struct prov_opt_result *rs[2] = { &f, &x };
+  struct prov_opt_result *rs[2] = {&f, &x};
   for (int k = 0; k < 2; k++) {
     NEAR(rs[k]->swarms[0].t[1], 100 * (4.0 / 11 + 0.02));
     NEAR(rs[k]->swarms[0].t[2], 400 - 100 * (4.0 / 11 + 0.02));
@@ -785,27 +760,24 @@ static void test_fair_plan_backs_off_a_tight_link(void **state)
  * With presence (1, 0, 2, 1): w_A ∝ (1, 0, 2 e^-2, 0) = (1, 0, 0.27067, 0)
  *   -> (0.78699, 0, 0.21301, 0).   D reaches nothing else: w_DD = 1.
  */
-static void test_default_weights_prefer_cheap_pids(void **state)
-{
+static void test_default_weights_prefer_cheap_pids(void **state) {
   (void)state;
   struct prov_topology t;
-  char err[64];
+  char                 err[64];
   add_pops(&t, 4);
   duplex(&t, 0, 1, 1000);
   duplex(&t, 1, 2, 1000);
   finish(&t);
   double w[16];
-  assert_int_equal(prov_default_weights(&t, NULL, 1.0, NULL, w, err,
-                                       sizeof err), 0);
+  assert_int_equal(prov_default_weights(&t, NULL, 1.0, NULL, w, err, sizeof err), 0);
   double z = 1 + exp(-1) + exp(-2);
   NEAR(w[0], 1 / z);
   NEAR(w[1], exp(-1) / z);
   NEAR(w[2], exp(-2) / z);
   assert_true(w[3] == 0);
   NEAR(w[15], 1);
-  double pres[4] = { 1, 0, 2, 1 };
-  assert_int_equal(prov_default_weights(&t, NULL, 1.0, pres, w, err,
-                                       sizeof err), 0);
+  double pres[4] = {1, 0, 2, 1};
+  assert_int_equal(prov_default_weights(&t, NULL, 1.0, pres, w, err, sizeof err), 0);
   z = 1 + 2 * exp(-2);
   NEAR(w[0], 1 / z);
   assert_true(w[1] == 0);
@@ -816,37 +788,32 @@ static void test_default_weights_prefer_cheap_pids(void **state)
       sum += w[i * 4 + j];
     NEAR(sum, 1);
   }
-  assert_int_equal(prov_default_weights(&t, NULL, 0, NULL, w, err,
-                                       sizeof err), -1);
+  assert_int_equal(prov_default_weights(&t, NULL, 0, NULL, w, err, sizeof err), -1);
   prov_topology_free(&t);
 }
 
-static void test_bad_input_is_rejected_with_a_reason(void **state)
-{
+static void test_bad_input_is_rejected_with_a_reason(void **state) {
   (void)state;
   struct prov_topology t;
   add_pops(&t, 2);
   duplex(&t, 0, 1, 1000);
-  double up[2] = { 100, -1 }, down[2] = { 0, 50 };
-  struct prov_swarm_input sw = { up, down, NULL };
-  struct prov_opt_result r;
-  char err[128] = "";
+  double                  up[2] = {100, -1}, down[2] = {0, 50};
+  struct prov_swarm_input sw = {up, down, NULL};
+  struct prov_opt_result  r;
+  char                    err[128] = "";
   /* not finished */
   assert_int_equal(lp_exact_optimize(&t, &sw, 1, NULL, &r, err, sizeof err), -1);
   assert_true(err[0] != 0);
   finish(&t);
   err[0] = 0;
-  assert_int_equal(prov_optimizer_solve(NULL, &t, &sw, 1, NULL, &r, err,
-                                       sizeof err), -1);
+  assert_int_equal(prov_optimizer_solve(NULL, &t, &sw, 1, NULL, &r, err, sizeof err), -1);
   assert_true(strstr(err, "swarm 0") != NULL);
-  up[1] = 0;
-  double mult[2] = { 1, -2 };
-  struct prov_opt_params prm = { .link_mult = mult };
-  assert_int_equal(prov_optimizer_solve(NULL, &t, &sw, 1, &prm, &r, err,
-                                       sizeof err), -1);
+  up[1]                          = 0;
+  double                 mult[2] = {1, -2};
+  struct prov_opt_params prm     = {.link_mult = mult};
+  assert_int_equal(prov_optimizer_solve(NULL, &t, &sw, 1, &prm, &r, err, sizeof err), -1);
   /* a NULL optimizer (no warm start) is fine */
-  assert_int_equal(prov_optimizer_solve(NULL, &t, &sw, 1, NULL, &r, err,
-                                       sizeof err), 0);
+  assert_int_equal(prov_optimizer_solve(NULL, &t, &sw, 1, NULL, &r, err, sizeof err), 0);
   NEAR(r.swarms[0].t_opt, 50);
   prov_opt_result_free(&r);
   prov_topology_free(&t);
@@ -862,53 +829,61 @@ static void test_bad_input_is_rejected_with_a_reason(void **state)
  * is 8 + 5 = 13 with x = [[8, -], [0, 5]].
  * Then the single-source and single-sink shortcuts.
  */
-static void test_transport_min_cost_max_flow_by_hand(void **state)
-{
+static void test_transport_min_cost_max_flow_by_hand(void **state) {
   (void)state;
   struct prov_transport_ws ws;
   prov_transport_ws_init(&ws);
-  double sup[2] = { 10, 5 }, dem[2] = { 8, 7 }, flow[4];
-  double cost[4] = { 1, 3, 2, 1 };
+  double sup[2] = {10, 5}, dem[2] = {8, 7}, flow[4];
+  double cost[4] = {1, 3, 2, 1};
   NEAR(prov_transport_solve(&ws, 2, 2, sup, dem, cost, flow), 15);
-  NEAR(flow[0], 8); NEAR(flow[1], 2); NEAR(flow[2], 0); NEAR(flow[3], 5);
+  NEAR(flow[0], 8);
+  NEAR(flow[1], 2);
+  NEAR(flow[2], 0);
+  NEAR(flow[3], 5);
   cost[1] = INFINITY;
   NEAR(prov_transport_solve(&ws, 2, 2, sup, dem, cost, flow), 13);
-  NEAR(flow[0], 8); NEAR(flow[1], 0); NEAR(flow[2], 0); NEAR(flow[3], 5);
+  NEAR(flow[0], 8);
+  NEAR(flow[1], 0);
+  NEAR(flow[2], 0);
+  NEAR(flow[3], 5);
   /* one source of 10, sinks (4, 3, 5) at costs (2, 1, 2): the cheap sink
    * takes 3, then the tie at cost 2 goes to the lower index, 4, and the
    * last sink gets the remaining 3 */
-  double one[1] = { 10 }, sinks[3] = { 4, 3, 5 }, c3[3] = { 2, 1, 2 }, f3[3];
+  double one[1] = {10}, sinks[3] = {4, 3, 5}, c3[3] = {2, 1, 2}, f3[3];
   NEAR(prov_transport_solve(&ws, 1, 3, one, sinks, c3, f3), 10);
-  NEAR(f3[0], 4); NEAR(f3[1], 3); NEAR(f3[2], 3);
+  NEAR(f3[0], 4);
+  NEAR(f3[1], 3);
+  NEAR(f3[2], 3);
   /* one sink of 6, sources (2, 5, 1) at costs (3, forbidden, 1): 1 from
    * the cheap source, 2 from source 0, nothing from source 1: total 3 */
-  double srcs[3] = { 2, 5, 1 }, sink[1] = { 6 }, c31[3] = { 3, INFINITY, 1 };
+  double srcs[3] = {2, 5, 1}, sink[1] = {6}, c31[3] = {3, INFINITY, 1};
   NEAR(prov_transport_solve(&ws, 3, 1, srcs, sink, c31, f3), 3);
-  NEAR(f3[0], 2); NEAR(f3[1], 0); NEAR(f3[2], 1);
+  NEAR(f3[0], 2);
+  NEAR(f3[1], 0);
+  NEAR(f3[2], 1);
   prov_transport_ws_free(&ws);
 }
 
-int main(void)
-{
+int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_transport_min_cost_max_flow_by_hand),
-    cmocka_unit_test(test_line_of_three),
-    cmocka_unit_test(test_max_throughput_level_binds),
-    cmocka_unit_test(test_triangle_optimum_avoids_tight_link),
-    cmocka_unit_test(test_swarms_share_links),
-    cmocka_unit_test(test_link_multiplier_moves_traffic_off_a_link),
-    cmocka_unit_test(test_all_links_free_takes_least_utilization_plan),
-    cmocka_unit_test(test_no_demand),
-    cmocka_unit_test(test_no_supply),
-    cmocka_unit_test(test_disconnected_pop),
-    cmocka_unit_test(test_zero_capacity_link_carries_no_swarm_traffic),
-    cmocka_unit_test(test_t_opt_is_min_of_supply_and_demand_when_connected),
-    cmocka_unit_test(test_fast_solver_matches_exact_on_random_instances),
-    cmocka_unit_test(test_weights_count_the_peers_they_pick_from),
-    cmocka_unit_test(test_fair_plan_does_not_depend_on_the_solver),
-    cmocka_unit_test(test_fair_plan_backs_off_a_tight_link),
-    cmocka_unit_test(test_default_weights_prefer_cheap_pids),
-    cmocka_unit_test(test_bad_input_is_rejected_with_a_reason),
+      cmocka_unit_test(test_transport_min_cost_max_flow_by_hand),
+      cmocka_unit_test(test_line_of_three),
+      cmocka_unit_test(test_max_throughput_level_binds),
+      cmocka_unit_test(test_triangle_optimum_avoids_tight_link),
+      cmocka_unit_test(test_swarms_share_links),
+      cmocka_unit_test(test_link_multiplier_moves_traffic_off_a_link),
+      cmocka_unit_test(test_all_links_free_takes_least_utilization_plan),
+      cmocka_unit_test(test_no_demand),
+      cmocka_unit_test(test_no_supply),
+      cmocka_unit_test(test_disconnected_pop),
+      cmocka_unit_test(test_zero_capacity_link_carries_no_swarm_traffic),
+      cmocka_unit_test(test_t_opt_is_min_of_supply_and_demand_when_connected),
+      cmocka_unit_test(test_fast_solver_matches_exact_on_random_instances),
+      cmocka_unit_test(test_weights_count_the_peers_they_pick_from),
+      cmocka_unit_test(test_fair_plan_does_not_depend_on_the_solver),
+      cmocka_unit_test(test_fair_plan_backs_off_a_tight_link),
+      cmocka_unit_test(test_default_weights_prefer_cheap_pids),
+      cmocka_unit_test(test_bad_input_is_rejected_with_a_reason),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -48,7 +48,7 @@ static void test_ipv4_prefixes_and_gaps(void **state) {
   finished(map);
   assert_int_equal(lookup(map, "10.1.0.0"), 1);
   assert_int_equal(lookup(map, "10.1.255.255"), 1);
-  assert_int_equal(lookup(map, "10.2.0.0"), 0);   /* just past the /16 */
+  assert_int_equal(lookup(map, "10.2.0.0"), 0);     /* just past the /16 */
   assert_int_equal(lookup(map, "10.0.255.255"), 0); /* just before */
   assert_int_equal(lookup(map, "192.168.7.255"), 2);
   assert_int_equal(lookup(map, "192.168.8.0"), 0);
@@ -82,8 +82,8 @@ static void test_nested_prefixes_longest_wins(void **state) {
 static void test_default_route_and_ipv6(void **state) {
   (void)state;
   struct pidmap *map = p4p_pidmap_new(4);
-  add(map, "::", 0, 4);             /* everything, both families */
-  add(map, "0.0.0.0", 0, 3);        /* all of IPv4 (::ffff:0:0/96) */
+  add(map, "::", 0, 4);      /* everything, both families */
+  add(map, "0.0.0.0", 0, 3); /* all of IPv4 (::ffff:0:0/96) */
   add(map, "2001:db8::", 32, 1);
   add(map, "2001:db8:1::", 48, 2);
   add(map, "2001:db8:1::1", 128, 1);
@@ -200,7 +200,7 @@ static void test_matches_linear_scan_on_random_maps(void **state) {
       int      dup  = 0;
       /* mask like the map does, and skip exact duplicates */
       for (unsigned b = bits; b < 128; ++b)
-        a[b / 8] &= (uint8_t)~(0x80 >> (b % 8));
+        a[b / 8] &= (uint8_t) ~(0x80 >> (b % 8));
       for (int j = 0; j < n; ++j)
         dup |= pb[j] == bits && !memcmp(pa[j], a, 16);
       if (dup)
@@ -213,10 +213,10 @@ static void test_matches_linear_scan_on_random_maps(void **state) {
     }
     finished(map);
     for (int probe = 0; probe < 2000; ++probe) {
-      uint8_t  q[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 0};
-      q[13]          = (uint8_t)(nrand48(rs) % 5);
-      q[14]          = (uint8_t)(nrand48(rs) % 5);
-      q[15]          = (uint8_t)nrand48(rs);
+      uint8_t q[16] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 0, 0};
+      q[13]         = (uint8_t)(nrand48(rs) % 5);
+      q[14]         = (uint8_t)(nrand48(rs) % 5);
+      q[15]         = (uint8_t)nrand48(rs);
       unsigned best = 0;
       uint16_t want = 0;
       for (int j = 0; j < n; ++j) {

@@ -11,45 +11,42 @@
 
 #include <cmocka.h>
 
+#include "proto/text.h"
 #include "provider/pdistance.h"
 #include "provider/provider.h"
 #include "provider/topology.h"
-#include "proto/text.h"
 
-static const char small[] =
-  "# a tiny provider\n"
-  "provider tiny\n"
-  "asid 64500\n"
-  "pop A loc 40.5,-74.25\n"
-  "pop B\n"
-  "pop C\n"
-  "link A B capacity 1000 weight 10 background 100\n"
-  "link B C capacity 2000 weight 5 price 7\n"
-  "pid p1 pop A prefix 10.0.0.0/8 prefix 2001:db8::/32\n"
-  "pid p2 pop A prefix 10.1.0.0/16\n"
-  "pid p3 pop C prefix 192.0.2.0/24\n"
-  "access-class slow down 1000 up 100 share 3\n"
-  "access-class fast down 5000 up 2000 share 1\n"
-  "server p3 cache 192.0.2.10 6881 capacity 50000\n"
-  "client app token 0123456789abcdef0123 allow info,guidance\n"
-  "avoid-link B A hours 22-4 factor 4\n"
-  "avoid-link A B hours 3-5 factor 2.5\n"
-  "max-optimized-swarms 7\n"
-  "listen ::1 8080\n";
+static const char small[] = "# a tiny provider\n"
+                            "provider tiny\n"
+                            "asid 64500\n"
+                            "pop A loc 40.5,-74.25\n"
+                            "pop B\n"
+                            "pop C\n"
+                            "link A B capacity 1000 weight 10 background 100\n"
+                            "link B C capacity 2000 weight 5 price 7\n"
+                            "pid p1 pop A prefix 10.0.0.0/8 prefix 2001:db8::/32\n"
+                            "pid p2 pop A prefix 10.1.0.0/16\n"
+                            "pid p3 pop C prefix 192.0.2.0/24\n"
+                            "access-class slow down 1000 up 100 share 3\n"
+                            "access-class fast down 5000 up 2000 share 1\n"
+                            "server p3 cache 192.0.2.10 6881 capacity 50000\n"
+                            "client app token 0123456789abcdef0123 allow info,guidance\n"
+                            "avoid-link B A hours 22-4 factor 4\n"
+                            "avoid-link A B hours 3-5 factor 2.5\n"
+                            "max-optimized-swarms 7\n"
+                            "listen ::1 8080\n";
 
 static void parse_ok(const char *text, struct prov_config *p) {
   char err[256] = "";
-  int  rc = prov_parse(text, strlen(text), "t.conf", p, err,
-                               sizeof err);
+  int  rc       = prov_parse(text, strlen(text), "t.conf", p, err, sizeof err);
   if (rc)
     fail_msg("unexpected error: %s", err);
 }
 
 static void expect_error(const char *text, const char *want) {
   struct prov_config p;
-  char err[256] = "";
-  assert_int_equal(prov_parse(text, strlen(text), "bad.conf", &p, err,
-                                      sizeof err), -1);
+  char               err[256] = "";
+  assert_int_equal(prov_parse(text, strlen(text), "bad.conf", &p, err, sizeof err), -1);
   if (!strstr(err, want))
     fail_msg("error '%s' does not contain '%s'", err, want);
   /* a refused file leaves nothing behind */
@@ -159,24 +156,17 @@ static void test_mean_access_weights_classes_by_share(void **state) {
 static void test_bad_files_name_file_and_line(void **state) {
   (void)state;
   expect_error("asid 1\nbogus 3\n", "bad.conf:2: unknown keyword 'bogus'");
-  expect_error("asid 1\npop A\npid x pop B prefix 10.0.0.0/8\n",
-               "bad.conf:3: unknown PoP 'B'");
+  expect_error("asid 1\npop A\npid x pop B prefix 10.0.0.0/8\n", "bad.conf:3: unknown PoP 'B'");
   expect_error("asid 1\npop A\npop A\n", "bad.conf:3: PoP 'A' declared twice");
-  expect_error("asid 1\npop A\npid x pop A prefix 10.0.0.1/8\n",
-               "bad.conf:3: prefix '10.0.0.1/8' has host bits set");
-  expect_error("asid 1\npop A\npid x pop A prefix 10.0.0.0/33\n",
-               "bad.conf:3: '10.0.0.0/33' is not a prefix");
+  expect_error("asid 1\npop A\npid x pop A prefix 10.0.0.1/8\n", "bad.conf:3: prefix '10.0.0.1/8' has host bits set");
+  expect_error("asid 1\npop A\npid x pop A prefix 10.0.0.0/33\n", "bad.conf:3: '10.0.0.0/33' is not a prefix");
   expect_error("asid 1\npop A\npid x pop A prefix 10.0.0.0/8\n"
                "pid y pop A prefix 10.0.0.0/8\n",
                "bad.conf:4: prefix 10.0.0.0/8 already belongs to PID x");
-  expect_error("asid 1\npop A\npop B\nlink A B capacity 10 weight 0\n",
-               "bad.conf:4: weight");
-  expect_error("asid 1\npop A\npop B\nlink A B capacity -5 weight 1\n",
-               "bad.conf:4: capacity");
-  expect_error("asid 1\npop A\npop B\nlink A B weight 1\n",
-               "bad.conf:4: link needs both");
-  expect_error("asid 1\npop A\npop B\nlink A B capacity nan weight 1\n",
-               "bad.conf:4: capacity");
+  expect_error("asid 1\npop A\npop B\nlink A B capacity 10 weight 0\n", "bad.conf:4: weight");
+  expect_error("asid 1\npop A\npop B\nlink A B capacity -5 weight 1\n", "bad.conf:4: capacity");
+  expect_error("asid 1\npop A\npop B\nlink A B weight 1\n", "bad.conf:4: link needs both");
+  expect_error("asid 1\npop A\npop B\nlink A B capacity nan weight 1\n", "bad.conf:4: capacity");
   expect_error("asid 1\npop A\npid x pop A prefix 10.0.0.0/8\n"
                "client c token short allow all\n",
                "bad.conf:4: token of client 'c' is shorter");
@@ -184,35 +174,31 @@ static void test_bad_files_name_file_and_line(void **state) {
                "client c token 0123456789abcdef allow info,admin\n",
                "bad.conf:4: allow list");
   expect_error("asid 1\npop A\npop B\nlink A B capacity 1 weight 1\n"
-               "avoid-link A B hours 5-5 factor 2\n", "bad.conf:5: hours");
-  expect_error("asid 1\npop A\npop B\navoid-link A B hours 1-5 factor 2\n",
-               "bad.conf:4: no link A-B");
+               "avoid-link A B hours 5-5 factor 2\n",
+               "bad.conf:5: hours");
+  expect_error("asid 1\npop A\npop B\navoid-link A B hours 1-5 factor 2\n", "bad.conf:4: no link A-B");
   expect_error("asid 1\npop A\npid x pop A prefix 10.0.0.0/8\n"
                "server y cache 10.0.0.1 1 capacity 1\n",
                "bad.conf:4: server in unknown PID 'y'");
   expect_error("asid 1\nmax-body 12\n", "bad.conf:2: max-body");
   /* whole-file checks report the last line */
-  expect_error("pop A\npid x pop A prefix 10.0.0.0/8\n",
-               "bad.conf:2: no 'asid'");
+  expect_error("pop A\npid x pop A prefix 10.0.0.0/8\n", "bad.conf:2: no 'asid'");
   /* a PID that names its PoP would leak topology */
-  expect_error("asid 1\npop NYC\npid NYC-1 pop NYC prefix 10.0.0.0/8\n",
-               "PIDs must be opaque");
+  expect_error("asid 1\npop NYC\npid NYC-1 pop NYC prefix 10.0.0.0/8\n", "PIDs must be opaque");
 }
 
 static void test_missing_file_is_an_error(void **state) {
   (void)state;
   struct prov_config p;
-  char err[256];
-  assert_int_equal(prov_load("/nonexistent/x.conf", &p, err,
-                                     sizeof err), -1);
+  char               err[256];
+  assert_int_equal(prov_load("/nonexistent/x.conf", &p, err, sizeof err), -1);
   assert_non_null(strstr(err, "/nonexistent/x.conf"));
 }
 
 static void load_deploy(const char *name, struct prov_config *p) {
-  char path[1024], err[256];
+  char        path[1024], err[256];
   const char *data = getenv("TEST_DATA");
-  snprintf(path, sizeof path, "%s/../../deploy/providers/%s",
-           data ? data : "tests/data", name);
+  snprintf(path, sizeof path, "%s/../../deploy/providers/%s", data ? data : "tests/data", name);
   if (prov_load(path, p, err, sizeof err))
     fail_msg("%s", err);
 }
@@ -226,23 +212,21 @@ static void test_shipped_providers_match_the_data_sets(void **state) {
   assert_int_equal(p.asid, 11537);
   /* every server's address lies in its own PID */
   for (size_t i = 0; i < p.nservers; i++)
-    assert_int_equal(prov_lookup(&p, p.servers[i].addr),
-                     prov_pid_index(&p, p.servers[i].pid));
+    assert_int_equal(prov_lookup(&p, p.servers[i].addr), prov_pid_index(&p, p.servers[i].pid));
   prov_free(&p);
   load_deploy("attmpls.conf", &p);
   assert_int_equal(p.npops, 25);
   assert_int_equal(p.nlinks, 56);
   for (size_t i = 0; i < p.nservers; i++)
-    assert_int_equal(prov_lookup(&p, p.servers[i].addr),
-                     prov_pid_index(&p, p.servers[i].pid));
+    assert_int_equal(prov_lookup(&p, p.servers[i].addr), prov_pid_index(&p, p.servers[i].pid));
   prov_free(&p);
 }
 
 static void test_costs_follow_routes_and_the_clock(void **state) {
   (void)state;
-  struct prov_config p;
+  struct prov_config   p;
   struct prov_topology t;
-  char err[256];
+  char                 err[256];
   parse_ok(small, &p);
   prov_topology_init(&t);
   if (prov_build_topology(&p, &t, err, sizeof err))
@@ -280,9 +264,9 @@ static void test_costs_follow_routes_and_the_clock(void **state) {
  * to no PID (the row is normalized by the tracker). */
 static void test_normalized_costs_and_default_pid_rows(void **state) {
   (void)state;
-  struct prov_config p;
+  struct prov_config   p;
   struct prov_topology t;
-  char err[256];
+  char                 err[256];
   parse_ok(small, &p);
   prov_topology_init(&t);
   if (prov_build_topology(&p, &t, err, sizeof err))
@@ -312,19 +296,19 @@ static void test_normalized_costs_and_default_pid_rows(void **state) {
 
 static void test_abilene_routes_follow_ospf_weights(void **state) {
   (void)state;
-  struct prov_config p;
+  struct prov_config   p;
   struct prov_topology t;
-  char err[256];
+  char                 err[256];
   load_deploy("abilene.conf", &p);
   prov_topology_init(&t);
   if (prov_build_topology(&p, &t, err, sizeof err))
     fail_msg("%s", err);
   /* from the Abilene OSPF path table: ATLA-IPLS-CHIN, 587 + 260 = 847;
    * ATLA-IPLS-KSCY-DNVR, 587 + 548 + 639 = 1774 */
-  int atla = prov_topology_find_pop(&t, "ATLA");
-  int chin = prov_topology_find_pop(&t, "CHIN");
-  int dnvr = prov_topology_find_pop(&t, "DNVR");
-  const struct prov_route *r = prov_topology_route(&t, atla, chin);
+  int                      atla = prov_topology_find_pop(&t, "ATLA");
+  int                      chin = prov_topology_find_pop(&t, "CHIN");
+  int                      dnvr = prov_topology_find_pop(&t, "DNVR");
+  const struct prov_route *r    = prov_topology_route(&t, atla, chin);
   assert_non_null(r);
   assert_int_equal(r->nlinks, 2);
   assert_int_equal(r->igp_cost, 847);
@@ -338,16 +322,11 @@ static void test_abilene_routes_follow_ospf_weights(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_valid_file_is_read_completely),
-    cmocka_unit_test(test_lookup_is_longest_prefix_match),
-    cmocka_unit_test(test_avoidance_factor_follows_the_clock),
-    cmocka_unit_test(test_mean_access_weights_classes_by_share),
-    cmocka_unit_test(test_bad_files_name_file_and_line),
-    cmocka_unit_test(test_missing_file_is_an_error),
-    cmocka_unit_test(test_shipped_providers_match_the_data_sets),
-    cmocka_unit_test(test_costs_follow_routes_and_the_clock),
-    cmocka_unit_test(test_normalized_costs_and_default_pid_rows),
-    cmocka_unit_test(test_abilene_routes_follow_ospf_weights),
+      cmocka_unit_test(test_valid_file_is_read_completely),         cmocka_unit_test(test_lookup_is_longest_prefix_match),
+      cmocka_unit_test(test_avoidance_factor_follows_the_clock),    cmocka_unit_test(test_mean_access_weights_classes_by_share),
+      cmocka_unit_test(test_bad_files_name_file_and_line),          cmocka_unit_test(test_missing_file_is_an_error),
+      cmocka_unit_test(test_shipped_providers_match_the_data_sets), cmocka_unit_test(test_costs_follow_routes_and_the_clock),
+      cmocka_unit_test(test_normalized_costs_and_default_pid_rows), cmocka_unit_test(test_abilene_routes_follow_ospf_weights),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -15,11 +15,11 @@
 
 #include <cmocka.h>
 
-#include "peerlist.h"
-#include "pid_list.h"
 #include "p4p/layout.h"
 #include "p4p/pidmap.h"
 #include "p4p/select.h"
+#include "peerlist.h"
+#include "pid_list.h"
 
 #define PEER_SIZE    8
 #define COMPARE_SIZE 6
@@ -244,7 +244,7 @@ static void test_picks_are_uniform_inside_a_pid(void **state) {
   const unsigned counts[] = {0, 100, 30};
   const float    row[]    = {0.5f, 0.5f};
   struct swarm   s;
-  unsigned short seed[3] = {3, 1, 4};
+  unsigned short seed[3]  = {3, 1, 4};
   unsigned       hits[30] = {0};
   const int      T        = 6000;
   char           reply[SELECT_MAX_AMOUNT * COMPARE_SIZE];
@@ -271,7 +271,7 @@ static void test_random_part_is_uniform_over_the_whole_swarm(void **state) {
   const unsigned counts[] = {11, 30, 20, 1};
   const float    row[]    = {1.0f, 0.0f, 0.0f};
   struct swarm   s;
-  unsigned short seed[3] = {2, 7, 1};
+  unsigned short seed[3]     = {2, 7, 1};
   unsigned       hits[4][32] = {{0}};
   uint8_t        self[PEER_SIZE];
   const int      T = 12200;
@@ -403,10 +403,10 @@ static void assert_uniform_wor(const unsigned *hits, size_t n, double expected, 
  * N = 8 (eps 0; more than half: the exact path), each expected 8/10. */
 static void test_exact_draws_are_uniform(void **state) {
   (void)state;
-  const unsigned counts[] = {0, 10, 20};
+  const unsigned counts[]   = {0, 10, 20};
   const float    rand_row[] = {1.0f, 0.0f}, only1[] = {1.0f, 0.0f};
   struct swarm   s;
-  unsigned short seed[3] = {8, 6, 7};
+  unsigned short seed[3]     = {8, 6, 7};
   unsigned       hits[3][32] = {{0}}, in1[10] = {0};
   const int      T = 6000;
   char           reply[SELECT_MAX_AMOUNT * COMPARE_SIZE];
@@ -440,11 +440,11 @@ static void test_exact_draws_are_uniform(void **state) {
 
 static void test_oversized_amount_is_declined(void **state) {
   (void)state;
-  const unsigned counts[] = {0, 600};
-  const float    row[]    = {1.0f};
-  struct swarm   s;
-  unsigned short seed[3] = {1, 1, 1};
-  static char    reply[600 * COMPARE_SIZE];
+  const unsigned      counts[] = {0, 600};
+  const float         row[]    = {1.0f};
+  struct swarm        s;
+  unsigned short      seed[3] = {1, 1, 1};
+  static char         reply[600 * COMPARE_SIZE];
   struct select_tally tally;
 
   swarm_build(&s, 1, counts, 1);

@@ -16,16 +16,15 @@
 #include <cmocka.h>
 
 #include "bt.h"
-#include "peerlist.h"
 #include "maxmin.h"
-#include "sim.h"
+#include "peerlist.h"
 #include "provider/topology.h"
+#include "sim.h"
 #include "traffic.h"
 
 #define EPS 1e-9
 
-static void solve(size_t nres, const double *cap, size_t nflows, const uint32_t *off, const uint32_t *res, const double *fcap,
-                  double *rate) {
+static void solve(size_t nres, const double *cap, size_t nflows, const uint32_t *off, const uint32_t *res, const double *fcap, double *rate) {
   struct maxmin_ws ws;
   char             err[128];
   maxmin_ws_init(&ws);
@@ -143,8 +142,8 @@ static void test_maxmin_random_networks_have_bottlenecks(void **state) {
 static void test_rarest_first_skips_owned_and_busy_and_breaks_ties_evenly(void **state) {
   (void)state;
   uint64_t       sender = 0, recv = 0, busy = 0;
-  uint16_t       avail[] = {5, 4, 2, 1, 9, 2};
-  unsigned short rng[3]  = {7, 7, 7};
+  uint16_t       avail[]  = {5, 4, 2, 1, 9, 2};
+  unsigned short rng[3]   = {7, 7, 7};
   size_t         count[6] = {0};
   bt_set(&sender, 1), bt_set(&sender, 2), bt_set(&sender, 3), bt_set(&sender, 5);
   bt_set(&recv, 1);
@@ -205,11 +204,10 @@ static void test_unchoke_ties_are_uniform(void **state) {
 }
 
 /* A three-PoP line A - B - C, one PID per PoP. */
-static const char line_provider[] =
-  "provider line\nasid 64500\n"
-  "pop A loc 40,-100\npop B loc 40,-90\npop C loc 40,-80\n"
-  "link A B capacity 10000000 weight 10\nlink B C capacity 10000000 weight 10\n"
-  "pid a pop A prefix 10.1.0.0/16\npid b pop B prefix 10.2.0.0/16\npid c pop C prefix 10.3.0.0/16\n";
+static const char line_provider[] = "provider line\nasid 64500\n"
+                                    "pop A loc 40,-100\npop B loc 40,-90\npop C loc 40,-80\n"
+                                    "link A B capacity 10000000 weight 10\nlink B C capacity 10000000 weight 10\n"
+                                    "pid a pop A prefix 10.1.0.0/16\npid b pop B prefix 10.2.0.0/16\npid c pop C prefix 10.3.0.0/16\n";
 
 static char *write_provider(char path[32]) {
   strcpy(path, "/tmp/test_sim_XXXXXX");
@@ -280,7 +278,7 @@ static void test_who_answers_announces(void **state) {
   c.random_fraction = 0;
   assert_int_equal(sim_run(&c, &r, NULL, NULL, err, sizeof err), 0);
   assert_true(r.select_same_pid > 0.8 * (double)(r.select_same_pid + r.select_other_pid));
-  assert_true(r.select_same_pop >= r.select_same_pid); /* one PID per PoP */
+  assert_true(r.select_same_pop >= r.select_same_pid);   /* one PID per PoP */
   assert_true(r.select_random < r.select_same_pid / 10); /* whole-swarm answers, while swarms are small */
   sim_result_free(&r);
   /* numwant above the swarm: upstream answers with every peer, always */
@@ -302,14 +300,14 @@ static void test_who_answers_announces(void **state) {
 static void test_gravity_background_by_hand(void **state) {
   (void)state;
   struct prov_topology t;
-  char                err[128];
+  char                 err[128];
   prov_topology_init(&t);
   for (int i = 0; i < 3; ++i)
     assert_int_equal(prov_topology_add_pop(&t, i == 0 ? "A" : i == 1 ? "B" : "C", 0, 0, 0, err, sizeof err), i);
-  struct prov_link_spec ab = {.capacity_kbps = 1000, .igp_weight = 1, .length_km = -1};
-  struct prov_link_spec bc = {.capacity_kbps = 2000, .igp_weight = 1, .length_km = -1};
-  int                  e_ab = prov_topology_add_duplex(&t, 0, 1, &ab, err, sizeof err);
-  int                  e_bc = prov_topology_add_duplex(&t, 1, 2, &bc, err, sizeof err);
+  struct prov_link_spec ab   = {.capacity_kbps = 1000, .igp_weight = 1, .length_km = -1};
+  struct prov_link_spec bc   = {.capacity_kbps = 2000, .igp_weight = 1, .length_km = -1};
+  int                   e_ab = prov_topology_add_duplex(&t, 0, 1, &ab, err, sizeof err);
+  int                   e_bc = prov_topology_add_duplex(&t, 1, 2, &bc, err, sizeof err);
   assert_int_equal(prov_topology_finish(&t, err, sizeof err), 0);
   double mass[3] = {1, 2, 3}, bg[4];
   assert_int_equal(traffic_gravity(&t, mass, 0.5, bg, err, sizeof err), 0);
@@ -409,10 +407,10 @@ static void test_stream_is_delivered_on_time(void **state) {
   c.peers_per_swarm  = 10;
   c.stream_kbps      = 500;
   c.access_down_kbps = c.access_up_kbps = 5000;
-  c.seed_up_kbps     = 5000;
-  c.block_kb         = 64;
-  c.blocks_per_unit  = 1;
-  c.max_time_s       = 120;
+  c.seed_up_kbps                        = 5000;
+  c.block_kb                            = 64;
+  c.blocks_per_unit                     = 1;
+  c.max_time_s                          = 120;
   assert_int_equal(sim_run(&c, &r, NULL, NULL, err, sizeof err), 0);
   assert_true(r.stream_units_due > 0);
   assert_true(r.stream_units_on_time <= r.stream_units_due);
@@ -533,7 +531,7 @@ static void test_peerlist_buckets_as_upstream(void **state) {
 static void test_stock_selection_includes_every_peer_equally(void **state) {
   (void)state;
   const unsigned sizes[2] = {100, 600}, amounts[2] = {10, 50}, rounds[2] = {20000, 6000};
-  unsigned short rng[3]   = {7, 7, 7};
+  unsigned short rng[3] = {7, 7, 7};
   p4p_embed_reset();
   for (int c = 0; c < 2; ++c) {
     struct p4p_vector v = {0};
@@ -548,7 +546,7 @@ static void test_stock_selection_includes_every_peer_equally(void **state) {
     for (unsigned t = 0; t < T; ++t) {
       assert_int_equal(peerlist_select_stock(&v, N, P4P_PEER_SIZE4, A, rng, reply), A * 6);
       unsigned char seen[601] = {0};
-      int           seeders = 0;
+      int           seeders   = 0;
       for (unsigned k = 0; k < A; ++k) {
         unsigned i = (unsigned)(uint8_t)reply[k * 6 + 2] << 8 | (uint8_t)reply[k * 6 + 3];
         assert_true(i >= 1 && i <= N && !seen[i]);
@@ -602,26 +600,26 @@ static void test_bad_provider_is_an_error(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test(test_maxmin_two_resources_bottleneck_first),
-    cmocka_unit_test(test_maxmin_parking_lot_is_fair),
-    cmocka_unit_test(test_maxmin_flow_cap_frees_capacity),
-    cmocka_unit_test(test_maxmin_access_links),
-    cmocka_unit_test(test_maxmin_unconstrained_and_zero),
-    cmocka_unit_test(test_maxmin_random_networks_have_bottlenecks),
-    cmocka_unit_test(test_rarest_first_skips_owned_and_busy_and_breaks_ties_evenly),
-    cmocka_unit_test(test_rarest_first_none_when_nothing_new),
-    cmocka_unit_test(test_unchoke_picks_best_reciprocators),
-    cmocka_unit_test(test_unchoke_ties_are_uniform),
-    cmocka_unit_test(test_small_run_finishes_and_is_deterministic),
-    cmocka_unit_test(test_who_answers_announces),
-    cmocka_unit_test(test_bad_provider_is_an_error),
-    cmocka_unit_test(test_gravity_background_by_hand),
-    cmocka_unit_test(test_seed_found_reaches_every_announcer),
-    cmocka_unit_test(test_external_peers_make_inter_domain_traffic),
-    cmocka_unit_test(test_stream_is_delivered_on_time),
-    cmocka_unit_test(test_itracker_down_falls_back_to_stock),
-    cmocka_unit_test(test_peerlist_buckets_as_upstream),
-    cmocka_unit_test(test_stock_selection_includes_every_peer_equally),
+      cmocka_unit_test(test_maxmin_two_resources_bottleneck_first),
+      cmocka_unit_test(test_maxmin_parking_lot_is_fair),
+      cmocka_unit_test(test_maxmin_flow_cap_frees_capacity),
+      cmocka_unit_test(test_maxmin_access_links),
+      cmocka_unit_test(test_maxmin_unconstrained_and_zero),
+      cmocka_unit_test(test_maxmin_random_networks_have_bottlenecks),
+      cmocka_unit_test(test_rarest_first_skips_owned_and_busy_and_breaks_ties_evenly),
+      cmocka_unit_test(test_rarest_first_none_when_nothing_new),
+      cmocka_unit_test(test_unchoke_picks_best_reciprocators),
+      cmocka_unit_test(test_unchoke_ties_are_uniform),
+      cmocka_unit_test(test_small_run_finishes_and_is_deterministic),
+      cmocka_unit_test(test_who_answers_announces),
+      cmocka_unit_test(test_bad_provider_is_an_error),
+      cmocka_unit_test(test_gravity_background_by_hand),
+      cmocka_unit_test(test_seed_found_reaches_every_announcer),
+      cmocka_unit_test(test_external_peers_make_inter_domain_traffic),
+      cmocka_unit_test(test_stream_is_delivered_on_time),
+      cmocka_unit_test(test_itracker_down_falls_back_to_stock),
+      cmocka_unit_test(test_peerlist_buckets_as_upstream),
+      cmocka_unit_test(test_stock_selection_includes_every_peer_equally),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -26,10 +26,10 @@
 
 /* pid-a holds 10/8 except 10.1/16, which is pid-b's (longest prefix wins):
  * so the flattened map has three ranges, a | b | a. */
-static const char PIDMAP[] = "<pidmap xmlns=\"urn:opentracker-p4p:p4p:1\" version=\"map-7\">"
-                             "<pid name=\"pid-a\" asid=\"64512\" loc=\"x:1\"><prefix>10.0.0.0/8</prefix></pid>"
-                             "<pid name=\"pid-b\" asid=\"64512\"><prefix>10.1.0.0/16</prefix><prefix>2001:db8::/32</prefix></pid>"
-                             "</pidmap>";
+static const char PIDMAP[]   = "<pidmap xmlns=\"urn:opentracker-p4p:p4p:1\" version=\"map-7\">"
+                               "<pid name=\"pid-a\" asid=\"64512\" loc=\"x:1\"><prefix>10.0.0.0/8</prefix></pid>"
+                               "<pid name=\"pid-b\" asid=\"64512\"><prefix>10.1.0.0/16</prefix><prefix>2001:db8::/32</prefix></pid>"
+                               "</pidmap>";
 /* default: a -> a 3, a -> b 1 (normalized 0.75, 0.25); b -> b 1.
  * One swarm: a -> b only. */
 static const char GUIDANCE[] = "<guidance xmlns=\"urn:opentracker-p4p:p4p:1\" version=\"g-3\">"
@@ -78,10 +78,10 @@ static int has_line(const char *text, const char *line) {
       return 1;
   return 0;
 }
-#define assert_line(text, line)                                                                                                            \
-  do {                                                                                                                                     \
-    if (!has_line(text, line))                                                                                                             \
-      fail_msg("no line '%s' in:\n%s", line, text);                                                                                        \
+#define assert_line(text, line)                                                                                                                                \
+  do {                                                                                                                                                         \
+    if (!has_line(text, line))                                                                                                                                 \
+      fail_msg("no line '%s' in:\n%s", line, text);                                                                                                            \
   } while (0)
 
 static size_t count_lines(const char *text) {
@@ -94,7 +94,9 @@ static size_t count_lines(const char *text) {
 static void test_clean_text_keeps_one_line(void **state) {
   (void)state;
   char out[16];
-  p4p_stats_clean_text("a\nb\rc\x7f" "d\te", out, sizeof out);
+  p4p_stats_clean_text("a\nb\rc\x7f"
+                       "d\te",
+                       out, sizeof out);
   assert_string_equal(out, "a?b?c?d?e");
   p4p_stats_clean_text("0123456789abcdefXYZ", out, 8); /* cut to the buffer */
   assert_string_equal(out, "0123456");
@@ -154,13 +156,13 @@ static void test_reload_error_cannot_forge_lines(void **state) {
 }
 
 static void test_prometheus_samples(void **state) {
-  struct fixture          *f = *state;
-  static char              out[65536];
+  struct fixture            *f = *state;
+  static char                out[65536];
   struct p4p_provider_config pc = {.name = "abilene", .url = "https://u:secret@h:1/p"};
-  struct p4p_provider_view v    = {.cfg = &pc, .in_use = 1, .servers = 3};
+  struct p4p_provider_view   v  = {.cfg = &pc, .in_use = 1, .servers = 3};
   snprintf(v.url, sizeof v.url, "https://***@h:1/p");
-  v.st.fetches  = 7;
-  v.st.failures = 2;
+  v.st.fetches   = 7;
+  v.st.failures  = 2;
   v.st.pidmap_at = time(NULL) - 10;
   bump();
   p4p_metrics_write(f->s, &v, 1, out, sizeof out);
@@ -198,10 +200,10 @@ static void test_dump_shows_pids_prefixes_and_matrices(void **state) {
   assert_line(out, "pid 0 (no pid) announces 1");
   assert_line(out, "pid 1 pid-a provider local asid 64512 loc x:1 announces 2 answers 1 peers 40 peers_same_pid 30");
   assert_line(out, "pid 2 pid-b provider local asid 64512 loc - announces 0 answers 0 peers 0 peers_same_pid 0");
-  static const char *const prefixes[] = {"10.0.0.0/16 pid pid-a",  "10.1.0.0/16 pid pid-b",  "10.2.0.0/15 pid pid-a", "10.4.0.0/14 pid pid-a",
-                                         "10.8.0.0/13 pid pid-a",  "10.16.0.0/12 pid pid-a", "10.32.0.0/11 pid pid-a",
-                                         "10.64.0.0/10 pid pid-a", "10.128.0.0/9 pid pid-a", "2001:db8::/32 pid pid-b"};
-  const char *at = out;
+  static const char *const prefixes[] = {"10.0.0.0/16 pid pid-a",  "10.1.0.0/16 pid pid-b",  "10.2.0.0/15 pid pid-a",  "10.4.0.0/14 pid pid-a",
+                                         "10.8.0.0/13 pid pid-a",  "10.16.0.0/12 pid pid-a", "10.32.0.0/11 pid pid-a", "10.64.0.0/10 pid pid-a",
+                                         "10.128.0.0/9 pid pid-a", "2001:db8::/32 pid pid-b"};
+  const char              *at         = out;
   for (size_t i = 0; i < sizeof prefixes / sizeof prefixes[0]; ++i) { /* in address order */
     char line[80];
     snprintf(line, sizeof line, "prefix %s\n", prefixes[i]);
