@@ -25,9 +25,12 @@
 #include "array.h"
 #include "io.h" /* libowfat: ot_mutex.h needs int64 */
 #include "iob.h"
+
+/* upstream's headers are not self-contained: trackerlogic.h first */
+#include "trackerlogic.h"
+
 #include "ot_http.h"
 #include "ot_mutex.h"
-#include "trackerlogic.h"
 
 #include "p4p.h"
 #include "proto/msg.h"
