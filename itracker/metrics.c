@@ -13,7 +13,7 @@
 #define STATUS_MIN 100
 #define STATUS_MAX 599
 
-static const char *const route_name[ITR_ROUTE_COUNT] = {"info", "policy", "guidance", "capability", "metrics", "none"};
+static const char *const route_name[ITR_ROUTE_COUNT] = {"info", "policy", "guidance", "capability", "metrics", "none", "alto"};
 /* solve durations, seconds: the upper bounds of the histogram's buckets */
 static const double solve_bucket[]                   = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10};
 #define NBUCKETS (sizeof solve_bucket / sizeof solve_bucket[0])
@@ -111,7 +111,7 @@ char *itr_metrics_render(const struct portal *p, size_t tracked, size_t *len) {
   family(&t, "info", "gauge", "The provider this portal serves");
   /* provider names and versions are tokens (provider.c), no quoting needed */
   put(&t, NS "info{provider=\"%s\",version=\"%s\"} 1\n", p->prov.name, p->prov.version);
-  family(&t, "requests_total", "counter", "Requests answered, by interface (metrics, none: other paths) and HTTP status");
+  family(&t, "requests_total", "counter", "Requests answered, by interface (metrics; alto: the ALTO resources; none: other paths) and HTTP status");
   for (int r = 0; r < ITR_ROUTE_COUNT; ++r)
     for (int s = 0; s <= STATUS_MAX - STATUS_MIN; ++s) {
       unsigned long n = READ(g_requests[r][s]);

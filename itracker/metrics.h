@@ -12,8 +12,9 @@
 
 #include "proto/iface.h"
 
-/* request labels: the four P4P interfaces, then these */
-enum itr_metrics_route { ITR_ROUTE_METRICS = P4P_IFACE_COUNT, ITR_ROUTE_NONE, ITR_ROUTE_COUNT };
+/* request labels: the four P4P interfaces, then these (alto: every answer
+ * under /directory and /alto/, whatever resource) */
+enum itr_metrics_route { ITR_ROUTE_METRICS = P4P_IFACE_COUNT, ITR_ROUTE_NONE, ITR_ROUTE_ALTO, ITR_ROUTE_COUNT };
 
 struct portal;
 
