@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "http.h"
+#include "metrics.h"
 #include "provider/pdistance.h"
 #include "provider/pidrows.h"
 
@@ -128,6 +129,7 @@ static enum MHD_Result queue(struct MHD_Connection *c, int status, const char *t
     MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, etag);
   if (xname)
     MHD_add_response_header(resp, xname, xvalue);
+  itr_metrics_note_response(ITR_ROUTE_ALTO, status);
   enum MHD_Result ret = MHD_queue_response(c, (unsigned)status, resp);
   MHD_destroy_response(resp);
   return ret;

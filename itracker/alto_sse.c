@@ -19,6 +19,7 @@
 
 #include "alto.h"
 #include "http.h"
+#include "metrics.h"
 
 #define MAX_PENDING (32u << 20) /* a reader this far behind is dropped */
 
@@ -357,6 +358,7 @@ enum MHD_Result alto_streams_open(struct alto_streams *st, struct MHD_Connection
   }
   MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, PROTO_ALTO_MT_EVENT_STREAM);
   MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
+  itr_metrics_note_response(ITR_ROUTE_ALTO, MHD_HTTP_OK);
   ret = MHD_queue_response(c, MHD_HTTP_OK, resp);
   MHD_destroy_response(resp);
   *opened = ret == MHD_YES;
@@ -414,6 +416,7 @@ enum MHD_Result alto_streams_control(struct alto_streams *st, struct MHD_Connect
   struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
   if (!resp)
     return MHD_NO;
+  itr_metrics_note_response(ITR_ROUTE_ALTO, MHD_HTTP_NO_CONTENT);
   ret = MHD_queue_response(c, MHD_HTTP_NO_CONTENT, resp);
   MHD_destroy_response(resp);
   return ret;

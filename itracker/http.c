@@ -17,6 +17,7 @@
 
 #include "alto.h"
 #include "conn_guard.h"
+#include "gen.h"
 #include "metrics.h"
 #include "proto/file.h"
 #include "proto/xml.h"
@@ -43,18 +44,18 @@ static const struct route routes[] = {
 };
 
 struct http_server {
-  struct MHD_Daemon  *d;
-  struct portal      *p;
-  struct solver      *s;
-  struct conn_guard  *guard;
-  size_t              body_bytes; /* buffered by all requests (atomic) */
-  int                 tls;
-  char               *cert, *key; /* PEM text, kept while the daemon runs */
-  struct alto_server *alto;       /* the ALTO front end (alto.h) */
+  struct MHD_Daemon *d;
+  pthread_mutex_t    gen_lock; /* guards gen: taking a reference vs a swap */
+  struct itr_gen    *gen;      /* the configuration new requests get */
+  struct conn_guard *guard;
+  size_t             body_bytes; /* buffered by all requests (atomic) */
+  int                tls;
+  char              *cert, *key; /* PEM text, kept while the daemon runs */
 };
 
 /* per-request state, lives from the first callback to completion */
 struct request {
+  struct itr_gen      *g; /* the generation it answers from (a reference) */
   const struct route  *route;
   unsigned             method;
   struct itr_client    who; /* token, or address in open mode */
@@ -79,8 +80,17 @@ static void drop_body(struct http_server *h, struct request *rq) {
   rq->len = rq->cap = 0;
 }
 
+/* A reference to the current generation, for one request. */
+static struct itr_gen *current_gen(struct http_server *h) {
+  pthread_mutex_lock(&h->gen_lock);
+  struct itr_gen *g = h->gen;
+  itr_gen_acquire(g);
+  pthread_mutex_unlock(&h->gen_lock);
+  return g;
+}
+
 /* route: the interface (or enum itr_metrics_route) the request counts under */
-static enum MHD_Result send_reply(struct MHD_Connection *c, const struct http_server *h, struct itr_reply *r, int route) {
+static enum MHD_Result send_reply(struct MHD_Connection *c, const struct http_server *h, const struct portal *p, struct itr_reply *r, int route) {
   struct MHD_Response *resp;
   if (r->status >= 400) {
     struct p4p_error_msg em = {.status = r->status};
@@ -117,7 +127,7 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, const struct http_se
   MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, cc);
   if (r->etag[0] && r->status < 400)
     MHD_add_response_header(resp, MHD_HTTP_HEADER_ETAG, r->etag);
-  MHD_add_response_header(resp, "X-P4P-Version", h->p->prov.version);
+  MHD_add_response_header(resp, "X-P4P-Version", p->prov.version);
   if (r->xname[0])
     MHD_add_response_header(resp, r->xname, r->xvalue);
   if (r->status == MHD_HTTP_UNAUTHORIZED)
@@ -129,11 +139,11 @@ static enum MHD_Result send_reply(struct MHD_Connection *c, const struct http_se
   return ret;
 }
 
-static enum MHD_Result send_error(struct MHD_Connection *c, const struct http_server *h, int status, const char *text, int route) {
+static enum MHD_Result send_error(struct MHD_Connection *c, const struct http_server *h, const struct portal *p, int status, const char *text, int route) {
   struct itr_reply r;
   memset(&r, 0, sizeof r);
   itr_reply_error(&r, status, "%s", text);
-  return send_reply(c, h, &r, route);
+  return send_reply(c, h, p, &r, route);
 }
 
 /* alto.c queues its own answers: from then on, as for ours, the client
@@ -211,11 +221,11 @@ static int xml_content_type(const char *ct) {
 
 /* GET /metrics: for clients allowed "metrics" (anyone when the file has no
  * client lines), since the MLU says how loaded the network is. */
-static enum MHD_Result serve_metrics(struct MHD_Connection *c, struct http_server *h, unsigned m) {
+static enum MHD_Result serve_metrics(struct MHD_Connection *c, struct http_server *h, const struct itr_gen *g, unsigned m) {
   const char       *why       = NULL;
   int               bad_token = 0;
   struct itr_client who; /* metrics count against no quota */
-  int               st = check_access(c, h->p, (enum p4p_interface)ITR_ROUTE_METRICS, &why, &bad_token, &who);
+  int               st = check_access(c, &g->p, (enum p4p_interface)ITR_ROUTE_METRICS, &why, &bad_token, &who);
   if (st) {
     struct itr_reply r;
     memset(&r, 0, sizeof r);
@@ -225,7 +235,7 @@ static enum MHD_Result serve_metrics(struct MHD_Connection *c, struct http_serve
                               : why);
     if (bad_token)
       snprintf(r.xvalue, sizeof r.xvalue, "Bearer realm=\"p4p\", error=\"invalid_token\"");
-    return send_reply(c, h, &r, ITR_ROUTE_METRICS);
+    return send_reply(c, h, &g->p, &r, ITR_ROUTE_METRICS);
   }
   if (m != M_GET) {
     struct itr_reply r;
@@ -233,12 +243,12 @@ static enum MHD_Result serve_metrics(struct MHD_Connection *c, struct http_serve
     itr_reply_error(&r, 405, "metrics are read with GET");
     snprintf(r.xname, sizeof r.xname, "Allow");
     snprintf(r.xvalue, sizeof r.xvalue, "GET, HEAD");
-    return send_reply(c, h, &r, ITR_ROUTE_METRICS);
+    return send_reply(c, h, &g->p, &r, ITR_ROUTE_METRICS);
   }
   size_t len;
-  char  *text = itr_metrics_render(h->p, solver_tracked_swarms(h->s), &len);
+  char  *text = itr_metrics_render(&g->p, solver_tracked_swarms(g->s), &len);
   if (!text)
-    return send_error(c, h, 503, "out of memory", ITR_ROUTE_METRICS);
+    return send_error(c, h, &g->p, 503, "out of memory", ITR_ROUTE_METRICS);
   struct MHD_Response *resp = MHD_create_response_from_buffer(len, text, MHD_RESPMEM_MUST_FREE);
   if (!resp) {
     free(text);
@@ -254,10 +264,11 @@ static enum MHD_Result serve_metrics(struct MHD_Connection *c, struct http_serve
 
 /* First callback of a request: everything that can be refused before the
  * body is read is refused here, so a refused upload is never buffered. */
-static enum MHD_Result start_request(struct MHD_Connection *c, struct http_server *h, const char *url, const char *method, void **con_cls) {
-  unsigned m = !strcmp(method, "GET") || !strcmp(method, "HEAD") ? M_GET : !strcmp(method, "POST") ? M_POST : 0;
+static enum MHD_Result start_request(struct MHD_Connection *c, struct http_server *h, struct itr_gen *g, const char *url, const char *method, void **con_cls) {
+  const struct portal *p = &g->p;
+  unsigned             m = !strcmp(method, "GET") || !strcmp(method, "HEAD") ? M_GET : !strcmp(method, "POST") ? M_POST : 0;
   if (!strcmp(url, METRICS_PATH))
-    return serve_metrics(c, h, m);
+    return serve_metrics(c, h, g, m);
   const struct route *rt = NULL;
   if (!strncmp(url, API_PREFIX, strlen(API_PREFIX)))
     for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
@@ -265,7 +276,7 @@ static enum MHD_Result start_request(struct MHD_Connection *c, struct http_serve
         rt = &routes[i];
   if (!rt && alto_owns(url)) {
     struct alto_request *ar  = NULL;
-    enum MHD_Result      ret = alto_begin(h->alto, c, url, method, &ar);
+    enum MHD_Result      ret = alto_begin(g->alto, c, url, method, &ar);
     if (!ar)
       return after_alto(h, c, ret); /* refused before the body */
     struct request *rq = calloc(1, sizeof *rq);
@@ -274,11 +285,12 @@ static enum MHD_Result start_request(struct MHD_Connection *c, struct http_serve
       return MHD_NO;
     }
     rq->alto = ar;
+    rq->g    = g;
     *con_cls = rq;
     return MHD_YES;
   }
   if (!rt)
-    return send_error(c, h, 404,
+    return send_error(c, h, p, 404,
                       "no such resource; the interfaces are "
                       "under " API_PREFIX " and ALTO's at "
                       "/directory",
@@ -286,7 +298,7 @@ static enum MHD_Result start_request(struct MHD_Connection *c, struct http_serve
   const char       *why       = NULL;
   int               bad_token = 0;
   struct itr_client who;
-  int               st = check_access(c, h->p, rt->interface, &why, &bad_token, &who);
+  int               st = check_access(c, p, rt->interface, &why, &bad_token, &who);
   if (st) {
     char msg[P4P_TEXT_MAX];
     snprintf(msg, sizeof msg, "%s (interface %s)", why, proto_interface_name(rt->interface));
@@ -295,7 +307,7 @@ static enum MHD_Result start_request(struct MHD_Connection *c, struct http_serve
     itr_reply_error(&r, st, "%s", msg);
     if (bad_token)
       snprintf(r.xvalue, sizeof r.xvalue, "Bearer realm=\"p4p\", error=\"invalid_token\"");
-    return send_reply(c, h, &r, rt->interface);
+    return send_reply(c, h, p, &r, rt->interface);
   }
   if (!(rt->methods & m)) {
     struct itr_reply r;
@@ -303,18 +315,19 @@ static enum MHD_Result start_request(struct MHD_Connection *c, struct http_serve
     itr_reply_error(&r, 405, "method %.16s not allowed on %s", method, url);
     snprintf(r.xname, sizeof r.xname, "Allow");
     snprintf(r.xvalue, sizeof r.xvalue, "%s", rt->methods == M_GET ? "GET, HEAD" : rt->methods == M_POST ? "POST" : "GET, HEAD, POST");
-    return send_reply(c, h, &r, rt->interface);
+    return send_reply(c, h, p, &r, rt->interface);
   }
   if (m == M_POST) {
     const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-    if (cl && strtoull(cl, NULL, 10) > h->p->prov.daemon.max_body_bytes)
-      return send_error(c, h, 413, "request body larger than max-body", rt->interface);
+    if (cl && strtoull(cl, NULL, 10) > p->prov.daemon.max_body_bytes)
+      return send_error(c, h, p, 413, "request body larger than max-body", rt->interface);
     if (!xml_content_type(MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE)))
-      return send_error(c, h, 415, "post " CONTENT_TYPE " documents", rt->interface);
+      return send_error(c, h, p, 415, "post " CONTENT_TYPE " documents", rt->interface);
   }
   struct request *rq = calloc(1, sizeof *rq);
   if (!rq)
     return MHD_NO;
+  rq->g      = g;
   rq->route  = rt;
   rq->method = m;
   rq->who    = who;
@@ -322,13 +335,15 @@ static enum MHD_Result start_request(struct MHD_Connection *c, struct http_serve
   return MHD_YES;
 }
 
-static void dispatch(struct http_server *h, struct request *rq, struct MHD_Connection *c, struct itr_reply *r) {
-  const char *path = rq->route->path;
-  const char *body = rq->body ? rq->body : "";
+static void dispatch(struct request *rq, struct MHD_Connection *c, struct itr_reply *r) {
+  struct portal *p    = &rq->g->p;
+  struct solver *s    = rq->g->s;
+  const char    *path = rq->route->path;
+  const char    *body = rq->body ? rq->body : "";
   if (!strcmp(path, "pidmap")) {
-    portal_pidmap(h->p, r);
+    portal_pidmap(p, r);
   } else if (!strcmp(path, "lookup")) {
-    portal_lookup(h->p, body, rq->len, r);
+    portal_lookup(p, body, rq->len, r);
   } else if (!strcmp(path, "costs")) {
     const char *hs   = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "hour");
     int         hour = -1;
@@ -341,16 +356,16 @@ static void dispatch(struct http_server *h, struct request *rq, struct MHD_Conne
       }
       hour = (int)v;
     }
-    portal_costs(h->p, hour, r);
+    portal_costs(p, hour, r);
   } else if (!strcmp(path, "guidance")) {
     if (rq->method == M_POST)
-      solver_post_stats(h->s, &rq->who, body, rq->len, r);
+      solver_post_stats(s, &rq->who, body, rq->len, r);
     else
-      solver_guidance(h->s, r);
+      solver_guidance(s, r);
   } else if (rq->method == M_POST) {
-    portal_allocate(h->p, &rq->who, body, rq->len, r);
+    portal_allocate(p, &rq->who, body, rq->len, r);
   } else {
-    portal_capability(h->p, r);
+    portal_capability(p, r);
   }
 }
 
@@ -359,12 +374,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   struct http_server *h = cls;
   (void)version;
   struct request *rq = *con_cls;
-  if (!rq)
-    return start_request(c, h, url, method, con_cls);
+  if (!rq) {
+    struct itr_gen *g   = current_gen(h);
+    enum MHD_Result ret = start_request(c, h, g, url, method, con_cls);
+    if (!*con_cls)
+      itr_gen_release(g); /* answered (or refused) at once */
+    return ret;
+  }
+  const struct portal *p = &rq->g->p;
   if (*upload_size) {
     /* bodies without Content-Length (chunked) are capped here: the excess
      * is dropped unread into memory and the request answered 413 */
-    size_t max = h->p->prov.daemon.max_body_bytes;
+    size_t max = p->prov.daemon.max_body_bytes;
     if (!rq->too_big && rq->len + *upload_size > max) {
       rq->too_big = 1;
       drop_body(h, rq);
@@ -376,7 +397,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
       /* reserve before allocating: many bodies at once must not add up
        * past max-body-total */
       size_t more = nc - rq->cap;
-      if (__atomic_add_fetch(&h->body_bytes, more, __ATOMIC_RELAXED) > h->p->prov.daemon.max_body_total) {
+      if (__atomic_add_fetch(&h->body_bytes, more, __ATOMIC_RELAXED) > p->prov.daemon.max_body_total) {
         __atomic_sub_fetch(&h->body_bytes, more, __ATOMIC_RELAXED);
         rq->no_room = 1;
         drop_body(h, rq);
@@ -403,7 +424,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                                  alto_refuse(c, 413,
                                              "request body larger "
                                              "than max-body"))
-                    : send_error(c, h, 413, "request body larger than max-body", rq->route->interface);
+                    : send_error(c, h, p, 413, "request body larger than max-body", rq->route->interface);
   if (rq->no_room) {
     const char *busy = "too many request bodies at once (max-body-total); "
                        "retry";
@@ -414,13 +435,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     itr_reply_error(&r, 503, "%s", busy);
     snprintf(r.xname, sizeof r.xname, "Retry-After");
     snprintf(r.xvalue, sizeof r.xvalue, "1");
-    return send_reply(c, h, &r, rq->route->interface);
+    return send_reply(c, h, p, &r, rq->route->interface);
   }
   if (rq->alto) {
     /* the whole request is in: no deadline while alto.c works on it */
     conn_guard_handling(h->guard, guarded(c));
     int             streaming = 0;
-    enum MHD_Result ret       = alto_answer(h->alto, c, rq->alto, rq->body ? rq->body : "", rq->len, &streaming);
+    enum MHD_Result ret       = alto_answer(rq->g->alto, c, rq->alto, rq->body ? rq->body : "", rq->len, &streaming);
     if (streaming) {
       conn_guard_streaming(h->guard, guarded(c));
       return ret;
@@ -432,8 +453,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
   r.max_age = -1;
   /* the whole request is in: no deadline while we work on it */
   conn_guard_handling(h->guard, guarded(c));
-  dispatch(h, rq, c, &r);
-  enum MHD_Result ret = send_reply(c, h, &r, rq->route->interface);
+  dispatch(rq, c, &r);
+  enum MHD_Result ret = send_reply(c, h, p, &r, rq->route->interface);
   free(r.body);
   return ret;
 }
@@ -445,6 +466,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls, en
   if (rq) {
     alto_request_free(rq->alto);
     drop_body(h, rq);
+    itr_gen_release(rq->g);
     free(rq);
   }
   *con_cls = NULL;
@@ -475,18 +497,15 @@ static char *read_pem(const char *path, char *err, size_t errlen) {
   return buf;
 }
 
-struct http_server *http_start(struct portal *p, struct solver *s, const char *addr, uint16_t port, int verbose, char *err, size_t errlen) {
+struct http_server *http_start(struct itr_gen *g, const char *addr, uint16_t port, int verbose, char *err, size_t errlen) {
   struct http_server *h = calloc(1, sizeof *h);
   if (!h) {
     snprintf(err, errlen, "out of memory");
     return NULL;
   }
-  h->p = p;
-  h->s = s;
-  if (!(h->alto = alto_start(p, s, err, errlen))) {
-    free(h);
-    return NULL;
-  }
+  h->gen = g;
+  pthread_mutex_init(&h->gen_lock, NULL);
+  const struct portal               *p   = &g->p;
   const struct prov_daemon_settings *d   = &p->prov.daemon;
   const struct prov_daemon_settings *lim = &p->prov.daemon;
   /* poll(), not select(): descriptors above FD_SETSIZE are normal here */
@@ -563,7 +582,7 @@ struct http_server *http_start(struct portal *p, struct solver *s, const char *a
   return h;
 fail:
   conn_guard_stop(h->guard);
-  alto_stop(h->alto);
+  pthread_mutex_destroy(&h->gen_lock);
   free(h->cert);
   free(h->key);
   free(h);
@@ -584,13 +603,21 @@ uint16_t http_port(const struct http_server *h) {
 
 int http_is_tls(const struct http_server *h) { return h->tls; }
 
+struct itr_gen *http_swap(struct http_server *h, struct itr_gen *g) {
+  pthread_mutex_lock(&h->gen_lock);
+  struct itr_gen *old = h->gen;
+  h->gen              = g;
+  pthread_mutex_unlock(&h->gen_lock);
+  return old;
+}
+
 void http_stop(struct http_server *h) {
   if (!h)
     return;
-  alto_quiesce(h->alto); /* update streams return, so MHD can join them */
+  itr_gen_quiesce(h->gen); /* update streams return, so MHD can join them */
   MHD_stop_daemon(h->d);
   conn_guard_stop(h->guard); /* after MHD: every connection is closed */
-  alto_stop(h->alto);
+  pthread_mutex_destroy(&h->gen_lock);
   free(h->cert);
   free(h->key);
   free(h);

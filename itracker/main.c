@@ -10,9 +10,10 @@
 #include <unistd.h>
 
 #include "check.h"
+#include "gen.h"
 #include "http.h"
+#include "metrics.h"
 #include "portal.h"
-#include "solver.h"
 
 /* One descriptor per connection plus the daemon's own (listen socket,
  * MHD's wake-up pipes, files): raise the soft limit as far as needed, and
@@ -42,6 +43,76 @@ static int raise_fd_limit(const struct portal *p, char *err, size_t errlen) {
     return -1;
   }
   return 0;
+}
+
+/* Generations swapped out by reloads, freed once no request holds them. */
+struct retired {
+  struct itr_gen *g;
+  struct retired *next;
+};
+
+static void reap(struct retired **list, int all) {
+  for (struct retired **pr = list; *pr;) {
+    struct retired *r = *pr;
+    if (all || itr_gen_idle(r->g)) {
+      *pr = r->next;
+      itr_gen_free(r->g);
+      free(r);
+    } else {
+      pr = &r->next;
+    }
+  }
+}
+
+/* What a reload needs to know of the command line. */
+struct reload_args {
+  const char *config;
+  int         hour, step, verbose;
+  int         addr_fixed, port_fixed; /* -l, -p given */
+  time_t      started;
+};
+
+/* SIGHUP: read the provider file (and every file it names) again into a
+ * new generation; if anything is wrong say so and keep serving *cur
+ * unchanged, else swap it in.  The listening socket stays either way. */
+static void reload(struct http_server *h, const struct reload_args *a, struct itr_gen **cur, struct retired **retired) {
+  char            err[512], notes[2048] = "";
+  struct itr_gen *nw = itr_gen_load(a->config, a->hour, a->step, a->started, err, sizeof err);
+  if (nw)
+    itr_gen_keep_restart_settings(nw, *cur, a->addr_fixed, a->port_fixed, notes, sizeof notes);
+  struct retired *r = nw ? malloc(sizeof *r) : NULL;
+  if (nw && !r)
+    snprintf(err, sizeof err, "out of memory");
+  if (!nw || !r || itr_gen_start(nw, a->verbose, err, sizeof err)) {
+    fprintf(stderr, "p4p-itracker: reload failed, still serving version %s: %s\n", (*cur)->p.prov.version, err);
+    fflush(stderr);
+    free(r);
+    itr_gen_free(nw);
+    itr_metrics_note_reload(0);
+    return;
+  }
+  for (char *line = notes, *next; *line; line = next) {
+    next = line + strcspn(line, "\n");
+    if (*next)
+      *next++ = 0;
+    fprintf(stderr, "p4p-itracker: %s: reload: %s\n", a->config, line);
+  }
+  fflush(stderr);
+  struct itr_gen *old = http_swap(h, nw);
+  itr_gen_quiesce(old); /* its update streams end; clients reconnect */
+  r->g     = old;
+  r->next  = *retired;
+  *retired = r;
+  *cur     = nw;
+  itr_metrics_note_reload(1);
+  const struct prov_config *pr = &nw->p.prov;
+  printf("p4p-itracker: reloaded %s: provider %s version %s (ASID %u, %zu "
+         "PoPs, %zu PIDs, %zu servers, %zu clients)\n",
+         a->config, pr->name, pr->version, pr->asid, pr->npops, pr->npids, pr->nservers, pr->nclients);
+  if (!pr->nclients)
+    printf("p4p-itracker: no client credentials configured: every "
+           "interface is open\n");
+  fflush(stdout);
 }
 
 static void usage(FILE *f) {
@@ -118,21 +189,22 @@ int main(int argc, char **argv) {
   sigemptyset(&sigs);
   sigaddset(&sigs, SIGINT);
   sigaddset(&sigs, SIGTERM);
+  sigaddset(&sigs, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &sigs, NULL);
   signal(SIGPIPE, SIG_IGN);
 
-  static struct portal portal;
-  char                 err[512];
-  if (portal_init(&portal, config, (int)hour, err, sizeof err)) {
+  char               err[512];
+  struct reload_args ra = {
+      .config = config, .hour = (int)hour, .step = (int)step, .verbose = verbose, .addr_fixed = addr != NULL, .port_fixed = port >= 0, .started = time(NULL)};
+  struct itr_gen *gen = itr_gen_load(config, ra.hour, ra.step, ra.started, err, sizeof err);
+  if (!gen) {
     fprintf(stderr, "p4p-itracker: %s\n", err);
     return 1;
   }
-  portal.hour_step_s           = (int)step;
-  portal.started               = time(NULL);
-  const struct prov_config *pr = &portal.prov;
-  if (raise_fd_limit(&portal, err, sizeof err)) {
+  const struct prov_config *pr = &gen->p.prov;
+  if (raise_fd_limit(&gen->p, err, sizeof err)) {
     fprintf(stderr, "p4p-itracker: %s\n", err);
-    portal_free(&portal);
+    itr_gen_free(gen);
     return 1;
   }
   if (!addr)
@@ -140,7 +212,7 @@ int main(int argc, char **argv) {
   if (port < 0)
     port = pr->daemon.port;
   if (check) {
-    int bad = itr_check(&portal, config, addr, err, sizeof err);
+    int bad = itr_check(&gen->p, config, addr, err, sizeof err);
     if (bad)
       fprintf(stderr, "%s\n", err);
     else
@@ -148,20 +220,13 @@ int main(int argc, char **argv) {
              "links, %zu PIDs, %zu servers, %zu clients), %s on %s port %u\n",
              config, pr->name, pr->asid, pr->npops, pr->nlinks, pr->npids, pr->nservers, pr->nclients, pr->daemon.tls_cert[0] ? "https" : "http", addr,
              (unsigned)port);
-    portal_free(&portal);
+    itr_gen_free(gen);
     return bad ? 1 : 0;
   }
-  struct solver *s = solver_start(&portal, verbose, err, sizeof err);
-  if (!s) {
+  struct http_server *h = NULL;
+  if (itr_gen_start(gen, verbose, err, sizeof err) || !(h = http_start(gen, addr, (uint16_t)port, verbose, err, sizeof err))) {
     fprintf(stderr, "p4p-itracker: %s\n", err);
-    portal_free(&portal);
-    return 1;
-  }
-  struct http_server *h = http_start(&portal, s, addr, (uint16_t)port, verbose, err, sizeof err);
-  if (!h) {
-    fprintf(stderr, "p4p-itracker: %s\n", err);
-    solver_stop(s);
-    portal_free(&portal);
+    itr_gen_free(gen);
     return 1;
   }
   int v6 = strchr(addr, ':') != NULL;
@@ -173,12 +238,26 @@ int main(int argc, char **argv) {
            "interface is open\n");
   fflush(stdout);
 
-  int sig;
-  sigwait(&sigs, &sig);
+  /* the main thread's work from now on: signals, and freeing generations
+   * that reloads retired once their last request is done */
+  struct retired *retired = NULL;
+  int             sig;
+  for (;;) {
+    struct timespec tick = {1, 0};
+    sig                  = sigtimedwait(&sigs, NULL, &tick);
+    reap(&retired, 0);
+    if (sig == SIGHUP) {
+      printf("p4p-itracker: SIGHUP, reloading %s\n", config);
+      fflush(stdout);
+      reload(h, &ra, &gen, &retired);
+    } else if (sig > 0) {
+      break;
+    }
+  }
   printf("p4p-itracker: signal %d, stopping\n", sig);
   fflush(stdout);
-  http_stop(h);
-  solver_stop(s);
-  portal_free(&portal);
+  http_stop(h); /* every connection is closed: no generation is held */
+  reap(&retired, 1);
+  itr_gen_free(gen);
   return 0;
 }

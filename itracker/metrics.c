@@ -13,13 +13,14 @@
 #define STATUS_MIN 100
 #define STATUS_MAX 599
 
-static const char *const route_name[ITR_ROUTE_COUNT] = {"info", "policy", "guidance", "capability", "metrics", "none"};
+static const char *const route_name[ITR_ROUTE_COUNT] = {"info", "policy", "guidance", "capability", "metrics", "none", "alto"};
 /* solve durations, seconds: the upper bounds of the histogram's buckets */
 static const double solve_bucket[]                   = {0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10};
 #define NBUCKETS (sizeof solve_bucket / sizeof solve_bucket[0])
 
 static atomic_ulong g_requests[ITR_ROUTE_COUNT][STATUS_MAX - STATUS_MIN + 1];
 static atomic_ulong g_solves_ok, g_solves_failed;
+static atomic_ulong g_reloads_ok, g_reloads_failed;
 static atomic_ulong g_solve_bucket[NBUCKETS]; /* not cumulative here */
 static atomic_ulong g_solve_us_sum;           /* microseconds */
 /* the last good solve, written by the solver thread only */
@@ -52,6 +53,8 @@ void itr_metrics_note_solve(double ms, int ok, size_t swarms, double mlu) {
   }
 }
 
+void itr_metrics_note_reload(int ok) { BUMP(*(ok ? &g_reloads_ok : &g_reloads_failed), 1); }
+
 void itr_metrics_reset(void) {
   for (int r = 0; r < ITR_ROUTE_COUNT; ++r)
     for (int s = 0; s <= STATUS_MAX - STATUS_MIN; ++s)
@@ -60,6 +63,8 @@ void itr_metrics_reset(void) {
     atomic_store(&g_solve_bucket[b], 0);
   atomic_store(&g_solves_ok, 0);
   atomic_store(&g_solves_failed, 0);
+  atomic_store(&g_reloads_ok, 0);
+  atomic_store(&g_reloads_failed, 0);
   atomic_store(&g_solve_us_sum, 0);
   atomic_store(&g_last_swarms, 0);
   atomic_store(&g_last_mlu, 0);
@@ -111,7 +116,7 @@ char *itr_metrics_render(const struct portal *p, size_t tracked, size_t *len) {
   family(&t, "info", "gauge", "The provider this portal serves");
   /* provider names and versions are tokens (provider.c), no quoting needed */
   put(&t, NS "info{provider=\"%s\",version=\"%s\"} 1\n", p->prov.name, p->prov.version);
-  family(&t, "requests_total", "counter", "Requests answered, by interface (metrics, none: other paths) and HTTP status");
+  family(&t, "requests_total", "counter", "Requests answered, by interface (metrics; alto: the ALTO resources; none: other paths) and HTTP status");
   for (int r = 0; r < ITR_ROUTE_COUNT; ++r)
     for (int s = 0; s <= STATUS_MAX - STATUS_MIN; ++s) {
       unsigned long n = READ(g_requests[r][s]);
@@ -139,6 +144,8 @@ char *itr_metrics_render(const struct portal *p, size_t tracked, size_t *len) {
   put(&t, NS "swarms_tracked %zu\n", tracked);
   family(&t, "swarms_tracked_max", "gauge", "Size of the statistics table (max-tracked-swarms)");
   put(&t, NS "swarms_tracked_max %zu\n", p->prov.daemon.max_tracked_swarms);
+  family(&t, "reloads_total", "counter", "Provider file reloads (SIGHUP), by result (failed: the old configuration kept)");
+  put(&t, NS "reloads_total{result=\"ok\"} %lu\n" NS "reloads_total{result=\"failed\"} %lu\n", READ(g_reloads_ok), READ(g_reloads_failed));
   family(&t, "pids", "gauge", "PIDs the provider publishes");
   put(&t, NS "pids %zu\n", p->prov.npids);
   if (t.oom) {

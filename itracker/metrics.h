@@ -12,8 +12,9 @@
 
 #include "proto/iface.h"
 
-/* request labels: the four P4P interfaces, then these */
-enum itr_metrics_route { ITR_ROUTE_METRICS = P4P_IFACE_COUNT, ITR_ROUTE_NONE, ITR_ROUTE_COUNT };
+/* request labels: the four P4P interfaces, then these (alto: every answer
+ * under /directory and /alto/, whatever resource) */
+enum itr_metrics_route { ITR_ROUTE_METRICS = P4P_IFACE_COUNT, ITR_ROUTE_NONE, ITR_ROUTE_ALTO, ITR_ROUTE_COUNT };
 
 struct portal;
 
@@ -21,6 +22,8 @@ void itr_metrics_note_response(int route, int status);
 /* one finished solve: its wall time, whether it succeeded, and (when it
  * did) the swarms it optimized and its maximum link utilization */
 void itr_metrics_note_solve(double ms, int ok, size_t swarms, double mlu);
+/* one SIGHUP reload: whether the new configuration took effect */
+void itr_metrics_note_reload(int ok);
 /* The exposition, malloc'd (*len bytes); NULL when out of memory.
  * tracked: swarms in the statistics table now. */
 char *itr_metrics_render(const struct portal *p, size_t tracked, size_t *len);

@@ -89,6 +89,12 @@ def test_metrics_move_with_requests_and_solves(itracker):
     assert get(itracker, "/p4p/v1/pidmap")[0] == 401
     assert get(itracker, "/p4p/v1/costs", LOOKUP)[0] == 403
     assert get(itracker, "/p4p/v1/nothing", TOKEN)[0] == 404
+    # ALTO (RFC 7285) behind the same credentials: counted as interface "alto"
+    for _ in range(2):
+        assert get(itracker, "/directory", TOKEN)[0] == 200
+    assert get(itracker, "/directory")[0] == 401
+    assert get(itracker, "/alto/networkmap", MONITOR)[0] == 403  # a metrics client reads no ALTO map
+    assert get(itracker, "/alto/nothing", TOKEN)[0] == 404
     hashes = ["%040x" % (i + 1) for i in range(3)]
     status, _, _ = get(itracker, "/p4p/v1/guidance", TOKEN, stats_doc(hashes))
     assert status == 200
@@ -100,6 +106,10 @@ def test_metrics_move_with_requests_and_solves(itracker):
     assert d("p4p_itracker_requests_total", interface="info", status="401") == 1
     assert d("p4p_itracker_requests_total", interface="policy", status="403") == 1
     assert d("p4p_itracker_requests_total", interface="none", status="404") == 1
+    assert d("p4p_itracker_requests_total", interface="alto", status="200") == 2
+    assert d("p4p_itracker_requests_total", interface="alto", status="401") == 1
+    assert d("p4p_itracker_requests_total", interface="alto", status="403") == 1
+    assert d("p4p_itracker_requests_total", interface="alto", status="404") == 1
     assert d("p4p_itracker_requests_total", interface="guidance", status="200") == 1
     assert d("p4p_itracker_requests_total", interface="metrics", status="200") == 1  # the first scrape
     # the post brought 3 new swarms: a solve optimized them
