@@ -213,6 +213,16 @@ def test_p4p_on_and_reload_by_sighup(container):
     assert p4p_stats(c)["reloads failed"] == "0"
     assert c.run("systemctl", "is-active", "opentracker-p4p.service", check=False).stdout.strip() == "active"
 
+    # the iTracker rereads its provider file on reload too, same process
+    # (the version is on every document it serves)
+    it_conf = "/etc/opentracker-p4p/p4p-itracker.conf"
+    it_pid = main_pid(c, "p4p-itracker.service")
+    assert 'version="example-1"' in curl(c, "http://127.0.0.1:6671/p4p/v1/pidmap")
+    c.run("sed", "-i", "s/^version example-1$/version example-2/", it_conf)
+    c.run("systemctl", "reload", "p4p-itracker.service")
+    assert wait_for(lambda: 'version="example-2"' in curl(c, "http://127.0.0.1:6671/p4p/v1/pidmap")), c.journal()
+    assert main_pid(c, "p4p-itracker.service") == it_pid
+
 
 def test_units_stop_cleanly(container):
     c = container
