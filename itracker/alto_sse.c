@@ -18,6 +18,7 @@
 #include <time.h>
 
 #include "alto.h"
+#include "deadline.h"
 #include "http.h"
 #include "metrics.h"
 
@@ -56,16 +57,6 @@ struct alto_streams {
   int                 keepalive_ms;
 };
 
-static void timespec_in_ms(struct timespec *ts, int ms) {
-  clock_gettime(CLOCK_REALTIME, ts);
-  ts->tv_sec += ms / 1000;
-  ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-  if (ts->tv_nsec >= 1000000000L) {
-    ts->tv_sec++;
-    ts->tv_nsec -= 1000000000L;
-  }
-}
-
 /* Bumps the epoch when the hour turns or a new solve is published. */
 static void *notifier(void *arg) {
   struct alto_streams *st = arg;
@@ -85,7 +76,7 @@ static void *notifier(void *arg) {
     last_hour = hour;
     last_gen  = now;
     struct timespec until;
-    timespec_in_ms(&until, 250);
+    itr_deadline_in_ms(&until, CLOCK_REALTIME, 250);
     pthread_cond_timedwait(&st->cond, &st->lock, &until);
   }
   pthread_mutex_unlock(&st->lock);
@@ -219,7 +210,7 @@ static ssize_t reader(void *cls, uint64_t pos, char *buf, size_t max) {
       continue;
     }
     struct timespec until;
-    timespec_in_ms(&until, st->keepalive_ms);
+    itr_deadline_in_ms(&until, CLOCK_REALTIME, (unsigned)st->keepalive_ms);
     if (pthread_cond_timedwait(&st->cond, &st->lock, &until) == ETIMEDOUT && s->len == s->off && s->epoch == st->epoch)
       append(s, ": keep-alive\n\n", 14); /* keeps the idle timeout away */
   }

@@ -6,6 +6,7 @@
  * the guard's lock, so the guard never touches a descriptor MHD closed and
  * the kernel may have handed out again. */
 #include "conn_guard.h"
+#include "deadline.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -77,12 +78,7 @@ static void *reaper_main(void *arg) {
   pthread_mutex_lock(&g->mu);
   while (!g->stop) {
     struct timespec until;
-    clock_gettime(CLOCK_MONOTONIC, &until);
-    until.tv_nsec += REAP_PERIOD_MS * 1000000L;
-    if (until.tv_nsec >= 1000000000L) {
-      until.tv_sec++;
-      until.tv_nsec -= 1000000000L;
-    }
+    itr_deadline_in_ms(&until, CLOCK_MONOTONIC, REAP_PERIOD_MS);
     while (!g->stop && pthread_cond_timedwait(&g->wake, &g->mu, &until) != ETIMEDOUT)
       ;
     int64_t now = now_ms();

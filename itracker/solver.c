@@ -1,6 +1,7 @@
 /* Guidance: statistics table, background solves, immutable snapshots. */
 #include "solver.h"
 
+#include "deadline.h"
 #include "metrics.h"
 
 #include <errno.h>
@@ -542,16 +543,6 @@ static int convert_stats(const struct portal *p, const struct p4p_stats_msg *m, 
   return 0;
 }
 
-static void timespec_after_ms(struct timespec *ts, unsigned ms) {
-  clock_gettime(CLOCK_REALTIME, ts);
-  ts->tv_sec += ms / 1000;
-  ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-  if (ts->tv_nsec >= 1000000000L) {
-    ts->tv_sec++;
-    ts->tv_nsec -= 1000000000L;
-  }
-}
-
 /* caller holds s->mu: swarms of m that would newly count against who
  * (not tracked yet, or last reported by someone else); *fresh = those not
  * tracked at all */
@@ -671,7 +662,7 @@ int solver_post_msg(struct solver *s, const struct itr_client *who, const struct
    * solve this post just triggered rather than answer defaults at once */
   if (!oom && fresh && pr->daemon.max_optimized_swarms > 0) {
     struct timespec until;
-    timespec_after_ms(&until, pr->daemon.first_solve_wait_ms);
+    itr_deadline_in_ms(&until, CLOCK_REALTIME, pr->daemon.first_solve_wait_ms);
     while ((!s->snap || s->snap->gen < gen) && !s->stop && pthread_cond_timedwait(&s->solved, &s->mu, &until) != ETIMEDOUT)
       ;
   }
