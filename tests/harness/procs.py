@@ -88,8 +88,9 @@ def _stop(proc, timeout):
 
 
 class Tracker:
-    """One tracker process.  The constructor returns once it accepts TCP
-    connections, or stops it and raises RuntimeError with its output.
+    """One tracker process.  The constructor returns once it answers HTTP
+    (so every socket is bound), or stops it and raises RuntimeError with
+    its output.
 
     config_lines  go into workdir/tracker-PORT.conf (-f), after the listen
                   lines; no config file when there is nothing to write
@@ -129,6 +130,7 @@ class Tracker:
                                        in_config, config_lines)
             cmd += ["-f", self.config]
         self.argv = cmd
+        self.stopped = False
         self.log = open(os.path.join(workdir, "tracker-%d.log" % self.port), "w")
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, start_new_session=own_session)
         try:
@@ -139,12 +141,20 @@ class Tracker:
             raise
 
     def _accepts(self):
+        """True once the tracker answers an HTTP request.  A completed TCP
+        handshake is not enough: the kernel completes it as soon as the
+        first listen socket exists, while the tracker is still binding the
+        rest (its UDP socket on the same port comes next, then ::1) and
+        loading its data; a datagram sent into that gap is lost.  The
+        tracker answers only from its main loop, which starts after all of
+        that."""
         if self.proc.poll() is not None:
             raise RuntimeError("tracker %s exited with status %s: %s"
                                % (self.binary, self.proc.returncode, self.output()))
         try:
-            socket.create_connection((self.host, self.port), timeout=0.2).close()
-            return True
+            with socket.create_connection((self.host, self.port), timeout=0.5) as s:
+                s.sendall(b"GET / HTTP/1.0\r\n\r\n")
+                return s.recv(1) != b""
         except OSError:
             return False
 
@@ -167,8 +177,16 @@ class Tracker:
                     return int(line.split()[1])
         return 0
 
+    def died(self):
+        """How it ended if it exited on its own (nobody called stop()):
+        "status N: output", else None."""
+        if self.stopped or self.proc.poll() is None:
+            return None
+        return "status %s: %s" % (self.proc.returncode, self.output()[-2000:])
+
     def stop(self):
         """Stops it (SIGTERM, SIGKILL after 5 s); safe to call again."""
+        self.stopped = True
         _stop(self.proc, 5)
         if not self.log.closed:
             self.log.close()

@@ -32,5 +32,9 @@ def start_tracker(workdir):
         started.append(t)
         return t
     yield start
+    # a tracker that exited during the test is the failure to report,
+    # whatever the test saw of it (a UDP timeout, a refused connection)
+    dead = ["%s on port %d exited, %s" % (t.binary, t.port, t.died()) for t in started if t.died()]
     for t in started:
         t.stop()
+    assert not dead, "\n".join(dead)
