@@ -44,6 +44,9 @@ fuzz-tests:
 else
 
 FUZZ_BINS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/fuzz_%)
+# reached only through the fuzz-run-%/fuzz-replay-% patterns, which makes
+# them intermediate: keep them (a second run would otherwise relink each)
+.SECONDARY: $(FUZZ_BINS)
 FUZZ_LINK  = -fsanitize=fuzzer $(SANFLAGS)
 
 # the type each XML kind parses into
