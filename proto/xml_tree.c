@@ -122,47 +122,35 @@ char *proto_xml_leaf_text(struct xml_parse_ctx *p, const xmlNode *el) {
   return out;
 }
 
-int proto_xml_attr_name(struct xml_parse_ctx *p, const xmlNode *el, const char *attr, char out[P4P_NAME_MAX], int required) {
+/* An attribute in one of the text forms of proto/text.h, copied to out.
+   The rule is said as before, limit, after: the limit is P4P_NAME_MAX - 1. */
+struct text_form {
+  int (*valid)(const char *);
+  const char *before, *after;
+};
+
+static const struct text_form form_name    = {proto_name_valid, "PID names are 1-", " characters of A-Z a-z 0-9 . _ : -"};
+static const struct text_form form_version = {proto_version_valid, "versions are 1-", " printable ASCII characters without spaces"};
+static const struct text_form form_loc     = {proto_loc_valid, "LOC is at most ", " printable ASCII characters"};
+
+static int attr_in_form(struct xml_parse_ctx *p, const xmlNode *el, const char *attr, int required, const struct text_form *form, char out[P4P_NAME_MAX]) {
   char buf[256];
   int  r = proto_xml_get_attr(p, el, attr, buf, sizeof buf, required);
   if (r <= 0)
     return r;
-  if (!proto_name_valid(buf))
-    return proto_xml_fail_at(p, el,
-                             "<%s %s=\"%s\">: PID names are 1-%d characters of "
-                             "A-Z a-z 0-9 . _ : -",
-                             EL_NAME(el), attr, buf, P4P_NAME_MAX - 1);
+  if (!form->valid(buf))
+    return proto_xml_fail_at(p, el, "<%s %s=\"%s\">: %s%d%s", EL_NAME(el), attr, buf, form->before, P4P_NAME_MAX - 1, form->after);
   memcpy(out, buf, strlen(buf) + 1);
   return 1;
 }
 
-int proto_xml_attr_version(struct xml_parse_ctx *p, const xmlNode *el, char out[P4P_NAME_MAX]) {
-  char buf[256];
-  int  r = proto_xml_get_attr(p, el, "version", buf, sizeof buf, 0);
-  if (r <= 0)
-    return r;
-  if (!proto_version_valid(buf))
-    return proto_xml_fail_at(p, el,
-                             "<%s version=\"%s\">: versions are 1-%d printable "
-                             "ASCII characters without spaces",
-                             EL_NAME(el), buf, P4P_NAME_MAX - 1);
-  memcpy(out, buf, strlen(buf) + 1);
-  return 1;
+int proto_xml_attr_name(struct xml_parse_ctx *p, const xmlNode *el, const char *attr, char out[P4P_NAME_MAX], int required) {
+  return attr_in_form(p, el, attr, required, &form_name, out);
 }
 
-int proto_xml_attr_loc(struct xml_parse_ctx *p, const xmlNode *el, char out[P4P_NAME_MAX]) {
-  char buf[256];
-  int  r = proto_xml_get_attr(p, el, "loc", buf, sizeof buf, 0);
-  if (r <= 0)
-    return r;
-  if (!proto_loc_valid(buf))
-    return proto_xml_fail_at(p, el,
-                             "<%s loc=\"%s\">: LOC is at most %d printable ASCII "
-                             "characters",
-                             EL_NAME(el), buf, P4P_NAME_MAX - 1);
-  memcpy(out, buf, strlen(buf) + 1);
-  return 1;
-}
+int proto_xml_attr_version(struct xml_parse_ctx *p, const xmlNode *el, char out[P4P_NAME_MAX]) { return attr_in_form(p, el, "version", 0, &form_version, out); }
+
+int proto_xml_attr_loc(struct xml_parse_ctx *p, const xmlNode *el, char out[P4P_NAME_MAX]) { return attr_in_form(p, el, "loc", 0, &form_loc, out); }
 
 int proto_xml_attr_hash(struct xml_parse_ctx *p, const xmlNode *el, uint8_t out[20], int required) {
   char buf[256];
