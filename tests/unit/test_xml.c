@@ -657,6 +657,27 @@ static void test_malformed_and_hostile_refused_with_line(void **state) {
   }
 }
 
+/* PID names, versions and LOCs each say their own rule when refused */
+static void test_text_form_attributes_say_their_rule(void **state) {
+  (void)state;
+  static const struct {
+    const char *doc, *error;
+  } cases[] = {
+      {"<pid name=\"a b\"><prefix>10.0.0.0/8</prefix></pid>", "t.xml:3: <pid name=\"a b\">: PID names are 1-63 characters of A-Z a-z 0-9 . _ : -"},
+      {"<pid name=\"a\" asid=\"64512\" loc=\"caf\xc3\xa9\"><prefix>10.0.0.0/8</prefix></pid>",
+       "t.xml:3: <pid loc=\"caf\xc3\xa9\">: LOC is at most 63 printable ASCII characters"},
+  };
+  char err[512], doc[512];
+  for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+    snprintf(doc, sizeof doc, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<pidmap xmlns=\"%s\">\n%s\n</pidmap>\n", P4P_XML_NS, cases[i].doc);
+    assert_int_equal(parse_with(PIDMAP, doc, strlen(doc), "t.xml", err, sizeof err), -1);
+    assert_string_equal(err, cases[i].error);
+  }
+  snprintf(doc, sizeof doc, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<pidmap xmlns=\"%s\" version=\"v 1\">\n</pidmap>\n", P4P_XML_NS);
+  assert_int_equal(parse_with(PIDMAP, doc, strlen(doc), "t.xml", err, sizeof err), -1);
+  assert_string_equal(err, "t.xml:2: <pidmap version=\"v 1\">: versions are 1-63 printable ASCII characters without spaces");
+}
+
 /* Predefined entities, character references and CDATA are plain XML and
  * read as text (undefined entities are refused: undefined-entity.xml). */
 static void test_char_refs_and_cdata_read_as_text(void **state) {
@@ -1068,6 +1089,7 @@ int main(void) {
       cmocka_unit_test(test_error_writer_makes_any_text_carriable),
       cmocka_unit_test(test_writers_refuse_invalid_structs),
       cmocka_unit_test(test_malformed_and_hostile_refused_with_line),
+      cmocka_unit_test(test_text_form_attributes_say_their_rule),
       cmocka_unit_test(test_char_refs_and_cdata_read_as_text),
       cmocka_unit_test(test_size_and_count_caps),
       cmocka_unit_test(test_writer_stays_under_the_read_cap),
